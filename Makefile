@@ -1,0 +1,47 @@
+# OpsConductor: `make run` and `make test` are the whole set-up (README.md).
+SHELL := /bin/bash
+PYTHON ?= $(shell for p in python3.12 python3.11 python3; do \
+	  command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(not ((3,11) <= sys.version_info[:2] < (3,13)))' 2>/dev/null && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8080
+
+.PHONY: run test install sysdeps validate demo bench clean
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or 3.12 is needed (durable_rules does not import on 3.13)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# System tools the tests drive for real (net-snmp's snmptrap/snmpd).
+sysdeps:
+	@missing=""; \
+	command -v snmptrap >/dev/null || missing="$$missing snmp"; \
+	command -v snmpd >/dev/null || missing="$$missing snmpd"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "note: install$$missing (apt-get) for the SNMP tests"; fi; \
+	fi
+
+run: $(STAMP)
+	$(BIN)/opsc serve --config . --host $(HOST) --port $(PORT)
+
+test: $(STAMP) sysdeps
+	$(BIN)/python -m pytest -q
+
+validate: $(STAMP)
+	$(BIN)/opsc validate --config .
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info

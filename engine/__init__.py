@@ -1,0 +1,1 @@
+"""OpsConductor engine: config, rules, pipeline, connectors, notify, store."""

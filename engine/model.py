@@ -1,0 +1,139 @@
+"""The domain model: raw events in, alerts out. Frozen dataclasses and ordered enums."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from types import MappingProxyType
+from typing import Any, Mapping
+
+
+class Severity(str, Enum):
+    """Ordered from most to least severe; `clear` marks a clearing event."""
+
+    CRITICAL = "critical"
+    MAJOR = "major"
+    MINOR = "minor"
+    WARNING = "warning"
+    INFO = "info"
+    CLEAR = "clear"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more severe: critical=5 … clear=0."""
+        return _SEVERITY_RANK[self]
+
+    def __ge__(self, other: object) -> bool:  # type: ignore[override]
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank >= other.rank
+
+    def __gt__(self, other: object) -> bool:  # type: ignore[override]
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank > other.rank
+
+    def __le__(self, other: object) -> bool:  # type: ignore[override]
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank <= other.rank
+
+    def __lt__(self, other: object) -> bool:  # type: ignore[override]
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank < other.rank
+
+
+_SEVERITY_RANK = {
+    Severity.CRITICAL: 5,
+    Severity.MAJOR: 4,
+    Severity.MINOR: 3,
+    Severity.WARNING: 2,
+    Severity.INFO: 1,
+    Severity.CLEAR: 0,
+}
+
+
+class Status(str, Enum):
+    ACTIVE = "active"
+    ACKNOWLEDGED = "acknowledged"
+    SUPPRESSED = "suppressed"
+    RESOLVED = "resolved"
+
+
+class Category(str, Enum):
+    NETWORK = "network"
+    POWER = "power"
+    VIDEO = "video"
+    WIRELESS = "wireless"
+    SECURITY = "security"
+    ENVIRONMENT = "environment"
+    COMPUTE = "compute"
+    STORAGE = "storage"
+    APPLICATION = "application"
+    UNKNOWN = "unknown"
+
+
+class Level3(str, Enum):
+    """Impact and urgency: the two axes of the priority matrix."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    """What a connector hands to the pipeline, before any interpretation."""
+
+    event_id: str  # unique per event (durable_rules refuses duplicates)
+    connector: str  # connector instance name from connectors.d
+    source_system: str  # connector type: prtg, mcp, snmp_trap, …
+    received_at: datetime
+    source_address: str | None
+    payload: Mapping[str, Any] = EMPTY
+
+
+def fingerprint(source_system: str, device: str, alert_type: str, resource_key: str) -> str:
+    """sha256 over the identity of a problem: who reports it, where, what, on which resource."""
+    text = "\x1f".join((source_system, device, alert_type, resource_key))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A normalized alert; the seed's `alerts` row plus the config version that made it."""
+
+    source_system: str
+    source_alert_id: str
+    severity: Severity
+    category: str
+    alert_type: str
+    title: str
+    occurred_at: datetime
+    received_at: datetime
+    fingerprint: str
+    device_ip: str | None = None
+    device_name: str | None = None
+    resource_key: str = ""
+    impact: str | None = None
+    urgency: str | None = None
+    priority: str | None = None
+    message: str | None = None
+    status: Status = Status.ACTIVE
+    is_clear: bool = False
+    tags: tuple[str, ...] = ()
+    custom_fields: Mapping[str, Any] = EMPTY
+    raw_data: Mapping[str, Any] = EMPTY
+    occurrence_count: int = 1
+    last_occurrence_at: datetime | None = None
+    correlated_to_id: str | None = None
+    correlation_rule: str | None = None
+    id: str | None = None  # UUID once stored
+    connector: str | None = None
+    config_version_id: int | None = None
+    clears: tuple[str, ...] = field(default=())  # alert types this clear event resolves
