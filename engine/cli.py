@@ -2,18 +2,72 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 
 
+def _config_dir(args: argparse.Namespace) -> str:
+    return args.config or os.environ.get("OPSC_CONFIG_DIR") or "."
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .config.loader import load_tree
+    from .config.report import render
+
+    result = load_tree(_config_dir(args), check_secrets=args.secrets)
+    errors, warnings = len(result.errors), len(result.warnings)
+    if result.errors:
+        summary = f"{errors} error(s), {warnings} warning(s) in {_config_dir(args)}"
+    else:
+        b = result.bundle
+        summary = (f"ok: {len(b.files)} files, {len(b.connectors)} connectors, {len(b.oid_mappings)} OID maps, "
+                   f"{len(b.dependencies)} dependencies, {len(b.rules)} rules, {len(b.channels)} channels, "
+                   f"{len(b.tests)} rule tests; {warnings} warning(s); version {b.content_hash[:12]}")
+    out = render(result.problems, args.format, root=_config_dir(args), summary=summary)
+    if out:
+        print(out)
+    if args.format == "github" and not result.problems:
+        print(summary)
+    return 1 if result.errors or (args.strict and result.warnings) else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .config.schema import kind_schema, schema_names
+
+    try:
+        schema = kind_schema(args.kind)
+    except KeyError:
+        print(f"opsc schema: unknown kind {args.kind!r}; known: {', '.join(schema_names())}", file=sys.stderr)
+        return 2
+    print(json.dumps(schema, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="opsc", description="OpsConductor alert engine")
-    parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = argparse.ArgumentParser(prog="opsc", description="OpsConductor: alert engine run as configuration-as-code")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="validate the config tree; every problem as file:line:col: path: message")
+    p.add_argument("--config", metavar="DIR", help="config tree (default: $OPSC_CONFIG_DIR or .)")
+    p.add_argument("--format", choices=("text", "json", "github"), default="text")
+    p.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
+    p.add_argument("--secrets", action="store_true",
+                   help="also check that every ${env:…}/${file:…} secret resolves here (on the server, not in CI)")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of a config kind (for editors)")
+    p.add_argument("kind", help="connector, oidmap, dependency, rule, ruletest, connector.TYPE or channel.TYPE")
+    p.set_defaults(func=cmd_schema)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
     return args.func(args)
 
 

@@ -95,7 +95,7 @@ class RawEvent:
     source_system: str  # connector type: prtg, mcp, snmp_trap, …
     received_at: datetime
     source_address: str | None
-    payload: Mapping[str, Any] = EMPTY
+    payload: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
 
 
 def fingerprint(source_system: str, device: str, alert_type: str, resource_key: str) -> str:
@@ -127,8 +127,8 @@ class Alert:
     status: Status = Status.ACTIVE
     is_clear: bool = False
     tags: tuple[str, ...] = ()
-    custom_fields: Mapping[str, Any] = EMPTY
-    raw_data: Mapping[str, Any] = EMPTY
+    custom_fields: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    raw_data: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     occurrence_count: int = 1
     last_occurrence_at: datetime | None = None
     correlated_to_id: str | None = None

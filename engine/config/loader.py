@@ -1,0 +1,260 @@
+"""Load a config tree: discover files → parse YAML → schema → build → semantic checks → Bundle.
+
+The one loader behind `opsc validate`, `opsc test`, `opsc explain` and `opsc serve`.
+Every problem is collected, so one run shows them all.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from ..errors import ConfigError, Level, Problem
+from .build import Builder
+from .bundle import (DEFAULT_PRIORITY_MATRIX, Bundle, Channel, ConnectorConfig, Device, OidMapping, Rule, RuleTest,
+                     Silence, Source)
+from .schema import CHANNEL_TYPES, CONNECTOR_TYPES, problems_from
+from .semantic import check_bundle, resolve_dependencies
+from .yamlfile import YamlDocument, json_path, load_yaml
+
+# Folder → kind (DESIGN.md §2). rules/tests/ holds rule unit tests, never loaded as rules.
+KIND_DIRS = {"connectors.d": "connector", "oidmaps": "oidmap", "dependencies.d": "dependency", "rules": "rule"}
+TEST_DIR = ("rules", "tests")
+KIND_HOME = {"connector": "connectors.d/", "oidmap": "oidmaps/", "dependency": "dependencies.d/",
+             "rule": "rules/", "ruletest": "rules/tests/"}
+_SIGNATURES = {  # top-level keys that identify a kind
+    "connector": {"connectors", "type"},
+    "oidmap": {"mappings"},
+    "dependency": {"devices", "dependencies"},
+    "rule": {"rules", "channels", "silences", "priority_matrix"},
+    "ruletest": {"tests"},
+}
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    bundle: Bundle | None
+    problems: tuple[Problem, ...]
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.level is Level.ERROR)
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.level is Level.WARNING)
+
+    @property
+    def ok(self) -> bool:
+        return self.bundle is not None and not self.errors
+
+
+def discover(root: Path) -> list[tuple[str, str]]:
+    """(relative path, kind) for every config file, in the order rules apply (sorted paths)."""
+    found = []
+    for folder, kind in KIND_DIRS.items():
+        base = root / folder
+        if not base.is_dir():
+            continue
+        for path in sorted(base.rglob("*")):
+            rel = path.relative_to(root)
+            if not path.is_file() or path.suffix not in (".yaml", ".yml"):
+                continue
+            if any(part.startswith(".") for part in rel.parts):
+                continue  # editor temp files, .git
+            k = "ruletest" if rel.parts[:2] == TEST_DIR else kind
+            found.append((rel.as_posix(), k))
+    return found
+
+
+def git_commit(root: Path) -> str | None:
+    """The commit of the checkout the tree is in, if any (no error when git is absent)."""
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--verify", "-q", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def load_tree(root: str | Path, environ: Any = None, with_git: bool = True, check_secrets: bool = False) -> LoadResult:
+    """Load and check a tree. `check_secrets` also warns about secret references that do not
+    resolve here (the server wants that; CI validating a pull request has no secrets)."""
+    root = Path(root)
+    env = os.environ if environ is None else environ
+    if not root.is_dir():
+        return LoadResult(None, (Problem(str(root), 0, 0, "$", "config directory does not exist"),))
+    files = discover(root)
+    if not files and not any((root / d).is_dir() for d in KIND_DIRS):
+        return LoadResult(None, (Problem(str(root), 0, 0, "$",
+                                         "no config found: expected connectors.d/, oidmaps/, dependencies.d/ or rules/",
+                                         hint="pass --config DIR or set OPSC_CONFIG_DIR"),))
+    digest = hashlib.sha256()
+    problems: list[Problem] = []
+    parts = _Parts()
+    for rel, kind in files:
+        raw = (root / rel).read_bytes()
+        digest.update(rel.encode() + b"\0" + hashlib.sha256(raw).digest())
+        doc, yaml_problems = load_yaml(rel, raw)
+        problems.extend(yaml_problems)
+        if doc is None:
+            continue
+        parts.docs[rel] = doc
+        builder = Builder(doc, env, root, check_secrets)
+        problems.extend(_load_document(doc, kind, builder, parts))
+        problems.extend(builder.problems)
+    devices, dependencies, dep_problems = resolve_dependencies(parts.devices, parts.raw_dependencies)
+    problems.extend(dep_problems)
+    bundle = Bundle(
+        root=str(root), content_hash=digest.hexdigest(), git_commit=git_commit(root) if with_git else None,
+        files=tuple(rel for rel, _ in files),
+        connectors=tuple(parts.connectors), oid_mappings=tuple(parts.oid_mappings), devices=tuple(devices),
+        dependencies=tuple(dependencies), channels=tuple(parts.channels), rules=tuple(parts.rules),
+        silences=tuple(parts.silences), tests=tuple(parts.tests),
+        **({"priority_matrix": parts.priority_matrix} if parts.priority_matrix else {}))
+    problems.extend(check_bundle(bundle, parts))
+    errors = [p for p in problems if p.level is Level.ERROR]
+    return LoadResult(None if errors else bundle, tuple(sorted(set(problems))))
+
+
+def load_bundle(root: str | Path, environ: Any = None, check_secrets: bool = False) -> Bundle:
+    """Like load_tree, but raises ConfigError when the tree has errors."""
+    result = load_tree(root, environ, check_secrets=check_secrets)
+    if result.bundle is None:
+        raise ConfigError(list(result.errors))
+    return result.bundle
+
+
+class _Parts:
+    """What the documents contributed, before cross-file checks."""
+
+    def __init__(self) -> None:
+        self.connectors: list[ConnectorConfig] = []
+        self.oid_mappings: list[OidMapping] = []
+        self.devices: list[Device] = []
+        self.raw_dependencies: list = []
+        self.channels: list[Channel] = []
+        self.rules: list[Rule] = []
+        self.silences: list[Silence] = []
+        self.tests: list[RuleTest] = []
+        self.priority_matrix = None
+        self.priority_matrix_sources: list = []
+        self.docs: dict[str, YamlDocument] = {}
+
+    def locate(self, src: Source, *sub) -> Source:
+        """The Source of a node below `src` (e.g. one list item of a rule), for precise errors."""
+        doc = self.docs.get(src.file)
+        if doc is None:
+            return src
+        keys = (*src.keys, *sub)
+        m = doc.mark(keys)
+        return Source(src.file, m.line, m.col, json_path(keys), keys)
+
+
+def _looks_like(data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return None
+    keys = set(data)
+    scores = {kind: len(keys & sig) for kind, sig in _SIGNATURES.items()}
+    best = max(scores, key=scores.get)
+    return best if scores[best] else None
+
+
+def _load_document(doc: YamlDocument, kind: str, builder: Builder, parts: _Parts) -> list[Problem]:
+    data = doc.data
+    if not isinstance(data, dict):
+        return [Problem(doc.file, 1, 1, "$", f"expected a mapping at the top of a {kind} file, got {type(data).__name__}",
+                        hint=f"see `opsc schema {kind}` for the shape")]
+    seems = _looks_like(data)
+    if seems and seems != kind and not (_SIGNATURES[kind] & set(data)):
+        return [Problem(doc.file, 1, 1, "$", f"this looks like a {seems} file, but it is in {KIND_HOME[kind]}",
+                        hint=f"{seems} files go in {KIND_HOME[seems]}")]
+    if kind == "connector":
+        return _load_connectors(doc, builder, parts)
+    if kind == "rule":
+        return _load_rules(doc, builder, parts)
+    problems = problems_from(doc, kind, data)
+    if problems:
+        return problems
+    if kind == "oidmap":
+        parts.oid_mappings.extend(builder.oid_mappings(data))
+    elif kind == "dependency":
+        parts.devices.extend(builder.devices(data))
+        parts.raw_dependencies.extend((doc, *dep) for dep in builder.raw_dependencies(data))
+    elif kind == "ruletest":
+        parts.tests.extend(builder.tests(data))
+    return []
+
+
+def _typed(doc: YamlDocument, item: Any, path: tuple, family: str, types: tuple[str, ...]) -> tuple[str | None, list[Problem]]:
+    """Check the `type` of a connector or channel before its type's schema applies."""
+    mark = doc.mark(path)
+    if not isinstance(item, dict):
+        return None, [Problem(doc.file, mark.line, mark.col, json_path(path), f"expected a mapping (one {family})")]
+    t = item.get("type")
+    if t is None:
+        return None, [Problem(doc.file, mark.line, mark.col, json_path(path), "missing required key 'type'",
+                              hint=f"{family} types: {', '.join(types)}")]
+    if t not in types:
+        m = doc.mark((*path, "type"))
+        guess = difflib.get_close_matches(str(t), types, n=1)
+        return None, [Problem(doc.file, m.line, m.col, json_path((*path, "type")), f"unknown {family} type {t!r}",
+                              hint=f"did you mean {guess[0]!r}?" if guess else f"{family} types: {', '.join(types)}")]
+    return t, []
+
+
+def _load_connectors(doc: YamlDocument, builder: Builder, parts: _Parts) -> list[Problem]:
+    data = doc.data
+    if "connectors" in data:
+        extra = [k for k in data if k != "connectors"]
+        if extra:
+            m = doc.key_mark((extra[0],))
+            return [Problem(doc.file, m.line, m.col, json_path((extra[0],)),
+                            f"unknown key {extra[0]!r} next to a connectors: list",
+                            hint="a connector file holds one connector, or only a `connectors:` list")]
+        if not isinstance(data["connectors"], list):
+            m = doc.mark(("connectors",))
+            return [Problem(doc.file, m.line, m.col, "$.connectors", "expected a list of connectors")]
+        items = [(("connectors", i), c) for i, c in enumerate(data["connectors"])]
+    else:
+        items = [((), data)]
+    problems: list[Problem] = []
+    for path, item in items:
+        ctype, type_problems = _typed(doc, item, path, "connector", CONNECTOR_TYPES)
+        problems.extend(type_problems)
+        if ctype is None:
+            continue
+        item_problems = problems_from(doc, f"connector.{ctype}", item, path)
+        problems.extend(item_problems)
+        if not item_problems:
+            parts.connectors.append(builder.connector(item, path))
+    return problems
+
+
+def _load_rules(doc: YamlDocument, builder: Builder, parts: _Parts) -> list[Problem]:
+    data = doc.data
+    problems = problems_from(doc, "rule", data)
+    channel_problems: list[Problem] = []
+    for i, ch in enumerate(data.get("channels", ()) if isinstance(data.get("channels"), list) else ()):
+        ctype, type_problems = _typed(doc, ch, ("channels", i), "channel", CHANNEL_TYPES)
+        channel_problems.extend(type_problems)
+        if ctype:
+            channel_problems.extend(problems_from(doc, f"channel.{ctype}", ch, ("channels", i)))
+    # The rule schema only checks a channel's name and type; keep its own problems for the rest.
+    problems = [p for p in problems if not p.path.startswith("$.channels")] + channel_problems
+    if problems:
+        return problems
+    parts.channels.extend(builder.channels(data))
+    parts.rules.extend(builder.rules(data, first_order=len(parts.rules)))
+    parts.silences.extend(builder.silences(data))
+    if "priority_matrix" in data:
+        parts.priority_matrix_sources.append(builder.source(("priority_matrix",)))
+        matrix = {impact: MappingProxyType(dict(row)) for impact, row in data["priority_matrix"].items()}
+        merged = {k: MappingProxyType({**v, **matrix.get(k, {})}) for k, v in DEFAULT_PRIORITY_MATRIX.items()}
+        parts.priority_matrix = MappingProxyType(merged)
+    return []

@@ -1,0 +1,59 @@
+"""Jinja2 templates from config: compiled in a sandbox, checked against known fields.
+
+One environment factory serves validation and rendering, so a template that
+validates is the template that runs.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import jinja2
+from jinja2 import meta
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+# The names a template may use, per place in the config.
+TRAP_FIELDS = frozenset({
+    "device_ip", "device_name", "device", "source_address", "trap_oid", "oid", "trap_name", "vendor",
+    "varbinds", "vb", "values", "uptime", "community", "agent_addr", "mib_name", "mib_object",
+    "alert_type", "severity", "category", "connector", "source_system",
+})
+ALERT_FIELDS = frozenset({
+    "id", "source_system", "source_alert_id", "connector", "device_ip", "device_name", "severity", "category",
+    "alert_type", "impact", "urgency", "priority", "title", "message", "status", "is_clear", "occurred_at",
+    "received_at", "tags", "custom_fields", "raw_data", "fingerprint", "occurrence_count", "last_occurrence_at",
+    "correlated_to_id", "correlation_rule", "resource_key",
+})
+NOTIFICATION_FIELDS = ALERT_FIELDS | frozenset({"alert", "alerts", "rule", "channel", "kind", "dashboard_url"})
+
+
+@lru_cache(maxsize=2)
+def environment(autoescape: bool = False) -> ImmutableSandboxedEnvironment:
+    """The sandbox every config template runs in (no attribute access to internals,
+    no mutation of the context). Undefined names render empty at run time; validation
+    refuses unknown names beforehand."""
+    env = ImmutableSandboxedEnvironment(autoescape=autoescape, undefined=jinja2.ChainableUndefined,
+                                        keep_trailing_newline=False)
+    return env
+
+
+def check_template(source: str, allowed: frozenset[str]) -> list[str]:
+    """Problems with a template, as messages; empty when it compiles and uses only `allowed`."""
+    env = environment()
+    try:
+        ast = env.parse(source)
+        env.compile(source)
+    except jinja2.TemplateSyntaxError as exc:
+        return [f"template does not compile: {exc.message} (template line {exc.lineno})"]
+    unknown = sorted(meta.find_undeclared_variables(ast) - allowed)
+    if unknown:
+        return [f"template uses unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}"]
+    return []
+
+
+@lru_cache(maxsize=4096)
+def compile_template(source: str, autoescape: bool = False) -> jinja2.Template:
+    return environment(autoescape).from_string(source)
+
+
+def render(source: str, context: dict, autoescape: bool = False) -> str:
+    return compile_template(source, autoescape).render(**context)
