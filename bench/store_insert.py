@@ -1,0 +1,107 @@
+"""Insert rate of the alert path: raw event + alert + its 'created' history row.
+
+Each batch is one transaction (insert_raw_events + insert_alerts), as the pipeline
+writes it. Prints alerts/s for batches of 1, 100 and 1000, 5,000 alerts per size.
+
+Server: OPSC_DATABASE_URL, else OPSC_TEST_DATABASE_URL, else an embedded PostgreSQL in
+a temporary directory. The bench never writes into the database of that URL: it
+creates a scratch database next to it, migrates it, and drops it at the end.
+
+    .venv/bin/python bench/store_insert.py
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from opsconductor.engine.model import Alert, RawEvent, Severity, fingerprint
+from opsconductor.engine.store.alerts import insert_alerts
+from opsconductor.engine.store.migrate import apply_migrations
+from opsconductor.engine.store.pool import redact_url
+from opsconductor.engine.store.raw_events import insert_raw_events
+
+BATCH_SIZES = (1, 100, 1000)
+ALERTS_PER_SIZE = 5_000
+
+
+@contextmanager
+def server_url() -> Iterator[str]:
+    url = os.environ.get("OPSC_DATABASE_URL") or os.environ.get("OPSC_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    from opsconductor.engine.store.embedded import EmbeddedPostgres
+
+    with tempfile.TemporaryDirectory(prefix="opsc-bench-") as tmp:
+        server = EmbeddedPostgres(Path(tmp) / "pg")
+        try:
+            yield server.start()
+        finally:
+            server.stop()
+
+
+@contextmanager
+def scratch_database(url: str) -> Iterator[str]:
+    name = f"opsc_bench_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(urlsplit(url)._replace(path="/" + name))
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def make_batch(size: int, run: str, start: int) -> tuple[list[RawEvent], list[Alert]]:
+    now = datetime.now(timezone.utc)
+    events, alerts = [], []
+    for n in range(start, start + size):
+        device = f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
+        payload = {"oid": "1.3.6.1.6.3.1.1.5.3", "agent": device, "varbinds": [["1.3.6.1.2.1.2.2.1.1", n]]}
+        events.append(RawEvent(f"{run}-{n}", "snmp-main", "snmp_trap", now, f"{device}:162", payload))
+        alerts.append(Alert(
+            source_system="snmp_trap", source_alert_id=f"{run}-{n}", severity=Severity.MAJOR, category="network",
+            alert_type="link_down", title=f"Interface Down - sw-{n}", occurred_at=now, received_at=now,
+            fingerprint=fingerprint("snmp_trap", device, "link_down", f"ifIndex={n}-{run}"),
+            device_ip=device, device_name=f"sw-{n}", resource_key=f"ifIndex={n}", raw_data=payload,
+            connector="snmp-main", tags=("bench",),
+        ))  # fmt: skip
+    return events, alerts
+
+
+def measure(conn: psycopg.Connection, batch_size: int) -> float:
+    run = uuid.uuid4().hex[:8]
+    batches = [make_batch(batch_size, run, i) for i in range(0, ALERTS_PER_SIZE, batch_size)]
+    started = time.perf_counter()
+    for events, alerts in batches:
+        with conn.transaction():
+            insert_raw_events(conn, events)
+            insert_alerts(conn, alerts)
+    return ALERTS_PER_SIZE / (time.perf_counter() - started)
+
+
+def main() -> int:
+    with server_url() as url, scratch_database(url) as db:
+        apply_migrations(db)
+        with psycopg.connect(db, autocommit=True) as conn:
+            version = conn.execute("SHOW server_version").fetchone()[0]
+            print(f"server: {redact_url(url)} (PostgreSQL {version}); {ALERTS_PER_SIZE} alerts per batch size")
+            print("each alert = raw_events row + alerts row + alert_history 'created' row; one transaction per batch")
+            for size in BATCH_SIZES:
+                print(f"batch {size:>5}: {measure(conn, size):>9,.0f} alerts/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""The notification log: one row per delivery attempt on one channel to one recipient.
+
+The rule is kept by name as well as by id: when a rule is removed from the config its
+row goes and rule_id becomes NULL, while rule_name still says which rule sent it. Payloads
+must arrive already masked; this module stores what it is given.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping
+
+import psycopg
+
+from .jsonb import jsonb
+
+
+@dataclass(frozen=True)
+class NotificationAttempt:
+    alert_id: str | None
+    channel: str
+    recipient: str
+    status: str  # e.g. sent | failed | throttled | skipped
+    rule_name: str | None = None  # rule_id is looked up by this name when not given
+    rule_id: str | None = None
+    error_message: str | None = None
+    payload: Mapping[str, Any] | None = None  # secret-masked by the caller
+    sent_at: datetime | None = None  # defaults to now
+    response_time_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class NotificationLogEntry:
+    id: str
+    alert_id: str | None
+    rule_id: str | None
+    rule_name: str | None
+    channel: str
+    recipient: str
+    status: str
+    error_message: str | None
+    payload: Any
+    sent_at: datetime
+    response_time_ms: int | None
+
+
+def record_notifications(conn: psycopg.Connection, attempts: Sequence[NotificationAttempt]) -> list[str]:
+    """Store attempts; returns their ids in input order."""
+    if not attempts:
+        return []
+    ids: list[str] = []
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            """
+            INSERT INTO notification_log (alert_id, rule_id, rule_name, channel, recipient, status,
+                                          error_message, payload, sent_at, response_time_ms)
+            VALUES (%(alert_id)s,
+                    COALESCE(%(rule_id)s::uuid,
+                             (SELECT id FROM notification_rules WHERE name = %(rule_name)s)),
+                    %(rule_name)s, %(channel)s, %(recipient)s, %(status)s, %(error_message)s,
+                    %(payload)s, COALESCE(%(sent_at)s, NOW()), %(response_time_ms)s)
+            RETURNING id::text
+            """,
+            [_params(a) for a in attempts],
+            returning=True,
+        )
+        for _ in attempts:
+            ids.append(cur.fetchone()[0])
+            cur.nextset()
+    return ids
+
+
+def list_notifications(conn: psycopg.Connection, alert_id: str) -> list[NotificationLogEntry]:
+    """Every attempt for one alert, oldest first."""
+    with conn.transaction():
+        rows = conn.execute(
+            """
+            SELECT id::text, alert_id::text, rule_id::text, rule_name, channel, recipient, status,
+                   error_message, payload, sent_at, response_time_ms
+            FROM notification_log WHERE alert_id = %s ORDER BY sent_at, id
+            """,
+            (alert_id,),
+        ).fetchall()
+    return [NotificationLogEntry(*r) for r in rows]
+
+
+def _params(a: NotificationAttempt) -> dict[str, Any]:
+    return {
+        "alert_id": a.alert_id,
+        "rule_id": a.rule_id,
+        "rule_name": a.rule_name,
+        "channel": a.channel,
+        "recipient": a.recipient,
+        "status": a.status,
+        "error_message": a.error_message,
+        "payload": jsonb(a.payload),
+        "sent_at": a.sent_at,
+        "response_time_ms": a.response_time_ms,
+    }
