@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
+from pathlib import Path
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
@@ -61,12 +64,17 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     from opsconductor.engine.store.embedded import EmbeddedPostgres
 
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("embedded-pg"))
+    # Not under tmp_path_factory: another pytest session resets /tmp/pytest-of-<user> to 0700,
+    # which makes a running server PANIC on its pg_control.
+    data_dir = Path(tempfile.mkdtemp(prefix="opsc-test-pg-"))
+    os.environ.setdefault("OPSC_EMBEDDED_FSYNC", "off")
+    server = EmbeddedPostgres(data_dir)
     url = server.start()
     try:
         yield url
     finally:
         server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
