@@ -32,6 +32,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if result.errors or (args.strict and result.warnings) else 0
 
 
+def cmd_test(args: argparse.Namespace) -> int:
+    from .config.loader import load_tree
+    from .config.report import render
+    from .rules.testing import run_tests
+
+    result = load_tree(_config_dir(args))
+    if result.bundle is None:
+        print(render(result.errors, "text"))
+        print(f"the config tree does not validate ({len(result.errors)} error(s)); no rule test ran")
+        return 1
+    results = run_tests(result.bundle)
+    for r in results:
+        if not r.passed or args.verbose:
+            print(r.format())
+    passed = sum(r.passed for r in results)
+    print(f"{passed} passed, {len(results) - passed} failed")
+    return 0 if passed == len(results) else 1
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from .config.schema import kind_schema, schema_names
 
@@ -55,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--secrets", action="store_true",
                    help="also check that every ${env:…}/${file:…} secret resolves here (on the server, not in CI)")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("test", help="run the rule unit tests in rules/tests through the real pipeline")
+    p.add_argument("--config", metavar="DIR", help="config tree (default: $OPSC_CONFIG_DIR or .)")
+    p.add_argument("-v", "--verbose", action="store_true", help="list passing tests too")
+    p.set_defaults(func=cmd_test)
 
     p = sub.add_parser("schema", help="print the JSON Schema of a config kind (for editors)")
     p.add_argument("kind", help="connector, oidmap, dependency, rule, ruletest, connector.TYPE or channel.TYPE")

@@ -254,6 +254,11 @@ def _test_problems(bundle: Bundle, locate) -> list[Problem]:
     rules = {r.name for r in bundle.rules}
     for t in bundle.tests:
         for i, event in enumerate(t.events):
+            kinds = [k for k in ("trap", "payload", "alert") if k in event]
+            if len(kinds) > 1 or ("payload" in event) != ("connector" in event and "trap" not in event):
+                at = locate(t.source, "events", i)
+                out.append(_p(at, at.path, "an event is one of: trap; connector + payload; alert; or only `at` (time passes)"))
+                continue
             name = event.get("connector") or (event.get("trap") or {}).get("connector")
             if name and name not in connectors:
                 at = locate(t.source, "events", i)

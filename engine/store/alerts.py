@@ -146,7 +146,8 @@ def insert_alerts(conn: psycopg.Connection, alerts: Sequence[Alert], *, actor: A
     if not alerts:
         return []
     order = sorted(range(len(alerts)), key=lambda i: alerts[i].fingerprint)
-    proposed = [str(uuid.uuid4()) for _ in alerts]  # client-side ids: no extra round trip
+    # Client-side ids (the engine's own when it assigned one): no extra round trip.
+    proposed = [a.id or str(uuid.uuid4()) for a in alerts]
     results: list[InsertedAlert | None] = [None] * len(alerts)
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(_UPSERT, [_alert_params(alerts[i], proposed[i]) for i in order], returning=True)

@@ -1,0 +1,157 @@
+"""Stage 3: dedup, clears, dependency suppression, rule suppression and windowed correlation.
+
+Decides each candidate's fate against the open-alert view and records why, naming
+the rule (or dependency, or OID map) that decided.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from ..config.bundle import CorrelateAction, Rule
+from ..config.durations import format_duration
+from ..config.templates import render
+from ..model import Alert, Status, fingerprint
+from ..rules.fields import alert_fields
+from .effects import Change, Decision, EffectsBuilder
+from .work import REEVALUATE_AFTER_SECONDS, Candidate, Context, Work
+
+
+def correlate(work: Work, ctx: Context) -> Work:
+    fx = EffectsBuilder(work.event)
+    out: list[Candidate] = []
+    seen_in_event: dict[str, Alert] = {}
+    for c in work.candidates:
+        alert = c.alert
+        if alert.is_clear:
+            _clear(alert, work, ctx, fx)
+            continue
+        existing = seen_in_event.get(alert.fingerprint) or ctx.state.open_alert(alert.fingerprint)
+        if existing is not None:
+            updated = replace(existing, occurrence_count=existing.occurrence_count + 1, last_occurrence_at=work.now,
+                              severity=alert.severity, message=alert.message or existing.message)
+            fx.occurrences.append(updated)
+            seen_in_event[alert.fingerprint] = updated
+            fx.decisions.append(_decision(updated, ctx, "correlate", "dedup",
+                                          {"occurrence_count": updated.occurrence_count}))
+            continue
+        alert = replace(alert, id=ctx.new_id(), last_occurrence_at=work.now)
+        fx.decisions.append(_decision(alert, ctx, "normalize", _normalized_by(alert),
+                                      {"source_system": alert.source_system, "alert_type": alert.alert_type}))
+        for hit in (c.outcome.hits if c.outcome else ()):
+            detail = {"changed": list(hit.changed)} if hit.changed else {"matched": True}
+            fx.decisions.append(_decision(alert, ctx, "enrich", hit.rule.name, detail))
+        alert = _dependency(alert, ctx, fx)
+        if alert.status is Status.ACTIVE and c.outcome and c.outcome.suppress:
+            rule, reason = c.outcome.suppress
+            alert = replace(alert, status=Status.SUPPRESSED, correlation_rule=rule.name[:100])
+            fx.decisions.append(_decision(alert, ctx, "correlate", rule.name, {"suppressed": reason}))
+        for rule, action in (c.outcome.correlate if c.outcome else ()):
+            alert = _window(alert, rule, action, work, ctx, fx)
+        fx.created.append(alert)
+        seen_in_event[alert.fingerprint] = alert
+        out.append(Candidate(alert, c.outcome))
+    return replace(work, candidates=tuple(out), effects=fx.freeze())
+
+
+def _normalized_by(alert: Alert) -> str:
+    return str(alert.custom_fields.get("oid_map") or f"builtin:{alert.source_system}")
+
+
+def _decision(alert: Alert, ctx: Context, stage: str, rule: str, detail: dict) -> Decision:
+    return Decision(alert.id, stage, rule, detail, ctx.view.version_id)
+
+
+def _clear(clear: Alert, work: Work, ctx: Context, fx: EffectsBuilder) -> None:
+    for alert_type in clear.clears:
+        fp = fingerprint(clear.source_system, clear.device_ip or "", alert_type, clear.resource_key)
+        target = ctx.state.open_alert(fp)
+        if target is None:
+            continue
+        resolved = replace(target, status=Status.RESOLVED)
+        fx.changes.append(Change(resolved, "cleared", target.status))
+        fx.decisions.append(_decision(resolved, ctx, "correlate", _normalized_by(clear),
+                                      {"cleared_by": clear.alert_type, "title": clear.title}))
+        for child_id in sorted(ctx.state.children.get(target.id, ())):
+            child = ctx.state.by_id.get(child_id)
+            if child is not None and child.status is Status.SUPPRESSED:
+                fx.reevaluate.append((child_id, work.now + timedelta(seconds=REEVALUATE_AFTER_SECONDS)))
+
+
+def find_root(alert: Alert, ctx: Context, exclude: frozenset[str] = frozenset()):
+    """The nearest upstream down alert (followed to its own root) and the edge that leads there."""
+    for edge in ctx.view.topology.ancestors(alert.device_ip):
+        down = ctx.state.down_alert_on(edge.upstream)
+        if down is not None and down.id not in exclude and down.id != alert.id:
+            return ctx.state.root_of(down), edge
+    return None, None
+
+
+def dependency_rule(edge, ctx: Context) -> str:
+    name = ctx.view.device_name
+    return f"dependency:{edge.type}:{name(edge.device)}->{name(edge.upstream)}"[:100]
+
+
+def _dependency(alert: Alert, ctx: Context, fx: EffectsBuilder) -> Alert:
+    root, edge = find_root(alert, ctx)
+    if root is None:
+        return alert
+    rule = dependency_rule(edge, ctx)
+    alert = replace(alert, status=Status.SUPPRESSED, correlated_to_id=root.id, correlation_rule=rule)
+    fx.decisions.append(_decision(alert, ctx, "correlate", rule, {
+        "suppressed_under": root.id, "root_title": root.title, "dependency": str(edge.dependency.source)}))
+    return alert
+
+
+def _window(alert: Alert, rule: Rule, action: CorrelateAction, work: Work, ctx: Context, fx: EffectsBuilder) -> Alert:
+    fields = alert_fields(alert, ctx.view.site(alert.device_ip))
+    key = tuple(str(fields.get(f)) for f in action.group_by)
+    state = ctx.state
+    parent_id = state.parents.get((rule.name, key))
+    parent = state.by_id.get(parent_id) if parent_id else None
+    if parent is None:
+        parent = next((p for p in fx.created if p.id == parent_id), None)
+    fx.window_entries.append((rule.name, key, work.now, alert.id))
+    if parent is not None and parent.status is not Status.RESOLVED:
+        return _link(alert, parent, rule, ctx, fx)
+    horizon = work.now - timedelta(seconds=action.window)
+    recent = [i for t, i in state.windows.get((rule.name, key), ()) if t >= horizon and i in state.by_id]
+    if len(recent) + 1 < action.count:
+        return alert
+    members = [state.by_id[i] for i in recent] + [alert]
+    parent = _parent(alert, members, rule, action, key, ctx)
+    fx.created.append(parent)
+    fx.parents.append((rule.name, key, parent.id))
+    fx.decisions.append(_decision(parent, ctx, "correlate", rule.name, {
+        "correlated": len(members), "window": format_duration(action.window), "group": list(key)}))
+    for member in members[:-1]:
+        if member.status is not Status.RESOLVED and member.correlated_to_id is None:
+            linked = replace(member, status=Status.SUPPRESSED, correlated_to_id=parent.id, correlation_rule=rule.name[:100])
+            fx.changes.append(Change(linked, "suppressed", member.status))
+            fx.decisions.append(_decision(linked, ctx, "correlate", rule.name, {"parent": parent.id}))
+    return _link(alert, parent, rule, ctx, fx)
+
+
+def _link(alert: Alert, parent: Alert, rule: Rule, ctx: Context, fx: EffectsBuilder) -> Alert:
+    if alert.correlated_to_id:
+        return alert  # already explained by a dependency root
+    fx.decisions.append(_decision(alert, ctx, "correlate", rule.name, {"parent": parent.id}))
+    return replace(alert, status=Status.SUPPRESSED, correlated_to_id=parent.id, correlation_rule=rule.name[:100])
+
+
+def _parent(trigger: Alert, members: list[Alert], rule: Rule, action: CorrelateAction, key: tuple, ctx: Context) -> Alert:
+    devices = {m.device_ip for m in members}
+    device_ip = devices.pop() if len(devices) == 1 else None
+    severity = action.parent_severity or max((m.severity for m in members), key=lambda s: s.rank)
+    context = {**alert_fields(trigger), "alert": trigger, "alerts": members, "rule": rule.name}
+    title = (render(action.parent_title, context) if action.parent_title else
+             f"{len(members)} × {trigger.alert_type} within {format_duration(action.window)} ({rule.name})")
+    return Alert(
+        id=ctx.new_id(), source_system="correlation", source_alert_id=f"{rule.name}:{'/'.join(key)}",
+        severity=severity, category=action.parent_category or trigger.category,
+        alert_type=action.parent_alert_type, title=title[:255],
+        message=f"Correlated by rule {rule.name}: {len(members)} alerts within {format_duration(action.window)}",
+        occurred_at=trigger.occurred_at, received_at=trigger.received_at,
+        fingerprint=fingerprint("correlation", "/".join(key), action.parent_alert_type, rule.name),
+        device_ip=device_ip, device_name=ctx.view.device_name(device_ip), resource_key="/".join(key),
+        correlation_rule=rule.name[:100], config_version_id=ctx.view.version_id, last_occurrence_at=trigger.received_at)

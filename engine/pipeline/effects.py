@@ -1,0 +1,74 @@
+"""What processing an event decided: the only output of the stages.
+
+The stages read the active-alert view and return Effects; `ActiveAlerts.apply`
+and the store writer are the only places that act on them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+from ..config.bundle import NotifyAction
+from ..model import Alert, RawEvent, Status
+
+
+@dataclass(frozen=True)
+class Decision:
+    alert_id: str
+    stage: str  # normalize | enrich | correlate | route
+    rule: str  # the rule, OID map or built-in that decided
+    detail: Mapping[str, Any]
+    config_version_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """A status change of an existing alert (the alert as it is after the change)."""
+
+    alert: Alert
+    action: str  # cleared | suppressed | unsuppressed | relinked | resolved
+    old_status: Status
+
+
+@dataclass(frozen=True)
+class Notification:
+    alert: Alert
+    rule: str
+    channel: str
+    kind: str  # firing | resolved
+    at: datetime
+    action: NotifyAction | None = None
+
+
+@dataclass(frozen=True)
+class Effects:
+    event: RawEvent | None
+    created: tuple[Alert, ...] = ()
+    occurrences: tuple[Alert, ...] = ()
+    changes: tuple[Change, ...] = ()
+    decisions: tuple[Decision, ...] = ()
+    notifications: tuple[Notification, ...] = ()
+    window_entries: tuple[tuple[str, tuple, datetime, str], ...] = ()  # (rule, group key, at, alert id)
+    parents: tuple[tuple[str, tuple, str], ...] = ()  # (rule, group key, parent id)
+    reevaluate: tuple[tuple[str, datetime | None], ...] = ()  # (child id, due; None = done)
+
+
+@dataclass
+class EffectsBuilder:
+    """Mutable accumulator a stage fills; frozen into Effects at the end."""
+
+    event: RawEvent | None
+    created: list[Alert] = field(default_factory=list)
+    occurrences: list[Alert] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+    window_entries: list = field(default_factory=list)
+    parents: list = field(default_factory=list)
+    reevaluate: list = field(default_factory=list)
+
+    def freeze(self) -> Effects:
+        return Effects(self.event, tuple(self.created), tuple(self.occurrences), tuple(self.changes),
+                       tuple(self.decisions), tuple(self.notifications), tuple(self.window_entries),
+                       tuple(self.parents), tuple(self.reevaluate))

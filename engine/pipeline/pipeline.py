@@ -1,0 +1,94 @@
+"""The pipeline: normalize → enrich → correlate → route, composed once per config version.
+
+`process(event, now)` runs one event through the stages and applies the effects to the
+open-alert view; `tick(now)` does the work that time alone triggers (children whose
+root cleared are looked at again). The caller persists and notifies from the Effects.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import datetime
+from typing import Callable, Sequence
+
+from ..config.bundle import Bundle
+from ..model import RawEvent, Status
+from ..rules.engine import RuleEngine
+from ..rules.host import RulesHost
+from .context import ConfigView
+from .correlate import correlate, dependency_rule, find_root
+from .effects import Change, Decision, Effects, EffectsBuilder
+from .enrich import enrich
+from .normalize import normalize
+from .route import firing, route
+from .state import ActiveAlerts
+from .work import Context, Stage, Work
+
+STAGES: tuple[Stage, ...] = (normalize, enrich, correlate, route)
+
+
+def default_normalizers() -> dict:
+    from ..connectors.snmp.normalizer import normalize_trap
+
+    return {"snmp_trap": normalize_trap}
+
+
+class Pipeline:
+    def __init__(self, bundle: Bundle, host: RulesHost, state: ActiveAlerts | None = None, *,
+                 version_id: int | None = None, normalizers: dict | None = None,
+                 new_id: Callable[[], str] | None = None, stages: Sequence[Stage] = STAGES):
+        self.view = ConfigView(bundle, version_id)
+        self.rules = RuleEngine(host, bundle)
+        self.state = state if state is not None else ActiveAlerts()
+        self.stages = tuple(stages)
+        self.ctx = Context(self.view, self.rules, self.state,
+                           normalizers if normalizers is not None else default_normalizers(),
+                           new_id or (lambda: str(uuid.uuid4())))
+
+    def close(self) -> None:
+        self.rules.close()
+
+    def with_state(self, state: ActiveAlerts) -> "Pipeline":
+        """Share the open-alert view with a pipeline of another config version (hot reload)."""
+        self.state = state
+        self.ctx = replace(self.ctx, state=state)
+        return self
+
+    def process(self, event: RawEvent, now: datetime | None = None) -> Effects:
+        work = Work(event, now or event.received_at)
+        for stage in self.stages:
+            work = stage(work, self.ctx)
+        self.state.apply(work.effects)
+        return work.effects
+
+    def tick(self, now: datetime) -> Effects:
+        """Children whose root cleared: still open after the grace period → relinked to
+        another root, or notified on their own."""
+        fx = EffectsBuilder(None)
+        notifications, decisions = [], []
+        for child_id, due in sorted(self.state.reevaluate.items(), key=lambda item: item[1]):
+            if due > now:
+                continue
+            fx.reevaluate.append((child_id, None))
+            child = self.state.by_id.get(child_id)
+            if child is None or child.status is not Status.SUPPRESSED:
+                continue
+            root, edge = find_root(child, self.ctx)
+            if root is not None:
+                rule = dependency_rule(edge, self.ctx)
+                relinked = replace(child, correlated_to_id=root.id, correlation_rule=rule)
+                fx.changes.append(Change(relinked, "relinked", child.status))
+                fx.decisions.append(Decision(child.id, "correlate", rule, {"suppressed_under": root.id},
+                                             self.view.version_id))
+                continue
+            active = replace(child, status=Status.ACTIVE, correlated_to_id=None, correlation_rule=None)
+            fx.changes.append(Change(active, "unsuppressed", child.status))
+            fx.decisions.append(Decision(child.id, "correlate", "reevaluate",
+                                         {"reason": "root cleared, still open"}, self.view.version_id))
+            outcome = self.rules.evaluate(active, self.view.site(active.device_ip), now)
+            firing(active, outcome.notify, now, self.ctx, notifications, decisions)
+        fx.notifications.extend(notifications)
+        fx.decisions.extend(decisions)
+        effects = fx.freeze()
+        self.state.apply(effects)
+        return effects

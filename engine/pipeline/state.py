@@ -1,0 +1,113 @@
+"""The in-memory view of open alerts that the stages read; rebuilt from the database at start.
+
+Only `apply` changes it, from the Effects the stages returned, so stages stay pure.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ..config.bundle import NotifyAction
+from ..model import Alert, Status
+from .effects import Effects
+
+# Alert types that mean "this device is down" for dependency suppression: an alert on a
+# device below one of these is a symptom. (Config override: a later issue; see docs.)
+DOWN_TYPES = frozenset({
+    "link_down", "device_down", "device_unreachable", "node_down", "ping_down", "sensor_down",
+    "siklu_rf_link_down", "rf_link_down", "wan_down", "output_off", "shutdown_imminent", "battery_discharged",
+})
+
+
+def is_down(alert: Alert) -> bool:
+    return alert.alert_type in DOWN_TYPES and alert.status is not Status.RESOLVED
+
+
+@dataclass
+class ActiveAlerts:
+    by_id: dict[str, Alert] = field(default_factory=dict)
+    by_fp: dict[str, str] = field(default_factory=dict)  # fingerprint → id, open alerts only
+    down_by_device: dict[str, set[str]] = field(default_factory=dict)  # device ip → open down-type alert ids
+    children: dict[str, set[str]] = field(default_factory=dict)  # root/parent id → linked child ids
+    notified: dict[str, dict[tuple[str, str], NotifyAction | None]] = field(default_factory=dict)
+    last_notified: dict[tuple[str, str], datetime] = field(default_factory=dict)  # (rule, fingerprint)
+    windows: dict[tuple[str, tuple], deque] = field(default_factory=dict)  # (rule, group key) → (time, id)
+    parents: dict[tuple[str, tuple], str] = field(default_factory=dict)  # (rule, group key) → parent id
+    reevaluate: dict[str, datetime] = field(default_factory=dict)  # child id → when to look again
+
+    def open_alert(self, fp: str) -> Alert | None:
+        alert_id = self.by_fp.get(fp)
+        return self.by_id.get(alert_id) if alert_id else None
+
+    def down_alert_on(self, device_ip: str) -> Alert | None:
+        """An open down-type alert on the device, oldest first (deterministic)."""
+        ids = self.down_by_device.get(device_ip)
+        if not ids:
+            return None
+        return min((self.by_id[i] for i in ids), key=lambda a: (a.received_at, a.id))
+
+    def root_of(self, alert: Alert) -> Alert:
+        seen = set()
+        while alert.correlated_to_id and alert.correlated_to_id in self.by_id and alert.id not in seen:
+            seen.add(alert.id)
+            alert = self.by_id[alert.correlated_to_id]
+        return alert
+
+    # ---- the one mutator ------------------------------------------------------------------
+
+    def apply(self, effects: Effects) -> None:
+        for alert in effects.created:
+            self._put(alert)
+        for alert in effects.occurrences:
+            self._put(alert)
+        for change in effects.changes:
+            self._put(change.alert)
+        for n in effects.notifications:
+            if n.kind == "firing":
+                self.notified.setdefault(n.alert.id, {})[(n.rule, n.channel)] = n.action
+                self.last_notified[(n.rule, n.alert.fingerprint)] = n.at
+        for rule, key, at, alert_id in effects.window_entries:
+            self.windows.setdefault((rule, key), deque()).append((at, alert_id))
+        for rule, key, parent_id in effects.parents:
+            self.parents[(rule, key)] = parent_id
+        for child_id, due in effects.reevaluate:
+            if due is None:
+                self.reevaluate.pop(child_id, None)
+            elif child_id in self.by_id:
+                self.reevaluate[child_id] = due
+
+    def rebuild(self, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            if alert.status is not Status.RESOLVED:
+                self._put(alert)
+
+    def _put(self, alert: Alert) -> None:
+        old = self.by_id.get(alert.id)
+        if old is not None:
+            self._unlink(old)
+        if alert.status is Status.RESOLVED:
+            self.by_id.pop(alert.id, None)
+            if self.by_fp.get(alert.fingerprint) == alert.id:
+                del self.by_fp[alert.fingerprint]
+            self.notified.pop(alert.id, None)
+            self.reevaluate.pop(alert.id, None)
+            return
+        self.by_id[alert.id] = alert
+        self.by_fp[alert.fingerprint] = alert.id
+        if is_down(alert) and alert.device_ip:
+            self.down_by_device.setdefault(alert.device_ip, set()).add(alert.id)
+        if alert.correlated_to_id:
+            self.children.setdefault(alert.correlated_to_id, set()).add(alert.id)
+
+    def _unlink(self, alert: Alert) -> None:
+        if alert.device_ip in self.down_by_device:
+            ids = self.down_by_device[alert.device_ip]
+            ids.discard(alert.id)
+            if not ids:
+                del self.down_by_device[alert.device_ip]
+        if alert.correlated_to_id in self.children:
+            kids = self.children[alert.correlated_to_id]
+            kids.discard(alert.id)
+            if not kids:
+                del self.children[alert.correlated_to_id]

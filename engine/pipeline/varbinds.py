@@ -1,0 +1,56 @@
+"""Varbinds as templates and conditions read them: by OID, by column OID, or by MIB name."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator, Mapping
+
+from .mibnames import resolve_name
+
+
+class Varbinds(Mapping[str, Any]):
+    """Read-only view over a trap's (oid, value) pairs.
+
+    `vb['1.3.6.1.2.1.2.2.1.1.3']` is exact; `vb['1.3.6.1.2.1.2.2.1.1']` (a column) gives
+    the first varbind below it; `vb.ifIndex` / `vb['IF-MIB::ifIndex']` resolve the name first.
+    A missing key gives None through .get() and attribute access (templates stay quiet),
+    KeyError through [].
+    """
+
+    __slots__ = ("_pairs", "_exact")
+
+    def __init__(self, pairs: Iterable[tuple[str, Any]]):
+        self._pairs = tuple(pairs)
+        self._exact = {oid: value for oid, value in self._pairs}
+
+    def find(self, key: str) -> tuple[bool, Any]:
+        oid = resolve_name(str(key))
+        if oid in self._exact:
+            return True, self._exact[oid]
+        prefix = oid + "."
+        for full, value in self._pairs:
+            if full.startswith(prefix):
+                return True, value
+        return False, None
+
+    def __getitem__(self, key: str) -> Any:
+        found, value = self.find(key)
+        if not found:
+            raise KeyError(key)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        found, value = self.find(key)
+        return value if found else default
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self.get(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._exact)
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    def pairs(self) -> tuple[tuple[str, Any], ...]:
+        return self._pairs

@@ -1,0 +1,45 @@
+"""The one signature every stage has: `stage(work, ctx) -> work`."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Protocol
+
+from ..model import Alert, RawEvent
+from ..rules.engine import RuleEngine, RuleOutcome
+from .context import ConfigView
+from .effects import Effects
+from .state import ActiveAlerts
+
+# Children still open when their root clears get this long to clear too before they
+# are notified on their own (a recovering site should not page for every camera).
+REEVALUATE_AFTER_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    alert: Alert
+    outcome: RuleOutcome | None = None  # set by enrich for alerts that are new
+
+
+@dataclass(frozen=True)
+class Work:
+    event: RawEvent | None
+    now: datetime
+    candidates: tuple[Candidate, ...] = ()
+    effects: Effects = field(default_factory=lambda: Effects(None))
+
+
+@dataclass(frozen=True)
+class Context:
+    """What stages read: the config version, its rules and the open-alert view."""
+
+    view: ConfigView
+    rules: RuleEngine
+    state: ActiveAlerts
+    normalizers: dict  # source_system → normalize(event, view) -> tuple[Alert, ...]
+    new_id: Callable[[], str]
+
+
+class Stage(Protocol):
+    def __call__(self, work: Work, ctx: Context) -> Work: ...

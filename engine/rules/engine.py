@@ -1,0 +1,123 @@
+"""Rule evaluation: durable_rules finds the rules whose conditions hold; this module
+applies YAML order and `continue`, and re-matches after a `set` changed the alert.
+
+It is the only user of engine/rules/host.py; the pipeline calls `RuleEngine.evaluate`.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from ..config.bundle import Bundle, CorrelateAction, NotifyAction, Rule, SetAction
+from ..model import Alert
+from .compile import RULESET, CompiledRules, compile_rules, field_property
+from .fields import alert_fields, severity_rank
+from .host import RulesHost
+from .predicates import matcher_holds, window_holds
+
+_generation_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    rule: Rule
+    changed: tuple[str, ...]  # fields a `set` changed
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    alert: Alert  # after every `set`
+    hits: tuple[RuleHit, ...]  # matched rules, in evaluation order
+    notify: tuple[tuple[Rule, NotifyAction], ...]
+    suppress: tuple[Rule, str] | None
+    correlate: tuple[tuple[Rule, CorrelateAction], ...]
+
+
+class RuleEngine:
+    """One config version's rules, loaded as one durable_rules generation."""
+
+    def __init__(self, host: RulesHost, bundle: Bundle, priority_matrix=None):
+        self.host = host
+        self.compiled: CompiledRules = compile_rules(bundle)
+        self.matrix = priority_matrix or bundle.priority_matrix
+        self.generation = f"g{next(_generation_ids)}"
+        self._order = {r.name: i for i, r in enumerate(self.compiled.rules)}
+        self._props = set(self.compiled.properties)
+        host.load(self.generation, {RULESET: self.compiled.ruleset})
+
+    def close(self) -> None:
+        self.host.delete(self.generation)
+
+    def event(self, alert: Alert, site: str | None, now: datetime) -> dict[str, Any]:
+        """The properties durable sees: only those the ruleset reads, plus computed flags."""
+        fields = alert_fields(alert, site)
+        event: dict[str, Any] = {"all": 1}
+        for name, value in fields.items():
+            prop = field_property(name)
+            if prop in self._props and value is not None and not isinstance(value, (tuple, list, dict)):
+                event[prop] = value
+        if "severity_rank" in self._props:
+            event["severity_rank"] = severity_rank(fields["severity"])
+        for p in self.compiled.predicates:
+            if (matcher_holds(p.matcher, fields) if p.matcher else window_holds(p.window, now)):
+                event[p.flag] = True
+        return event
+
+    def matched(self, alert: Alert, site: str | None, now: datetime) -> list[Rule]:
+        names = self.host.match(self.generation, RULESET, self.event(alert, site, now))
+        return sorted((self.compiled.rules[self._order[n]] for n in names), key=lambda r: self._order[r.name])
+
+    def evaluate(self, alert: Alert, site: str | None, now: datetime) -> RuleOutcome:
+        hits: list[RuleHit] = []
+        notify, correlate = [], []
+        suppress = None
+        pending = self.matched(alert, site, now)
+        position = -1
+        while pending:
+            rule = pending.pop(0)
+            if self._order[rule.name] <= position:
+                continue
+            position = self._order[rule.name]
+            changed: tuple[str, ...] = ()
+            if rule.set:
+                alert, changed = _apply_set(alert, rule.set, self.matrix)
+            hits.append(RuleHit(rule, changed))
+            if rule.notify:
+                notify.append((rule, rule.notify))
+            if rule.suppress and suppress is None:
+                suppress = (rule, rule.suppress)
+            if rule.correlate:
+                correlate.append((rule, rule.correlate))
+            if not rule.continue_:
+                break
+            if changed:  # later rules see the enriched alert
+                pending = [r for r in self.matched(alert, site, now) if self._order[r.name] > position]
+        alert = _with_priority(alert, self.matrix)
+        return RuleOutcome(alert, tuple(hits), tuple(notify), suppress, tuple(correlate))
+
+
+def _apply_set(alert: Alert, action: SetAction, matrix) -> tuple[Alert, tuple[str, ...]]:
+    changes: dict[str, Any] = {}
+    if action.tags:
+        merged = tuple(dict.fromkeys((*alert.tags, *action.tags)))
+        if merged != alert.tags:
+            changes["tags"] = merged
+    for name in ("impact", "urgency", "priority", "severity", "category"):
+        value = getattr(action, name)
+        if value is not None and value != getattr(alert, name):
+            changes[name] = value
+    if action.custom_fields:
+        merged_cf = {**alert.custom_fields, **action.custom_fields}
+        if merged_cf != dict(alert.custom_fields):
+            changes["custom_fields"] = merged_cf
+    if not changes:
+        return alert, ()
+    return replace(alert, **changes), tuple(sorted(changes))
+
+
+def _with_priority(alert: Alert, matrix) -> Alert:
+    if alert.priority is None and alert.impact and alert.urgency:
+        return replace(alert, priority=matrix[alert.impact][alert.urgency])
+    return alert

@@ -1,0 +1,108 @@
+"""Matchers evaluated in Python: every operator, for silences and for the parts of rules
+durable_rules cannot express faithfully (regex search, CIDR, tags, time windows, absence)."""
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..config.bundle import Matcher, TimeWindow
+from ..model import Severity
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def matcher_holds(m: Matcher, fields: dict[str, Any]) -> bool:
+    value = fields.get(m.field)
+    op, arg = m.op, m.value
+    if m.field == "tags":
+        tags = set(value or ())
+        if op in ("eq", "contains"):
+            return str(arg) in tags
+        if op == "in":
+            return bool(tags & {str(a) for a in arg})
+        if op == "not_in":
+            return not tags & {str(a) for a in arg}
+        if op == "ne":
+            return str(arg) not in tags
+        if op == "exists":
+            return bool(tags) == bool(arg)
+    if op == "exists":
+        return (value is not None and value != "") == bool(arg)
+    if op == "eq":
+        return value is not None and _same(value, arg)
+    if op == "ne":
+        return value is None or not _same(value, arg)
+    if op == "in":
+        return value is not None and any(_same(value, a) for a in arg)
+    if op == "not_in":
+        return value is None or not any(_same(value, a) for a in arg)
+    if op in ("gt", "gte", "lt", "lte"):
+        left, right = _ordered(m.field, value, arg)
+        if left is None or right is None:
+            return False
+        return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[op]
+    if op == "regex":
+        return value is not None and _regex(str(arg)).search(str(value)) is not None
+    if op == "not_regex":
+        return value is None or _regex(str(arg)).search(str(value)) is None
+    if op == "cidr":
+        addr = _addr(value)
+        nets = arg if isinstance(arg, tuple) else (arg,)
+        return addr is not None and any(addr.version == n.version and addr in n for n in map(_net, nets))
+    if op == "contains":
+        return value is not None and str(arg) in str(value)
+    raise ValueError(f"unknown matcher operator {op!r}")
+
+
+def window_holds(window: TimeWindow | None, now: datetime) -> bool:
+    if window is None:
+        return True
+    local = now.astimezone(ZoneInfo(window.timezone))
+    if _DAYS[local.weekday()] not in window.days:
+        return False
+    if window.start and window.end:
+        hm = f"{local.hour:02d}:{local.minute:02d}"
+        if window.start <= window.end:
+            return window.start <= hm < window.end
+        return hm >= window.start or hm < window.end  # crosses midnight
+    return True
+
+
+def _same(value: Any, arg: Any) -> bool:
+    if isinstance(value, bool) or isinstance(arg, bool):
+        return str(value).lower() == str(arg).lower()
+    return str(value) == str(arg)
+
+
+def _ordered(field: str, value: Any, arg: Any) -> tuple[Any, Any]:
+    if field == "severity":
+        try:
+            return Severity(str(value)).rank, Severity(str(arg)).rank
+        except ValueError:
+            return None, None
+    try:
+        return float(value), float(arg)
+    except (TypeError, ValueError):
+        return None, None
+
+
+@lru_cache(maxsize=4096)
+def _regex(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
+
+
+@lru_cache(maxsize=65536)
+def _addr(value: Any):
+    try:
+        return ipaddress.ip_address(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=1024)
+def _net(text: str):
+    return ipaddress.ip_network(str(text), strict=False)
