@@ -21,7 +21,7 @@ ALERT_FIELDS = frozenset({
     "id", "source_system", "source_alert_id", "connector", "device_ip", "device_name", "severity", "category",
     "alert_type", "impact", "urgency", "priority", "title", "message", "status", "is_clear", "occurred_at",
     "received_at", "tags", "custom_fields", "raw_data", "fingerprint", "occurrence_count", "last_occurrence_at",
-    "correlated_to_id", "correlation_rule", "resource_key",
+    "correlated_to_id", "correlation_rule", "resource_key", "site",
 })
 NOTIFICATION_FIELDS = ALERT_FIELDS | frozenset({"alert", "alerts", "rule", "channel", "kind", "dashboard_url"})
 

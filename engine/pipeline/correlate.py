@@ -87,16 +87,17 @@ def find_root(alert: Alert, ctx: Context, exclude: frozenset[str] = frozenset())
     return None, None
 
 
-def dependency_rule(edge, ctx: Context) -> str:
+def dependency_rule(alert: Alert, edge, ctx: Context) -> str:
+    """Names the dependency type, the symptom's device and the down upstream device."""
     name = ctx.view.device_name
-    return f"dependency:{edge.type}:{name(edge.device)}->{name(edge.upstream)}"[:100]
+    return f"dependency:{edge.type}:{name(alert.device_ip)}->{name(edge.upstream)}"[:100]
 
 
 def _dependency(alert: Alert, ctx: Context, fx: EffectsBuilder) -> Alert:
     root, edge = find_root(alert, ctx)
     if root is None:
         return alert
-    rule = dependency_rule(edge, ctx)
+    rule = dependency_rule(alert, edge, ctx)
     alert = replace(alert, status=Status.SUPPRESSED, correlated_to_id=root.id, correlation_rule=rule)
     fx.decisions.append(_decision(alert, ctx, "correlate", rule, {
         "suppressed_under": root.id, "root_title": root.title, "dependency": str(edge.dependency.source)}))
@@ -143,7 +144,8 @@ def _parent(trigger: Alert, members: list[Alert], rule: Rule, action: CorrelateA
     devices = {m.device_ip for m in members}
     device_ip = devices.pop() if len(devices) == 1 else None
     severity = action.parent_severity or max((m.severity for m in members), key=lambda s: s.rank)
-    context = {**alert_fields(trigger), "alert": trigger, "alerts": members, "rule": rule.name}
+    context = {**alert_fields(trigger, ctx.view.site(trigger.device_ip)), "alert": trigger, "alerts": members,
+               "rule": rule.name}
     title = (render(action.parent_title, context) if action.parent_title else
              f"{len(members)} × {trigger.alert_type} within {format_duration(action.window)} ({rule.name})")
     return Alert(

@@ -75,7 +75,7 @@ class Pipeline:
                 continue
             root, edge = find_root(child, self.ctx)
             if root is not None:
-                rule = dependency_rule(edge, self.ctx)
+                rule = dependency_rule(child, edge, self.ctx)
                 relinked = replace(child, correlated_to_id=root.id, correlation_rule=rule)
                 fx.changes.append(Change(relinked, "relinked", child.status))
                 fx.decisions.append(Decision(child.id, "correlate", rule, {"suppressed_under": root.id},

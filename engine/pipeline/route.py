@@ -9,7 +9,6 @@ from typing import Iterable
 
 from ..config.bundle import NotifyAction, Rule
 from ..model import Alert, Status
-from ..rules.engine import RuleOutcome
 from .effects import Decision, Notification
 from .work import Context, Work
 
@@ -19,11 +18,15 @@ def route(work: Work, ctx: Context) -> Work:
     decisions: list[Decision] = []
     outcomes = {c.alert.id: c.outcome for c in work.candidates}
     for alert in work.effects.created:
-        outcome = outcomes.get(alert.id)
-        if alert.status is Status.ACTIVE and alert.source_system == "correlation":
-            outcome = ctx.rules.evaluate(alert, ctx.view.site(alert.device_ip), work.now)
-        if alert.status is Status.ACTIVE and outcome is not None:
-            firing(alert, outcome.notify, work.now, ctx, notifications, decisions)
+        if alert.status is not Status.ACTIVE:
+            continue
+        if alert.source_system == "correlation":
+            # A parent is announced by the rule that correlated it.
+            rule = ctx.rules.rule(alert.correlation_rule or "")
+            actions = ((rule, rule.notify),) if rule is not None and rule.notify else ()
+            firing(alert, actions, work.now, ctx, notifications, decisions)
+        elif outcomes.get(alert.id) is not None:
+            firing(alert, outcomes[alert.id].notify, work.now, ctx, notifications, decisions)
     for change in work.effects.changes:
         if change.action == "cleared":
             resolved(change.alert, work.now, ctx, notifications, decisions)
@@ -55,6 +58,3 @@ def resolved(alert: Alert, now: datetime, ctx: Context, out: list[Notification],
         decisions.append(Decision(alert.id, "route", "resolved", {"notify": sorted({c for _, c in told})},
                                   ctx.view.version_id))
 
-
-def outcome_for(alert: Alert, ctx: Context, now: datetime) -> RuleOutcome:
-    return ctx.rules.evaluate(alert, ctx.view.site(alert.device_ip), now)

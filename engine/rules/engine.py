@@ -45,10 +45,18 @@ class RuleEngine:
         self.generation = f"g{next(_generation_ids)}"
         self._order = {r.name: i for i, r in enumerate(self.compiled.rules)}
         self._props = set(self.compiled.properties)
-        host.load(self.generation, {RULESET: self.compiled.ruleset})
+        self._loaded = bool(self.compiled.ruleset)  # a tree without rules loads nothing
+        if self._loaded:
+            host.load(self.generation, {RULESET: self.compiled.ruleset})
+
+    def rule(self, name: str) -> Rule | None:
+        index = self._order.get(name)
+        return self.compiled.rules[index] if index is not None else None
 
     def close(self) -> None:
-        self.host.delete(self.generation)
+        if self._loaded:
+            self.host.delete(self.generation)
+            self._loaded = False
 
     def event(self, alert: Alert, site: str | None, now: datetime) -> dict[str, Any]:
         """The properties durable sees: only those the ruleset reads, plus computed flags."""
@@ -66,6 +74,8 @@ class RuleEngine:
         return event
 
     def matched(self, alert: Alert, site: str | None, now: datetime) -> list[Rule]:
+        if not self._loaded:
+            return []
         names = self.host.match(self.generation, RULESET, self.event(alert, site, now))
         return sorted((self.compiled.rules[self._order[n]] for n in names), key=lambda r: self._order[r.name])
 

@@ -1,0 +1,184 @@
+"""Dedup, clears, dependency suppression (with re-evaluation when the root clears),
+windowed correlation, rule order, continue, throttling — all through the real pipeline."""
+from __future__ import annotations
+
+from pipeline_helpers import COLD_START, IF_INDEX, LINK_DOWN, LINK_UP, at, pipeline, trap
+
+from opsconductor.engine.model import Status
+
+STD = """
+mappings:
+  - oid: 1.3.6.1.6.3.1.1.5.3
+    alert_type: link_down
+    category: network
+    severity: major
+    title: "Interface Down - {{ device_name }}"
+    resource_key: "{{ vb.ifIndex }}"
+  - oid: 1.3.6.1.6.3.1.1.5.4
+    alert_type: link_up
+    category: network
+    severity: clear
+    title: "Interface Up - {{ device_name }}"
+    resource_key: "{{ vb.ifIndex }}"
+    clears: [link_down]
+  - oid: 1.3.6.1.6.3.1.1.5.1
+    alert_type: cold_start
+    category: network
+    severity: warning
+    title: "Cold Start - {{ device_name }}"
+"""
+DEPS = """
+devices:
+  - {name: rtr, ip: 10.0.0.1}
+  - {name: sw, ip: 10.0.0.2}
+dependencies:
+  - {device: sw, depends_on: rtr}
+  - {device: 10.0.1.0/24, depends_on: sw}
+"""
+RULES = """
+channels:
+  - {name: noc, type: log}
+  - {name: pager, type: log}
+rules:
+  - name: tag-all
+    set: {tags: [seen], impact: high}
+    continue: true
+  - name: page-high-major
+    match: {impact: high, severity: {gte: major}}
+    set: {urgency: high}
+    notify: {channels: [pager], throttle: 10m}
+  - name: noc-rest
+    notify: {channels: [noc]}
+"""
+FILES = {"oidmaps/std.yaml": STD, "dependencies.d/d.yaml": DEPS, "rules/r.yaml": RULES}
+
+
+def ifx(i: int):
+    return [(f"{IF_INDEX}.{i}", i)]
+
+
+def test_dedup_counts_occurrences_without_new_notification(tmp_path) -> None:
+    p = pipeline(tmp_path, FILES)
+    first = p.process(trap(LINK_DOWN, "10.0.0.1", ifx(1)))
+    (alert,) = first.created
+    assert [(n.channel, n.rule) for n in first.notifications] == [("pager", "page-high-major")]
+    again = p.process(trap(LINK_DOWN, "10.0.0.1", ifx(1), at=5))
+    assert again.created == () and again.notifications == ()
+    assert again.occurrences[0].id == alert.id and again.occurrences[0].occurrence_count == 2
+    other_if = p.process(trap(LINK_DOWN, "10.0.0.1", ifx(2), at=6))
+    assert len(other_if.created) == 1  # another resource is another alert
+
+
+def test_set_then_rematch_priority_and_continue(tmp_path) -> None:
+    p = pipeline(tmp_path, FILES)
+    (alert,) = p.process(trap(LINK_DOWN, "10.0.0.1", ifx(1))).created
+    assert alert.tags == ("seen",) and (alert.impact, alert.urgency, alert.priority) == ("high", "high", "P1")
+    (warn,) = p.process(trap(COLD_START, "10.0.0.1", at=1)).created
+    assert warn.priority is None  # no urgency: no priority from the matrix
+    fx = p.process(trap(COLD_START, "10.9.9.9", at=2))
+    assert [(n.channel, n.rule) for n in fx.notifications] == [("noc", "noc-rest")]
+
+
+def test_clear_resolves_and_sends_resolved_to_whoever_was_told(tmp_path) -> None:
+    p = pipeline(tmp_path, FILES)
+    (alert,) = p.process(trap(LINK_DOWN, "10.0.0.1", ifx(3))).created
+    fx = p.process(trap(LINK_UP, "10.0.0.1", ifx(3), at=30))
+    assert [(c.action, c.alert.id, c.alert.status) for c in fx.changes] == [("cleared", alert.id, Status.RESOLVED)]
+    assert [(n.channel, n.kind) for n in fx.notifications] == [("pager", "resolved")]
+    assert p.state.open_alert(alert.fingerprint) is None
+    # A clear for something not open changes nothing.
+    assert p.process(trap(LINK_UP, "10.0.0.1", ifx(3), at=40)).changes == ()
+
+
+def test_throttle_per_rule_and_fingerprint(tmp_path) -> None:
+    p = pipeline(tmp_path, FILES)
+    p.process(trap(LINK_DOWN, "10.0.0.1", ifx(4)))
+    p.process(trap(LINK_UP, "10.0.0.1", ifx(4), at=10))
+    flap = p.process(trap(LINK_DOWN, "10.0.0.1", ifx(4), at=20))
+    assert flap.created and flap.notifications == ()  # within 10m of the last page
+    assert any(d.detail.get("throttled") for d in flap.decisions)
+    p.process(trap(LINK_UP, "10.0.0.1", ifx(4), at=30))
+    later = p.process(trap(LINK_DOWN, "10.0.0.1", ifx(4), at=700))
+    assert [n.channel for n in later.notifications] == ["pager"]
+
+
+def test_dependency_suppression_links_root_and_notifies_no_one(tmp_path) -> None:
+    p = pipeline(tmp_path, FILES)
+    (root,) = p.process(trap(LINK_DOWN, "10.0.0.1", ifx(1))).created
+    (sw,) = p.process(trap(COLD_START, "10.0.0.2", at=5)).created
+    fx = p.process(trap(COLD_START, "10.0.1.20", at=6))
+    (cam,) = fx.created
+    assert (sw.status, sw.correlated_to_id) == (Status.SUPPRESSED, root.id)
+    assert (cam.status, cam.correlated_to_id) == (Status.SUPPRESSED, root.id)  # transitive: linked to the root
+    assert cam.correlation_rule == "dependency:network:10.0.1.20->rtr"
+    assert fx.notifications == ()
+    trail = [(d.stage, d.rule) for d in fx.decisions]
+    assert trail[0] == ("normalize", "oidmaps/std.yaml:16") and ("correlate", cam.correlation_rule) in trail
+
+
+def test_root_clear_reevaluates_children_after_grace(tmp_path) -> None:
+    p = pipeline(tmp_path, FILES)
+    (root,) = p.process(trap(LINK_DOWN, "10.0.0.2", ifx(1))).created
+    (cam1,) = p.process(trap(LINK_DOWN, "10.0.1.11", ifx(1), at=1)).created
+    (cam2,) = p.process(trap(LINK_DOWN, "10.0.1.12", ifx(1), at=2)).created
+    cleared = p.process(trap(LINK_UP, "10.0.0.2", ifx(1), at=100))
+    assert [c.alert.id for c in cleared.changes] == [root.id]
+    assert cleared.notifications and all(n.kind == "resolved" for n in cleared.notifications)
+    # cam1 recovers within the grace period: it stays quiet.
+    quiet = p.process(trap(LINK_UP, "10.0.1.11", ifx(1), at=110))
+    assert [c.alert.id for c in quiet.changes] == [cam1.id] and quiet.notifications == ()
+    assert p.tick(at(120)).changes == ()  # not due yet
+    later = p.tick(at(161))
+    assert [(c.action, c.alert.id, c.alert.status) for c in later.changes] == [("unsuppressed", cam2.id, Status.ACTIVE)]
+    assert [(n.channel, n.kind) for n in later.notifications] == [("pager", "firing")]
+
+
+def test_child_relinked_when_another_root_is_still_down(tmp_path) -> None:
+    p = pipeline(tmp_path, FILES)
+    (sw_down,) = p.process(trap(LINK_DOWN, "10.0.0.2", ifx(1))).created
+    (cam,) = p.process(trap(COLD_START, "10.0.1.5", at=1)).created
+    assert cam.correlated_to_id == sw_down.id
+    (rtr_down,) = p.process(trap(LINK_DOWN, "10.0.0.1", ifx(9), at=2)).created
+    p.process(trap(LINK_UP, "10.0.0.2", ifx(1), at=3))
+    fx = p.tick(at(100))
+    assert [(c.action, c.alert.correlated_to_id) for c in fx.changes] == [("relinked", rtr_down.id)]
+
+
+def test_suppress_rule_and_windowed_correlation(tmp_path) -> None:
+    rules = """
+    channels:
+      - {name: noc, type: log}
+    rules:
+      - name: quiet-lab
+        match: {device_ip: {cidr: 192.168.99.0/24}}
+        suppress: {reason: lab gear}
+      - name: flapping-site
+        match: {alert_type: link_down}
+        correlate:
+          count: 3
+          window: 1m
+          group_by: [site]
+          parent: {alert_type: site_link_storm, title: "Link storm at {{ site }}", severity: critical}
+        notify: {channels: [noc]}
+    """
+    deps = """
+    devices:
+      - {name: a1, ip: 10.5.0.1, site: north}
+      - {name: a2, ip: 10.5.0.2, site: north}
+      - {name: a3, ip: 10.5.0.3, site: north}
+    """
+    p = pipeline(tmp_path, {"oidmaps/std.yaml": STD, "rules/r.yaml": rules, "dependencies.d/d.yaml": deps})
+    (lab,) = p.process(trap(COLD_START, "192.168.99.4")).created
+    assert (lab.status, lab.correlation_rule) == (Status.SUPPRESSED, "quiet-lab")
+    a1 = p.process(trap(LINK_DOWN, "10.5.0.1", ifx(1), at=1)).created[0]
+    p.process(trap(LINK_DOWN, "10.5.0.2", ifx(1), at=2))
+    fx = p.process(trap(LINK_DOWN, "10.5.0.3", ifx(1), at=3))
+    parent = next(a for a in fx.created if a.alert_type == "site_link_storm")
+    child = next(a for a in fx.created if a.alert_type == "link_down")
+    assert parent.title == "Link storm at north" and parent.severity.value == "critical"
+    assert (child.status, child.correlated_to_id) == (Status.SUPPRESSED, parent.id)
+    assert {c.alert.id for c in fx.changes if c.alert.correlated_to_id == parent.id} >= {a1.id}
+    assert [(n.alert.id, n.channel) for n in fx.notifications] == [(parent.id, "noc")]
+    # Outside the window a new burst starts over (the parent is still open: new ones join it).
+    late = p.process(trap(LINK_DOWN, "10.5.0.1", ifx(7), at=300)).created[0]
+    assert late.correlated_to_id == parent.id

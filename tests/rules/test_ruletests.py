@@ -1,0 +1,81 @@
+"""`opsc test`: failing expectations name the file, the test and the first difference."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from opsconductor.engine.config.loader import load_bundle
+from opsconductor.engine.rules.testing import run_tests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TESTS = """
+tests:
+  - name: expects the wrong status
+    events:
+      - trap: {oid: 1.3.6.1.6.3.1.1.5.3, source: 10.20.0.1, varbinds: [{oid: 1.3.6.1.2.1.2.2.1.1.3, value: 3}]}
+    expect:
+      alerts:
+        - fields: {alert_type: link_down}
+          status: resolved
+  - name: expects no notification but one is sent
+    events:
+      - trap: {oid: 1.3.6.1.6.3.1.1.5.3, source: 10.20.0.1, varbinds: [{oid: 1.3.6.1.2.1.2.2.1.1.3, value: 3}]}
+    expect:
+      notifications: []
+  - name: wrong channel
+    events:
+      - alert: {alert_type: on_battery, category: power, severity: critical, device_ip: 10.20.0.5}
+    expect:
+      notifications:
+        - {channel: noc-email}
+  - name: time passes and a throttle expires
+    events:
+      - alert: {alert_type: low_battery, category: power, severity: critical, device_ip: 10.20.0.5}
+      - at: 1m
+        alert: {alert_type: low_battery, category: power, severity: clear, device_ip: 10.20.0.5, clears: [low_battery]}
+      - at: 2m
+        alert: {alert_type: low_battery, category: power, severity: critical, device_ip: 10.20.0.5}
+      - at: 20m
+        alert: {alert_type: low_battery, category: power, severity: clear, device_ip: 10.20.0.5, clears: [low_battery]}
+      - at: 21m
+        alert: {alert_type: low_battery, category: power, severity: critical, device_ip: 10.20.0.5}
+    expect:
+      alert_count: 3
+      notifications:
+        - {channel: oncall-pager, kind: firing}
+        - {channel: oncall-pager, kind: resolved}
+        - {channel: oncall-pager, kind: firing}
+"""
+
+
+def tree_with_tests(tmp_path: Path) -> Path:
+    for folder in ("connectors.d", "oidmaps", "dependencies.d", "rules"):
+        subprocess.run(["cp", "-r", str(ROOT / folder), str(tmp_path / folder)], check=True)
+    (tmp_path / "rules" / "tests" / "failing.yaml").write_text(textwrap.dedent(TESTS))
+    return tmp_path
+
+
+def test_failures_name_the_first_difference(tmp_path) -> None:
+    results = {r.test.name: r for r in run_tests(load_bundle(tree_with_tests(tmp_path)))}
+    assert results["expects the wrong status"].failure == "alerts[0].status: expected resolved, got active"
+    assert results["expects no notification but one is sent"].failure.startswith(
+        "notifications: expected 0, got 1; unexpected: firing link_down@10.20.0.1 via noc-email by email-major-network")
+    assert results["wrong channel"].failure.startswith("notifications[0].channel: expected 'noc-email', got 'oncall-pager'")
+    assert results["time passes and a throttle expires"].passed, results["time passes and a throttle expires"].failure
+    assert results["low battery pages on-call"].passed
+    line = results["wrong channel"].format()
+    assert line.startswith("FAIL rules/tests/failing.yaml:15: wrong channel: ")
+
+
+def test_cli_exit_codes(tmp_path) -> None:
+    ok = subprocess.run([sys.executable, "-m", "opsconductor.engine.cli", "test", "--config", str(ROOT)],
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.strip().endswith("3 passed, 0 failed")
+    bad = subprocess.run([sys.executable, "-m", "opsconductor.engine.cli", "test", "--config", str(tree_with_tests(tmp_path))],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1
+    assert bad.stdout.strip().endswith("4 passed, 3 failed")
