@@ -19,6 +19,9 @@ RULESET = "rules"
 _DIRECT_OPS = {"eq", "in", "gt", "gte", "lt", "lte"}
 _COMPARE = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_]")
+# Each value of an any-of list is a term of its own in durable's network (a shard holds 256);
+# long lists are cheaper as one Python predicate.
+MAX_DIRECT_ANY_OF = 16
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ def _direct(m: Matcher) -> dict | None:
     if m.op not in _DIRECT_OPS or m.field == "tags":
         return None
     values = m.value if isinstance(m.value, tuple) else (m.value,)
+    if len(values) > MAX_DIRECT_ANY_OF:
+        return None
     if any(isinstance(v, bool) for v in values):
         return None  # durable coerces true == 1 == "true"; keep booleans exact in Python
     if m.field == "severity":
