@@ -51,6 +51,39 @@ def cmd_test(args: argparse.Namespace) -> int:
     return 0 if passed == len(results) else 1
 
 
+def _database(args: argparse.Namespace):
+    from .store.database import Database
+
+    return Database(getattr(args, "database_url", None), data_dir=None)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from .store.migrate import apply_migrations
+
+    with _database(args) as location:
+        applied = apply_migrations(location.url)
+    print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else "; the schema is current"))
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from .explain import explain_text
+    from .store.alerts import get_alert
+    from .store.decisions import list_decisions
+    from .store.notification_log import list_notifications
+
+    with _database(args) as location, psycopg.connect(location.url) as conn:
+        record = get_alert(conn, args.alert_id)
+        if record is None:
+            print(f"opsc explain: no alert {args.alert_id}", file=sys.stderr)
+            return 1
+        root = get_alert(conn, record.alert.correlated_to_id) if record.alert.correlated_to_id else None
+        print(explain_text(record, list_decisions(conn, args.alert_id), list_notifications(conn, args.alert_id), root))
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from .config.schema import kind_schema, schema_names
 
@@ -79,6 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="DIR", help="config tree (default: $OPSC_CONFIG_DIR or .)")
     p.add_argument("-v", "--verbose", action="store_true", help="list passing tests too")
     p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("migrate", help="apply pending database migrations")
+    p.add_argument("--database-url", help="PostgreSQL URL (default: $OPSC_DATABASE_URL, else the embedded server)")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("explain", help="the rule trail of one alert: normalized, enriched, correlated, routed, notified")
+    p.add_argument("alert_id")
+    p.add_argument("--database-url", help="PostgreSQL URL (default: $OPSC_DATABASE_URL, else the embedded server)")
+    p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("schema", help="print the JSON Schema of a config kind (for editors)")
     p.add_argument("kind", help="connector, oidmap, dependency, rule, ruletest, connector.TYPE or channel.TYPE")

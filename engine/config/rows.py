@@ -1,0 +1,47 @@
+"""A Bundle as the rows of the config-backed tables (the projection the dashboard and
+legacy readers query). Secrets appear only as their references."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..store.projection import ConfigProjection, ConnectorRow, DependencyRow, NotificationRuleRow, OidMappingRow
+from .bundle import Bundle, Matcher
+from .secrets import Secret
+
+
+def plain(value: Any) -> Any:
+    """JSON-able, secrets as their `${env:…}` reference."""
+    if isinstance(value, Secret):
+        return str(value)
+    if hasattr(value, "items"):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [plain(v) for v in value]
+    return value
+
+
+def _conditions(matchers: tuple[Matcher, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for m in matchers:
+        out.setdefault(m.field, {})[m.op] = plain(m.value)
+    return out
+
+
+def projection_of(bundle: Bundle) -> ConfigProjection:
+    connectors = tuple(ConnectorRow(c.name, c.type, c.enabled, {
+        **plain(c.settings), "display_name": c.display_name, "poll_interval": c.poll_interval,
+        "source": str(c.source)}) for c in bundle.connectors)
+    mappings = tuple(OidMappingRow(
+        oid_pattern=m.pattern.text, vendor=m.vendor, alert_type=m.alert_type[:100], category=m.category,
+        default_severity=m.severity.value, title_template=m.title[:255], description=m.description,
+        is_clear_event=m.is_clear, clear_oid_pattern=None, mib_name=m.mib_name, mib_object=m.mib_object,
+        notes=m.notes or str(m.source),
+        match_key=f"{m.pattern.text}|{m.vendor or ''}|" + ";".join(
+            f"{c.varbind}={c.equals}{list(c.one_of) if c.one_of else ''}{c.regex or ''}" for c in m.conditions))
+        for m in bundle.oid_mappings)
+    deps = tuple(DependencyRow(d.device, d.depends_on, d.type, d.description) for d in bundle.dependencies)
+    rules = tuple(NotificationRuleRow(
+        name=r.name, description=r.description, enabled=r.enabled, priority=r.order,
+        conditions=_conditions(r.match), channels=list(r.notify.channels) if r.notify else [],
+        throttle_minutes=int((r.notify.throttle if r.notify else 0) // 60)) for r in bundle.rules)
+    return ConfigProjection(connectors=connectors, oid_mappings=mappings, dependencies=deps, notification_rules=rules)

@@ -1,0 +1,98 @@
+"""The worker end to end on real PostgreSQL: queue → pipeline → one transaction per batch
+→ notifier; then `opsc explain` reads the trail back."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+from pipeline_helpers import COLD_START, IF_INDEX, LINK_DOWN, LINK_UP, trap
+
+from opsconductor.engine.config.loader import load_bundle
+from opsconductor.engine.connectors.base import Backpressure
+from opsconductor.engine.explain import explain_text
+from opsconductor.engine.notify.notifier import Notifier
+from opsconductor.engine.pipeline.pipeline import Pipeline
+from opsconductor.engine.pipeline.worker import PipelineWorker
+from opsconductor.engine.rules.host import RulesHost
+from opsconductor.engine.store.alerts import get_alert
+from opsconductor.engine.store.config_versions import record_applied
+from opsconductor.engine.store.decisions import list_decisions
+from opsconductor.engine.store.notification_log import list_notifications
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def engine(db_url):
+    bundle = load_bundle(ROOT)
+    with psycopg.connect(db_url) as conn:
+        version = record_applied(conn, content_hash=bundle.content_hash, files=bundle.files)
+    pipeline = Pipeline(bundle, RulesHost(), version_id=version.id)
+    connect = lambda: psycopg.connect(db_url)  # noqa: E731
+    notifier = Notifier(connect, lambda: bundle)
+    worker = PipelineWorker(lambda: pipeline, connect, notifier.submit, max_queue=100, tick_every=0.2)
+    notifier.start()
+    worker.start()
+    yield worker, notifier, db_url, version.id
+    worker.stop()
+    notifier.stop()
+    pipeline.close()
+
+
+def rows(db_url: str, query: str, *params):
+    with psycopg.connect(db_url) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def test_batch_is_persisted_with_history_decisions_and_notifications(engine) -> None:
+    worker, notifier, db_url, version_id = engine
+    worker.submit([trap(LINK_DOWN, "10.20.0.2", [(f"{IF_INDEX}.1", 1)]),
+                   trap(COLD_START, "10.20.1.11", at=1),
+                   trap(LINK_DOWN, "10.20.0.2", [(f"{IF_INDEX}.1", 1)], at=2)])
+    assert worker.drain()
+    alerts = rows(db_url, "SELECT alert_type, status, occurrence_count, config_version_id, correlated_to_id::text, id::text"
+                          " FROM alerts ORDER BY received_at")
+    (link, l_status, l_count, l_version, _, link_id), (cam, c_status, _, _, c_root, cam_id) = alerts
+    assert (link, l_status, l_count, l_version) == ("link_down", "active", 2, version_id)
+    assert (cam, c_status, c_root) == ("cold_start", "suppressed", link_id)
+    assert rows(db_url, "SELECT count(*) FROM raw_events")[0][0] == 3
+
+    worker.submit([trap(LINK_UP, "10.20.0.2", [(f"{IF_INDEX}.1", 1)], at=10)])
+    assert worker.drain()
+    notifier.stop()  # flush the notification log
+    with psycopg.connect(db_url) as conn:
+        record = get_alert(conn, link_id)
+        assert record.alert.status.value == "resolved" and record.resolved_by == "OpsConductor engine"
+        assert [h.action.value for h in record.history] == ["created", "occurrence", "cleared"]
+        notes = list_notifications(conn, link_id)
+        assert [(n.channel, n.status) for n in notes] == [("noc-email", "skipped"), ("noc-email", "skipped")]
+        trail = explain_text(record, list_decisions(conn, link_id), notes)
+    assert "normalized by  oidmaps/standard.yaml:19" in trail
+    assert "routed by      email-major-network [v" in trail and "→ noc-email" in trail
+    assert "correlated by  oidmaps/standard.yaml:30" in trail  # the linkUp map that cleared it
+
+
+def test_back_pressure_is_explicit(engine) -> None:
+    worker, _, _, _ = engine
+    too_many = [trap(COLD_START, f"10.99.0.{i % 250}", at=i) for i in range(101)]
+    with pytest.raises(Backpressure):
+        worker.submit(too_many)
+    assert worker.stats.rejected == 101
+
+
+def test_explain_cli(engine) -> None:
+    worker, _, db_url, _ = engine
+    worker.submit([trap(COLD_START, "10.20.0.1")])
+    assert worker.drain()
+    (alert_id,) = rows(db_url, "SELECT id::text FROM alerts")[0]
+    out = subprocess.run([sys.executable, "-m", "opsconductor.engine.cli", "explain", alert_id, "--database-url", db_url],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "Device Cold Start - site1-router" in out.stdout and "normalized by" in out.stdout
+    missing = subprocess.run([sys.executable, "-m", "opsconductor.engine.cli", "explain",
+                              "00000000-0000-4000-8000-000000000000", "--database-url", db_url],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1 and "no alert" in missing.stderr
