@@ -31,36 +31,11 @@ from opsconductor.engine.store.migrate import apply_migrations
 from opsconductor.engine.store.pool import redact_url
 from opsconductor.engine.store.raw_events import insert_raw_events
 
+sys.path.insert(0, str(Path(__file__).parent))
+from benchdb import scratch_database, server_url  # noqa: E402
+
 BATCH_SIZES = (1, 100, 1000)
 ALERTS_PER_SIZE = 5_000
-
-
-@contextmanager
-def server_url() -> Iterator[str]:
-    url = os.environ.get("OPSC_DATABASE_URL") or os.environ.get("OPSC_TEST_DATABASE_URL")
-    if url:
-        yield url
-        return
-    from opsconductor.engine.store.embedded import EmbeddedPostgres
-
-    with tempfile.TemporaryDirectory(prefix="opsc-bench-") as tmp:
-        server = EmbeddedPostgres(Path(tmp) / "pg")
-        try:
-            yield server.start()
-        finally:
-            server.stop()
-
-
-@contextmanager
-def scratch_database(url: str) -> Iterator[str]:
-    name = f"opsc_bench_{os.getpid()}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield urlunsplit(urlsplit(url)._replace(path="/" + name))
-    finally:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def make_batch(size: int, run: str, start: int) -> tuple[list[RawEvent], list[Alert]]:

@@ -5,6 +5,7 @@ validates is the template that runs.
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import jinja2
@@ -56,4 +57,56 @@ def compile_template(source: str, autoescape: bool = False) -> jinja2.Template:
 
 
 def render(source: str, context: dict, autoescape: bool = False) -> str:
+    if "{" not in source:  # plain text: no template to run (the common alert_type case)
+        return source
+    parts = None if autoescape else _simple_parts(source)
+    if parts is not None:
+        out = []
+        for part in parts:
+            value = part if isinstance(part, str) else _lookup(context, part)
+            if value is _FALLBACK:
+                break
+            out.append(value)
+        else:
+            return "".join(out)
     return compile_template(source, autoescape).render(**context)
+
+
+# Most titles are text around plain lookups ("Interface Down - {{ device_name }}",
+# "{{ vb.ifIndex }}"). Those render here without building a Jinja context: the same
+# output as the sandbox (tests/config/test_templates.py compares them), a tenth of the time.
+_SIMPLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}")
+_FALLBACK = object()
+
+
+@lru_cache(maxsize=4096)
+def _simple_parts(source: str) -> tuple | None:
+    parts: list = []
+    pos = 0
+    for m in _SIMPLE.finditer(source):
+        parts.append(source[pos:m.start()])
+        parts.append(tuple(m.group(1).split(".")))
+        pos = m.end()
+    parts.append(source[pos:])
+    if any(isinstance(p, str) and ("{{" in p or "{%" in p or "{#" in p) for p in parts):
+        return None  # anything beyond plain lookups goes to Jinja
+    return tuple(p for p in parts if p != "")
+
+
+def _lookup(context: dict, path: tuple[str, ...]):
+    if path[0] not in context:
+        return ""
+    value = context[path[0]]
+    for name in path[1:]:
+        if name.startswith("_"):
+            return ""  # the sandbox refuses private attributes
+        try:
+            value = getattr(value, name)
+        except AttributeError:
+            try:
+                value = value[name]
+            except (TypeError, LookupError):
+                return ""
+    if callable(value):
+        return _FALLBACK  # a method or class: let Jinja's sandbox decide what it prints
+    return str(value)

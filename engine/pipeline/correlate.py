@@ -11,7 +11,7 @@ from datetime import timedelta
 from ..config.bundle import CorrelateAction, Rule
 from ..config.durations import format_duration
 from ..config.templates import render
-from ..model import Alert, Status, fingerprint
+from ..model import Alert, Status, evolve, fingerprint
 from ..rules.fields import alert_fields
 from .effects import Change, Decision, EffectsBuilder
 from .work import REEVALUATE_AFTER_SECONDS, Candidate, Context, Work
@@ -28,14 +28,14 @@ def correlate(work: Work, ctx: Context) -> Work:
             continue
         existing = seen_in_event.get(alert.fingerprint) or ctx.state.open_alert(alert.fingerprint)
         if existing is not None:
-            updated = replace(existing, occurrence_count=existing.occurrence_count + 1, last_occurrence_at=work.now,
+            updated = evolve(existing, occurrence_count=existing.occurrence_count + 1, last_occurrence_at=work.now,
                               severity=alert.severity, message=alert.message or existing.message)
             fx.occurrences.append(updated)
             seen_in_event[alert.fingerprint] = updated
             fx.decisions.append(_decision(updated, ctx, "correlate", "dedup",
                                           {"occurrence_count": updated.occurrence_count}))
             continue
-        alert = replace(alert, id=ctx.new_id(), last_occurrence_at=work.now)
+        alert = evolve(alert, id=ctx.new_id(), last_occurrence_at=work.now)
         fx.decisions.append(_decision(alert, ctx, "normalize", _normalized_by(alert),
                                       {"source_system": alert.source_system, "alert_type": alert.alert_type}))
         for hit in (c.outcome.hits if c.outcome else ()):
@@ -44,7 +44,7 @@ def correlate(work: Work, ctx: Context) -> Work:
         alert = _dependency(alert, ctx, fx)
         if alert.status is Status.ACTIVE and c.outcome and c.outcome.suppress:
             rule, reason = c.outcome.suppress
-            alert = replace(alert, status=Status.SUPPRESSED, correlation_rule=rule.name[:100])
+            alert = evolve(alert, status=Status.SUPPRESSED, correlation_rule=rule.name[:100])
             fx.decisions.append(_decision(alert, ctx, "correlate", rule.name, {"suppressed": reason}))
         for rule, action in (c.outcome.correlate if c.outcome else ()):
             alert = _window(alert, rule, action, work, ctx, fx)
@@ -68,7 +68,7 @@ def _clear(clear: Alert, work: Work, ctx: Context, fx: EffectsBuilder) -> None:
         target = ctx.state.open_alert(fp)
         if target is None:
             continue
-        resolved = replace(target, status=Status.RESOLVED)
+        resolved = evolve(target, status=Status.RESOLVED)
         fx.changes.append(Change(resolved, "cleared", target.status))
         fx.decisions.append(_decision(resolved, ctx, "correlate", _normalized_by(clear),
                                       {"cleared_by": clear.alert_type, "title": clear.title}))
@@ -98,7 +98,7 @@ def _dependency(alert: Alert, ctx: Context, fx: EffectsBuilder) -> Alert:
     if root is None:
         return alert
     rule = dependency_rule(alert, edge, ctx)
-    alert = replace(alert, status=Status.SUPPRESSED, correlated_to_id=root.id, correlation_rule=rule)
+    alert = evolve(alert, status=Status.SUPPRESSED, correlated_to_id=root.id, correlation_rule=rule)
     fx.decisions.append(_decision(alert, ctx, "correlate", rule, {
         "suppressed_under": root.id, "root_title": root.title, "dependency": str(edge.dependency.source)}))
     return alert
@@ -127,7 +127,7 @@ def _window(alert: Alert, rule: Rule, action: CorrelateAction, work: Work, ctx: 
         "correlated": len(members), "window": format_duration(action.window), "group": list(key)}))
     for member in members[:-1]:
         if member.status is not Status.RESOLVED and member.correlated_to_id is None:
-            linked = replace(member, status=Status.SUPPRESSED, correlated_to_id=parent.id, correlation_rule=rule.name[:100])
+            linked = evolve(member, status=Status.SUPPRESSED, correlated_to_id=parent.id, correlation_rule=rule.name[:100])
             fx.changes.append(Change(linked, "suppressed", member.status))
             fx.decisions.append(_decision(linked, ctx, "correlate", rule.name, {"parent": parent.id}))
     return _link(alert, parent, rule, ctx, fx)
@@ -137,7 +137,7 @@ def _link(alert: Alert, parent: Alert, rule: Rule, ctx: Context, fx: EffectsBuil
     if alert.correlated_to_id:
         return alert  # already explained by a dependency root
     fx.decisions.append(_decision(alert, ctx, "correlate", rule.name, {"parent": parent.id}))
-    return replace(alert, status=Status.SUPPRESSED, correlated_to_id=parent.id, correlation_rule=rule.name[:100])
+    return evolve(alert, status=Status.SUPPRESSED, correlated_to_id=parent.id, correlation_rule=rule.name[:100])
 
 
 def _parent(trigger: Alert, members: list[Alert], rule: Rule, action: CorrelateAction, key: tuple, ctx: Context) -> Alert:

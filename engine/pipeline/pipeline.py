@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Callable, Sequence
 
 from ..config.bundle import Bundle
-from ..model import RawEvent, Status
+from ..model import RawEvent, Status, evolve
 from ..rules.engine import RuleEngine
 from ..rules.host import RulesHost
 from .context import ConfigView
@@ -28,9 +28,9 @@ STAGES: tuple[Stage, ...] = (normalize, enrich, correlate, route)
 
 
 def default_normalizers() -> dict:
-    from ..connectors.snmp.normalizer import normalize_trap
+    from ..connectors.registry import NORMALIZERS
 
-    return {"snmp_trap": normalize_trap}
+    return dict(NORMALIZERS)
 
 
 class Pipeline:
@@ -76,12 +76,12 @@ class Pipeline:
             root, edge = find_root(child, self.ctx)
             if root is not None:
                 rule = dependency_rule(child, edge, self.ctx)
-                relinked = replace(child, correlated_to_id=root.id, correlation_rule=rule)
+                relinked = evolve(child, correlated_to_id=root.id, correlation_rule=rule)
                 fx.changes.append(Change(relinked, "relinked", child.status))
                 fx.decisions.append(Decision(child.id, "correlate", rule, {"suppressed_under": root.id},
                                              self.view.version_id))
                 continue
-            active = replace(child, status=Status.ACTIVE, correlated_to_id=None, correlation_rule=None)
+            active = evolve(child, status=Status.ACTIVE, correlated_to_id=None, correlation_rule=None)
             fx.changes.append(Change(active, "unsuppressed", child.status))
             fx.decisions.append(Decision(child.id, "correlate", "reevaluate",
                                          {"reason": "root cleared, still open"}, self.view.version_id))

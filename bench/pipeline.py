@@ -1,0 +1,139 @@
+"""Events through the whole pipeline with persistence: events/s, receipt→commit latency, RSS.
+
+Two mixes, as in the engine issue:
+  new    — every event is a new alert (linkDown on a fresh interface);
+  mixed  — 70% repeats of open alerts, 10% clears, 10% children behind a down switch, 10% new.
+Then the RSS with 100,000 open alerts in memory.
+
+    .venv/bin/python bench/pipeline.py [--events 20000]
+
+Writes into a scratch database (see benchdb.py), dropped at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+import psycopg
+
+from opsconductor.engine.config.loader import load_bundle
+from opsconductor.engine.model import RawEvent
+from opsconductor.engine.pipeline.pipeline import Pipeline
+from opsconductor.engine.pipeline.worker import PipelineWorker
+from opsconductor.engine.rules.host import RulesHost
+from opsconductor.engine.store.config_versions import record_applied
+from opsconductor.engine.store.migrate import apply_migrations
+
+sys.path.insert(0, str(Path(__file__).parent))
+from benchdb import scratch_database, server_url  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+LINK_DOWN, LINK_UP, COLD_START = "1.3.6.1.6.3.1.1.5.3", "1.3.6.1.6.3.1.1.5.4", "1.3.6.1.6.3.1.1.5.1"
+IF_INDEX = "1.3.6.1.2.1.2.2.1.1"
+
+
+def trap(n: int, oid: str, device: str, if_index: int) -> RawEvent:
+    return RawEvent(f"b{n}", "snmp-traps", "snmp_trap", datetime.now(timezone.utc), device,
+                    {"version": "v2c", "trap_oid": oid, "uptime": n, "agent_addr": None,
+                     "varbinds": [{"oid": f"{IF_INDEX}.{if_index}", "type": "Integer32", "value": if_index}]})
+
+
+def device(i: int) -> str:
+    return f"10.{100 + i // 65536 % 100}.{i // 256 % 256}.{i % 256}"
+
+
+def new_only(count: int):
+    for n in range(count):
+        yield trap(n, LINK_DOWN, device(n // 8), n % 8 + 1)
+
+
+def mixed(count: int, rng: random.Random):
+    open_ifs: list[tuple[str, int]] = []
+    fresh = 0
+    for n in range(count):
+        roll = rng.random()
+        if roll < 0.7 and open_ifs:
+            dev, idx = rng.choice(open_ifs)
+            yield trap(n, LINK_DOWN, dev, idx)
+        elif roll < 0.8 and open_ifs:
+            dev, idx = open_ifs.pop(rng.randrange(len(open_ifs)))
+            yield trap(n, LINK_UP, dev, idx)
+        elif roll < 0.9:
+            yield trap(n, COLD_START, f"10.20.1.{rng.randint(20, 250)}", 1)  # behind site1-switch (down)
+        else:
+            dev, idx = device(fresh // 8), fresh % 8 + 1
+            fresh += 1
+            open_ifs.append((dev, idx))
+            yield trap(n, LINK_DOWN, dev, idx)
+
+
+def run(url: str, events, label: str, count: int) -> None:
+    bundle = load_bundle(ROOT)
+    with psycopg.connect(url) as conn:
+        version = record_applied(conn, content_hash=bundle.content_hash, files=bundle.files)
+    pipeline = Pipeline(bundle, RulesHost(), version_id=version.id)
+    connect = lambda: psycopg.connect(url)  # noqa: E731
+    worker = PipelineWorker(lambda: pipeline, connect, lambda n: None, max_queue=20_000, max_batch=1_000)
+    worker.start()
+    if label == "mixed":  # the switch the children hang behind is down for the whole run
+        worker.submit([trap(-1, LINK_DOWN, "10.20.0.2", 1)])
+        worker.drain()
+    started = time.perf_counter()
+    chunk: list[RawEvent] = []
+    for event in events:
+        chunk.append(event)
+        if len(chunk) == 500:
+            while True:
+                try:
+                    worker.submit(chunk)
+                    break
+                except Exception:
+                    time.sleep(0.005)
+            chunk = []
+    if chunk:
+        worker.submit(chunk)
+    worker.drain(timeout=600)
+    elapsed = time.perf_counter() - started
+    worker.stop()
+    p50, p99 = worker.stats.percentile(0.5), worker.stats.percentile(0.99)
+    rss = psutil.Process(os.getpid()).memory_info().rss / 2**20
+    print(f"{label:6} {count:>7} events  {count / elapsed:>8,.0f} events/s  p50 {p50 * 1000:7.1f} ms  "
+          f"p99 {p99 * 1000:7.1f} ms  open alerts {len(pipeline.state.by_id):>7,}  RSS {rss:6.0f} MiB")
+    pipeline.close()
+
+
+def rss_at_open_alerts(target: int) -> None:
+    """Memory of the in-memory view alone (no database): `target` open alerts."""
+    bundle = load_bundle(ROOT)
+    pipeline = Pipeline(bundle, RulesHost())
+    before = psutil.Process(os.getpid()).memory_info().rss
+    for n, event in enumerate(new_only(target)):
+        pipeline.process(event)
+    after = psutil.Process(os.getpid()).memory_info().rss
+    print(f"open alerts {len(pipeline.state.by_id):,}: process RSS {after / 2**20:.0f} MiB "
+          f"({(after - before) / 2**20:.0f} MiB for the alerts, {(after - before) / target:.0f} bytes each)")
+    pipeline.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--open-alerts", type=int, default=100_000)
+    args = parser.parse_args()
+    with server_url() as base:
+        for label in ("new", "mixed"):
+            with scratch_database(base) as url:
+                apply_migrations(url)
+                events = new_only(args.events) if label == "new" else mixed(args.events, random.Random(1))
+                run(url, events, label, args.events)
+    rss_at_open_alerts(args.open_alerts)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""The fast path for plain-lookup templates renders exactly what the Jinja sandbox renders."""
+from __future__ import annotations
+
+import pytest
+
+from opsconductor.engine.config.templates import compile_template, render
+from opsconductor.engine.pipeline.varbinds import Varbinds
+
+VB = Varbinds([("1.3.6.1.2.1.2.2.1.1.7", 7), ("1.3.6.1.2.1.2.2.1.8.7", 2)])
+CONTEXT = {"device_name": "sw1", "device_ip": "10.0.0.2", "vb": VB, "values": {"ifOperStatus": "down"},
+           "none": None, "num": 3, "nested": {"a": {"b": "deep"}}, "items": [1, 2]}
+TEMPLATES = [
+    "Interface Down - {{ device_name }}", "{{ vb.ifIndex }}", "if{{vb.ifIndex}} is {{ values.ifOperStatus }}",
+    "{{ missing }}", "{{ missing.attr }}", "{{ none }}", "{{ none.x }}", "{{ num }}", "{{ nested.a.b }}",
+    "{{ nested.a.zz }}", "{{ vb.nosuch }}", "{{ values._private }}", "{{ values.items }}", "{{ items }}",
+    "{{ device_name|upper }}", "{% if num %}yes{% endif %}", "a {{ device_name }} b {{ device_ip }} c",
+]
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_fast_path_equals_sandbox(template: str) -> None:
+    assert render(template, CONTEXT) == compile_template(template).render(**CONTEXT)
+
+
+def test_sandbox_blocks_internals() -> None:
+    assert render("{{ vb.__class__.__mro__ }}", CONTEXT) == ""
+    with pytest.raises(Exception):
+        render("{{ ''.__class__.__mro__[1].__subclasses__() }}", CONTEXT)
