@@ -30,6 +30,9 @@ sysdeps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "note: install$$missing (apt-get) for the SNMP tests"; fi; \
 	fi
+	@# Trap bursts queue in the socket receive buffer; let the receiver ask for 8 MiB.
+	@if [ "$$(id -u)" = 0 ] && [ "$$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo 0)" -lt 16777216 ]; then \
+	  sysctl -q -w net.core.rmem_max=16777216 2>/dev/null || true; fi
 
 run: $(STAMP)
 	$(BIN)/opsc serve --config . --host $(HOST) --port $(PORT)

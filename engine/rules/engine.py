@@ -13,7 +13,7 @@ from typing import Any
 from ..config.bundle import Bundle, CorrelateAction, NotifyAction, Rule, SetAction
 from ..model import Alert, evolve
 from .compile import RULESET, CompiledRules, compile_rules, field_property
-from .fields import alert_fields, severity_rank
+from .fields import MATCH_FIELDS, alert_fields, severity_rank
 from .host import RulesHost
 from .predicates import matcher_holds, window_holds
 
@@ -45,6 +45,9 @@ class RuleEngine:
         self.generation = f"g{next(_generation_ids)}"
         self._order = {r.name: i for i, r in enumerate(self.compiled.rules)}
         self._props = set(self.compiled.properties)
+        # (field, property) pairs the ruleset reads: the event carries nothing else.
+        self._wanted = tuple((f, field_property(f)) for f in (*MATCH_FIELDS, *_custom_fields(self.compiled))
+                             if field_property(f) in self._props)
         self._loaded = bool(self.compiled.ruleset)  # a tree without rules loads nothing
         if self._loaded:
             host.load(self.generation, {RULESET: self.compiled.ruleset})
@@ -62,9 +65,9 @@ class RuleEngine:
         """The properties durable sees: only those the ruleset reads, plus computed flags."""
         fields = alert_fields(alert, site)
         event: dict[str, Any] = {"all": 1}
-        for name, value in fields.items():
-            prop = field_property(name)
-            if prop in self._props and value is not None and not isinstance(value, (tuple, list, dict)):
+        for name, prop in self._wanted:
+            value = fields.get(name)
+            if value is not None and not isinstance(value, (tuple, list, dict)):
                 event[prop] = value
         if "severity_rank" in self._props:
             event["severity_rank"] = severity_rank(fields["severity"])
@@ -106,6 +109,10 @@ class RuleEngine:
                 pending = [r for r in self.matched(alert, site, now) if self._order[r.name] > position]
         alert = _with_priority(alert, self.matrix)
         return RuleOutcome(alert, tuple(hits), tuple(notify), suppress, tuple(correlate))
+
+
+def _custom_fields(compiled: CompiledRules) -> tuple[str, ...]:
+    return tuple(sorted({m.field for r in compiled.rules for m in r.match if m.field.startswith("custom_fields.")}))
 
 
 def _apply_set(alert: Alert, action: SetAction, matrix) -> tuple[Alert, tuple[str, ...]]:

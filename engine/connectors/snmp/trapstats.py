@@ -1,0 +1,76 @@
+"""Counters of the trap receiver (a frozen snapshot for the API and /metrics) and a
+rate-limited warning log for what it drops."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, fields
+from typing import Callable
+
+
+
+@dataclass(frozen=True)
+class ReceiverStatsSnapshot:
+    received: int = 0  # datagrams read from the sockets
+    decoded: int = 0  # notifications accepted (traps and informs, all versions)
+    informs_answered: int = 0
+    dropped_community: int = 0
+    dropped_v3_unknown_user: int = 0  # also v3 datagrams when no v3 user is configured
+    dropped_v3_auth: int = 0  # wrong digest, decryption error, not in time window, security level
+    v3_discovery: int = 0  # engine-id probes answered with a Report (a v3 inform sender's first step)
+    dropped_unsupported: int = 0  # well-formed, but not a notification (GetRequest, Response …)
+    malformed: int = 0
+    handed_off: int = 0  # events the sink accepted
+    sink_errors: int = 0  # sink calls that raised (their batch is retried)
+    dropped_overflow: int = 0  # events (or v3 datagrams) beyond the bounded queues
+    pending: int = 0  # events waiting for the sink
+
+
+class ReceiverStats:
+    """Counters shared by the reader threads and the event loop; `snapshot()` is a frozen copy."""
+
+    _NAMES = tuple(f.name for f in fields(ReceiverStatsSnapshot) if f.name != "pending")
+
+    def __init__(self, pending: Callable[[], int]):
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(self._NAMES, 0)
+        self._pending = pending
+
+    def add(self, **deltas: int) -> None:
+        with self._lock:
+            for key, value in deltas.items():
+                self._counts[key] += value
+
+    def snapshot(self) -> ReceiverStatsSnapshot:
+        with self._lock:
+            counts = dict(self._counts)
+        return ReceiverStatsSnapshot(**counts, pending=self._pending())
+
+    def __getattr__(self, name: str) -> int:
+        if name in ReceiverStats._NAMES:
+            return self._counts[name]
+        if name == "pending":
+            return self._pending()
+        raise AttributeError(name)
+
+
+class RateLimitedLog:
+    """At most one warning per reason every `interval` seconds, saying how many were held back."""
+
+    def __init__(self, logger: logging.Logger, prefix: str, interval: float = 10.0):
+        self._logger, self._prefix, self._interval = logger, prefix, interval
+        self._lock = threading.Lock()
+        self._state: dict[str, tuple[float, int]] = {}
+
+    def __call__(self, reason: str, message: str, *args) -> None:
+        now = time.monotonic()
+        with self._lock:
+            last, held = self._state.get(reason, (float("-inf"), 0))
+            if now - last < self._interval:
+                self._state[reason] = (last, held + 1)
+                return
+            self._state[reason] = (now, 0)
+        suffix = f" ({held} more like this in the last {self._interval:g} s)" if held else ""
+        self._logger.warning("%s: " + message + suffix, self._prefix, *args)
+
