@@ -51,6 +51,29 @@ def cmd_test(args: argparse.Namespace) -> int:
     return 0 if passed == len(results) else 1
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+    from pathlib import Path
+
+    from .errors import OpscError
+    from .service import ServeSettings, serve
+
+    logging.basicConfig(level=os.environ.get("OPSC_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    data_dir = os.environ.get("OPSC_DATA_DIR")
+    settings = ServeSettings(config_dir=Path(_config_dir(args)).resolve(), database_url=args.database_url,
+                             data_dir=Path(data_dir) if data_dir else None, host=args.host, port=args.port,
+                             watch=not args.no_watch, run_rule_tests=not args.skip_rule_tests)
+    try:
+        return asyncio.run(serve(settings))
+    except OpscError as exc:
+        print(f"opsc serve: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
 def _database(args: argparse.Namespace):
     from .store.database import Database
 
@@ -112,6 +135,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="DIR", help="config tree (default: $OPSC_CONFIG_DIR or .)")
     p.add_argument("-v", "--verbose", action="store_true", help="list passing tests too")
     p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("serve", help="run the engine, its connectors and the dashboard")
+    p.add_argument("--config", metavar="DIR", help="config tree (default: $OPSC_CONFIG_DIR or .)")
+    p.add_argument("--host", default=os.environ.get("OPSC_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("OPSC_PORT", "8080")))
+    p.add_argument("--database-url", help="PostgreSQL URL (default: $OPSC_DATABASE_URL, else the embedded server)")
+    p.add_argument("--no-watch", action="store_true", help="do not reload when files change (SIGHUP and the API still do)")
+    p.add_argument("--skip-rule-tests", action="store_true", help="apply a new version without running rules/tests")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("migrate", help="apply pending database migrations")
     p.add_argument("--database-url", help="PostgreSQL URL (default: $OPSC_DATABASE_URL, else the embedded server)")

@@ -48,6 +48,13 @@ class Pipeline:
     def close(self) -> None:
         self.rules.close()
 
+    def set_version(self, version_id: int | None) -> None:
+        """Stamp the config version id once it is recorded (after the rules compiled)."""
+        view = ConfigView(self.view.bundle, version_id)
+        view.__dict__.update({k: v for k, v in self.view.__dict__.items() if k not in ("bundle", "version_id")})
+        self.view = view
+        self.ctx = replace(self.ctx, view=view)
+
     def with_state(self, state: ActiveAlerts) -> "Pipeline":
         """Share the open-alert view with a pipeline of another config version (hot reload)."""
         self.state = state

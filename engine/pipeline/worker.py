@@ -63,6 +63,7 @@ class PipelineWorker:
         self._threads = [threading.Thread(target=self._process_loop, name="opsc-pipeline", daemon=True),
                          threading.Thread(target=self._write_loop, name="opsc-writer", daemon=True)]
         self._conn = None
+        self.in_use: Pipeline | None = None  # the generation a batch is being processed with
         self.stats = WorkerStats()
 
     # ---- intake (any thread) ---------------------------------------------------------------
@@ -115,6 +116,7 @@ class PipelineWorker:
             if due:
                 next_tick = time.monotonic() + self._tick_every
             pipeline = self._current()  # the generation that takes a batch finishes it
+            self.in_use = pipeline
             effects = []
             for event in batch:
                 try:
@@ -125,6 +127,7 @@ class PipelineWorker:
                                   event.event_id, event.connector)
             if due:
                 effects.append(pipeline.tick(self._clock()))
+            self.in_use = None
             self.stats.processed += len(batch)
             if batch or any(fx.changes or fx.decisions or fx.notifications for fx in effects):
                 self._writes.put((batch, effects, pipeline.view.version_id))

@@ -6,6 +6,7 @@ It is the only user of engine/rules/host.py; the pipeline calls `RuleEngine.eval
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,6 +44,7 @@ class RuleEngine:
         self.compiled: CompiledRules = compile_rules(bundle)
         self.matrix = priority_matrix or bundle.priority_matrix
         self.generation = f"g{next(_generation_ids)}"
+        self.hits: Counter[str] = Counter()  # rule name → alerts it matched (the /config page)
         self._order = {r.name: i for i, r in enumerate(self.compiled.rules)}
         self._props = set(self.compiled.properties)
         # (field, property) pairs the ruleset reads: the event carries nothing else.
@@ -97,6 +99,7 @@ class RuleEngine:
             if rule.set:
                 alert, changed = _apply_set(alert, rule.set, self.matrix)
             hits.append(RuleHit(rule, changed))
+            self.hits[rule.name] += 1
             if rule.notify:
                 notify.append((rule, rule.notify))
             if rule.suppress and suppress is None:

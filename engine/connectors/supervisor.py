@@ -1,0 +1,99 @@
+"""Runs the enabled connectors of the running config and reconciles them on reload:
+added ones start, removed ones stop, changed ones restart, unchanged ones keep running
+without a gap (a trap receiver keeps its socket). Also writes their status into the
+connectors table."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
+from ..config.bundle import Bundle, ConnectorConfig, Source
+from .base import ConnectorStatus, EventSink
+from .registry import connector_class
+from .snmp.receiver import TrapReceiver
+
+log = logging.getLogger("opsconductor.connectors")
+_NO_SOURCE = Source("", 0)
+
+
+def identity(config: ConnectorConfig) -> ConnectorConfig:
+    """What decides 'changed': everything but where in the tree it was written."""
+    return replace(config, source=_NO_SOURCE)
+
+
+class ConnectorSupervisor:
+    def __init__(self, sink: EventSink, previous_state: Callable[[str], Mapping[str, Mapping]] = lambda name: {}):
+        self._sink = sink
+        self._previous_state = previous_state
+        self.running: dict[str, Any] = {}
+        self._configs: dict[str, ConnectorConfig] = {}
+        self.errors: dict[str, str] = {}  # connectors that could not start, and why
+
+    async def reconcile(self, bundle: Bundle) -> dict[str, list[str]]:
+        wanted = {c.name: c for c in bundle.connectors if c.enabled}
+        report: dict[str, list[str]] = {"started": [], "stopped": [], "restarted": [], "kept": []}
+        for name in list(self.running):
+            if name not in wanted:
+                await self._stop(name)
+                report["stopped"].append(name)
+        for name, config in wanted.items():
+            if name in self.running and identity(self._configs[name]) == identity(config):
+                self._configs[name] = config
+                report["kept"].append(name)
+                continue
+            restarting = name in self.running
+            if restarting:
+                await self._stop(name)
+            await self._start(config)
+            report["restarted" if restarting else "started"].append(name)
+        self.errors = {n: e for n, e in self.errors.items() if n in wanted}
+        log.info("connectors: %s", ", ".join(f"{k} {v}" for k, v in report.items() if v) or "none enabled")
+        return report
+
+    async def _start(self, config: ConnectorConfig) -> None:
+        try:
+            if config.type == "snmp_trap":
+                instance = TrapReceiver(config, self._sink)
+            else:
+                instance = connector_class(config.type)(config, self._sink,
+                                                        previous_state=self._previous_state(config.name))
+            await instance.start()
+        except Exception as exc:  # one broken connector must not stop the others or the engine
+            self.errors[config.name] = str(exc)
+            log.error("connector %s could not start: %s", config.name, exc)
+            return
+        self.errors.pop(config.name, None)
+        self.running[config.name] = instance
+        self._configs[config.name] = config
+
+    async def _stop(self, name: str) -> None:
+        instance = self.running.pop(name)
+        self._configs.pop(name, None)
+        try:
+            await asyncio.wait_for(instance.stop(), timeout=15)
+        except Exception as exc:
+            log.error("connector %s did not stop cleanly: %s", name, exc)
+
+    async def stop_all(self) -> None:
+        for name in list(self.running):
+            await self._stop(name)
+
+    def statuses(self, bundle: Bundle | None) -> list[ConnectorStatus]:
+        now = datetime.now(timezone.utc)
+        out = []
+        for config in (bundle.connectors if bundle else ()):
+            instance = self.running.get(config.name)
+            if not config.enabled:
+                out.append(ConnectorStatus(config.name, "disabled", None, None, None, 0))
+            elif instance is None:
+                out.append(ConnectorStatus(config.name, "failing", self.errors.get(config.name, "not running"),
+                                           None, None, 0))
+            elif isinstance(instance, TrapReceiver):
+                stats = instance.stats.snapshot()
+                out.append(ConnectorStatus(config.name, "ok", None, now, now, stats.handed_off))
+            else:
+                out.append(instance.status())
+        return out

@@ -1,0 +1,188 @@
+"""One reload coordinator for every trigger: file watch, SIGHUP, HTTP, git sync.
+
+A reload loads, validates and compiles the new tree off to the side (a new durable_rules
+generation, a new pipeline); only then is the pipeline swapped in, atomically. A refused
+tree leaves the running version untouched; the refusal with its file:line errors is
+recorded. Triggers are serialized; triggers that arrive during a reload coalesce into
+one more reload.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import psycopg
+
+from .config.bundle import Bundle
+from .config.loader import load_tree
+from .config.rows import projection_of
+from .errors import Level, OpscError, Problem
+from .pipeline.pipeline import Pipeline
+from .pipeline.state import ActiveAlerts
+from .rules.host import RulesHost
+from .rules.testing import run_tests
+from .store.config_versions import record_applied, record_refused
+from .store.projection import apply_projection
+
+log = logging.getLogger("opsconductor.reload")
+
+
+@dataclass(frozen=True)
+class ReloadOutcome:
+    outcome: str  # applied | refused | unchanged
+    triggers: tuple[str, ...]
+    content_hash: str | None
+    git_commit: str | None
+    version_id: int | None
+    errors: tuple[Problem, ...] = ()
+    at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"outcome": self.outcome, "triggers": list(self.triggers), "content_hash": self.content_hash,
+                "git_commit": self.git_commit, "version_id": self.version_id, "at": self.at.isoformat(),
+                "seconds": round(self.seconds, 3),
+                "errors": [{"file": p.file, "line": p.line, "col": p.col, "path": p.path, "message": p.message,
+                            "hint": p.hint, "level": p.level.value} for p in self.errors]}
+
+
+class LiveConfig:
+    """The running pipeline and the reload machinery around it (thread-safe swap)."""
+
+    def __init__(self, config_dir: str | Path, host: RulesHost, state: ActiveAlerts, connect: Callable[[], Any],
+                 *, run_rule_tests: bool = True, on_swap: Callable[[Bundle | None, Bundle], None] | None = None,
+                 in_use: Callable[[], Pipeline | None] = lambda: None):
+        self.config_dir = Path(config_dir)
+        self.host = host
+        self.state = state
+        self.connect = connect
+        self.run_rule_tests = run_rule_tests
+        self.on_swap = on_swap
+        self.in_use = in_use  # the pipeline the worker is processing a batch with right now
+        self._pipeline: Pipeline | None = None
+        self._swap_lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+        self._pending: list[str] = []
+        self._pending_lock = threading.Lock()
+        self.last: ReloadOutcome | None = None
+        self.last_success: ReloadOutcome | None = None
+        self.reloads = 0
+
+    @property
+    def pipeline(self) -> Pipeline:
+        with self._swap_lock:
+            if self._pipeline is None:
+                raise OpscError("no config version is running yet")
+            return self._pipeline
+
+    @property
+    def bundle(self) -> Bundle | None:
+        with self._swap_lock:
+            return self._pipeline.view.bundle if self._pipeline else None
+
+    # ---- triggers --------------------------------------------------------------------------
+
+    def request(self, trigger: str, config_dir: Path | None = None) -> ReloadOutcome:
+        """Reload now (blocking), or join the reload that is about to run."""
+        with self._pending_lock:
+            self._pending.append(trigger)
+        with self._reload_lock:
+            with self._pending_lock:
+                triggers, self._pending = tuple(self._pending), []
+            if not triggers:  # coalesced: a reload that started after our request covered it
+                assert self.last is not None
+                return self.last
+            outcome = self._reload(triggers, config_dir or self.config_dir)
+            self.last = outcome
+            if outcome.outcome == "applied":
+                self.last_success = outcome
+            self.reloads += 1
+            return outcome
+
+    async def arequest(self, trigger: str, config_dir: Path | None = None) -> ReloadOutcome:
+        return await asyncio.to_thread(self.request, trigger, config_dir)
+
+    # ---- one reload ------------------------------------------------------------------------
+
+    def _reload(self, triggers: tuple[str, ...], config_dir: Path) -> ReloadOutcome:
+        started = time.monotonic()
+        result = load_tree(config_dir, check_secrets=True)
+        bundle = result.bundle
+        errors = list(result.errors)
+        current = self.bundle
+        if bundle is not None and current is not None and bundle.content_hash == current.content_hash \
+                and config_dir == Path(current.root):
+            return ReloadOutcome("unchanged", triggers, bundle.content_hash, bundle.git_commit,
+                                 self._pipeline.view.version_id if self._pipeline else None,
+                                 seconds=time.monotonic() - started)
+        if bundle is not None and self.run_rule_tests and bundle.tests:
+            failures = [r for r in run_tests(bundle, self.host) if not r.passed]
+            errors += [Problem(r.test.source.file, r.test.source.line, r.test.source.col, r.test.source.path,
+                               f"rule test {r.test.name!r} failed: {r.failure}") for r in failures]
+        new_pipeline = None
+        if not errors:
+            try:
+                new_pipeline = Pipeline(bundle, self.host, self.state)  # compiles a new rules generation
+            except OpscError as exc:
+                errors.append(Problem("rules/", 0, 0, "$", f"the rules do not compile: {exc}"))
+        content_hash = bundle.content_hash if bundle else _hash_of_refused(result.problems)
+        git_commit = bundle.git_commit if bundle else None
+        if errors:
+            self._record_refused(content_hash, git_commit, errors, bundle)
+            log.error("config reload (%s) refused: %d error(s)\n%s", ",".join(triggers), len(errors),
+                      "\n".join(p.format() for p in errors[:50]))
+            return ReloadOutcome("refused", triggers, content_hash, git_commit, None, tuple(errors),
+                                 seconds=time.monotonic() - started)
+        try:
+            version_id = self._record_applied(bundle)
+        except Exception:
+            new_pipeline.close()
+            raise
+        new_pipeline.set_version(version_id)
+        with self._swap_lock:
+            old, self._pipeline = self._pipeline, new_pipeline
+        if self.on_swap is not None:
+            self.on_swap(old.view.bundle if old else None, bundle)
+        if old is not None:
+            self._retire(old)
+        log.info("config version %s applied (%s; hash %s%s) in %.0f ms", version_id, ",".join(triggers),
+                 bundle.content_hash[:12], f", commit {bundle.git_commit[:12]}" if bundle.git_commit else "",
+                 (time.monotonic() - started) * 1000)
+        return ReloadOutcome("applied", triggers, bundle.content_hash, bundle.git_commit, version_id,
+                             tuple(p for p in result.problems if p.level is Level.WARNING),
+                             seconds=time.monotonic() - started)
+
+    def _retire(self, old: Pipeline) -> None:
+        """Free the old generation once no batch is being processed with it."""
+        deadline = time.monotonic() + 30
+        while self.in_use() is old and time.monotonic() < deadline:
+            time.sleep(0.005)
+        old.close()
+
+    def _record_applied(self, bundle: Bundle) -> int:
+        with self.connect() as conn:
+            with conn.transaction():
+                version = record_applied(conn, content_hash=bundle.content_hash, git_commit=bundle.git_commit,
+                                         files=list(bundle.files))
+                apply_projection(conn, projection_of(bundle), version.id)
+        return version.id
+
+    def _record_refused(self, content_hash, git_commit, errors, bundle) -> None:
+        try:
+            with self.connect() as conn:
+                record_refused(conn, content_hash=content_hash, git_commit=git_commit, errors=errors,
+                               files=list(bundle.files) if bundle else [])
+        except psycopg.Error:
+            log.exception("could not record the refused config version")
+
+
+def _hash_of_refused(problems) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(p.format() for p in problems).encode()).hexdigest()

@@ -1,0 +1,209 @@
+"""`opsc serve`: database, config, pipeline, connectors, reload triggers and the web app,
+composed once. Also the EngineView the web layer talks to."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets as pysecrets
+import signal
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import psycopg
+
+from .config.secrets import resolve
+from .connectors.base import Backpressure
+from .connectors.supervisor import ConnectorSupervisor
+from .errors import OpscError
+from .metrics import Exposition
+from .notify.notifier import Notifier
+from .pipeline.state import ActiveAlerts
+from .pipeline.worker import PipelineWorker
+from .reload import LiveConfig
+from .rules.host import RulesHost
+from .store.alerts import load_active_alerts
+from .store.database import Database
+from .store.migrate import apply_migrations
+from .watch import watch_config
+
+log = logging.getLogger("opsconductor")
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    config_dir: Path
+    database_url: str | None
+    data_dir: Path | None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    watch: bool = True
+    run_rule_tests: bool = True
+
+
+class Engine:
+    """The running engine; implements the web layer's EngineView."""
+
+    def __init__(self, settings: ServeSettings, database_url: str):
+        self.settings = settings
+        self.database_url = database_url
+        self.state = ActiveAlerts()
+        self.host = RulesHost()
+        self.connect = lambda: psycopg.connect(database_url)
+        self.live = LiveConfig(settings.config_dir, self.host, self.state, self.connect,
+                               run_rule_tests=settings.run_rule_tests, on_swap=self._on_swap,
+                               in_use=lambda: None)
+        self.notifier = Notifier(self.connect, lambda: self.live.bundle)
+        self.worker = PipelineWorker(lambda: self.live.pipeline, self.connect, self.notifier.submit)
+        self.live.in_use = lambda: self.worker.in_use
+        self.supervisor = ConnectorSupervisor(self.worker.submit, self._previous_state)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._rule_hits: Counter[str] = Counter()
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Everything but the asyncio parts: rebuild state, load config, start the threads."""
+        with self.connect() as conn:
+            self.state.rebuild(load_active_alerts(conn))
+        log.info("rebuilt %d open alerts from the database", len(self.state.by_id))
+        outcome = self.live.request("start")
+        if outcome.outcome != "applied":
+            raise OpscError("the config tree does not validate; the engine does not start:\n"
+                            + "\n".join(p.format() for p in outcome.errors))
+        self.notifier.start()
+        self.worker.start()
+
+    def stop(self) -> None:
+        self.worker.stop()
+        self.notifier.stop()
+        pipeline = self.live._pipeline
+        if pipeline is not None:
+            pipeline.close()
+
+    def _on_swap(self, old, new) -> None:
+        if self.loop is not None:
+            asyncio.run_coroutine_threadsafe(self.supervisor.reconcile(new), self.loop)
+
+    def _previous_state(self, connector: str) -> dict[str, Mapping]:
+        """A polling connector's last known problems, from the open alerts it raised."""
+        return {a.source_alert_id: dict(a.raw_data) for a in list(self.state.by_id.values())
+                if a.connector == connector and a.raw_data}
+
+    # ---- EngineView ------------------------------------------------------------------------
+
+    def config_status(self) -> dict:
+        pipeline = self.live._pipeline
+        current = None
+        if pipeline is not None:
+            b = pipeline.view.bundle
+            current = {"id": pipeline.view.version_id, "content_hash": b.content_hash, "git_commit": b.git_commit,
+                       "loaded_at": self.live.last_success.at.isoformat() if self.live.last_success else None,
+                       "files": list(b.files), "root": b.root}
+        return {"current": current, "last_attempt": self.live.last.as_dict() if self.live.last else None}
+
+    def reload(self, actor: str) -> dict:
+        return self.live.request(f"http:{actor}").as_dict()
+
+    def rule_hits(self) -> dict[str, int]:
+        pipeline = self.live._pipeline
+        return dict(pipeline.rules.hits) if pipeline is not None else {}
+
+    def health(self) -> dict:
+        alive = all(t.is_alive() for t in self.worker._threads)
+        return {"engine": "ok" if alive else "failing", "queue_depth": self.worker.depth(),
+                "open_alerts": len(self.state.by_id), "connectors_failing": sorted(self.supervisor.errors)}
+
+    def accept_webhook(self, connector: str, body: bytes, headers: Mapping[str, str]) -> dict:
+        bundle = self.live.bundle
+        config = bundle.connector(connector) if bundle else None
+        if config is None or config.type != "webhook" or not config.enabled:
+            raise KeyError(connector)
+        from .connectors.webhook.receiver import accept
+
+        events = accept(config, body, headers)
+        try:
+            self.worker.submit(events)
+        except Backpressure as exc:
+            raise OverflowError(str(exc)) from exc
+        return {"accepted": len(events)}
+
+    def metrics(self) -> str:
+        out = Exposition()
+        stats = self.worker.stats
+        out.metric("opsc_events_in_total", "counter", "Raw events accepted, per connector",
+                   [({"connector": c}, n) for c, n in sorted(stats.events_in.items())])
+        out.metric("opsc_events_processed_total", "counter", "Raw events through the pipeline", [({}, stats.processed)])
+        out.metric("opsc_events_rejected_total", "counter", "Raw events refused by back-pressure", [({}, stats.rejected)])
+        out.metric("opsc_pipeline_queue_depth", "gauge", "Raw events waiting for the pipeline", [({}, self.worker.depth())])
+        out.metric("opsc_pipeline_latency_seconds", "summary", "Receipt to commit, recent events",
+                   [({"quantile": str(q)}, stats.percentile(q) or 0.0) for q in (0.5, 0.99)])
+        out.metric("opsc_open_alerts", "gauge", "Open alerts in memory", [({}, len(self.state.by_id))])
+        out.metric("opsc_notifications_total", "counter", "Notification attempts by outcome",
+                   [({"status": "sent"}, self.notifier.sent), ({"status": "failed"}, self.notifier.failed),
+                    ({"status": "skipped"}, self.notifier.skipped), ({"status": "dropped"}, self.notifier.dropped)])
+        last, ok = self.live.last, self.live.last_success
+        out.metric("opsc_config_last_reload_successful", "gauge", "Whether the last reload attempt applied",
+                   [({}, 1 if last is not None and last.outcome in ("applied", "unchanged") else 0)])
+        out.metric("opsc_config_last_reload_success_timestamp_seconds", "gauge", "When a config version was last applied",
+                   [({}, ok.at.timestamp() if ok else 0)])
+        bundle = self.live.bundle
+        out.metric("opsc_config_hash", "gauge", "Hash of the running config (first 48 bits)",
+                   [({"hash": bundle.content_hash}, int(bundle.content_hash[:12], 16))] if bundle else [])
+        out.metric("opsc_connector_up", "gauge", "1 when a connector is running and healthy",
+                   [({"connector": s.name, "status": s.status}, 1 if s.status == "ok" else 0)
+                    for s in self.supervisor.statuses(bundle)])
+        return out.text()
+
+
+def web_settings(port: int, host: str) -> Any:
+    from ..web.settings import WebSettings
+
+    admin = os.environ.get("OPSC_ADMIN_TOKEN")
+    secret = os.environ.get("OPSC_SESSION_SECRET")
+    return WebSettings(admin_token=resolve("${env:OPSC_ADMIN_TOKEN}") if admin else None,
+                       session_secret=(secret.encode() if secret else pysecrets.token_bytes(32)),
+                       dashboard_url=f"http://{host}:{port}")
+
+
+async def serve(settings: ServeSettings) -> int:
+    import uvicorn
+
+    from ..web.app import create_app
+
+    with Database(settings.database_url, settings.data_dir) as location:
+        applied = apply_migrations(location.url)
+        if applied:
+            log.info("applied migrations: %s", ", ".join(applied))
+        engine = Engine(settings, location.url)
+        await asyncio.to_thread(engine.start)
+        engine.loop = asyncio.get_running_loop()  # from now on reloads reconcile connectors
+        await engine.supervisor.reconcile(engine.live.bundle)
+        app = create_app(database_url=location.url, engine=engine, settings=web_settings(settings.port, settings.host))
+        server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
+                                               lifespan="on"))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(engine.live.arequest("sighup")))
+        tasks = [asyncio.create_task(server.serve())]
+        if settings.watch:
+            tasks.append(asyncio.create_task(watch_config(settings.config_dir, engine.live, stop)))
+        print(f"OpsConductor is running: dashboard http://{settings.host}:{settings.port}/  "
+              f"(database {'embedded in ' + str(settings.data_dir or 'var') if location.embedded else 'external'})",
+              flush=True)
+        if not os.environ.get("OPSC_ADMIN_TOKEN"):
+            print("  Read-only until you set OPSC_ADMIN_TOKEN; then log in at /login with that token.", flush=True)
+        await stop.wait()
+        server.should_exit = True  # uvicorn finishes its requests and its lifespan
+        await asyncio.wait_for(tasks[0], timeout=15)
+        for t in tasks[1:]:
+            t.cancel()
+        await asyncio.gather(*tasks[1:], return_exceptions=True)
+        await engine.supervisor.stop_all()
+        await asyncio.to_thread(engine.stop)
+        print("OpsConductor stopped.", flush=True)
+    return 0
