@@ -18,7 +18,8 @@ from ..errors import ConfigError, Level, Problem
 from .build import Builder
 from .bundle import (DEFAULT_PRIORITY_MATRIX, Bundle, Channel, ConnectorConfig, Device, OidMapping, Rule, RuleTest,
                      Silence, Source)
-from .schema import CHANNEL_TYPES, CONNECTOR_TYPES, problems_from
+from .schema import CHANNEL_TYPES, CONNECTOR_TYPES
+from .schema import problems_from as _problems_from
 from .semantic import check_bundle, resolve_dependencies
 from .yamlfile import YamlDocument, json_path, load_yaml
 
@@ -100,7 +101,7 @@ def load_tree(root: str | Path, environ: Any = None, with_git: bool = True, chec
     for rel, kind in files:
         raw = (root / rel).read_bytes()
         digest.update(rel.encode() + b"\0" + hashlib.sha256(raw).digest())
-        doc, yaml_problems = load_yaml(rel, raw)
+        doc, yaml_problems, _ = _cached_yaml(rel, raw)
         problems.extend(yaml_problems)
         if doc is None:
             continue
@@ -128,6 +129,40 @@ def load_bundle(root: str | Path, environ: Any = None, check_secrets: bool = Fal
     if result.bundle is None:
         raise ConfigError(list(result.errors))
     return result.bundle
+
+
+# Reloads re-read the whole tree; files whose bytes did not change skip YAML parsing and
+# schema validation (both pure functions of the bytes). Bounded: a tree of 10,000 files fits.
+_CACHE_MAX = 20_000
+_yaml_cache: dict[tuple[str, bytes], tuple] = {}
+_schema_cache: dict[tuple, list[Problem]] = {}
+
+
+def _cached_yaml(rel: str, raw: bytes):
+    key = (rel, hashlib.sha256(raw).digest())
+    hit = _yaml_cache.get(key)
+    if hit is None:
+        if len(_yaml_cache) >= _CACHE_MAX:
+            _clear_caches()
+        hit = _yaml_cache[key] = (*load_yaml(rel, raw), key[1])
+    return hit
+
+
+def _clear_caches() -> None:
+    _yaml_cache.clear()
+    _schema_cache.clear()
+
+
+def problems_from(doc: YamlDocument, kind: str, instance: Any, prefix: tuple = ()) -> list[Problem]:
+    # id(doc) is stable: cached documents stay alive in _yaml_cache, and both caches are
+    # cleared together.
+    key = (doc.file, id(doc), kind, prefix)
+    hit = _schema_cache.get(key)
+    if hit is None:
+        if len(_schema_cache) >= _CACHE_MAX:
+            _clear_caches()
+        hit = _schema_cache[key] = _problems_from(doc, kind, instance, prefix)
+    return hit
 
 
 class _Parts:

@@ -37,8 +37,17 @@ def environment(autoescape: bool = False) -> ImmutableSandboxedEnvironment:
     return env
 
 
+@lru_cache(maxsize=8192)
 def check_template(source: str, allowed: frozenset[str]) -> list[str]:
     """Problems with a template, as messages; empty when it compiles and uses only `allowed`."""
+    if "{" not in source:
+        return []
+    simple = _simple_parts(source)
+    if simple is not None:  # plain lookups: no need to generate code to know the names
+        unknown = sorted({p[0] for p in simple if not isinstance(p, str)} - allowed)
+        if unknown:
+            return [f"template uses unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}"]
+        return []
     env = environment()
     try:
         ast = env.parse(source)

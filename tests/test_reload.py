@@ -1,0 +1,206 @@
+"""Hot reload: one coordinator, atomic swap, refusal with located errors, nothing lost or doubled."""
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "pipeline"))
+from pipeline_helpers import COLD_START, trap  # noqa: E402
+
+from opsconductor.engine.connectors.base import Backpressure
+from opsconductor.engine.connectors.supervisor import ConnectorSupervisor
+from opsconductor.engine.pipeline.state import ActiveAlerts
+from opsconductor.engine.pipeline.worker import PipelineWorker
+from opsconductor.engine.reload import LiveConfig
+from opsconductor.engine.rules.host import RulesHost
+from opsconductor.engine.store.config_versions import get_current, get_last_attempt
+from opsconductor.engine.watch import watch_config
+
+ROOT = Path(__file__).resolve().parents[1]
+RULE = """
+channels:
+  - {{name: noc, type: log}}
+rules:
+  - name: {name}
+    notify: {{channels: [noc]}}
+"""
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    for folder in ("connectors.d", "oidmaps", "dependencies.d"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.yaml").write_text(RULE.format(name="first-rule"))
+    return tmp_path
+
+
+@pytest.fixture
+def running(tree: Path, db_url: str):
+    connect = lambda: psycopg.connect(db_url)  # noqa: E731
+    live = LiveConfig(tree, RulesHost(), ActiveAlerts(), connect)
+    notifications: list = []
+    worker = PipelineWorker(lambda: live.pipeline, connect, notifications.extend, max_batch=50)
+    live.in_use = lambda: worker.in_use
+    assert live.request("start").outcome == "applied"
+    worker.start()
+    yield live, worker, notifications, connect
+    worker.stop()
+    live.pipeline.close()
+
+
+def test_edit_applies_to_the_next_event(running, tree) -> None:
+    live, worker, notifications, _ = running
+    worker.submit([trap(COLD_START, "10.9.0.1")])
+    assert worker.drain()
+    (tree / "rules" / "r.yaml").write_text(RULE.format(name="second-rule"))
+    outcome = live.request("test")
+    assert outcome.outcome == "applied" and outcome.version_id == 2
+    worker.submit([trap(COLD_START, "10.9.0.2")])
+    assert worker.drain()
+    assert [n.rule for n in notifications] == ["first-rule", "second-rule"]
+    assert [n.alert.config_version_id for n in notifications] == [1, 2]
+
+
+def test_invalid_file_is_refused_and_the_old_rules_keep_serving(running, tree) -> None:
+    live, worker, notifications, connect = running
+    (tree / "rules" / "r.yaml").write_text(RULE.format(name="Bad Name"))
+    outcome = live.request("test")
+    assert outcome.outcome == "refused"
+    assert [(p.file, p.line, p.path) for p in outcome.errors] == [("rules/r.yaml", 5, "$.rules[0].name")]
+    worker.submit([trap(COLD_START, "10.9.0.3")])
+    assert worker.drain()
+    assert [n.rule for n in notifications] == ["first-rule"]
+    with connect() as conn:
+        assert get_current(conn).id == 1
+        last = get_last_attempt(conn)
+        assert last.outcome.value == "refused" and last.errors[0]["file"] == "rules/r.yaml"
+
+
+def test_failing_rule_test_refuses_the_version(running, tree) -> None:
+    live, *_ = running
+    (tree / "rules" / "tests").mkdir()
+    (tree / "rules" / "tests" / "t.yaml").write_text(
+        "tests:\n  - name: wants a page\n    events:\n      - alert: {alert_type: x}\n"
+        "    expect:\n      notifications: [{channel: noc, rule: nope-rule}]\n")
+    outcome = live.request("test")
+    assert outcome.outcome == "refused"
+    assert "unknown rule 'nope-rule'" in outcome.errors[0].message
+    (tree / "rules" / "tests" / "t.yaml").write_text(
+        "tests:\n  - name: wants a page\n    events:\n      - alert: {alert_type: x}\n"
+        "    expect:\n      notifications: [{channel: noc, rule: first-rule, kind: resolved}]\n")
+    outcome = live.request("test")
+    assert outcome.outcome == "refused" and outcome.errors[0].message.startswith("rule test 'wants a page' failed")
+
+
+def test_burst_during_50_reloads_loses_and_duplicates_nothing(running, tree, db_url) -> None:
+    live, worker, _, connect = running
+    stop = threading.Event()
+
+    def reloader() -> None:
+        for i in range(50):
+            (tree / "rules" / "r.yaml").write_text(RULE.format(name=f"rule-{i}"))
+            live.request(f"burst-{i}")
+        stop.set()
+
+    thread = threading.Thread(target=reloader)
+    thread.start()
+    sent = 0
+    while not stop.is_set() and sent < 20_000:
+        sent_batch = [trap(COLD_START, f"10.60.{(sent + i) // 250 % 250}.{(sent + i) % 250 + 1}") for i in range(20)]
+        try:
+            worker.submit(sent_batch)
+            sent += len(sent_batch)
+        except Backpressure:
+            time.sleep(0.01)
+    thread.join()
+    assert worker.drain(60)
+    assert live.reloads >= 50 and sent > 0
+    with connect() as conn:
+        raw = conn.execute("SELECT count(*), count(DISTINCT event_id) FROM raw_events").fetchone()
+        alerts = conn.execute("SELECT count(*), count(DISTINCT fingerprint) FROM alerts").fetchone()
+        versions = conn.execute("SELECT count(*) FROM config_versions WHERE outcome = 'applied'").fetchone()[0]
+    assert raw == (sent, sent)  # every event stored once
+    distinct_devices = min(sent, 250 * 250)
+    assert alerts[1] == alerts[0] and alerts[0] <= distinct_devices
+    assert versions == 51
+    assert len(live.host.generations()) == 1  # old generations are freed
+
+
+def test_triggers_during_a_reload_coalesce(running, tree) -> None:
+    live, *_ = running
+    (tree / "rules" / "r.yaml").write_text(RULE.format(name="coalesced"))
+    before = live.reloads
+    threads = [threading.Thread(target=live.request, args=(f"t{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert 1 <= live.reloads - before <= 8
+    assert live.last.outcome in ("applied", "unchanged")
+    assert live.pipeline.rules.compiled.rules[0].name == "coalesced"
+
+
+def free_udp_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unchanged_connector_keeps_running(running, tree) -> None:
+    live, worker, _, _ = running
+
+    async def scenario() -> dict:
+        supervisor = ConnectorSupervisor(worker.submit)
+        (tree / "connectors.d" / "snmp-traps.yaml").write_text(
+            (tree / "connectors.d" / "snmp-traps.yaml").read_text().replace("0.0.0.0:1162", f"127.0.0.1:{free_udp_port()}"))
+        assert live.request("connector").outcome == "applied"
+        await supervisor.reconcile(live.bundle)
+        receiver = supervisor.running["snmp-traps"]
+        (tree / "rules" / "r.yaml").write_text(RULE.format(name="unrelated-change"))
+        assert live.request("rules").outcome == "applied"
+        kept = await supervisor.reconcile(live.bundle)
+        same = supervisor.running["snmp-traps"] is receiver
+        (tree / "connectors.d" / "snmp-traps.yaml").write_text(
+            (tree / "connectors.d" / "snmp-traps.yaml").read_text().replace("unmapped: alert", "unmapped: raw"))
+        assert live.request("connector changed").outcome == "applied"
+        changed = await supervisor.reconcile(live.bundle)
+        await supervisor.stop_all()
+        return {"kept": kept, "same": same, "changed": changed}
+
+    result = asyncio.run(scenario())
+    assert result["kept"]["kept"] == ["snmp-traps"] and result["same"], result
+    assert result["changed"]["restarted"] == ["snmp-traps"], result
+
+
+def test_file_watcher_debounces_a_burst_into_one_reload(running, tree) -> None:
+    live, *_ = running
+
+    async def scenario() -> int:
+        stop = asyncio.Event()
+        task = asyncio.create_task(watch_config(tree, live, stop))
+        await asyncio.sleep(0.3)
+        before = live.reloads
+        for i in range(5):  # like a git checkout touching several files
+            (tree / "rules" / f"extra{i}.yaml").write_text(
+                f"rules:\n  - name: extra-{i}\n    match: {{alert_type: nope}}\n    notify: {{channels: [noc]}}\n")
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if live.reloads > before and live.bundle and len(live.bundle.rules) == 6:
+                break
+        await asyncio.sleep(0.6)
+        stop.set()
+        await asyncio.wait_for(task, 5)
+        return live.reloads - before
+
+    assert asyncio.run(scenario()) == 1
+    assert len(live.bundle.rules) == 6
