@@ -21,6 +21,32 @@ from .bundle import (DEFAULT_PRIORITY_MATRIX, Bundle, Channel, ConnectorConfig, 
 from .schema import CHANNEL_TYPES, CONNECTOR_TYPES
 from .schema import problems_from as _problems_from
 from .semantic import check_bundle, resolve_dependencies
+
+
+def rules_engine_limits(bundle: Bundle) -> list[Problem]:
+    """What durable_rules would refuse or hang on, found before it is asked (pure Python)."""
+    from ..rules.compile import compile_rules
+    from ..rules.host import check_limits
+
+    from ..rules.host import DEFAULT_LIMITS
+
+    compiled = compile_rules(bundle)
+    by_name = {r.name: r for r in compiled.rules}
+    out = []
+    # Every property a rule reads is on every event: durable holds at most 252 per message.
+    if len(compiled.properties) > DEFAULT_LIMITS.max_properties:
+        first = compiled.rules[0].source
+        out.append(Problem(first.file, first.line, first.col, first.path,
+                           f"the rules read {len(compiled.properties)} distinct fields; "
+                           f"the rules engine takes at most {DEFAULT_LIMITS.max_properties} per alert",
+                           hint="match fewer distinct custom_fields (each one is a property of every alert the rules see)"))
+    for message in check_limits(compiled.rulesets):
+        rule_name = message.split("rule '", 1)[1].split("'", 1)[0] if "rule '" in message else None
+        src = by_name[rule_name].source if rule_name in by_name else None
+        out.append(Problem(src.file if src else "rules/", src.line if src else 0, src.col if src else 0,
+                           src.path if src else "$", f"the rules engine cannot take this rule: {message}",
+                           hint="split long any-of lists or very complex matches into several rules"))
+    return out
 from .yamlfile import YamlDocument, json_path, load_yaml
 
 # Folder → kind (DESIGN.md §2). rules/tests/ holds rule unit tests, never loaded as rules.
@@ -119,6 +145,8 @@ def load_tree(root: str | Path, environ: Any = None, with_git: bool = True, chec
         silences=tuple(parts.silences), tests=tuple(parts.tests),
         **({"priority_matrix": parts.priority_matrix} if parts.priority_matrix else {}))
     problems.extend(check_bundle(bundle, parts))
+    if not any(p.level is Level.ERROR for p in problems):  # compiling needs a valid tree
+        problems.extend(rules_engine_limits(bundle))
     errors = [p for p in problems if p.level is Level.ERROR]
     return LoadResult(None if errors else bundle, tuple(sorted(set(problems))))
 

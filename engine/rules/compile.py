@@ -2,8 +2,10 @@
 
 durable_rules tests equality, any-of and numeric order well; regex search (its
 dialect is full-match and not Python's), CIDR, tag membership, absence and time
-windows are precomputed in Python into boolean flags (`p0`, `p1`, …) that the
-ruleset then tests. One compiled form serves `opsc validate` (limits), `opsc test`
+windows are precomputed in Python: the event carries the numbers of the predicates
+that hold in one array property (`pf`), which the ruleset tests with $iany. (Array
+items do not count against durable's 252 properties per message; one property per
+predicate would cap a tree at ~250 regex/CIDR conditions.) One compiled form serves `opsc validate` (limits), `opsc test`
 and `serve`.
 """
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from ..config.bundle import Bundle, Matcher, Rule, TimeWindow
 from ..model import Severity
 
-RULESET = "rules"
+RULES_PER_RULESET = 1_000  # the host's bound is 2,000; smaller rulesets load in parallel-friendly pieces
 _DIRECT_OPS = {"eq", "in", "gt", "gte", "lt", "lte"}
 _COMPARE = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_]")
@@ -28,7 +30,7 @@ MAX_DIRECT_ANY_OF = 16
 class Predicate:
     """A flag computed in Python before the event is posted."""
 
-    flag: str
+    number: int  # its number in the event's `pf` array when it holds
     matcher: Matcher | None  # None: the rule's time window
     window: TimeWindow | None = None
 
@@ -36,7 +38,7 @@ class Predicate:
 @dataclass(frozen=True)
 class CompiledRules:
     rules: tuple[Rule, ...]  # enabled rules in evaluation order
-    ruleset: dict[str, Any]  # rule name → {"all": [{"m": condition}]}
+    rulesets: dict[str, dict[str, Any]]  # "rules0", "rules1", … → rule name → {"all": [{"m": condition}]}
     predicates: tuple[Predicate, ...]
     properties: tuple[str, ...]  # event properties the ruleset reads (everything else stays out)
 
@@ -55,25 +57,41 @@ def compile_rules(bundle: Bundle) -> CompiledRules:
     ruleset: dict[str, Any] = {}
     for rule in rules:
         terms: list[dict] = []
+        any_of_in_durable = False
         for m in rule.match:
             direct = _direct(m)
+            if direct is not None and "$or" in direct:
+                # Alternatives multiply in durable's network ($and of two 16-way $or = 256 paths):
+                # one any-of list per rule goes to durable, the others become predicates.
+                if any_of_in_durable:
+                    direct = None
+                any_of_in_durable = True
             if direct is not None:
                 terms.append(direct)
                 properties.add("severity_rank" if m.field == "severity" else field_property(m.field))
             else:
-                flag = f"p{len(predicates)}"
-                predicates.append(Predicate(flag, m))
-                terms.append({flag: True})
+                terms.append(_flag(len(predicates)))
+                predicates.append(Predicate(len(predicates), m))
         if rule.time is not None:
-            flag = f"p{len(predicates)}"
-            predicates.append(Predicate(flag, None, rule.time))
-            terms.append({flag: True})
+            terms.append(_flag(len(predicates)))
+            predicates.append(Predicate(len(predicates), None, rule.time))
         if not terms:
             terms.append({"all": 1})
         condition = terms[0] if len(terms) == 1 else {"$and": terms}
         ruleset[rule.name] = {"all": [{"m": condition}]}
-    properties.update(p.flag for p in predicates)
-    return CompiledRules(rules, ruleset, tuple(predicates), tuple(sorted(properties)))
+    if predicates:
+        properties.add(FLAGS)
+    names = list(ruleset)
+    rulesets = {f"rules{i // RULES_PER_RULESET}": {n: ruleset[n] for n in names[i:i + RULES_PER_RULESET]}
+                for i in range(0, len(names), RULES_PER_RULESET)}
+    return CompiledRules(rules, rulesets, tuple(predicates), tuple(sorted(properties)))
+
+
+FLAGS = "pf"
+
+
+def _flag(number: int) -> dict:
+    return {"$iany": {FLAGS: {"$i": number}}}
 
 
 def _direct(m: Matcher) -> dict | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..config.bundle import Bundle, CorrelateAction, NotifyAction, Rule, SetAction
 from ..model import Alert, evolve
-from .compile import RULESET, CompiledRules, compile_rules, field_property
+from .compile import FLAGS, CompiledRules, compile_rules, field_property
 from .fields import MATCH_FIELDS, alert_fields, severity_rank
 from .host import RulesHost
 from .predicates import matcher_holds, window_holds
@@ -50,9 +50,9 @@ class RuleEngine:
         # (field, property) pairs the ruleset reads: the event carries nothing else.
         self._wanted = tuple((f, field_property(f)) for f in (*MATCH_FIELDS, *_custom_fields(self.compiled))
                              if field_property(f) in self._props)
-        self._loaded = bool(self.compiled.ruleset)  # a tree without rules loads nothing
+        self._loaded = bool(self.compiled.rulesets)  # a tree without rules loads nothing
         if self._loaded:
-            host.load(self.generation, {RULESET: self.compiled.ruleset})
+            host.load(self.generation, self.compiled.rulesets)
 
     def rule(self, name: str) -> Rule | None:
         index = self._order.get(name)
@@ -73,15 +73,16 @@ class RuleEngine:
                 event[prop] = value
         if "severity_rank" in self._props:
             event["severity_rank"] = severity_rank(fields["severity"])
-        for p in self.compiled.predicates:
-            if (matcher_holds(p.matcher, fields) if p.matcher else window_holds(p.window, now)):
-                event[p.flag] = True
+        if self.compiled.predicates:
+            event[FLAGS] = [p.number for p in self.compiled.predicates
+                            if (matcher_holds(p.matcher, fields) if p.matcher else window_holds(p.window, now))]
         return event
 
     def matched(self, alert: Alert, site: str | None, now: datetime) -> list[Rule]:
         if not self._loaded:
             return []
-        names = self.host.match(self.generation, RULESET, self.event(alert, site, now))
+        event = self.event(alert, site, now)
+        names = [n for ruleset in self.compiled.rulesets for n in self.host.match(self.generation, ruleset, event)]
         return sorted((self.compiled.rules[self._order[n]] for n in names), key=lambda r: self._order[r.name])
 
     def evaluate(self, alert: Alert, site: str | None, now: datetime) -> RuleOutcome:

@@ -75,6 +75,6 @@ def test_simple_matchers_go_to_durable_and_the_rest_to_predicates() -> None:
     rules = (rule(0, (Matcher("category", "eq", "power"), Matcher("severity", "gte", "major"))),
              rule(1, (Matcher("title", "regex", "x"),)), rule(2, ()))
     compiled = compile_rules(Bundle(root=".", content_hash="x", git_commit=None, files=(), rules=rules))
-    assert compiled.ruleset["r0"] == {"all": [{"m": {"$and": [{"category": "power"}, {"$gte": {"severity_rank": 4}}]}}]}
-    assert compiled.ruleset["r1"] == {"all": [{"m": {"p0": True}}]}
-    assert compiled.ruleset["r2"] == {"all": [{"m": {"all": 1}}]}
+    assert compiled.rulesets["rules0"]["r0"] == {"all": [{"m": {"$and": [{"category": "power"}, {"$gte": {"severity_rank": 4}}]}}]}
+    assert compiled.rulesets["rules0"]["r1"] == {"all": [{"m": {"$iany": {"pf": {"$i": 0}}}}]}
+    assert compiled.rulesets["rules0"]["r2"] == {"all": [{"m": {"all": 1}}]}
