@@ -149,6 +149,7 @@ class LiveConfig:
             old, self._pipeline = self._pipeline, new_pipeline
         if self.on_swap is not None:
             self.on_swap(old.view.bundle if old else None, bundle)
+        self._project(bundle, version_id)  # after the swap: the tables are a read model, not the engine
         if old is not None:
             self._retire(old)
         log.info("config version %s applied (%s; hash %s%s) in %.0f ms", version_id, ",".join(triggers),
@@ -167,11 +168,17 @@ class LiveConfig:
 
     def _record_applied(self, bundle: Bundle) -> int:
         with self.connect() as conn:
-            with conn.transaction():
-                version = record_applied(conn, content_hash=bundle.content_hash, git_commit=bundle.git_commit,
-                                         files=list(bundle.files))
-                apply_projection(conn, projection_of(bundle), version.id)
+            version = record_applied(conn, content_hash=bundle.content_hash, git_commit=bundle.git_commit,
+                                     files=list(bundle.files))
         return version.id
+
+    def _project(self, bundle: Bundle, version_id: int) -> None:
+        """Bring connectors/oid_mappings/dependencies/notification_rules to this version, in one transaction."""
+        try:
+            with self.connect() as conn:
+                apply_projection(conn, projection_of(bundle), version_id)
+        except Exception:  # derived data: the engine keeps running on the new version regardless
+            log.exception("the config projection for version %s failed", version_id)
 
     def _record_refused(self, content_hash, git_commit, errors, bundle) -> None:
         try:

@@ -200,7 +200,23 @@ _Validator = jsonschema.validators.extend(Draft202012Validator, {
 
 @lru_cache(maxsize=None)
 def validator_for(kind: str) -> Draft202012Validator:
-    return _Validator(kind_schema(kind))
+    # Validation runs on an inlined copy: $ref lookups through the registry cost more than
+    # the checks themselves (the schemas are not recursive, so inlining terminates).
+    schema = kind_schema(kind)
+    return _Validator(_inline(schema, schema.get("$defs", {})))
+
+
+def _inline(node: Any, defs: dict) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            target = _inline(defs[ref.removeprefix("#/$defs/")], defs)
+            rest = {k: _inline(v, defs) for k, v in node.items() if k != "$ref"}
+            return {**rest, **target}  # the definition's own description explains its errors
+        return {k: _inline(v, defs) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
 
 
 # ---- errors → problems -----------------------------------------------------------------------
