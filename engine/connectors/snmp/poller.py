@@ -1,0 +1,397 @@
+"""SNMP polling shared by the `eaton`, `siklu` and `cradlepoint` (mode: snmp) connectors.
+
+A vendor poller implements `read(session, target) -> Evaluation`: it GETs and WALKs through
+the session and says which conditions are current problems (key → item) and which it could
+not judge this time (`unknown`: their previous state is kept). The base polls all targets
+concurrently on a jittered schedule, with the connector's `timeout` and `retries` per
+request, and diffs per target against the previous poll: a new problem is raised, a gone one
+cleared, one whose `level` changed raised again. A target that does not answer raises
+`device_unreachable` and keeps every other state of that target (nothing raised or cleared)
+until it answers again, which clears it. The state is flat, key "target|alert_type|resource"
+→ item, so the engine can hand it back as `previous_state` from the open alerts' raw data.
+"""
+from __future__ import annotations
+
+import asyncio
+import random
+from abc import abstractmethod
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, ClassVar, Mapping
+
+from pysnmp.hlapi.v3arch import asyncio as hlapi
+from pysnmp.error import PySnmpError
+from pysnmp.proto import errind
+
+from ...config.bundle import ConnectorConfig
+from ...config.secrets import Secret, SecretUnavailable, mask_text
+from ...errors import ConnectorError, OpscError
+from ...model import Alert, RawEvent, Severity
+from ..base import Backpressure, Clock, Connector, EventSink, ip_or_none, poll_alert, severity_for, utcnow
+from .v3 import AUTH_PROTOCOLS, PRIV_PROTOCOLS
+
+UNREACHABLE = "device_unreachable"
+DEFAULT_PORT = 161
+BULK_REPETITIONS = 25
+MAX_WALK_ROWS = 2000  # per walk: a runaway agent cannot keep a poll going
+CONCURRENCY = 16  # targets polled at once
+
+
+class NoAnswer(OpscError):
+    """The target did not answer usably (timeout, or a v3 authentication/privacy refusal)."""
+
+
+class BadAnswer(OpscError):
+    """The target answered with an SNMP error status: nothing is known about it this time."""
+
+
+@dataclass(frozen=True)
+class Target:
+    host: str
+    name: str
+    port: int
+    version: str  # "2c" | "3"
+    auth: Any = field(repr=False)  # hlapi CommunityData | UsmUserData: holds revealed secrets
+    thresholds: Mapping[str, Any] = field(default_factory=dict)
+    named: bool = True  # `name` was configured (else the inventory name wins)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def _reveal(connector: str, value: Any, where: str) -> str:
+    if not isinstance(value, Secret):
+        raise ConnectorError(connector, "must be a secret reference such as ${env:NAME}", field=where)
+    try:
+        return value.reveal()
+    except SecretUnavailable as exc:
+        raise ConnectorError(connector, f"{value.reference}: {exc}", field=where) from None
+
+
+def _usm(connector: str, user: Mapping, where: str) -> Any:
+    auth, priv = user.get("auth_protocol"), user.get("priv_protocol")
+    if priv and not auth:
+        raise ConnectorError(connector, f"v3 user {user['user']!r}: priv_protocol needs auth_protocol", field=where)
+    keys = {k: _reveal(connector, user.get(k), f"{where}.{k}") for k, on in (("auth_key", auth), ("priv_key", priv)) if on}
+    for k in (k for k, v in keys.items() if len(v) < 8):
+        raise ConnectorError(connector, f"v3 user {user['user']!r}: {k} is shorter than 8 characters "
+                                        "(RFC 3414 passphrases need at least 8)", field=where)
+    return hlapi.UsmUserData(
+        user["user"], authKey=keys.get("auth_key"), privKey=keys.get("priv_key"),
+        authProtocol=AUTH_PROTOCOLS[auth] if auth else hlapi.USM_AUTH_NONE,
+        privProtocol=PRIV_PROTOCOLS[priv] if priv else hlapi.USM_PRIV_NONE)
+
+
+def targets_of(config: ConnectorConfig, defaults: Mapping[str, Any]) -> tuple[Target, ...]:
+    """The configured targets with secrets revealed and thresholds merged (code defaults <
+    connector `thresholds` < target `thresholds`). Errors name the key."""
+    settings = config.settings
+    users = {u["user"]: (i, u) for i, u in enumerate(settings.get("v3_users") or ())}
+    base = {**defaults, **(settings.get("thresholds") or {})}
+    out, names = [], set()
+    for i, t in enumerate(settings.get("targets") or ()):
+        where = f"targets[{i}]"
+        version = str(t.get("version", "2c"))
+        if version == "3":
+            if t.get("v3_user") not in users:
+                raise ConnectorError(config.name, f"v3_user {t.get('v3_user')!r} is not one of v3_users "
+                                                  f"({', '.join(users) or 'none configured'})", field=f"{where}.v3_user")
+            j, user = users[t["v3_user"]]
+            auth = _usm(config.name, user, f"v3_users[{j}]")
+        else:
+            if t.get("community") is None:
+                raise ConnectorError(config.name, "a v2c target needs `community` (a secret reference)",
+                                     field=f"{where}.community")
+            auth = hlapi.CommunityData(_reveal(config.name, t["community"], f"{where}.community"), mpModel=1)
+        for key, value in (t.get("thresholds") or {}).items():
+            if key not in defaults or not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise ConnectorError(config.name, f"{key}: expected a number, one of {', '.join(defaults)}",
+                                     field=f"{where}.thresholds")
+        name = str(t.get("name") or t["host"])
+        if name in names:
+            raise ConnectorError(config.name, f"two targets are named {name!r}; give each a unique `name`", field=where)
+        names.add(name)
+        out.append(Target(str(t["host"]), name, int(t.get("port", DEFAULT_PORT)), version, auth,
+                          MappingProxyType({**base, **(t.get("thresholds") or {})}), bool(t.get("name"))))
+    if not out:
+        raise ConnectorError(config.name, "no targets configured", field="targets")
+    return tuple(out)
+
+
+def _plain(value: Any) -> Any:
+    """A pysnmp value as plain Python: int, str (text, dotted OID or IP), or None when absent."""
+    kind = type(value).__name__
+    if kind in ("NoSuchObject", "NoSuchInstance", "EndOfMibView", "Null"):
+        return None
+    if kind == "IpAddress":
+        return ".".join(str(x) for x in value.asNumbers())
+    if kind == "ObjectIdentifier":
+        return ".".join(str(x) for x in value)
+    if kind in ("OctetString", "Opaque"):
+        return bytes(value).decode("utf-8", "replace")
+    return int(value)
+
+
+def _why(indication: Any) -> str:
+    if isinstance(indication, errind.RequestTimedOut):
+        return "request timed out"
+    if isinstance(indication, (errind.UnknownUserName, errind.WrongDigest, errind.DecryptionError,
+                               errind.UnsupportedSecurityLevel, errind.AuthenticationError)):
+        return f"v3 security refused: {indication} (check the v3 user, keys and protocols)"
+    return str(indication)
+
+
+def _key(oid: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in oid.strip(".").split("."))
+
+
+class SnmpSession:
+    """GET and WALK against one target with the connector's timeout and retries."""
+
+    def __init__(self, engine: hlapi.SnmpEngine, target: Target, transport: Any):
+        self.engine, self.target, self.transport = engine, target, transport
+
+    def _check(self, indication: Any, status: Any, index: Any, what: str) -> None:
+        if indication:
+            raise NoAnswer(_why(indication))
+        if status:
+            raise BadAnswer(f"{what}: SNMP error {status.prettyPrint()} at varbind {index}")
+
+    async def get(self, *oids: str) -> dict[str, Any]:
+        """oid → value for the OIDs the agent has (noSuchObject/noSuchInstance are left out)."""
+        result = await hlapi.get_cmd(self.engine, self.target.auth, self.transport, hlapi.ContextData(),
+                                     *(hlapi.ObjectType(hlapi.ObjectIdentity(o)) for o in oids), lookupMib=False)
+        self._check(*result[:3], f"GET {oids[0]}…")
+        values = {str(name): _plain(value) for name, value in result[3]}
+        return {k: v for k, v in values.items() if v is not None}
+
+    async def walk(self, base: str) -> dict[str, Any]:
+        """Every oid → value under `base` (GETBULK), at most MAX_WALK_ROWS."""
+        prefix = _key(base)
+        out: dict[str, Any] = {}
+        cursor = base
+        while len(out) < MAX_WALK_ROWS:
+            result = await hlapi.bulk_cmd(self.engine, self.target.auth, self.transport, hlapi.ContextData(), 0,
+                                          BULK_REPETITIONS, hlapi.ObjectType(hlapi.ObjectIdentity(cursor)),
+                                          lookupMib=False)
+            self._check(*result[:3], f"WALK {base}")
+            rows = [(tuple(name), value) for name, value in result[3]]
+            for name, value in rows:
+                if name[:len(prefix)] != prefix or type(value).__name__ == "EndOfMibView":
+                    return out
+                out[".".join(map(str, name))] = _plain(value)
+            if not rows or rows[-1][0] <= _key(cursor):
+                return out  # no progress: a broken agent
+            cursor = ".".join(map(str, rows[-1][0]))
+        return out
+
+    async def table(self, entry: str, columns: Mapping[int, str]) -> dict[str, dict[str, Any]]:
+        """index → {column name: value} for the given columns of a table entry OID."""
+        rows: dict[str, dict[str, Any]] = {}
+        for column, label in columns.items():
+            base = f"{entry}.{column}"
+            for oid, value in (await self.walk(base)).items():
+                if value is not None:
+                    rows.setdefault(oid[len(base) + 1:], {})[label] = value
+        return rows
+
+
+@dataclass
+class Evaluation:
+    """One target's reading: current problems (local key → item) and conditions not judged
+    this time (alert types, or local keys), whose previous state is kept."""
+    problems: dict[str, dict] = field(default_factory=dict)
+    unknown: set[str] = field(default_factory=set)
+
+    def add(self, alert_type: str, resource: str, text: str, level: Any = None, **readings: Any) -> None:
+        """A current problem. `text` says what is wrong with the measured value and the threshold;
+        `level` is a discrete sub-state whose change raises the alert again (low → depleted)."""
+        self.problems[f"{alert_type}|{resource}"] = {"alert_type": alert_type, "resource_key": resource,
+                                                     "text": text, "level": level, **readings}
+
+
+class SnmpPoller(Connector):
+    """Polls SNMP targets and diffs their conditions. Subclasses set `type` and `THRESHOLDS`
+    (defaults; None = not checked unless configured) and implement `read`.
+    Extra keywords: `sleep` and `rng` (jitter)."""
+
+    THRESHOLDS: ClassVar[Mapping[str, Any]] = {}
+
+    def __init__(self, config: ConnectorConfig, sink: EventSink, *, clock: Clock = utcnow,
+                 previous_state: Mapping[str, Mapping] | None = None,
+                 sleep: Callable[[float], Any] | None = None, rng: Callable[[], float] | None = None):
+        super().__init__(config, sink, clock=clock, previous_state=previous_state)
+        self.targets = targets_of(config, self.THRESHOLDS)
+        self._secrets = _secrets_in(config.settings)
+        self.state: dict[str, dict] = {str(k): dict(v) for k, v in (previous_state or {}).items()}
+        self.rng = rng or random.random
+        self._sleep = sleep or asyncio.sleep
+        self._engine: hlapi.SnmpEngine | None = None
+        self._task: asyncio.Task | None = None
+        self._lock = asyncio.Lock()
+
+    @abstractmethod
+    async def read(self, session: SnmpSession, target: Target) -> Evaluation:
+        """Read one target and judge its conditions against `target.thresholds`."""
+
+    def mask(self, text: str) -> str:
+        return mask_text(text, self._secrets)
+
+    async def start(self) -> None:
+        if self.config.enabled and self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"connector:{self.name}")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)  # stopping must not fail
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.close_dispatcher()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = self.config.poll_interval
+        await self._sleep(self.rng() * min(interval * 0.1, 5.0))
+        while True:
+            started = loop.time()
+            try:
+                await self.poll_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - poll_once records failures; the loop never dies
+                self.log.exception("%s: unexpected error in the poll loop", self.name)
+            await self._sleep(max(interval * (0.9 + 0.2 * self.rng()) - (loop.time() - started), 0.0))
+
+    async def poll_once(self) -> list[RawEvent]:
+        """Poll every target, diff, hand the events to the sink; returns the accepted events."""
+        async with self._lock:
+            self._last_poll_at = self.clock()
+            if self._engine is None:
+                self._engine = hlapi.SnmpEngine()
+            gate = asyncio.Semaphore(CONCURRENCY)
+            outcomes = await asyncio.gather(*(self._poll_target(t, gate) for t in self.targets))
+            current, failures = self._merge(outcomes)
+            events = self.diff(current)
+            if events:
+                try:
+                    self.sink(events)
+                except Exception as exc:  # noqa: BLE001 - state stays, so the events are offered again
+                    busy = isinstance(exc, Backpressure)
+                    self._status = "degraded" if busy else "failing"
+                    self._error = self.mask(f"{self.name}: {'engine busy' if busy else 'engine refused events'}, "
+                                            f"{len(events)} event(s) offered again next poll ({exc})")
+                    self.log.warning("%s", self._error)
+                    return []
+            self.state = current
+            self._emitted += len(events)
+            if not failures:
+                self._status, self._error = "ok", None
+            else:
+                self._status = "failing" if len(failures) == len(self.targets) else "degraded"
+                self._error = self.mask(f"{self.name}: {len(failures)} of {len(self.targets)} target(s) failed: "
+                                        + "; ".join(failures))
+                self.log.warning("%s", self._error)
+            if len(failures) < len(self.targets):
+                self._last_success_at = self._last_poll_at
+            return events
+
+    async def _poll_target(self, target: Target, gate: asyncio.Semaphore) -> tuple[Target, Any]:
+        cfg = self.config
+        budget = max(cfg.poll_interval, cfg.timeout * (cfg.retries + 1) * 4)
+        async with gate:
+            try:
+                try:
+                    transport = await hlapi.UdpTransportTarget.create((target.host, target.port),
+                                                                      timeout=cfg.timeout, retries=cfg.retries)
+                except (OSError, PySnmpError) as exc:  # e.g. the host name does not resolve
+                    raise NoAnswer(f"cannot reach {target.host}: {str(exc).split(' caused by ')[0]}") from None
+                session = SnmpSession(self._engine, target, transport)
+                return target, await asyncio.wait_for(self.read(session, target), budget)
+            except asyncio.CancelledError:
+                raise
+            except asyncio.TimeoutError:
+                return target, NoAnswer(f"no complete answer within {budget:g}s")
+            except Exception as exc:  # noqa: BLE001 - one target's failure is that target's only
+                return target, exc
+
+    def _merge(self, outcomes: list[tuple[Target, Any]]) -> tuple[dict[str, dict], list[str]]:
+        current: dict[str, dict] = {}
+        failures: list[str] = []
+        for target, outcome in outcomes:
+            prefix = f"{target.name}|"
+            old = {k: v for k, v in self.state.items() if v.get("target") == target.name}
+            stamp = {"target": target.name, "host": target.host, "port": target.port,
+                     "device_name": target.name if target.named else None}
+            if isinstance(outcome, Evaluation):
+                current.update((prefix + local, {**stamp, **item}) for local, item in outcome.problems.items())
+                for key, item in old.items():
+                    kinds = {item.get("alert_type"), f"{item.get('alert_type')}|{item.get('resource_key')}"}
+                    if key not in current and kinds & outcome.unknown:
+                        current[key] = item
+                continue
+            text = str(outcome) if isinstance(outcome, OpscError) else f"{type(outcome).__name__}: {outcome}"
+            failures.append(f"{target.name} ({target.address}: {self.mask(text)})")
+            current.update((k, v) for k, v in old.items() if v.get("alert_type") != UNREACHABLE)
+            if isinstance(outcome, NoAnswer):
+                key, text = f"{prefix}{UNREACHABLE}|snmp", f"does not answer SNMP at {target.address}: {outcome}"
+                current[key] = old.get(key) or {**stamp, "alert_type": UNREACHABLE, "resource_key": "snmp",
+                                                "text": self.mask(text), "level": None}
+            else:  # answered, but unusable: keep everything of this target as it was
+                current.update((k, v) for k, v in old.items() if v.get("alert_type") == UNREACHABLE)
+                if not isinstance(outcome, OpscError):
+                    self.log.debug("%s: %s", target.name, self.mask(repr(outcome)))
+        # problems of targets no longer configured are not kept: they clear
+        return current, failures
+
+    def diff(self, current: Mapping[str, Mapping]) -> list[RawEvent]:
+        events = [self._event("clear", key, old) for key, old in self.state.items() if key not in current]
+        return events + [self._event("raise", key, new) for key, new in current.items()
+                         if key not in self.state or self.state[key].get("level") != new.get("level")]
+
+    def _event(self, state: str, key: str, item: Mapping) -> RawEvent:
+        return self.event({"state": state, "mode": "snmp", "key": key, "item": dict(item)}, item.get("host"))
+
+
+def _secrets_in(value: Any) -> list[Secret]:
+    if isinstance(value, Secret):
+        return [value] if value.available else []
+    values = value.values() if isinstance(value, Mapping) else value if isinstance(value, (tuple, list)) else ()
+    return [s for v in values for s in _secrets_in(v)]
+
+
+# ---- normalizing ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Kind:
+    """How one alert type of a poller becomes an alert: default severity, category, label."""
+    severity: Severity
+    category: str
+    label: str  # e.g. "on battery"; the title is "<device kind> <device>: <item text>"
+
+
+UNREACHABLE_KIND = Kind(Severity.MAJOR, "network", "device unreachable")
+
+
+def normalize_item(event: RawEvent, view: Any, kinds: Mapping[str, Kind], device_kind: str) -> tuple[Alert, ...]:
+    """The alert of a poller raise/clear event; `kinds` maps the vendor's alert types."""
+    item = event.payload.get("item") or {}
+    alert_type = item.get("alert_type")
+    kind = UNREACHABLE_KIND if alert_type == UNREACHABLE else kinds.get(alert_type)
+    if kind is None:
+        return ()
+    config = view.connectors.get(event.connector)
+    host = str(item.get("host") or "")
+    ip = ip_or_none(host)
+    name = item.get("device_name") or (view.device_name(ip) if ip else None) or host
+    severity = severity_for(config, (alert_type, item.get("level")), kind.severity)
+    text = item.get("text") or kind.label
+    readings = {k: v for k, v in item.items() if k not in ("text", "host", "port", "target", "device_name")}
+    return (poll_alert(
+        event, view, alert_type=alert_type, severity=severity, category=kind.category,
+        title=f"{device_kind} {name}: {text}", device_ip=ip, device_name=name,
+        resource_key=str(item.get("resource_key") or ""),
+        message=f"{kind.label} on {name} ({host}:{item.get('port')}): {text}",
+        custom_fields={"snmp_target": item.get("target"), **readings}),)
