@@ -21,14 +21,16 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-# System tools the tests drive for real (net-snmp's snmptrap/snmpd).
+# System tools the tests drive for real: net-snmp's snmptrap/snmpd, Debian's chromium
+# (driven by playwright-python; never `playwright install`, which downloads a browser).
 sysdeps:
 	@missing=""; \
 	command -v snmptrap >/dev/null || missing="$$missing snmp"; \
 	command -v snmpd >/dev/null || missing="$$missing snmpd"; \
+	command -v chromium >/dev/null || missing="$$missing chromium fonts-dejavu-core"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	  else echo "note: install$$missing (apt-get) for the SNMP tests"; fi; \
+	  else echo "note: install$$missing (apt-get) for the SNMP and browser tests"; fi; \
 	fi
 	@# Trap bursts queue in the socket receive buffer; let the receiver ask for 8 MiB.
 	@if [ "$$(id -u)" = 0 ] && [ "$$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo 0)" -lt 16777216 ]; then \

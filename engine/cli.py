@@ -107,6 +107,45 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    """The same apply as a push webhook, asked of the running engine with the admin token."""
+    import httpx
+
+    token = os.environ.get("OPSC_ADMIN_TOKEN")
+    if not token:
+        print("opsc sync: set OPSC_ADMIN_TOKEN (the engine's admin token)", file=sys.stderr)
+        return 2
+    url = args.server.rstrip("/") + "/api/v1/sync" + ("?force=true" if args.force else "")
+    try:
+        response = httpx.post(url, headers={"Authorization": f"Bearer {token}"}, timeout=300)
+    except httpx.HTTPError as exc:
+        print(f"opsc sync: no engine answers at {args.server}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"error": {"message": response.text[:500]}}
+    if "error" in body:
+        print(f"opsc sync: {response.status_code}: {body['error'].get('message')}", file=sys.stderr)
+        return 1
+    print(f"{body.get('status')}: {body.get('reason')}" + (f" (commit {body['commit']})" if body.get("commit") else ""))
+    for e in body.get("errors", []):
+        print(f"{e['file']}:{e['line']}:{e['col']}: {e['path']}: {e['message']}")
+    return 0 if body.get("status") in ("applied", "unchanged", "ignored") else 1
+
+
+def cmd_import_legacy(args: argparse.Namespace) -> int:
+    from .config.loader import load_tree
+    from .legacy import import_legacy
+
+    report = import_legacy(args.database_url, args.out)
+    print(report.text())
+    result = load_tree(args.out, environ={})
+    for problem in result.errors:
+        print(problem.format(), file=sys.stderr)
+    return 1 if result.errors else 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from .config.schema import kind_schema, schema_names
 
@@ -153,6 +192,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("alert_id")
     p.add_argument("--database-url", help="PostgreSQL URL (default: $OPSC_DATABASE_URL, else the embedded server)")
     p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("sync", help="make the running engine fetch and apply its git branch now (GitOps)")
+    p.add_argument("--server", default=os.environ.get("OPSC_SERVER_URL", "http://127.0.0.1:8080"),
+                   help="the engine's URL (default $OPSC_SERVER_URL or http://127.0.0.1:8080)")
+    p.add_argument("--force", action="store_true", help="apply even a commit older than the running one")
+    p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("import-legacy", help="write the YAML tree equivalent to an existing OpsConductor database")
+    p.add_argument("--database-url", required=True, help="the old database, e.g. postgresql://user@host/opsconductor")
+    p.add_argument("--out", default="imported-config", help="directory to write (default ./imported-config)")
+    p.set_defaults(func=cmd_import_legacy)
 
     p = sub.add_parser("schema", help="print the JSON Schema of a config kind (for editors)")
     p.add_argument("kind", help="connector, oidmap, dependency, rule, ruletest, connector.TYPE or channel.TYPE")

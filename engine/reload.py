@@ -20,6 +20,7 @@ from typing import Any, Callable
 import psycopg
 
 from .config.bundle import Bundle
+from .config.loader import git_commit as git_commit_of
 from .config.loader import load_tree
 from .config.rows import projection_of
 from .errors import Level, OpscError, Problem
@@ -132,7 +133,7 @@ class LiveConfig:
             except OpscError as exc:
                 errors.append(Problem("rules/", 0, 0, "$", f"the rules do not compile: {exc}"))
         content_hash = bundle.content_hash if bundle else _hash_of_refused(result.problems)
-        git_commit = bundle.git_commit if bundle else None
+        git_commit = bundle.git_commit if bundle else git_commit_of(config_dir)
         if errors:
             self._record_refused(content_hash, git_commit, errors, bundle)
             log.error("config reload (%s) refused: %d error(s)\n%s", ",".join(triggers), len(errors),

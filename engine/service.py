@@ -7,6 +7,7 @@ import logging
 import os
 import secrets as pysecrets
 import signal
+from datetime import datetime, timezone
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from .config.secrets import resolve
 from .connectors.base import Backpressure
 from .connectors.supervisor import ConnectorSupervisor
 from .errors import OpscError
+from .gitops import GitSettings, GitSync, verify_signature
 from .metrics import Exposition
 from .notify.notifier import Notifier
 from .pipeline.state import ActiveAlerts
@@ -60,6 +62,8 @@ class Engine:
         self.live.in_use = lambda: self.worker.in_use
         self.supervisor = ConnectorSupervisor(self.worker.submit, self._previous_state)
         self.loop: asyncio.AbstractEventLoop | None = None
+        git_settings = GitSettings.from_env(os.environ, settings.data_dir or Path("var"))
+        self.git = GitSync(git_settings, self.live) if git_settings else None
         self._rule_hits: Counter[str] = Counter()
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -69,7 +73,11 @@ class Engine:
         with self.connect() as conn:
             self.state.rebuild(load_active_alerts(conn))
         log.info("rebuilt %d open alerts from the database", len(self.state.by_id))
-        outcome = self.live.request("start")
+        if self.git is not None:  # a GitOps engine serves the followed branch, not the local tree
+            result = self.git.sync(trigger="start")
+            outcome = result.reload or self.live.request("start")
+        else:
+            outcome = self.live.request("start")
         if outcome.outcome != "applied":
             raise OpscError("the config tree does not validate; the engine does not start:\n"
                             + "\n".join(p.format() for p in outcome.errors))
@@ -123,12 +131,26 @@ class Engine:
             raise KeyError(connector)
         from .connectors.webhook.receiver import accept
 
-        events = accept(config, body, headers)
+        events = accept(config, body, headers, lambda: datetime.now(timezone.utc))
         try:
             self.worker.submit(events)
         except Backpressure as exc:
             raise OverflowError(str(exc)) from exc
         return {"accepted": len(events)}
+
+    # ---- GitOps (EngineView) ------------------------------------------------------------------
+
+    def git_enabled(self) -> bool:
+        return self.git is not None
+
+    def verify_sync(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        return self.git is not None and verify_signature(self.git.settings, body, headers)
+
+    def sync(self, body: bytes, force: bool, actor: str) -> dict:
+        return self.git.handle_push(body, force=force).as_dict()
+
+    def rollback(self, actor: str) -> dict:
+        return self.git.rollback(actor).as_dict()
 
     def metrics(self) -> str:
         out = Exposition()
@@ -156,6 +178,23 @@ class Engine:
                    [({"connector": s.name, "status": s.status}, 1 if s.status == "ok" else 0)
                     for s in self.supervisor.statuses(bundle)])
         return out.text()
+
+
+async def pull_loop(engine: Engine, stop: asyncio.Event) -> None:
+    """Pull mode: fetch and apply the followed ref on the interval (sites without webhooks)."""
+    interval = engine.git.settings.poll_interval
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+            return
+        except asyncio.TimeoutError:
+            pass
+        try:
+            result = await asyncio.to_thread(engine.git.sync, None, False, "pull")
+            if result.status != "unchanged":
+                log.info("pull: %s (%s)", result.status, result.reason)
+        except Exception as exc:  # a failed fetch is logged and retried on the next interval
+            log.error("pull from %s failed: %s", engine.git.settings.url, exc)
 
 
 def web_settings(port: int, host: str) -> Any:
@@ -190,8 +229,10 @@ async def serve(settings: ServeSettings) -> int:
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(engine.live.arequest("sighup")))
         tasks = [asyncio.create_task(server.serve())]
-        if settings.watch:
+        if settings.watch and engine.git is None:
             tasks.append(asyncio.create_task(watch_config(settings.config_dir, engine.live, stop)))
+        if engine.git is not None and engine.git.settings.poll_interval:
+            tasks.append(asyncio.create_task(pull_loop(engine, stop)))
         print(f"OpsConductor is running: dashboard http://{settings.host}:{settings.port}/  "
               f"(database {'embedded in ' + str(settings.data_dir or 'var') if location.embedded else 'external'})",
               flush=True)

@@ -1,0 +1,163 @@
+"""GitOps on real git repositories (a bare repo behind a file:// URL, commits made here)."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from opsconductor.engine.config.secrets import Secret
+from opsconductor.engine.gitops import GitSettings, GitSync, parse_push, verify_signature
+from opsconductor.engine.pipeline.state import ActiveAlerts
+from opsconductor.engine.reload import LiveConfig
+from opsconductor.engine.rules.host import RulesHost
+
+ROOT = Path(__file__).resolve().parents[1]
+RULES = "channels:\n  - {{name: noc, type: log}}\nrules:\n  - name: {name}\n    notify: {{channels: [noc]}}\n"
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
+                          env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.net", "GIT_COMMITTER_NAME": "t",
+                               "GIT_COMMITTER_EMAIL": "t@example.net", "PATH": "/usr/bin:/bin",
+                               "HOME": str(cwd)}).stdout.strip()
+
+
+class Repo:
+    def __init__(self, tmp: Path):
+        self.bare = tmp / "config.git"
+        self.work = tmp / "work"
+        git("init", "--bare", "-b", "main", str(self.bare), cwd=tmp)
+        git("clone", str(self.bare), str(self.work), cwd=tmp)
+        git("checkout", "-b", "main", cwd=self.work)
+        for folder in ("connectors.d", "oidmaps", "dependencies.d"):
+            shutil.copytree(ROOT / folder, self.work / folder)
+        (self.work / "connectors.d" / "snmp-traps.yaml").write_text(
+            (self.work / "connectors.d" / "snmp-traps.yaml").read_text().replace("enabled: true", "enabled: false"))
+        (self.work / "rules").mkdir()
+
+    def commit(self, rule_name: str, branch: str = "main", push: bool = True, force: bool = False) -> str:
+        (self.work / "rules" / "r.yaml").write_text(RULES.format(name=rule_name))
+        git("add", "-A", cwd=self.work)
+        git("commit", "-qm", rule_name, cwd=self.work)
+        sha = git("rev-parse", "HEAD", cwd=self.work)
+        if push:
+            git("push", "-q", *(["--force"] if force else []), "origin", f"HEAD:{branch}", cwd=self.work)
+        return sha
+
+
+@pytest.fixture
+def setup(tmp_path: Path, db_url: str):
+    repo = Repo(tmp_path)
+    settings = GitSettings(url=f"file://{repo.bare}", ref="main", secret=Secret("${env:S}", "s3cret"),
+                           poll_interval=None, work_dir=tmp_path / "data" / "git")
+    live = LiveConfig(tmp_path / "unused", RulesHost(), ActiveAlerts(), lambda: psycopg.connect(db_url))
+    sync = GitSync(settings, live)
+    yield repo, sync, live, settings
+    if live._pipeline is not None:
+        live._pipeline.close()
+
+
+def push_body(ref: str, sha: str) -> bytes:
+    return json.dumps({"ref": ref, "after": sha, "repository": {"name": "config"}}).encode()
+
+
+def rule_names(live: LiveConfig) -> list[str]:
+    return [r.name for r in live.pipeline.rules.compiled.rules]
+
+
+def test_valid_push_applies_and_the_same_push_twice_applies_once(setup) -> None:
+    repo, sync, live, _ = setup
+    sha = repo.commit("first-rule")
+    result = sync.handle_push(push_body("refs/heads/main", sha))
+    assert result.status == "applied", result
+    assert rule_names(live) == ["first-rule"] and live.bundle.git_commit == sha
+    again = sync.handle_push(push_body("refs/heads/main", sha))
+    assert again.status == "unchanged"
+    sha2 = repo.commit("second-rule")
+    assert sync.handle_push(push_body("refs/heads/main", sha2)).status == "applied"
+    assert rule_names(live) == ["second-rule"]
+    with live.connect() as conn:
+        commits = [r[0] for r in conn.execute(
+            "SELECT git_commit FROM config_versions WHERE outcome = 'applied' ORDER BY id").fetchall()]
+    assert commits == [sha, sha2]
+
+
+def test_invalid_push_is_refused_and_the_old_version_keeps_serving(setup) -> None:
+    repo, sync, live, _ = setup
+    good = repo.commit("good-rule")
+    sync.handle_push(push_body("refs/heads/main", good))
+    bad = repo.commit("Bad Rule Name")
+    result = sync.handle_push(push_body("refs/heads/main", bad))
+    assert result.status == "refused"
+    errors = result.as_dict()["errors"]
+    assert errors[0]["file"] == "rules/r.yaml" and errors[0]["line"] == 4 and "not valid" in errors[0]["message"]
+    assert rule_names(live) == ["good-rule"] and live.bundle.git_commit == good
+    with live.connect() as conn:
+        refused = conn.execute("SELECT git_commit, errors FROM config_versions WHERE outcome = 'refused'").fetchone()
+    assert refused[0] == bad and refused[1][0]["file"] == "rules/r.yaml"
+
+
+def test_signatures() -> None:
+    settings = GitSettings("file:///x", "main", Secret("${env:S}", "s3cret"), None, Path("/tmp"))
+    body = b'{"ref": "refs/heads/main"}'
+    good = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    assert verify_signature(settings, body, {"X-Hub-Signature-256": good})
+    assert not verify_signature(settings, body + b" ", {"X-Hub-Signature-256": good})
+    assert not verify_signature(settings, body, {"X-Hub-Signature-256": "sha256=" + "0" * 64})
+    assert not verify_signature(settings, body, {})
+    assert verify_signature(settings, body, {"X-Gitlab-Token": "s3cret"})
+    assert not verify_signature(settings, body, {"X-Gitlab-Token": "wrong"})
+    with pytest.raises(ValueError, match="not JSON"):
+        parse_push(b"<html>")
+    with pytest.raises(ValueError, match="40-character"):
+        parse_push(b'{"ref": "refs/heads/main", "after": "abc"}')
+
+
+def test_push_to_another_branch_is_ignored(setup) -> None:
+    repo, sync, live, _ = setup
+    sha = repo.commit("feature-rule", branch="feature")
+    result = sync.handle_push(push_body("refs/heads/feature", sha))
+    assert result.status == "ignored" and "follows refs/heads/main" in result.reason
+    assert live._pipeline is None
+
+
+def test_force_push_older_commit_and_rollback(setup) -> None:
+    repo, sync, live, _ = setup
+    first = repo.commit("v1-rule")
+    second = repo.commit("v2-rule")
+    assert sync.sync(first).status == "applied"
+    assert sync.sync(second).status == "applied"
+    older = sync.sync(first)
+    assert older.status == "refused" and "older than the running" in older.reason
+    assert sync.sync(first, force=True).status == "applied" and rule_names(live) == ["v1-rule"]
+    assert sync.sync(second).status == "applied"
+    # Rewrite history: reset to first and commit something else, force-push.
+    git("reset", "-q", "--hard", first, cwd=repo.work)
+    rewritten = repo.commit("rewritten-rule", force=True)
+    assert sync.handle_push(push_body("refs/heads/main", rewritten)).status == "applied"
+    assert rule_names(live) == ["rewritten-rule"]
+    back = sync.rollback("alice")
+    assert back.status == "applied" and rule_names(live) == ["v2-rule"], back
+
+
+def test_concurrent_syncs_serialize(setup) -> None:
+    repo, sync, live, _ = setup
+    shas = [repo.commit(f"rule-{i}") for i in range(3)]
+    results = []
+    threads = [threading.Thread(target=lambda s=s: results.append(sync.sync(s, force=True))) for s in shas]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.status for r in results) == ["applied"] * 3
+    assert live.bundle.git_commit in shas
+    with live.connect() as conn:
+        current = conn.execute("SELECT count(*) FROM config_versions WHERE is_current").fetchone()[0]
+    assert current == 1

@@ -1,0 +1,177 @@
+"""The dashboard in a real headless Chromium (Debian's chromium, driven by playwright-python).
+
+Scenarios: the alert list, filtering it, a new alert arriving live (insert + NOTIFY),
+opening an alert, acknowledging it as an operator, a viewer refused. Every page is
+saved under test-output/screenshots/; the overview and an alert page are copied to
+docs/img/ for the README.
+"""
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psycopg
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+if not Path(CHROMIUM).exists():
+    pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright-python is not installed (pip install playwright)")
+uvicorn = pytest.importorskip("uvicorn")
+
+from web_fixtures import FakeEngine, OPERATOR, VIEWER, make_alert, settings  # noqa: E402
+from opsconductor.engine.model import Severity  # noqa: E402
+from opsconductor.engine.store.alerts import insert_alerts  # noqa: E402
+from opsconductor.web.app import create_app  # noqa: E402
+from web_demo_data import seed  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-output" / "screenshots"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+TIMEOUT_MS = 10_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def site(db_url):
+    """The app served by uvicorn on 127.0.0.1 in a thread, on the demo scenario's data."""
+    ids = seed(db_url)
+    app = create_app(database_url=db_url, engine=FakeEngine(), settings=settings())
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=2))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    yield f"http://127.0.0.1:{port}", ids
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    expected = "the server responded with a status of 403"  # test_viewer_refused provokes one
+
+    def on_console(m) -> None:
+        if m.type == "error" and expected not in m.text:
+            errors.append(m.text)
+
+    pg.on("console", on_console)
+    yield pg
+    context.close()
+    assert errors == [], errors  # no script error, no CSP violation
+
+
+def shot(pg, name: str) -> Path:
+    path = SHOTS / f"{name}.png"
+    pg.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def login(pg, base: str, token: str, next_path: str = "/") -> None:
+    pg.goto(f"{base}/login?next={next_path}")
+    pg.fill("input[name=token]", token)
+    pg.click("button[type=submit]")
+    pg.wait_for_url(f"{base}{next_path}")
+
+
+def test_every_page_and_the_readme_images(site, page):
+    base, ids = site
+    for name, path in [("overview", "/"), ("alerts", "/alerts"), ("alert", f"/alerts/{ids['switch']}"),
+                       ("alert-suppressed-child", f"/alerts/{ids['camera']}"), ("dependencies", "/dependencies"),
+                       ("connectors", "/connectors"), ("config", "/config"), ("login", "/login")]:
+        page.goto(base + path)
+        page.wait_for_load_state("load")
+        saved = shot(page, name)
+        if name in ("overview", "alert"):
+            (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(saved, ROOT / "docs" / "img" / ("dashboard.png" if name == "overview" else "alert.png"))
+    assert page.locator("svg.topology").count() == 0  # last page was /login
+
+
+def test_list_filter_live_arrival_and_open(site, page, db_url):
+    base, ids = site
+    page.goto(base + "/alerts")
+    rows = page.locator("#alert-rows tr")
+    assert rows.count() == 14
+    page.locator("label.sevbox.sev-critical").click()  # a checkbox change submits the filter
+    page.wait_for_url("**severity=critical**")
+    assert rows.count() == 2
+    assert set(page.locator("#alert-rows .sev").all_inner_texts()) == {"CRITICAL"}
+    shot(page, "alerts-filtered")
+
+    page.wait_for_selector("#live:not(.down)", state="visible")  # the stream said ready
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        (new,) = insert_alerts(conn, [make_alert(severity=Severity.CRITICAL, title="Core router CPU 100%",
+                                                      received_at=datetime.now(timezone.utc))])
+        (ignored,) = insert_alerts(conn, [make_alert(severity=Severity.INFO, title="Filtered out")])
+        conn.execute("SELECT pg_notify('opsc_alerts', %s)", (f"{new.id},{ignored.id}",))
+    page.wait_for_selector(f'#alert-rows tr[data-id="{new.id}"]')
+    assert rows.first.get_attribute("data-id") == new.id and rows.count() == 3
+    assert page.locator(f'tr[data-id="{ignored.id}"]').count() == 0  # the stream applies the page's filter
+    assert "+1 new" in page.inner_text("#newcount")
+    shot(page, "alerts-live")
+
+    page.click(f'#alert-rows tr[data-id="{new.id}"] a')
+    page.wait_for_url(f"{base}/alerts/{new.id}")
+    assert page.inner_text("h1") == "Core router CPU 100%"
+
+
+def test_operator_acknowledges(site, page):
+    base, ids = site
+    login(page, base, OPERATOR, f"/alerts/{ids['vpn']}")
+    page.fill("textarea[name=note]", "Carrier ticket 4711 opened")
+    page.click("#ack")
+    page.wait_for_url(f"**/alerts/{ids['vpn']}?done=acknowledged")
+    assert "Alert acknowledged." in page.inner_text(".flash")
+    history = page.inner_text("table.plain")
+    assert "acknowledged" in history and "otto" in history and "Carrier ticket 4711 opened" in history
+    assert page.locator("#ack").count() == 0  # resolve remains
+    shot(page, "alert-acknowledged")
+
+
+def test_viewer_refused(site, page):
+    base, ids = site
+    login(page, base, VIEWER, f"/alerts/{ids['vpn']}")
+    assert "need the operator role" in page.inner_text(".actions")
+    assert page.locator("#ack").count() == 0
+    csrf = page.locator("input[name=csrf]").first.get_attribute("value")
+    answer = page.request.post(f"{base}/alerts/{ids['vpn']}/acknowledge", form={"csrf": csrf})
+    assert answer.status == 403 and "operator role" in answer.text()
+    # The same refusal as the browser draws it: submit a form the viewer's page does not offer.
+    with page.expect_navigation() as nav:
+        page.evaluate("""csrf => { const f = document.createElement('form'); f.method = 'post';
+            f.action = location.pathname + '/acknowledge'; const i = document.createElement('input');
+            i.type = 'hidden'; i.name = 'csrf'; i.value = csrf; f.appendChild(i); document.body.appendChild(f);
+            f.submit(); }""", csrf)
+    assert nav.value.status == 403 and "operator role" in page.inner_text("main")
+    shot(page, "viewer-refused")

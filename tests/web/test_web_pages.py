@@ -1,0 +1,122 @@
+"""Dashboard pages in-process: rendering, login session, CSRF, operator actions."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from web_fixtures import ADMIN, OPERATOR, VIEWER, make_alert
+from web_demo_data import seed
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([0-9a-f]{64})"', html).group(1)
+
+
+def login(client, token: str):
+    page = client.get("/login")
+    return client.post("/login", data={"token": token, "csrf": csrf_of(page.text), "next": "/alerts"},
+                       follow_redirects=False)
+
+
+@pytest.mark.parametrize("path", ["/", "/alerts", "/alerts?status=&severity=critical&severity=major",
+                                  "/dependencies", "/connectors", "/config", "/login"])
+def test_pages_render_with_demo_data(client, db_url, path):
+    seed(db_url)
+    r = client.get(path)
+    assert r.status_code == 200 and "<script" in r.text and "onclick" not in r.text and "style=" not in r.text
+
+
+def test_alert_page_shows_trail_and_correlation(client, db_url):
+    ids = seed(db_url)
+    html = client.get(f"/alerts/{ids['switch']}").text
+    assert "camera-under-switch" in html and "6 alerts correlated under this one" in html
+    assert "page-oncall-critical" in html and "SMTP 451" in html
+    cam = client.get(f"/alerts/{ids['camera']}").text
+    assert "Suppressed under the root cause" in cam and ids["switch"] in cam
+
+
+def test_login_sets_a_strict_httponly_session(client):
+    r = login(client, OPERATOR)
+    assert r.status_code == 303 and r.headers["location"] == "/alerts"
+    cookie = [v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("opsc_session=")][0]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    assert OPERATOR not in cookie
+    assert "otto" in client.get("/").text
+
+
+def test_login_with_wrong_token(client):
+    r = login(client, "wrong")
+    assert r.status_code == 401 and "not known" in r.text
+
+
+def test_login_refused_without_csrf(client):
+    client.get("/login")
+    r = client.post("/login", data={"token": OPERATOR}, follow_redirects=False)
+    assert r.status_code == 403 and "CSRF" in r.text
+
+
+def test_operator_acknowledges_through_the_form_and_history_says_who(client, add_alerts):
+    (alert_id,) = add_alerts(make_alert())
+    login(client, OPERATOR)
+    token = csrf_of(client.get(f"/alerts/{alert_id}").text)
+    r = client.post(f"/alerts/{alert_id}/acknowledge", data={"note": "looking", "csrf": token}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/alerts/{alert_id}?done=acknowledged"
+    history = client.get(f"/api/v1/alerts/{alert_id}").json()["history"]
+    assert history[-1]["action"] == "acknowledged" and history[-1]["user_name"] == "otto"
+    assert history[-1]["notes"] == "looking"
+
+
+def test_form_post_without_csrf_is_refused(client, add_alerts):
+    (alert_id,) = add_alerts(make_alert())
+    login(client, OPERATOR)
+    for data in ({"note": "x"}, {"note": "x", "csrf": "0" * 64}):
+        r = client.post(f"/alerts/{alert_id}/acknowledge", data=data, follow_redirects=False)
+        assert r.status_code == 403 and "CSRF" in r.text
+    assert client.get(f"/api/v1/alerts/{alert_id}").json()["alert"]["status"] == "active"
+
+
+def test_viewer_session_cannot_acknowledge(client, add_alerts):
+    (alert_id,) = add_alerts(make_alert())
+    login(client, VIEWER)
+    html = client.get(f"/alerts/{alert_id}").text
+    assert "need the operator role" in html and 'id="ack"' not in html
+    r = client.post(f"/alerts/{alert_id}/acknowledge", data={"csrf": csrf_of(html)}, follow_redirects=False)
+    assert r.status_code == 403 and "operator role" in r.text
+
+
+def test_session_cookie_does_not_authorize_json_writes(client, add_alerts):
+    (alert_id,) = add_alerts(make_alert())
+    login(client, OPERATOR)
+    assert client.post(f"/api/v1/alerts/{alert_id}/acknowledge").status_code == 401
+
+
+def test_tampered_session_is_ignored(client):
+    login(client, VIEWER)
+    value = client.cookies.get("opsc_session")
+    body, mac = value.rsplit(".", 1)
+    client.cookies.clear()
+    client.cookies.set("opsc_session", body + "." + mac[:-1] + ("1" if mac[-1] == "0" else "0"))
+    assert "vera" not in client.get("/").text
+
+
+def test_admin_reloads_from_the_config_page(client, engine):
+    login(client, ADMIN)
+    token = csrf_of(client.get("/config").text)
+    r = client.post("/config/reload", data={"csrf": token}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/config?reloaded=applied"
+    assert engine.reloads == ["admin (OPSC_ADMIN_TOKEN)"]
+
+
+def test_logout(client):
+    login(client, OPERATOR)
+    token = csrf_of(client.get("/").text)
+    client.post("/logout", data={"csrf": token})
+    assert "otto" not in client.get("/").text
+
+
+def test_login_next_stays_on_site(client):
+    page = client.get("/login")
+    r = client.post("/login", data={"token": OPERATOR, "csrf": csrf_of(page.text), "next": "//evil.example/x"},
+                    follow_redirects=False)
+    assert r.headers["location"] == "/"

@@ -1,0 +1,156 @@
+"""JSON API: dependencies, connectors, config (+ reload), inbound webhooks, health, metrics."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+
+from opsconductor.engine.store.config_versions import ConfigVersion, get_current, get_last_attempt
+from opsconductor.engine.store.connector_status import list_runtime
+
+from . import queries, topology
+from .errors import ApiError
+from .queries import jsonable
+from .settings import EngineView
+
+log = logging.getLogger("opsconductor.web")
+
+
+def topology_nodes(conn: psycopg.Connection) -> tuple[list[dict[str, Any]], list[topology.Node]]:
+    deps = queries.dependencies(conn)
+    return deps, topology.build(deps, queries.device_states(conn))
+
+
+def connectors(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    # The runtime columns only: connectors.config stays out of every answer.
+    return [jsonable(c) for c in list_runtime(conn)]
+
+
+def config_view(conn: psycopg.Connection, engine: EngineView | None) -> dict[str, Any]:
+    """Running version, last attempt and rules with hit counts; from the engine when it runs."""
+    if engine is not None:
+        status = engine.config_status()
+        current, last = status.get("current"), status.get("last_attempt")
+        hits = engine.rule_hits()
+    else:
+        current, last, hits = _version(get_current(conn)), _attempt(get_last_attempt(conn)), {}
+    rows = conn.execute("SELECT name, description, enabled, priority FROM notification_rules ORDER BY priority, name"
+                        ).fetchall()
+    rules = [{"name": r[0], "description": r[1], "enabled": bool(r[2]), "priority": r[3], "hits": hits.get(r[0], 0)}
+             for r in rows]
+    known = {r["name"] for r in rules}
+    rules += [{"name": n, "description": None, "enabled": True, "priority": None, "hits": h}
+              for n, h in sorted(hits.items()) if n not in known]
+    return {"current": jsonable(current), "last_attempt": jsonable(last), "rules": rules,
+            "engine_running": engine is not None}
+
+
+def _version(v: ConfigVersion | None) -> dict[str, Any] | None:
+    if v is None:
+        return None
+    return {"id": v.id, "content_hash": v.content_hash, "git_commit": v.git_commit, "loaded_at": v.loaded_at,
+            "files": v.files}
+
+
+def _attempt(v: ConfigVersion | None) -> dict[str, Any] | None:
+    if v is None:
+        return None
+    return {"id": v.id, "outcome": v.outcome.value, "errors": list(v.errors), "at": v.loaded_at}
+
+
+async def get_dependencies(request: Request) -> JSONResponse:
+    request.app.state.auth.require_read(request)
+    deps, nodes = await request.app.state.db.run(topology_nodes)
+    return JSONResponse({"dependencies": jsonable(deps), "devices": topology.as_json(nodes)})
+
+
+async def get_connectors(request: Request) -> JSONResponse:
+    request.app.state.auth.require_read(request)
+    return JSONResponse({"items": await request.app.state.db.run(connectors)})
+
+
+async def get_config(request: Request) -> JSONResponse:
+    request.app.state.auth.require_read(request)
+    return JSONResponse(await request.app.state.db.run(config_view, request.app.state.engine))
+
+
+async def reload_config(request: Request) -> JSONResponse:
+    who = request.app.state.auth.require(request, "admin", cookies=False)
+    return JSONResponse(await do_reload(request, who.name))
+
+
+async def do_reload(request: Request, actor: str) -> dict[str, Any]:
+    engine = _engine(request)
+    log.info("config reload requested by %s", actor)
+    return jsonable(await run_in_threadpool(engine.reload, actor))
+
+
+async def ingest_event(request: Request) -> JSONResponse:
+    engine = _engine(request)
+    connector = request.path_params["connector"]
+    body = await request.body()
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    try:
+        result = await run_in_threadpool(engine.accept_webhook, connector, body, headers)
+    except KeyError:
+        raise ApiError(404, f"no webhook connector is named {connector!r}", {"connector": connector}) from None
+    except PermissionError as exc:
+        raise ApiError(401, str(exc) or "the connector refused these credentials", {"connector": connector}) from None
+    except ValueError as exc:
+        raise ApiError(400, str(exc) or "the body is not what this connector accepts", {"connector": connector}) from None
+    return JSONResponse(jsonable(result), status_code=202)
+
+
+def _engine(request: Request) -> EngineView:
+    engine = request.app.state.engine
+    if engine is None:
+        raise ApiError(503, "the engine is not running in this process (read-only dashboard)")
+    return engine
+
+
+def _ping(conn: psycopg.Connection) -> bool:
+    return conn.execute("SELECT 1").fetchone() == (1,)
+
+
+async def healthz(request: Request) -> JSONResponse:
+    body: dict[str, Any] = {"status": "ok"}
+    try:
+        await request.app.state.db.run(_ping)
+        body["database"] = "ok"
+    except ApiError as exc:
+        body["database"] = f"error: {exc.message}"
+        body["status"] = "failing"
+    engine = request.app.state.engine
+    if engine is not None:
+        try:
+            body["engine"] = jsonable(await run_in_threadpool(engine.health))
+        except Exception as exc:  # a health probe reports, it does not fail
+            body["engine"] = {"engine": f"error: {type(exc).__name__}"}
+        if body["engine"].get("engine", "ok") != "ok" and body["status"] == "ok":
+            body["status"] = "degraded"
+    return JSONResponse(body, status_code=200 if body["status"] != "failing" else 503)
+
+
+async def metrics(request: Request) -> PlainTextResponse:
+    request.app.state.auth.require_read(request)
+    text = request.app.state.http_metrics.render()
+    engine = request.app.state.engine
+    if engine is not None:
+        text += await run_in_threadpool(engine.metrics)
+    return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+ROUTES = [
+    Route("/api/v1/dependencies", get_dependencies, methods=["GET"]),
+    Route("/api/v1/connectors", get_connectors, methods=["GET"]),
+    Route("/api/v1/config", get_config, methods=["GET"]),
+    Route("/api/v1/config/reload", reload_config, methods=["POST"]),
+    Route("/api/v1/events/{connector}", ingest_event, methods=["POST"]),
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+]

@@ -1,0 +1,107 @@
+"""Shared by the dashboard pages: templates, filters, the page context, form parsing."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from .auth import ANONYMOUS, Principal
+from .errors import ApiError
+
+HERE = Path(__file__).resolve().parent
+SEVERITIES = ("critical", "major", "minor", "warning", "info", "clear")
+
+
+def templates() -> Jinja2Templates:
+    t = Jinja2Templates(directory=str(HERE / "templates"))
+    t.env.filters.update(ago=ago, ts=ts, short=short)
+    t.env.globals.update(SEVERITIES=SEVERITIES, urlencode=urlencode)
+    return t
+
+
+def ago(value: Any) -> str:
+    when = _dt(value)
+    if when is None:
+        return "—"
+    seconds = int((datetime.now(timezone.utc) - when).total_seconds())
+    if seconds < 0:
+        return "just now"
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
+def ts(value: Any) -> str:
+    when = _dt(value)
+    return "—" if when is None else when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def short(value: Any, n: int = 12) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= n else text[:n]
+
+
+def _dt(value: Any) -> datetime | None:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def reader(request: Request) -> Principal | RedirectResponse:
+    """The page's viewer, or a redirect to /login when reading needs a login."""
+    auth = request.app.state.auth
+    who = auth.session(request) or ANONYMOUS
+    if auth.settings.read_access != "public" and not who.can("viewer"):
+        return login_redirect(request)
+    return who
+
+
+def login_redirect(request: Request, target: str | None = None) -> RedirectResponse:
+    if target is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+
+
+def page(request: Request, name: str, context: dict[str, Any], *, who: Principal | None = None,
+         status_code: int = 200) -> Response:
+    auth = request.app.state.auth
+    nonce, fresh = auth.csrf_nonce(request)
+    ctx = {"who": who or auth.session(request) or ANONYMOUS, "csrf": auth.csrf_token(nonce),
+           "read_access": auth.settings.read_access, "path": request.url.path, **context}
+    response = request.app.state.templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    if fresh:
+        auth.set_csrf_cookie(response, nonce)
+    return response
+
+
+async def form(request: Request) -> dict[str, str]:
+    """A urlencoded form (the dashboard's only kind), its CSRF token already checked."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/x-www-form-urlencoded":
+        raise ApiError(400, "forms must be sent as application/x-www-form-urlencoded")
+    try:
+        parsed = parse_qs((await request.body()).decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(400, "the form could not be read") from None
+    data = {k: v[0] for k, v in parsed.items()}
+    request.app.state.auth.check_csrf(request, data.get("csrf"))
+    return data
+
+
+def multi(request: Request) -> dict[str, str]:
+    """Query parameters with repeated keys (checkbox groups) joined by commas."""
+    out: dict[str, str] = {}
+    for key in request.query_params.keys():
+        out[key] = ",".join(v for v in request.query_params.getlist(key) if v)
+    return out
