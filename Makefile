@@ -42,6 +42,10 @@ run: $(STAMP)
 test: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -q
 
+# Plays a site power-loss scenario into the engine `make run` started (run it in another terminal).
+demo: $(STAMP)
+	$(BIN)/opsc demo --server http://$(HOST):$(PORT)
+
 validate: $(STAMP)
 	$(BIN)/opsc validate --config .
 

@@ -134,6 +134,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 0 if body.get("status") in ("applied", "unchanged", "ignored") else 1
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import main_args
+
+    return main_args(args)
+
+
 def cmd_import_legacy(args: argparse.Namespace) -> int:
     from .config.loader import load_tree
     from .legacy import import_legacy
@@ -198,6 +204,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the engine's URL (default $OPSC_SERVER_URL or http://127.0.0.1:8080)")
     p.add_argument("--force", action="store_true", help="apply even a commit older than the running one")
     p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("demo", help="play a site power-loss scenario into the running engine (make run first)")
+    p.add_argument("--server", default=os.environ.get("OPSC_SERVER_URL", "http://127.0.0.1:8080"))
+    p.add_argument("--trap-host", default="127.0.0.1")
+    p.add_argument("--trap-port", type=int, default=1162)
+    p.add_argument("--pace", type=float, default=5.0, help="seconds between steps (default 5)")
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("import-legacy", help="write the YAML tree equivalent to an existing OpsConductor database")
     p.add_argument("--database-url", required=True, help="the old database, e.g. postgresql://user@host/opsconductor")

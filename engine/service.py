@@ -57,7 +57,8 @@ class Engine:
         self.live = LiveConfig(settings.config_dir, self.host, self.state, self.connect,
                                run_rule_tests=settings.run_rule_tests, on_swap=self._on_swap,
                                in_use=lambda: None)
-        self.notifier = Notifier(self.connect, lambda: self.live.bundle)
+        self.notifier = Notifier(self.connect, lambda: self.live.bundle,
+                                 dashboard_url=os.environ.get("OPSC_DASHBOARD_URL") or f"http://{settings.host}:{settings.port}")
         self.worker = PipelineWorker(lambda: self.live.pipeline, self.connect, self.notifier.submit)
         self.live.in_use = lambda: self.worker.in_use
         self.supervisor = ConnectorSupervisor(self.worker.submit, self._previous_state)
@@ -165,7 +166,8 @@ class Engine:
         out.metric("opsc_open_alerts", "gauge", "Open alerts in memory", [({}, len(self.state.by_id))])
         out.metric("opsc_notifications_total", "counter", "Notification attempts by outcome",
                    [({"status": "sent"}, self.notifier.sent), ({"status": "failed"}, self.notifier.failed),
-                    ({"status": "skipped"}, self.notifier.skipped), ({"status": "dropped"}, self.notifier.dropped)])
+                    ({"status": "skipped"}, self.notifier.skipped), ({"status": "dropped"}, self.notifier.dropped),
+                    ({"status": "retried"}, self.notifier.retried)])
         last, ok = self.live.last, self.live.last_success
         out.metric("opsc_config_last_reload_successful", "gauge", "Whether the last reload attempt applied",
                    [({}, 1 if last is not None and last.outcome in ("applied", "unchanged") else 0)])

@@ -24,7 +24,8 @@ ALERT_FIELDS = frozenset({
     "received_at", "tags", "custom_fields", "raw_data", "fingerprint", "occurrence_count", "last_occurrence_at",
     "correlated_to_id", "correlation_rule", "resource_key", "site",
 })
-NOTIFICATION_FIELDS = ALERT_FIELDS | frozenset({"alert", "alerts", "rule", "channel", "kind", "dashboard_url"})
+NOTIFICATION_FIELDS = ALERT_FIELDS | frozenset({"alert", "alerts", "rule", "channel", "kind", "dashboard_url",
+                                                "group", "group_labels", "device", "time", "url"})
 
 
 @lru_cache(maxsize=2)

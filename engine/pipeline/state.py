@@ -12,10 +12,11 @@ from ..config.bundle import NotifyAction
 from ..model import Alert, Status
 from .effects import Effects
 
-# Alert types that mean "this device is down" for dependency suppression: an alert on a
-# device below one of these is a symptom. (Config override: a later issue; see docs.)
+# Alert types that mean "this device (or the path through it) is down" for dependency
+# suppression: an alert on a device below one of these is a symptom. linkDown is not one:
+# one port going down says nothing about what hangs off the device's other ports.
 DOWN_TYPES = frozenset({
-    "link_down", "device_down", "device_unreachable", "node_down", "ping_down", "sensor_down",
+    "device_down", "device_unreachable", "node_down", "ping_down", "sensor_down",
     "siklu_rf_link_down", "rf_link_down", "wan_down", "output_off", "shutdown_imminent", "battery_discharged",
 })
 

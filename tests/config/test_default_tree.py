@@ -22,14 +22,20 @@ def test_default_tree_validates_clean() -> None:
     assert {t.name for t in bundle.tests}  # the example rule tests ship with it
 
 
+SEEDED = {"prtg", "mcp", "snmp_trap", "eaton", "axis", "milestone", "cradlepoint", "siklu", "ubiquiti"}
+
+
 def test_seeded_connectors_all_disabled_except_trap_receiver() -> None:
     bundle = load()
     types = {c.type: c for c in bundle.connectors}
-    assert set(types) >= {"prtg", "mcp", "snmp_trap", "eaton", "axis", "milestone", "cradlepoint", "siklu", "ubiquiti"}
-    enabled = [c for c in bundle.connectors if c.enabled]
+    assert set(types) >= SEEDED
+    enabled = [c for c in bundle.connectors if c.enabled and c.type in SEEDED]
     assert [c.type for c in enabled] == ["snmp_trap"]
     port = int(enabled[0].settings["listen"][0].rsplit(":", 1)[1])
     assert port > 1024  # unprivileged
+    # Besides the seed's: the reachability monitor's webhook (used by `opsc demo`), token-protected.
+    (hook,) = [c for c in bundle.connectors if c.type == "webhook"]
+    assert hook.enabled and str(hook.settings["auth"]["bearer_token"]).startswith("${env:MONITORING_WEBHOOK_TOKEN")
 
 
 def test_every_connector_secret_is_a_reference() -> None:

@@ -9,7 +9,7 @@ from opsconductor.engine.model import Status
 STD = """
 mappings:
   - oid: 1.3.6.1.6.3.1.1.5.3
-    alert_type: link_down
+    alert_type: device_down
     category: network
     severity: major
     title: "Interface Down - {{ device_name }}"
@@ -20,7 +20,7 @@ mappings:
     severity: clear
     title: "Interface Up - {{ device_name }}"
     resource_key: "{{ vb.ifIndex }}"
-    clears: [link_down]
+    clears: [device_down]
   - oid: 1.3.6.1.6.3.1.1.5.1
     alert_type: cold_start
     category: network
@@ -153,7 +153,7 @@ def test_suppress_rule_and_windowed_correlation(tmp_path) -> None:
         match: {device_ip: {cidr: 192.168.99.0/24}}
         suppress: {reason: lab gear}
       - name: flapping-site
-        match: {alert_type: link_down}
+        match: {alert_type: device_down}
         correlate:
           count: 3
           window: 1m
@@ -174,7 +174,7 @@ def test_suppress_rule_and_windowed_correlation(tmp_path) -> None:
     p.process(trap(LINK_DOWN, "10.5.0.2", ifx(1), at=2))
     fx = p.process(trap(LINK_DOWN, "10.5.0.3", ifx(1), at=3))
     parent = next(a for a in fx.created if a.alert_type == "site_link_storm")
-    child = next(a for a in fx.created if a.alert_type == "link_down")
+    child = next(a for a in fx.created if a.alert_type == "device_down")
     assert parent.title == "Link storm at north" and parent.severity.value == "critical"
     assert (child.status, child.correlated_to_id) == (Status.SUPPRESSED, parent.id)
     assert {c.alert.id for c in fx.changes if c.alert.correlated_to_id == parent.id} >= {a1.id}

@@ -13,6 +13,7 @@ from pipeline_helpers import COLD_START, IF_INDEX, LINK_DOWN, LINK_UP, trap
 from opsconductor.engine.config.loader import load_bundle
 from opsconductor.engine.connectors.base import Backpressure
 from opsconductor.engine.explain import explain_text
+from opsconductor.engine.model import RawEvent
 from opsconductor.engine.notify.notifier import Notifier
 from opsconductor.engine.pipeline.pipeline import Pipeline
 from opsconductor.engine.pipeline.worker import PipelineWorker
@@ -25,6 +26,16 @@ from opsconductor.engine.store.notification_log import list_notifications
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def switch_unreachable():
+    """What the reachability monitor's webhook hands the pipeline (see connectors.d/monitoring-webhook.yaml)."""
+    from pipeline_helpers import T0
+
+    return RawEvent("monitor-1", "monitoring", "webhook", T0, None, {
+        "format": "generic", "item": {"host": "10.20.0.2"},
+        "fields": {"device_ip": "10.20.0.2", "alert_type": "device_unreachable", "severity": "major",
+                   "category": "network", "title": "Device Unreachable - site1-switch"}})
+
+
 @pytest.fixture
 def engine(db_url):
     bundle = load_bundle(ROOT)
@@ -32,7 +43,7 @@ def engine(db_url):
         version = record_applied(conn, content_hash=bundle.content_hash, files=bundle.files)
     pipeline = Pipeline(bundle, RulesHost(), version_id=version.id)
     connect = lambda: psycopg.connect(db_url)  # noqa: E731  (notifier: per batch; worker: kept open)
-    notifier = Notifier(connect, lambda: bundle)
+    notifier = Notifier(connect, lambda: bundle, dry_run=True)  # no SMTP server here
     worker = PipelineWorker(lambda: pipeline, connect, notifier.submit, max_queue=100, tick_every=0.2)
     notifier.start()
     worker.start()
@@ -50,15 +61,17 @@ def rows(db_url: str, query: str, *params):
 def test_batch_is_persisted_with_history_decisions_and_notifications(engine) -> None:
     worker, notifier, db_url, version_id = engine
     worker.submit([trap(LINK_DOWN, "10.20.0.2", [(f"{IF_INDEX}.1", 1)]),
+                   switch_unreachable(),
                    trap(COLD_START, "10.20.1.11", at=1),
                    trap(LINK_DOWN, "10.20.0.2", [(f"{IF_INDEX}.1", 1)], at=2)])
     assert worker.drain()
     alerts = rows(db_url, "SELECT alert_type, status, occurrence_count, config_version_id, correlated_to_id::text, id::text"
-                          " FROM alerts ORDER BY received_at")
-    (link, l_status, l_count, l_version, _, link_id), (cam, c_status, _, _, c_root, cam_id) = alerts
+                          " FROM alerts ORDER BY received_at, alert_type")
+    (switch, _, _, _, _, switch_id), (link, l_status, l_count, l_version, _, link_id), (cam, c_status, _, _, c_root, _) = alerts
     assert (link, l_status, l_count, l_version) == ("link_down", "active", 2, version_id)
-    assert (cam, c_status, c_root) == ("cold_start", "suppressed", link_id)
-    assert rows(db_url, "SELECT count(*) FROM raw_events")[0][0] == 3
+    assert switch == "device_unreachable"
+    assert (cam, c_status, c_root) == ("cold_start", "suppressed", switch_id)
+    assert rows(db_url, "SELECT count(*) FROM raw_events")[0][0] == 4
 
     worker.submit([trap(LINK_UP, "10.20.0.2", [(f"{IF_INDEX}.1", 1)], at=10)])
     assert worker.drain()

@@ -1,0 +1,87 @@
+"""What a channel delivers: one message for one rule, one channel and one kind, covering one
+alert or a group of alerts, with each alert already flattened into a JSON-able view."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from ..config.bundle import NotifyAction
+from ..model import Alert
+from ..pipeline.effects import Notification
+
+
+def alert_view(alert: Alert, site: str | None, dashboard_url: str | None) -> dict[str, Any]:
+    """An alert as templates and webhook receivers see it: plain values, times as ISO 8601."""
+    device = alert.device_name or alert.device_ip or ""
+    return {
+        "id": alert.id, "fingerprint": alert.fingerprint, "source_system": alert.source_system,
+        "source_alert_id": alert.source_alert_id, "connector": alert.connector,
+        "device_ip": alert.device_ip, "device_name": alert.device_name, "device": device, "site": site,
+        "severity": alert.severity.value, "category": alert.category, "alert_type": alert.alert_type,
+        "impact": alert.impact, "urgency": alert.urgency, "priority": alert.priority,
+        "title": alert.title, "message": alert.message, "status": alert.status.value, "is_clear": alert.is_clear,
+        "occurred_at": _iso(alert.occurred_at), "received_at": _iso(alert.received_at),
+        "last_occurrence_at": _iso(alert.last_occurrence_at), "occurrence_count": alert.occurrence_count,
+        "tags": list(alert.tags), "custom_fields": _plain(alert.custom_fields), "resource_key": alert.resource_key,
+        "correlated_to_id": alert.correlated_to_id, "correlation_rule": alert.correlation_rule,
+        "time": human_time(alert.occurred_at),
+        "url": f"{dashboard_url.rstrip('/')}/alerts/{alert.id}" if dashboard_url and alert.id else None,
+    }
+
+
+@dataclass(frozen=True)
+class Message:
+    rule: str
+    channel: str
+    kind: str  # firing | resolved
+    notifications: tuple[Notification, ...]
+    views: tuple[dict, ...]  # alert_view of each notification's alert, same order
+    group_key: str = ""  # "" when the rule does not group
+    group_labels: Mapping[str, Any] = field(default_factory=dict)
+    dashboard_url: str | None = None
+
+    @property
+    def alerts(self) -> tuple[Alert, ...]:
+        return tuple(n.alert for n in self.notifications)
+
+    @property
+    def action(self) -> NotifyAction | None:
+        return self.notifications[0].action
+
+    @property
+    def group(self) -> str:
+        """The group's values for people: `site1`, or `site1, ups`; empty when ungrouped."""
+        return ", ".join("-" if v is None else str(v) for v in self.group_labels.values())
+
+    def single(self, i: int) -> "Message":
+        """The message restricted to its i-th alert (PagerDuty sends one event per alert)."""
+        return replace(self, notifications=(self.notifications[i],), views=(self.views[i],))
+
+    def representative(self) -> int:
+        """Index of the alert whose fields stand for the whole message: the most severe, first."""
+        return max(range(len(self.notifications)), key=lambda i: (self.notifications[i].alert.severity.rank, -i))
+
+
+def human_time(at: datetime | None) -> str:
+    if at is None:
+        return ""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=timezone.utc)
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
