@@ -8,7 +8,6 @@ import os
 import secrets as pysecrets
 import signal
 from datetime import datetime, timezone
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -27,11 +26,14 @@ from .pipeline.worker import PipelineWorker
 from .reload import LiveConfig
 from .rules.host import RulesHost
 from .store.alerts import load_active_alerts
+from .store.connector_status import count_alerts, set_status
 from .store.database import Database
 from .store.migrate import apply_migrations
 from .watch import watch_config
 
 log = logging.getLogger("opsconductor")
+_STATUSES = {"ok", "degraded", "failing", "disabled", "unknown"}
+STATUS_EVERY = 10.0  # seconds between connector status writes
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class Engine:
         self.loop: asyncio.AbstractEventLoop | None = None
         git_settings = GitSettings.from_env(os.environ, settings.data_dir or Path("var"))
         self.git = GitSync(git_settings, self.live) if git_settings else None
-        self._rule_hits: Counter[str] = Counter()
+        self._counted: dict[str, int] = {}
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -73,7 +75,12 @@ class Engine:
         """Everything but the asyncio parts: rebuild state, load config, start the threads."""
         with self.connect() as conn:
             self.state.rebuild(load_active_alerts(conn))
+            told = conn.execute(
+                "SELECT n.alert_id::text, n.rule_name, n.channel, max(n.sent_at) FROM notification_log n"
+                " JOIN alerts a ON a.id = n.alert_id WHERE a.status <> 'resolved' AND n.rule_name IS NOT NULL"
+                " GROUP BY 1, 2, 3").fetchall()
         log.info("rebuilt %d open alerts from the database", len(self.state.by_id))
+        self._told = told  # applied once the config (and so the rules' notify actions) is loaded
         if self.git is not None:  # a GitOps engine serves the followed branch, not the local tree
             result = self.git.sync(trigger="start")
             outcome = result.reload or self.live.request("start")
@@ -82,6 +89,13 @@ class Engine:
         if outcome.outcome != "applied":
             raise OpscError("the config tree does not validate; the engine does not start:\n"
                             + "\n".join(p.format() for p in outcome.errors))
+        # Who was told of which open alert: resolved notifications and throttles survive a restart.
+        for alert_id, rule_name, channel, sent_at in self._told:
+            alert = self.state.by_id.get(alert_id)
+            rule = self.live.pipeline.rules.rule(rule_name)
+            if alert is not None:
+                self.state.notified.setdefault(alert_id, {})[(rule_name, channel)] = rule.notify if rule else None
+                self.state.last_notified[(rule_name, alert.fingerprint)] = sent_at
         self.notifier.start()
         self.worker.start()
 
@@ -91,6 +105,19 @@ class Engine:
         pipeline = self.live._pipeline
         if pipeline is not None:
             pipeline.close()
+
+    def write_statuses(self) -> None:
+        """Connector status and counters into the connectors table (the dashboard reads it)."""
+        statuses = self.supervisor.statuses(self.live.bundle)
+        counts = dict(self.worker.stats.events_in)
+        with self.connect() as conn:
+            for st in statuses:
+                set_status(conn, st.name, st.status if st.status in _STATUSES else "unknown",
+                           error_message=st.error_message, polled_at=st.last_poll_at, succeeded_at=st.last_success_at)
+                delta = counts.get(st.name, 0) - self._counted.get(st.name, 0)
+                if delta > 0:
+                    count_alerts(conn, st.name, delta)
+                    self._counted[st.name] = counts.get(st.name, 0)
 
     def _on_swap(self, old, new) -> None:
         if self.loop is not None:
@@ -182,6 +209,18 @@ class Engine:
         return out.text()
 
 
+async def status_loop(engine: Engine, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(engine.write_statuses)
+        except Exception as exc:  # the dashboard shows stale status; the engine goes on
+            log.error("could not write connector status: %s", exc)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=STATUS_EVERY)
+        except asyncio.TimeoutError:
+            pass
+
+
 async def pull_loop(engine: Engine, stop: asyncio.Event) -> None:
     """Pull mode: fetch and apply the followed ref on the interval (sites without webhooks)."""
     interval = engine.git.settings.poll_interval
@@ -230,7 +269,7 @@ async def serve(settings: ServeSettings) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(engine.live.arequest("sighup")))
-        tasks = [asyncio.create_task(server.serve())]
+        tasks = [asyncio.create_task(server.serve()), asyncio.create_task(status_loop(engine, stop))]
         if settings.watch and engine.git is None:
             tasks.append(asyncio.create_task(watch_config(settings.config_dir, engine.live, stop)))
         if engine.git is not None and engine.git.settings.poll_interval:

@@ -77,6 +77,9 @@ def test_demo_scenario_and_sighup_reload(server) -> None:
     detail = httpx.get(f"{base}/api/v1/alerts/{by[('device_unreachable', 'site1-cam1')]['id']}", timeout=10).json()
     assert any(d["rule"].startswith("dependency:network:site1-cam1->site1-switch") for d in detail["decisions"])
 
+    connectors = {c["name"]: c for c in httpx.get(f"{base}/api/v1/connectors", timeout=10).json()["items"]}
+    assert connectors["snmp-traps"]["status"] == "ok" and connectors["prtg"]["status"] == "disabled"
+
     version = httpx.get(f"{base}/api/v1/config", timeout=10).json()["current"]["id"]
     (tree / "rules" / "notifications.yaml").write_text(
         (tree / "rules" / "notifications.yaml").read_text().replace("log-everything-else", "log-the-rest"))

@@ -52,6 +52,7 @@ class Effects:
     window_entries: tuple[tuple[str, tuple, datetime, str], ...] = ()  # (rule, group key, at, alert id)
     parents: tuple[tuple[str, tuple, str], ...] = ()  # (rule, group key, parent id)
     reevaluate: tuple[tuple[str, datetime | None], ...] = ()  # (child id, due; None = done)
+    held: tuple[tuple[str, tuple], ...] = ()  # (alert id, notify actions a silence holds back; () = released)
 
 
 @dataclass
@@ -67,8 +68,9 @@ class EffectsBuilder:
     window_entries: list = field(default_factory=list)
     parents: list = field(default_factory=list)
     reevaluate: list = field(default_factory=list)
+    held: list = field(default_factory=list)
 
     def freeze(self) -> Effects:
         return Effects(self.event, tuple(self.created), tuple(self.occurrences), tuple(self.changes),
                        tuple(self.decisions), tuple(self.notifications), tuple(self.window_entries),
-                       tuple(self.parents), tuple(self.reevaluate))
+                       tuple(self.parents), tuple(self.reevaluate), tuple(self.held))

@@ -20,7 +20,7 @@ from .correlate import correlate, dependency_rule, find_root
 from .effects import Change, Decision, Effects, EffectsBuilder
 from .enrich import enrich
 from .normalize import normalize
-from .route import firing, route
+from .route import firing, released, repeats, route
 from .state import ActiveAlerts
 from .work import Context, Stage, Work
 
@@ -69,8 +69,8 @@ class Pipeline:
         return work.effects
 
     def tick(self, now: datetime) -> Effects:
-        """Children whose root cleared: still open after the grace period → relinked to
-        another root, or notified on their own."""
+        """What time alone triggers: children whose root cleared (relinked to another root,
+        or notified on their own after the grace period), repeat_interval, ended silences."""
         fx = EffectsBuilder(None)
         notifications, decisions = [], []
         for child_id, due in sorted(self.state.reevaluate.items(), key=lambda item: item[1]):
@@ -93,7 +93,9 @@ class Pipeline:
             fx.decisions.append(Decision(child.id, "correlate", "reevaluate",
                                          {"reason": "root cleared, still open"}, self.view.version_id))
             outcome = self.rules.evaluate(active, self.view.site(active.device_ip), now)
-            firing(active, outcome.notify, now, self.ctx, notifications, decisions)
+            firing(active, outcome.notify, now, self.ctx, notifications, decisions, fx.held)
+        repeats(now, self.ctx, notifications, decisions)
+        released(now, self.ctx, notifications, decisions, fx.held)
         fx.notifications.extend(notifications)
         fx.decisions.extend(decisions)
         effects = fx.freeze()

@@ -10,12 +10,14 @@ from typing import Iterable
 from ..config.bundle import NotifyAction, Rule
 from ..model import Alert, Status
 from .effects import Decision, Notification
+from .silences import active_silence
 from .work import Context, Work
 
 
 def route(work: Work, ctx: Context) -> Work:
     notifications: list[Notification] = []
     decisions: list[Decision] = []
+    held: list = []
     outcomes = {c.alert.id: c.outcome for c in work.candidates}
     for alert in work.effects.created:
         if alert.status is not Status.ACTIVE:
@@ -24,19 +26,29 @@ def route(work: Work, ctx: Context) -> Work:
             # A parent is announced by the rule that correlated it.
             rule = ctx.rules.rule(alert.correlation_rule or "")
             actions = ((rule, rule.notify),) if rule is not None and rule.notify else ()
-            firing(alert, actions, work.now, ctx, notifications, decisions)
+            firing(alert, actions, work.now, ctx, notifications, decisions, held)
         elif outcomes.get(alert.id) is not None:
-            firing(alert, outcomes[alert.id].notify, work.now, ctx, notifications, decisions)
+            firing(alert, outcomes[alert.id].notify, work.now, ctx, notifications, decisions, held)
     for change in work.effects.changes:
         if change.action == "cleared":
             resolved(change.alert, work.now, ctx, notifications, decisions)
     effects = replace(work.effects, notifications=work.effects.notifications + tuple(notifications),
-                      decisions=work.effects.decisions + tuple(decisions))
+                      decisions=work.effects.decisions + tuple(decisions), held=work.effects.held + tuple(held))
     return replace(work, effects=effects)
 
 
 def firing(alert: Alert, actions: Iterable[tuple[Rule, NotifyAction]], now: datetime, ctx: Context,
-           out: list[Notification], decisions: list[Decision]) -> None:
+           out: list[Notification], decisions: list[Decision], held: list) -> None:
+    actions = tuple(actions)
+    if not actions:
+        return
+    silence = active_silence(alert, ctx.view, now)
+    if silence is not None:
+        held.append((alert.id, actions))
+        decisions.append(Decision(alert.id, "route", f"silence:{silence.name}",
+                                  {"silenced": True, "until": silence.ends_at, "owner": silence.owner,
+                                   "comment": silence.comment}, ctx.view.version_id))
+        return
     for rule, action in actions:
         last = ctx.state.last_notified.get((rule.name, alert.fingerprint))
         if action.throttle and last is not None and (now - last).total_seconds() < action.throttle:
@@ -58,3 +70,30 @@ def resolved(alert: Alert, now: datetime, ctx: Context, out: list[Notification],
         decisions.append(Decision(alert.id, "route", "resolved", {"notify": sorted({c for _, c in told})},
                                   ctx.view.version_id))
 
+
+
+def repeats(now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision]) -> None:
+    """repeat_interval: tell again whoever was told of an alert that is still active."""
+    for alert_id, told in list(ctx.state.notified.items()):
+        alert = ctx.state.by_id.get(alert_id)
+        if alert is None or alert.status is not Status.ACTIVE:
+            continue
+        for (rule, channel), action in told.items():
+            if action is None or not action.repeat_interval:
+                continue
+            last = ctx.state.last_notified.get((rule, alert.fingerprint))
+            if last is not None and (now - last).total_seconds() >= action.repeat_interval:
+                out.append(Notification(alert, rule, channel, "firing", now, action))
+                decisions.append(Decision(alert.id, "route", rule, {"repeat": True, "notify": [channel]},
+                                          ctx.view.version_id))
+
+
+def released(now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision], held: list) -> None:
+    """Alerts whose silence ended while they are still active are notified now."""
+    for alert_id, actions in list(ctx.state.silenced.items()):
+        alert = ctx.state.by_id.get(alert_id)
+        if alert is None or alert.status is not Status.ACTIVE:
+            continue
+        if active_silence(alert, ctx.view, now) is None:
+            held.append((alert_id, ()))
+            firing(alert, actions, now, ctx, out, decisions, held)

@@ -36,6 +36,7 @@ class ActiveAlerts:
     windows: dict[tuple[str, tuple], deque] = field(default_factory=dict)  # (rule, group key) → (time, id)
     parents: dict[tuple[str, tuple], str] = field(default_factory=dict)  # (rule, group key) → parent id
     reevaluate: dict[str, datetime] = field(default_factory=dict)  # child id → when to look again
+    silenced: dict[str, tuple] = field(default_factory=dict)  # alert id → notify actions held by a silence
 
     def open_alert(self, fp: str) -> Alert | None:
         alert_id = self.by_fp.get(fp)
@@ -72,6 +73,11 @@ class ActiveAlerts:
             self.windows.setdefault((rule, key), deque()).append((at, alert_id))
         for rule, key, parent_id in effects.parents:
             self.parents[(rule, key)] = parent_id
+        for alert_id, actions in effects.held:
+            if actions:
+                self.silenced[alert_id] = actions
+            else:
+                self.silenced.pop(alert_id, None)
         for child_id, due in effects.reevaluate:
             if due is None:
                 self.reevaluate.pop(child_id, None)
@@ -93,6 +99,7 @@ class ActiveAlerts:
                 del self.by_fp[alert.fingerprint]
             self.notified.pop(alert.id, None)
             self.reevaluate.pop(alert.id, None)
+            self.silenced.pop(alert.id, None)
             return
         self.by_id[alert.id] = alert
         self.by_fp[alert.fingerprint] = alert.id

@@ -1,0 +1,64 @@
+"""Silences hold notifications back (and release them when they end); repeat_interval re-notifies."""
+from __future__ import annotations
+
+from pipeline_helpers import COLD_START, at, pipeline, trap
+
+from opsconductor.engine.model import Status
+
+MAPS = """
+mappings:
+  - oid: 1.3.6.1.6.3.1.1.5.1
+    alert_type: cold_start
+    category: network
+    severity: major
+    title: "Cold Start - {{ device_name }}"
+"""
+RULES = """
+channels:
+  - {name: noc, type: log}
+rules:
+  - name: tell-noc
+    notify: {channels: [noc], repeat_interval: 1h}
+silences:
+  - name: site2-maintenance
+    match: {device_ip: {cidr: 10.2.0.0/16}}
+    starts_at: "2026-01-05T08:00:00Z"
+    ends_at: "2026-01-05T10:00:00Z"
+    owner: alice
+    comment: core switch swap
+  - name: weekend-lab
+    match: {site: lab}
+    schedule: {days: [sat, sun]}
+"""
+FILES = {"oidmaps/m.yaml": MAPS, "rules/r.yaml": RULES,
+         "dependencies.d/d.yaml": "devices:\n  - {name: lab1, ip: 10.9.0.1, site: lab}\n"}
+
+
+def test_silenced_alert_is_stored_not_notified_and_released_when_the_silence_ends(tmp_path) -> None:
+    p = pipeline(tmp_path, FILES)
+    fx = p.process(trap(COLD_START, "10.2.0.7"))  # 09:00, inside the window
+    (alert,) = fx.created
+    assert alert.status is Status.ACTIVE and fx.notifications == ()
+    (decision,) = [d for d in fx.decisions if d.stage == "route"]
+    assert decision.rule == "silence:site2-maintenance" and decision.detail["owner"] == "alice"
+    assert p.tick(at(3000)).notifications == ()  # 09:50, still silenced
+    later = p.tick(at(3601))  # 10:00:01, the window is over and the alert still active
+    assert [(n.alert.id, n.channel, n.rule) for n in later.notifications] == [(alert.id, "noc", "tell-noc")]
+    assert p.tick(at(3700)).notifications == ()  # released once
+
+
+def test_other_devices_and_weekdays_are_not_silenced(tmp_path) -> None:
+    p = pipeline(tmp_path, FILES)
+    assert [n.channel for n in p.process(trap(COLD_START, "10.3.0.1")).notifications] == ["noc"]
+    assert [n.channel for n in p.process(trap(COLD_START, "10.9.0.1", at=1)).notifications] == ["noc"]  # Monday
+
+
+def test_repeat_interval_for_alerts_still_active(tmp_path) -> None:
+    p = pipeline(tmp_path, FILES)
+    (alert,) = p.process(trap(COLD_START, "10.3.0.1")).created
+    assert p.tick(at(1800)).notifications == ()
+    first = p.tick(at(3600))
+    assert [(n.alert.id, n.kind) for n in first.notifications] == [(alert.id, "firing")]
+    assert any(d.detail.get("repeat") for d in first.decisions)
+    assert p.tick(at(3700)).notifications == ()
+    assert len(p.tick(at(7200)).notifications) == 1
