@@ -81,10 +81,14 @@ class Engine:
                 " GROUP BY 1, 2, 3").fetchall()
         log.info("rebuilt %d open alerts from the database", len(self.state.by_id))
         self._told = told  # applied once the config (and so the rules' notify actions) is loaded
+        outcome = None
         if self.git is not None:  # a GitOps engine serves the followed branch, not the local tree
-            result = self.git.sync(trigger="start")
-            outcome = result.reload or self.live.request("start")
-        else:
+            try:
+                outcome = self.git.sync(trigger="start").reload
+            except OpscError as exc:
+                log.error("could not sync %s at start (%s); starting from %s", self.git.settings.url, exc,
+                          self.settings.config_dir)
+        if outcome is None:
             outcome = self.live.request("start")
         if outcome.outcome != "applied":
             raise OpscError("the config tree does not validate; the engine does not start:\n"
