@@ -1,10 +1,16 @@
 """Names of standard MIB objects that templates and varbind conditions may use.
 
-A small table of the objects traps actually carry (SNMPv2-MIB, IF-MIB, UPS-MIB and
-the RFC 3584 proxy objects), so `vb.ifIndex` works without loading MIB modules at
-run time. Names resolve to column/scalar OIDs without the instance suffix.
+A table of the objects traps actually carry (SNMPv2-MIB, IF-MIB, UPS-MIB and the
+RFC 3584 proxy objects), so `vb.ifIndex` works without loading MIB modules; other names
+are looked up, once, in the MIB modules that ship with pysnmp (SNMPv2-MIB, RFC1213-MIB,
+SNMP-COMMUNITY-MIB, …). Names resolve to column/scalar OIDs without the instance suffix.
 """
 from __future__ import annotations
+
+from functools import lru_cache
+
+PYSNMP_MODULES = ("SNMPv2-MIB", "RFC1213-MIB", "SNMP-COMMUNITY-MIB", "SNMP-FRAMEWORK-MIB", "SNMP-TARGET-MIB",
+                  "SNMP-NOTIFICATION-MIB")
 
 _TABLE = {
     "SNMPv2-MIB": {
@@ -45,4 +51,29 @@ TRAP_NAMES = {
 
 def resolve_name(key: str) -> str:
     """A MIB name (ifIndex, IF-MIB::ifIndex) to its OID; anything else is returned unchanged."""
-    return BY_NAME.get(key, key)
+    found = BY_NAME.get(key)
+    if found is not None:
+        return found
+    if key[:1].isdigit():
+        return key
+    return _pysnmp_names().get(key, key)
+
+
+@lru_cache(maxsize=1)
+def _pysnmp_names() -> dict[str, str]:
+    """Every OBJECT-TYPE and NOTIFICATION-TYPE of the MIB modules pysnmp ships (loaded on first use)."""
+    from pysnmp.smi import builder
+
+    mibs = builder.MibBuilder()
+    out: dict[str, str] = {}
+    for module in PYSNMP_MODULES:
+        try:
+            mibs.load_modules(module)
+        except Exception:  # a module missing from this pysnmp build: the table above still works
+            continue
+        for symbol, obj in mibs.mibSymbols.get(module, {}).items():
+            if type(obj).__name__ in ("MibScalar", "MibTableColumn", "NotificationType"):
+                oid = ".".join(str(arc) for arc in obj.getName())
+                out[f"{module}::{symbol}"] = oid
+                out.setdefault(symbol, oid)
+    return out

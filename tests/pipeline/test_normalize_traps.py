@@ -124,3 +124,13 @@ def test_default_tree_eaton_alarm_descriptor_in_varbind(tmp_path) -> None:
     fx = p.process(trap(removed, "10.20.0.5", [("1.3.6.1.4.1.534.1.7.2.1.2.17", "1.3.6.1.4.1.534.1.7.3")], at=60))
     assert [c.action for c in fx.changes] == ["cleared"]
     p.close()
+
+
+def test_varbind_names_from_pysnmp_mibs() -> None:
+    from opsconductor.engine.pipeline.varbinds import Varbinds
+
+    vb = Varbinds([("1.3.6.1.2.1.1.5.0", "core-sw"), ("1.3.6.1.2.1.4.20.1.1.10.0.0.2", "10.0.0.2"),
+                   ("1.3.6.1.2.1.2.2.1.1.3", 3)])
+    assert vb.sysName == "core-sw" and vb["SNMPv2-MIB::sysName"] == "core-sw"  # table and pysnmp's SNMPv2-MIB
+    assert vb["RFC1213-MIB::ipAdEntAddr"] == "10.0.0.2"  # only in pysnmp's RFC1213-MIB
+    assert vb.ifIndex == 3 and vb.get("NO-SUCH-MIB::thing") is None
