@@ -104,7 +104,9 @@ def run(url: str, events, label: str, count: int) -> None:
     p50, p99 = worker.stats.percentile(0.5), worker.stats.percentile(0.99)
     rss = psutil.Process(os.getpid()).memory_info().rss / 2**20
     print(f"{label:6} {count:>7} events  {count / elapsed:>8,.0f} events/s  p50 {p50 * 1000:7.1f} ms  "
-          f"p99 {p99 * 1000:7.1f} ms  open alerts {len(pipeline.state.by_id):>7,}  RSS {rss:6.0f} MiB")
+          f"p99 {p99 * 1000:7.1f} ms  open alerts {len(pipeline.state.by_id):>7,}  RSS {rss:6.0f} MiB  "
+          f"(stage thread busy {worker.stats.process_seconds / elapsed:.0%}, writer busy "
+          f"{worker.stats.write_seconds / elapsed:.0%})")
     pipeline.close()
 
 
@@ -132,7 +134,8 @@ def main() -> None:
                 apply_migrations(url)
                 events = new_only(args.events) if label == "new" else mixed(args.events, random.Random(1))
                 run(url, events, label, args.events)
-    rss_at_open_alerts(args.open_alerts)
+    if args.open_alerts:
+        rss_at_open_alerts(args.open_alerts)
 
 
 if __name__ == "__main__":

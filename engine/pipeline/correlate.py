@@ -5,7 +5,6 @@ the rule (or dependency, or OID map) that decided.
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 from ..config.bundle import CorrelateAction, Rule
@@ -51,7 +50,7 @@ def correlate(work: Work, ctx: Context) -> Work:
         fx.created.append(alert)
         seen_in_event[alert.fingerprint] = alert
         out.append(Candidate(alert, c.outcome))
-    return replace(work, candidates=tuple(out), effects=fx.freeze())
+    return work.with_(candidates=tuple(out), effects=fx.freeze())
 
 
 def _normalized_by(alert: Alert) -> str:

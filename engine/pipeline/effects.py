@@ -54,6 +54,11 @@ class Effects:
     reevaluate: tuple[tuple[str, datetime | None], ...] = ()  # (child id, due; None = done)
     held: tuple[tuple[str, tuple], ...] = ()  # (alert id, notify actions a silence holds back; () = released)
 
+    def with_(self, **changes) -> "Effects":
+        new = object.__new__(Effects)
+        new.__dict__.update(self.__dict__, **changes)
+        return new
+
 
 @dataclass
 class EffectsBuilder:

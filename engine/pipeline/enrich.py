@@ -3,7 +3,6 @@ remembered for the later stages). Repeats and clears skip the rules: nothing abo
 is new."""
 from __future__ import annotations
 
-from dataclasses import replace
 
 from .work import Candidate, Context, Work
 
@@ -16,4 +15,4 @@ def enrich(work: Work, ctx: Context) -> Work:
             continue
         outcome = ctx.rules.evaluate(c.alert, ctx.view.site(c.alert.device_ip), work.now)
         out.append(Candidate(outcome.alert, outcome))
-    return replace(work, candidates=tuple(out))
+    return work.with_(candidates=tuple(out))

@@ -1,7 +1,6 @@
 """Stage 1: a raw event becomes candidate alerts, through its connector type's normalizer."""
 from __future__ import annotations
 
-from dataclasses import replace
 
 from ..errors import ConnectorError
 from ..model import evolve
@@ -18,4 +17,4 @@ def normalize(work: Work, ctx: Context) -> Work:
     alerts = normalizer(event, ctx.view)
     candidates = tuple(Candidate(evolve(a, config_version_id=ctx.view.version_id,
                                          connector=a.connector or event.connector)) for a in alerts)
-    return replace(work, candidates=candidates)
+    return work.with_(candidates=candidates)

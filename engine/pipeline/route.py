@@ -3,7 +3,6 @@
 of the problem."""
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import Iterable
 
@@ -32,9 +31,9 @@ def route(work: Work, ctx: Context) -> Work:
     for change in work.effects.changes:
         if change.action == "cleared":
             resolved(change.alert, work.now, ctx, notifications, decisions)
-    effects = replace(work.effects, notifications=work.effects.notifications + tuple(notifications),
+    effects = work.effects.with_(notifications=work.effects.notifications + tuple(notifications),
                       decisions=work.effects.decisions + tuple(decisions), held=work.effects.held + tuple(held))
-    return replace(work, effects=effects)
+    return work.with_(effects=effects)
 
 
 def firing(alert: Alert, actions: Iterable[tuple[Rule, NotifyAction]], now: datetime, ctx: Context,

@@ -29,6 +29,12 @@ class Work:
     candidates: tuple[Candidate, ...] = ()
     effects: Effects = field(default_factory=lambda: Effects(None))
 
+    def with_(self, **changes) -> "Work":
+        """dataclasses.replace without re-running __init__ (every stage makes one per event)."""
+        new = object.__new__(Work)
+        new.__dict__.update(self.__dict__, **changes)
+        return new
+
 
 @dataclass(frozen=True)
 class Context:

@@ -37,6 +37,8 @@ class WorkerStats:
         self.write_retries = 0
         self.errors = 0
         self.conflicts = 0
+        self.process_seconds = 0.0  # time the stage thread spent running the pipeline
+        self.write_seconds = 0.0  # time the writer spent in PostgreSQL transactions
         self.latencies: deque[float] = deque(maxlen=50_000)  # receipt → commit, seconds
 
     def percentile(self, q: float) -> float | None:
@@ -117,6 +119,7 @@ class PipelineWorker:
                 next_tick = time.monotonic() + self._tick_every
             pipeline = self._current()  # the generation that takes a batch finishes it
             self.in_use = pipeline
+            started = time.perf_counter()
             effects = []
             for event in batch:
                 try:
@@ -128,6 +131,7 @@ class PipelineWorker:
             if due:
                 effects.append(pipeline.tick(self._clock()))
             self.in_use = None
+            self.stats.process_seconds += time.perf_counter() - started
             self.stats.processed += len(batch)
             if batch or any(fx.changes or fx.decisions or fx.notifications for fx in effects):
                 self._writes.put((batch, effects, pipeline.view.version_id))
@@ -153,7 +157,9 @@ class PipelineWorker:
                 batch, effects, version_id = self._writes.get(timeout=0.05)
             except queue.Empty:
                 continue
+            started = time.perf_counter()
             self._write(batch, effects, version_id)
+            self.stats.write_seconds += time.perf_counter() - started
             committed = time.time()
             for event in batch:
                 self.stats.latencies.append(committed - event.received_at.timestamp())

@@ -13,11 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from ..model import Alert, RawEvent
 from .alerts import ENGINE, TITLE_MAX
-from .jsonb import plain
+from .jsonb import jsonb
 from .transitions import EngineChange, apply_engine_changes
 
 log = logging.getLogger("opsconductor.store")
@@ -77,7 +76,7 @@ def _copy_raw_events(cur: psycopg.Cursor, events: Sequence[RawEvent], version: i
                   " config_version_id) FROM STDIN") as copy:
         for e in events:
             copy.write_row((e.event_id, e.connector, e.source_system, e.source_address, e.received_at,
-                            Jsonb(plain(e.payload)), version))
+                            jsonb(e.payload), version))
 
 
 def _insert_alerts(cur: psycopg.Cursor, alerts: list[Alert]) -> list[str]:
@@ -97,7 +96,7 @@ def _insert_alerts(cur: psycopg.Cursor, alerts: list[Alert]) -> list[str]:
         for a in alerts:
             if a.id in inserted:
                 copy.write_row((a.id, "created", a.status.value, ENGINE.user_id, ENGINE.user_name,
-                                Jsonb({"config_version_id": a.config_version_id, "connector": a.connector})))
+                                jsonb({"config_version_id": a.config_version_id, "connector": a.connector})))
     return [a.id for a in alerts if a.id not in inserted]
 
 
@@ -119,7 +118,7 @@ def _record_occurrences(cur: psycopg.Cursor, occurrences: dict[str, tuple[int, o
     with cur.copy("COPY alert_history (alert_id, action, user_id, user_name, changes) FROM STDIN") as copy:
         for alert_id, total in rows:
             copy.write_row((alert_id, "occurrence", ENGINE.user_id, ENGINE.user_name,
-                            Jsonb({"occurrences": occurrences[alert_id][0], "occurrence_count": total})))
+                            jsonb({"occurrences": occurrences[alert_id][0], "occurrence_count": total})))
 
 
 def _copy_decisions(cur: psycopg.Cursor, decisions: list) -> None:
@@ -127,7 +126,7 @@ def _copy_decisions(cur: psycopg.Cursor, decisions: list) -> None:
         return
     with cur.copy("COPY alert_decisions (alert_id, stage, rule, config_version_id, detail) FROM STDIN") as copy:
         for d in decisions:
-            copy.write_row((d.alert_id, d.stage, d.rule[:255], d.config_version_id, Jsonb(plain(d.detail))))
+            copy.write_row((d.alert_id, d.stage, d.rule[:255], d.config_version_id, jsonb(d.detail)))
 
 
 def _alert_row(a: Alert) -> tuple:
@@ -135,5 +134,5 @@ def _alert_row(a: Alert) -> tuple:
     return (a.id, a.source_system, a.source_alert_id, a.device_ip, a.device_name, a.severity.value, a.category,
             a.alert_type, a.impact, a.urgency, a.priority, title, a.message, a.status.value, a.is_clear,
             a.occurred_at, a.received_at, a.correlated_to_id, a.correlation_rule, list(a.tags),
-            Jsonb(plain(a.custom_fields)), Jsonb(plain(a.raw_data)), a.fingerprint, a.occurrence_count,
+            jsonb(a.custom_fields), jsonb(a.raw_data), a.fingerprint, a.occurrence_count,
             a.last_occurrence_at, a.resource_key, a.connector, a.config_version_id)

@@ -6,6 +6,8 @@ through here so the conversion is done one way.
 """
 from __future__ import annotations
 
+import json
+
 from collections.abc import Mapping, Set
 from datetime import date, datetime
 from enum import Enum
@@ -27,6 +29,24 @@ def plain(value: Any) -> Any:
     return value
 
 
+def _default(value: Any) -> Any:
+    """What json.dumps cannot encode by itself (it already takes dicts, lists, tuples, str-Enums)."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (Set, frozenset)):
+        return list(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)  # a Secret prints as its reference, never its value
+
+
+def dumps(value: Any) -> str:
+    """JSON text for the hot path: no pre-walk of the value (plain() costs more than encoding)."""
+    return json.dumps(value, default=_default, ensure_ascii=False, separators=(",", ":"))
+
+
 def jsonb(value: Any) -> Jsonb | None:
     """A JSONB query parameter; None stays SQL NULL."""
-    return None if value is None else Jsonb(plain(value))
+    return None if value is None else Jsonb(value, dumps=dumps)
