@@ -49,9 +49,10 @@ def write_batch(conn: psycopg.Connection, raw_events: Sequence[RawEvent], effect
             occurrences[a.id] = (n + 1, a.last_occurrence_at or a.received_at)
     changes = [EngineChange(c.alert, c.action, c.old_status) for fx in effects for c in fx.changes]
     decisions = [d for fx in effects for d in fx.decisions]
+    payloads = {id(e.payload): jsonb(e.payload) for e in raw_events}  # an alert's raw_data is its event's payload
     with conn.transaction(), conn.cursor() as cur:
-        _copy_raw_events(cur, raw_events, config_version_id)
-        conflicts = _insert_alerts(cur, created)
+        _copy_raw_events(cur, raw_events, config_version_id, payloads)
+        conflicts = _insert_alerts(cur, created, payloads)
         skip = set(conflicts)
         _record_occurrences(cur, occurrences)
         apply_engine_changes(conn, [c for c in changes if c.alert.id not in skip])
@@ -69,24 +70,24 @@ def write_batch(conn: psycopg.Connection, raw_events: Sequence[RawEvent], effect
     return BatchResult(touched, tuple(conflicts))
 
 
-def _copy_raw_events(cur: psycopg.Cursor, events: Sequence[RawEvent], version: int | None) -> None:
+def _copy_raw_events(cur: psycopg.Cursor, events: Sequence[RawEvent], version: int | None, payloads: dict) -> None:
     if not events:
         return
     with cur.copy("COPY raw_events (event_id, connector, source_system, source_address, received_at, payload,"
                   " config_version_id) FROM STDIN") as copy:
         for e in events:
             copy.write_row((e.event_id, e.connector, e.source_system, e.source_address, e.received_at,
-                            jsonb(e.payload), version))
+                            payloads[id(e.payload)], version))
 
 
-def _insert_alerts(cur: psycopg.Cursor, alerts: list[Alert]) -> list[str]:
+def _insert_alerts(cur: psycopg.Cursor, alerts: list[Alert], payloads: dict) -> list[str]:
     if not alerts:
         return []
     cur.execute("CREATE TEMP TABLE IF NOT EXISTS opsc_stage_alerts (LIKE alerts INCLUDING DEFAULTS)"
                 " ON COMMIT DELETE ROWS")
     with cur.copy(f"COPY opsc_stage_alerts ({_COLS}) FROM STDIN") as copy:
         for a in alerts:
-            copy.write_row(_alert_row(a))
+            copy.write_row(_alert_row(a, payloads))
     # One statement: a row linked to another row of the same batch passes the foreign key
     # check, which runs at the end of the statement.
     inserted = {row[0] for row in cur.execute(
@@ -129,10 +130,10 @@ def _copy_decisions(cur: psycopg.Cursor, decisions: list) -> None:
             copy.write_row((d.alert_id, d.stage, d.rule[:255], d.config_version_id, jsonb(d.detail)))
 
 
-def _alert_row(a: Alert) -> tuple:
+def _alert_row(a: Alert, payloads: dict) -> tuple:
     title = a.title if len(a.title) <= TITLE_MAX else a.title[: TITLE_MAX - 1] + "…"
     return (a.id, a.source_system, a.source_alert_id, a.device_ip, a.device_name, a.severity.value, a.category,
             a.alert_type, a.impact, a.urgency, a.priority, title, a.message, a.status.value, a.is_clear,
             a.occurred_at, a.received_at, a.correlated_to_id, a.correlation_rule, list(a.tags),
-            jsonb(a.custom_fields), jsonb(a.raw_data), a.fingerprint, a.occurrence_count,
+            jsonb(a.custom_fields), payloads.get(id(a.raw_data)) or jsonb(a.raw_data), a.fingerprint, a.occurrence_count,
             a.last_occurrence_at, a.resource_key, a.connector, a.config_version_id)
