@@ -8,16 +8,13 @@ to the sink and keeps status. A failed poll raises and clears nothing.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import random
-import re
 import traceback
 import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from types import MappingProxyType
 from typing import Any, Callable, ClassVar, Hashable, Mapping, Protocol
 from urllib.parse import urlsplit
 
@@ -25,7 +22,7 @@ import httpx
 
 from ..config.bundle import ConnectorConfig
 from ..errors import ConnectorError, OpscError
-from ..model import Alert, RawEvent, Severity, fingerprint
+from ..model import RawEvent
 from . import http
 from .http import HttpFailure, HttpPolicy, Unauthorized
 
@@ -92,6 +89,25 @@ class Connector(ABC):
     def event(self, payload: Mapping[str, Any], source_address: str | None = None) -> RawEvent:
         return RawEvent(event_id=uuid.uuid4().hex, connector=self.name, source_system=self.type,
                         received_at=self.clock(), source_address=source_address, payload=payload)
+
+
+async def poll_forever(connector: Any, sleep: Callable, not_before: Callable[[], float] = lambda: 0.0) -> None:
+    """The schedule every poller shares: a random start offset, then `poll_once` every
+    poll_interval ±10 %, never before `not_before()` (a Retry-After pushes it back). A poll
+    that raises is logged; the loop never dies."""
+    loop = asyncio.get_running_loop()
+    interval = connector.config.poll_interval
+    await sleep(connector.rng() * min(interval * 0.1, 5.0))
+    while True:
+        started = loop.time()
+        try:
+            await connector.poll_once()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - poll_once records its own failures
+            connector.log.exception("%s: unexpected error in the poll loop", connector.name)
+        delay = interval * (0.9 + 0.2 * connector.rng()) - (loop.time() - started)
+        await sleep(max(delay, not_before() - loop.time(), 0.0))
 
 
 class PollingConnector(Connector):
@@ -182,20 +198,7 @@ class PollingConnector(Connector):
         return http.build_client(self.http, transport=self.transport, headers=self.client_headers())
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        interval = self.config.poll_interval
-        await asyncio.sleep(self.rng() * min(interval * 0.1, 5.0))
-        while True:
-            started = loop.time()
-            try:
-                await self.poll_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - poll_once already records failures; never die
-                self.log.exception("%s: unexpected error in the poll loop", self.name)
-            delay = interval * (0.9 + 0.2 * self.rng()) - (loop.time() - started)
-            delay = max(delay, self._not_before - loop.time(), 0.0)
-            await asyncio.sleep(delay)
+        await poll_forever(self, asyncio.sleep, lambda: self._not_before)
 
     # ---- one poll ----------------------------------------------------------------------
 
@@ -294,6 +297,32 @@ class TokenPollingConnector(PollingConnector):
     def auth_headers(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
 
+    async def password_login(self, client: httpx.AsyncClient, path: str, *, extra: Mapping[str, str] | None = None,
+                             form: bool = False, token_keys: tuple[str, ...] = ("access_token",),
+                             lifetime_key: str = "expires_in", hint: str = "") -> tuple[str, float | None]:
+        """The login most vendors share: POST username + password (JSON, or a form), read a
+        token and its lifetime from the answer; a refusal names the password, not a stack trace."""
+        username = self.config.settings.get("username")
+        if not isinstance(username, str) or not username:
+            raise self.bad("username", "not configured")
+        fields = {**(extra or {}), "username": username, "password": self.secret("password")}
+        what = f"POST {path}"
+        try:
+            reply = await self.get_json(client, path, method="POST", what=what,
+                                        **({"data": fields} if form else {"json_body": fields}))
+        except http.HttpFailure as exc:
+            if exc.status in (400, 401, 403):
+                raise self.bad("password", f"login refused (HTTP {exc.status}): check username and password"
+                                           + (f", {hint}" if hint else "")) from None
+            raise
+        token = next((reply.get(k) for k in token_keys if isinstance(reply, Mapping) and reply.get(k)), None)
+        if not isinstance(token, str) or not token:
+            keys = ", ".join(sorted(reply)) if isinstance(reply, Mapping) else type(reply).__name__
+            raise self.bad(token_keys[0], f"{what}: the answer has no {token_keys[0]} (keys: {keys})")
+        expires = reply.get(lifetime_key)
+        ok = isinstance(expires, (int, float)) and not isinstance(expires, bool) and expires > 0
+        return token, float(expires) if ok else None
+
     def _set_token(self, token: str | None, lifetime: float | None) -> None:
         if self._token:
             self.http.secrets.difference_update(http.variants(self._token))
@@ -337,62 +366,3 @@ class TokenPollingConnector(PollingConnector):
                 await self.logout(client, token)
             finally:
                 self._set_token(None, None)
-
-
-# ---- helpers for normalizers ----------------------------------------------------------------
-
-def severity_for(config: ConnectorConfig | None, candidates: tuple[Any, ...], default: Severity) -> Severity:
-    """The connector's `severity_map` entry for the first candidate that has one (vendor code,
-    status text, alert type; compared as text, case-insensitively), else the default."""
-    if config is not None and config.severity_map:
-        table = {str(k).lower(): v for k, v in config.severity_map.items()}
-        for candidate in candidates:
-            if candidate is not None and str(candidate).lower() in table:
-                return Severity(table[str(candidate).lower()])
-    return default
-
-
-def poll_alert(event: RawEvent, view: Any, *, alert_type: str, severity: Severity, category: str | None,
-               title: str, device_ip: str | None, device_name: str | None, resource_key: str,
-               message: str | None = None, occurred_at: datetime | None = None,
-               custom_fields: Mapping[str, Any] | None = None) -> Alert:
-    """The Alert for a polling connector's raise or clear event. A clear carries severity CLEAR,
-    is_clear and clears=(alert_type,), with the raise's device and resource key, so it resolves it."""
-    config = view.connectors.get(event.connector)
-    clear = event.payload.get("state") == "clear"
-    device = device_ip or device_name or ""
-    return Alert(
-        source_system=event.source_system, source_alert_id=str(event.payload.get("key", "")),
-        severity=Severity.CLEAR if clear else severity,
-        category=category or (config.category if config else None) or "unknown",
-        alert_type=alert_type, title=(f"Cleared: {title}" if clear else title)[:255], message=message,
-        occurred_at=event.received_at if clear or occurred_at is None else occurred_at,
-        received_at=event.received_at,
-        fingerprint=fingerprint(event.source_system, device, alert_type, resource_key),
-        device_ip=device_ip, device_name=device_name, resource_key=resource_key,
-        is_clear=clear, clears=(alert_type,) if clear else (), tags=tuple(config.tags) if config else (),
-        custom_fields=MappingProxyType(dict(custom_fields or {})), connector=event.connector,
-        raw_data=MappingProxyType(dict(event.payload.get("item") or {})))
-
-
-def ip_or_none(text: Any) -> str | None:
-    """`text` as an IP address ("10.0.0.5/24" → "10.0.0.5"), or None when it is not one."""
-    if not isinstance(text, str) or not text.strip():
-        return None
-    try:
-        return str(ipaddress.ip_interface(text.strip()).ip)
-    except ValueError:
-        return None
-
-
-def parse_time(text: Any) -> datetime | None:
-    """ISO-8601 as vendors write it ('…Z', '…T18:35:55:00Z' with a colon before the ms), or None."""
-    if not isinstance(text, str) or not text:
-        return None
-    value = text.strip().replace("Z", "+00:00")
-    value = re.sub(r"(T\d\d:\d\d:\d\d):(\d+)", r"\1.\2", value)
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)

@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from typing import Any, Iterator
 
 from ...model import Alert, RawEvent, Severity
-from ..base import ip_or_none, parse_time, poll_alert, severity_for
+from ..normalize_helpers import ip_or_none, parse_time, poll_alert, severity_for
 
 NS = {"env": "http://www.w3.org/2003/05/soap-envelope", "tev": "http://www.onvif.org/ver10/events/wsdl",
       "wsnt": "http://docs.oasis-open.org/wsn/b-2", "wsa": "http://www.w3.org/2005/08/addressing",

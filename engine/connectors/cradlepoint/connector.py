@@ -27,7 +27,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from ...errors import ConnectorError
-from ..base import PollingConnector, parse_time
+from ..base import PollingConnector
+from ..normalize_helpers import parse_time
 from ..http import collect_pages
 from .normalizer import DOWN, HOLD, classify, key_of, resource_of, router_id
 

@@ -30,7 +30,7 @@ from datetime import timedelta
 from typing import Any, Mapping
 
 from ...model import Alert, RawEvent, Severity
-from ..base import ip_or_none, parse_time, poll_alert, severity_for
+from ..normalize_helpers import ip_or_none, parse_time, poll_alert, severity_for
 
 HOLD = timedelta(hours=1)  # event-only alerts clear this long after their last occurrence
 DOWN, UP = "down", "up"

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from ...model import Alert, RawEvent, Severity
-from ..base import ip_or_none, parse_time, poll_alert, severity_for
+from ..normalize_helpers import ip_or_none, parse_time, poll_alert, severity_for
 
 LEVELS = {4: "good", 5: "info", 6: "warning", 7: "critical"}
 TEXTS = {"good": "good", "ok": "good", "normal": "good", "info": "info", "information": "info",

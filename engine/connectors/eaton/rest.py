@@ -17,7 +17,6 @@ from typing import Any, Hashable, Mapping
 import httpx
 
 from ..base import TokenPollingConnector
-from ..http import HttpFailure
 from .normalizer_rest import is_problem, level_name
 
 API = "/rest/mbdetnrs/1.0"
@@ -30,24 +29,7 @@ class EatonRestConnector(TokenPollingConnector):
     type = "eaton_rest"
 
     async def login(self, client: httpx.AsyncClient) -> tuple[str, float | None]:
-        username = self.config.settings.get("username")
-        if not isinstance(username, str) or not username:
-            raise self.bad("username", "not configured")
-        body = {"username": username, "password": self.secret("password"), "grant_type": "password",
-                "scope": "GUIAccess"}
-        try:
-            reply = await self.get_json(client, LOGIN_PATH, method="POST", json_body=body, what=f"POST {LOGIN_PATH}")
-        except HttpFailure as exc:
-            if exc.status in (400, 401, 403):
-                raise self.bad("password", f"login refused (HTTP {exc.status}): check username and password") from None
-            raise
-        token = reply.get("access_token") if isinstance(reply, Mapping) else None
-        if not isinstance(token, str) or not token:
-            keys = ", ".join(sorted(reply)) if isinstance(reply, Mapping) else type(reply).__name__
-            raise self.bad("access_token", f"POST {LOGIN_PATH}: the answer has no access_token (keys: {keys})")
-        expires = reply.get("expires_in")
-        lifetime = float(expires) if isinstance(expires, (int, float)) and not isinstance(expires, bool) and expires > 0 else None
-        return token, lifetime
+        return await self.password_login(client, LOGIN_PATH, extra={"grant_type": "password", "scope": "GUIAccess"})
 
     def identity(self, item: Mapping) -> Hashable:
         return item.get("code")

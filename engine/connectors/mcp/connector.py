@@ -14,7 +14,7 @@ from typing import Any, Hashable, Mapping
 import httpx
 
 from ..base import TokenPollingConnector
-from ..http import HttpFailure, collect_pages, next_offset, request
+from ..http import collect_pages, next_offset, request
 
 LOGIN_PATH = "/tron/api/v1/tokens"
 ALARMS_PATH = "/nsa/api/v2_0/alarms/filter/filteredAlarms"
@@ -33,23 +33,8 @@ class McpConnector(TokenPollingConnector):
         return int(self.config.settings.get("page_size") or DEFAULT_PAGE_SIZE)
 
     async def login(self, client: httpx.AsyncClient) -> tuple[str, float | None]:
-        username = self.config.settings.get("username")
-        if not isinstance(username, str) or not username:
-            raise self.bad("username", "not configured")
-        body = {"username": username, "password": self.secret("password")}
-        try:
-            reply = await self.get_json(client, LOGIN_PATH, method="POST", json_body=body, what=f"POST {LOGIN_PATH}")
-        except HttpFailure as exc:
-            if exc.status in (400, 401, 403):
-                raise self.bad("password", f"login refused (HTTP {exc.status}): check username and password") from None
-            raise
-        token = reply.get("token") or reply.get("accessToken") if isinstance(reply, Mapping) else None
-        if not isinstance(token, str) or not token:
-            raise self.bad("token", f"POST {LOGIN_PATH}: the answer has no token (keys: "
-                                    f"{', '.join(sorted(reply)) if isinstance(reply, Mapping) else type(reply).__name__})")
-        timeout = reply.get("timeout")
-        lifetime = float(timeout) if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0 else None
-        return token, lifetime
+        return await self.password_login(client, LOGIN_PATH, token_keys=("token", "accessToken"),
+                                         lifetime_key="timeout")
 
     async def logout(self, client: httpx.AsyncClient, token: str) -> None:
         await request(client, self.http, "DELETE", f"{LOGIN_PATH}/{token}", headers=self.auth_headers(token),

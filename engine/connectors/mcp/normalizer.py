@@ -14,7 +14,7 @@ import re
 from typing import Any, Mapping
 
 from ...model import Alert, RawEvent, Severity
-from ..base import ip_or_none, parse_time, poll_alert, severity_for
+from ..normalize_helpers import ip_or_none, parse_time, poll_alert, severity_for
 
 SEVERITIES = {
     "CRITICAL": Severity.CRITICAL, "MAJOR": Severity.MAJOR, "MINOR": Severity.MINOR,

@@ -17,7 +17,7 @@ from typing import Any, Hashable, Mapping
 import httpx
 
 from ..base import TokenPollingConnector
-from ..http import HttpFailure, collect_pages, next_page
+from ..http import collect_pages, next_page
 from .normalizer import STATES, is_closed, name_of
 
 LOGIN_PATH = "/API/IDP/connect/token"
@@ -34,25 +34,9 @@ class MilestoneConnector(TokenPollingConnector):
         return int(self.config.settings.get("page_size") or DEFAULT_PAGE_SIZE)
 
     async def login(self, client: httpx.AsyncClient) -> tuple[str, float | None]:
-        username = self.config.settings.get("username")
-        if not isinstance(username, str) or not username:
-            raise self.bad("username", "not configured")
-        form = {"grant_type": "password", "username": username, "password": self.secret("password"),
-                "client_id": CLIENT_ID}
-        try:
-            reply = await self.get_json(client, LOGIN_PATH, method="POST", data=form, what=f"POST {LOGIN_PATH}")
-        except HttpFailure as exc:
-            if exc.status in (400, 401, 403):
-                raise self.bad("password", f"login refused (HTTP {exc.status}): check username and password, "
-                                           "and that it is a basic (XProtect) user") from None
-            raise
-        token = reply.get("access_token") if isinstance(reply, Mapping) else None
-        if not isinstance(token, str) or not token:
-            keys = ", ".join(sorted(reply)) if isinstance(reply, Mapping) else type(reply).__name__
-            raise self.bad("access_token", f"POST {LOGIN_PATH}: the answer has no access_token (keys: {keys})")
-        expires = reply.get("expires_in")
-        lifetime = float(expires) if isinstance(expires, (int, float)) and not isinstance(expires, bool) and expires > 0 else None
-        return token, lifetime
+        return await self.password_login(client, LOGIN_PATH, form=True,
+                                         extra={"grant_type": "password", "client_id": CLIENT_ID},
+                                         hint="and that it is a basic (XProtect) user")
 
     def identity(self, item: Mapping) -> Hashable:
         return item.get("name")

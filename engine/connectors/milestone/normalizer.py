@@ -15,7 +15,7 @@ import re
 from typing import Any, Mapping
 
 from ...model import Alert, RawEvent, Severity
-from ..base import ip_or_none, parse_time, poll_alert, severity_for
+from ..normalize_helpers import ip_or_none, parse_time, poll_alert, severity_for
 
 PRIORITIES = {"high": Severity.MAJOR, "1": Severity.MAJOR, "medium": Severity.MINOR, "2": Severity.MINOR,
               "low": Severity.WARNING, "3": Severity.WARNING}

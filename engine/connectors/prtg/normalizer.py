@@ -25,7 +25,7 @@ import re
 from typing import Any, Mapping
 
 from ...model import Alert, RawEvent, Severity
-from ..base import ip_or_none, poll_alert, severity_for
+from ..normalize_helpers import ip_or_none, poll_alert, severity_for
 
 STATUSES: dict[int, tuple[str, Severity, str]] = {
     5: ("sensor_down", Severity.CRITICAL, "Down"),

@@ -27,7 +27,8 @@ from ...config.bundle import ConnectorConfig
 from ...config.secrets import Secret, SecretUnavailable, mask_text
 from ...errors import ConnectorError, OpscError
 from ...model import Alert, RawEvent, Severity
-from ..base import Backpressure, Clock, Connector, EventSink, ip_or_none, poll_alert, severity_for, utcnow
+from ..base import Backpressure, Clock, Connector, EventSink, poll_forever, utcnow
+from ..normalize_helpers import ip_or_none, poll_alert, severity_for
 from .v3 import AUTH_PROTOCOLS, PRIV_PROTOCOLS
 
 UNREACHABLE = "device_unreachable"
@@ -252,18 +253,7 @@ class SnmpPoller(Connector):
             engine.close_dispatcher()
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        interval = self.config.poll_interval
-        await self._sleep(self.rng() * min(interval * 0.1, 5.0))
-        while True:
-            started = loop.time()
-            try:
-                await self.poll_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - poll_once records failures; the loop never dies
-                self.log.exception("%s: unexpected error in the poll loop", self.name)
-            await self._sleep(max(interval * (0.9 + 0.2 * self.rng()) - (loop.time() - started), 0.0))
+        await poll_forever(self, self._sleep)
 
     async def poll_once(self) -> list[RawEvent]:
         """Poll every target, diff, hand the events to the sink; returns the accepted events."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ...model import Alert, RawEvent, Severity
-from ..base import ip_or_none, parse_time, poll_alert, severity_for
+from ..normalize_helpers import ip_or_none, parse_time, poll_alert, severity_for
 
 ALERT_TYPE = "device_down"
 DEFAULT_SEVERITY = Severity.MAJOR

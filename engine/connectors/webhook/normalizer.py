@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ...model import Alert, RawEvent, Severity, fingerprint
-from ..base import ip_or_none, parse_time, severity_for
+from ..normalize_helpers import ip_or_none, parse_time, severity_for
 
 WORDS = {"error": Severity.MAJOR, "high": Severity.MAJOR, "page": Severity.CRITICAL, "crit": Severity.CRITICAL,
          "fatal": Severity.CRITICAL, "emergency": Severity.CRITICAL, "warn": Severity.WARNING,
