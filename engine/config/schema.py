@@ -129,20 +129,22 @@ def _x_regex(validator, enabled, instance, schema) -> Iterator[ValidationError]:
             yield ValidationError(f"regular expression does not compile: {exc}")
 
 
-def _x_oid_pattern(validator, enabled, instance, schema) -> Iterator[ValidationError]:
-    if enabled and isinstance(instance, str):
-        try:
-            parse_oid_pattern(instance)
-        except ValueError as exc:
-            yield ValidationError(str(exc))
+def _parsed_by(parse: Any):
+    """A keyword whose check is a parser: its ValueError message is the error."""
+    def check(validator, enabled, instance, schema) -> Iterator[ValidationError]:
+        if enabled and isinstance(instance, str):
+            try:
+                parse(instance)
+            except ValueError as exc:
+                yield ValidationError(str(exc))
+    return check
 
 
-def _x_ip(validator, enabled, instance, schema) -> Iterator[ValidationError]:
-    if enabled and isinstance(instance, str):
-        try:
-            ipaddress.ip_address(instance)
-        except ValueError:
-            yield ValidationError(f"{instance!r} is not an IP address")
+def _parse_ip(text: str) -> None:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IP address") from None
 
 
 _LISTEN = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<host>[^:\[\]]+)):(?P<port>[0-9]{1,5})$")
@@ -159,14 +161,6 @@ def parse_listen(text: str) -> tuple[str, int]:
     if m.group("v6"):
         ipaddress.IPv6Address(host)
     return host, port
-
-
-def _x_listen(validator, enabled, instance, schema) -> Iterator[ValidationError]:
-    if enabled and isinstance(instance, str):
-        try:
-            parse_listen(instance)
-        except ValueError as exc:
-            yield ValidationError(str(exc))
 
 
 def _x_timezone(validator, enabled, instance, schema) -> Iterator[ValidationError]:
@@ -193,8 +187,8 @@ def _x_datetime(validator, enabled, instance, schema) -> Iterator[ValidationErro
 
 
 _Validator = jsonschema.validators.extend(Draft202012Validator, {
-    "x-secret": _x_secret, "x-template": _x_template, "x-regex": _x_regex, "x-oid-pattern": _x_oid_pattern,
-    "x-ip": _x_ip, "x-listen": _x_listen, "x-timezone": _x_timezone, "x-datetime": _x_datetime,
+    "x-secret": _x_secret, "x-template": _x_template, "x-regex": _x_regex, "x-oid-pattern": _parsed_by(parse_oid_pattern),
+    "x-ip": _parsed_by(_parse_ip), "x-listen": _parsed_by(parse_listen), "x-timezone": _x_timezone, "x-datetime": _x_datetime,
 })
 
 

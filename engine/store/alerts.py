@@ -111,7 +111,7 @@ class AlertRecord:
     history: tuple[HistoryEntry, ...]
 
 
-_INSERT_COLUMNS = (
+ALERT_COLUMNS = (
     "id", "source_system", "source_alert_id", "device_ip", "device_name", "severity", "category",
     "alert_type", "impact", "urgency", "priority", "title", "message", "status", "is_clear",
     "occurred_at", "received_at", "correlated_to_id", "correlation_rule", "tags", "custom_fields",
@@ -122,8 +122,8 @@ _INSERT_COLUMNS = (
 # The arbiter is the partial unique index alerts_one_open_per_fingerprint; its WHERE
 # must be repeated here for PostgreSQL to pick it.
 _UPSERT = f"""
-INSERT INTO alerts ({", ".join(_INSERT_COLUMNS)})
-VALUES ({", ".join(["%s"] * len(_INSERT_COLUMNS))})
+INSERT INTO alerts ({", ".join(ALERT_COLUMNS)})
+VALUES ({", ".join(["%s"] * len(ALERT_COLUMNS))})
 ON CONFLICT (fingerprint) WHERE status <> 'resolved' DO UPDATE SET
     occurrence_count = alerts.occurrence_count + 1,
     last_occurrence_at = GREATEST(COALESCE(alerts.last_occurrence_at, alerts.occurred_at),
@@ -270,7 +270,7 @@ def _transition(
 
 
 _SELECT_ALERT = f"""
-SELECT {", ".join(_INSERT_COLUMNS)}, acknowledged_at, acknowledged_by, resolved_at, resolved_by,
+SELECT {", ".join(ALERT_COLUMNS)}, acknowledged_at, acknowledged_by, resolved_at, resolved_by,
        created_at, updated_at
 FROM alerts
 """

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import psycopg
 
 from ..model import Alert, RawEvent
-from .alerts import ENGINE, TITLE_MAX
+from .alerts import ALERT_COLUMNS, ENGINE, TITLE_MAX
 from .jsonb import jsonb
 from .transitions import EngineChange, apply_engine_changes
 
@@ -23,13 +23,7 @@ log = logging.getLogger("opsconductor.store")
 
 NOTIFY_CHANNEL = "opsc_alerts"
 _NOTIFY_MAX = 7900  # PostgreSQL's payload limit is 8000 bytes
-_ALERT_COLUMNS = (
-    "id", "source_system", "source_alert_id", "device_ip", "device_name", "severity", "category",
-    "alert_type", "impact", "urgency", "priority", "title", "message", "status", "is_clear",
-    "occurred_at", "received_at", "correlated_to_id", "correlation_rule", "tags", "custom_fields",
-    "raw_data", "fingerprint", "occurrence_count", "last_occurrence_at", "resource_key", "connector",
-    "config_version_id",
-)  # fmt: skip
+_ALERT_COLUMNS = ALERT_COLUMNS
 _COLS = ", ".join(_ALERT_COLUMNS)
 
 
