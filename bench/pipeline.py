@@ -73,7 +73,7 @@ def mixed(count: int, rng: random.Random):
             yield trap(n, LINK_DOWN, dev, idx)
 
 
-def run(url: str, events, label: str, count: int) -> None:
+def run(url: str, events, label: str, count: int, rate: float | None = None) -> None:
     bundle = load_bundle(ROOT)
     with psycopg.connect(url) as conn:
         version = record_applied(conn, content_hash=bundle.content_hash, files=bundle.files)
@@ -86,9 +86,17 @@ def run(url: str, events, label: str, count: int) -> None:
         worker.drain()
     started = time.perf_counter()
     chunk: list[RawEvent] = []
-    for event in events:
+    size = 500 if rate is None else max(1, int(rate / 100))  # paced: 100 chunks a second
+    for n, event in enumerate(events):
         chunk.append(event)
-        if len(chunk) == 500:
+        if rate is not None and len(chunk) == size:
+            ahead = started + (n + 1) / rate - time.perf_counter()
+            if ahead > 0:
+                time.sleep(ahead)
+            event_time = datetime.now(timezone.utc)  # receipt = when it is handed over
+            chunk = [RawEvent(e.event_id, e.connector, e.source_system, event_time, e.source_address, e.payload)
+                     for e in chunk]
+        if len(chunk) == size:
             while True:
                 try:
                     worker.submit(chunk)
@@ -103,7 +111,8 @@ def run(url: str, events, label: str, count: int) -> None:
     worker.stop()
     p50, p99 = worker.stats.percentile(0.5), worker.stats.percentile(0.99)
     rss = psutil.Process(os.getpid()).memory_info().rss / 2**20
-    print(f"{label:6} {count:>7} events  {count / elapsed:>8,.0f} events/s  p50 {p50 * 1000:7.1f} ms  "
+    label = label if rate is None else f"{label} @{rate:,.0f}/s"
+    print(f"{label:14} {count:>7} events  {count / elapsed:>8,.0f} events/s  p50 {p50 * 1000:7.1f} ms  "
           f"p99 {p99 * 1000:7.1f} ms  open alerts {len(pipeline.state.by_id):>7,}  RSS {rss:6.0f} MiB  "
           f"(stage thread busy {worker.stats.process_seconds / elapsed:.0%}, writer busy "
           f"{worker.stats.write_seconds / elapsed:.0%})")
@@ -129,11 +138,17 @@ def main() -> None:
     parser.add_argument("--open-alerts", type=int, default=100_000)
     args = parser.parse_args()
     with server_url() as base:
-        for label in ("new", "mixed"):
+        for label in ("new", "mixed"):  # as fast as it goes: throughput (latency is queueing)
             with scratch_database(base) as url:
                 apply_migrations(url)
                 events = new_only(args.events) if label == "new" else mixed(args.events, random.Random(1))
                 run(url, events, label, args.events)
+        for label, rate in (("new", 1000.0), ("mixed", 2000.0)):  # paced: latency at a sustained rate
+            with scratch_database(base) as url:
+                apply_migrations(url)
+                count = int(rate * 10)
+                events = new_only(count) if label == "new" else mixed(count, random.Random(2))
+                run(url, events, label, count, rate)
     if args.open_alerts:
         rss_at_open_alerts(args.open_alerts)
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
 
 from ..model import Alert, RawEvent
 from .alerts import ALERT_COLUMNS, ENGINE, TITLE_MAX
-from .jsonb import jsonb
+from .jsonb import dumps, jsonb
 from .transitions import EngineChange, apply_engine_changes
 
 log = logging.getLogger("opsconductor.store")
@@ -43,7 +44,7 @@ def write_batch(conn: psycopg.Connection, raw_events: Sequence[RawEvent], effect
             occurrences[a.id] = (n + 1, a.last_occurrence_at or a.received_at)
     changes = [EngineChange(c.alert, c.action, c.old_status) for fx in effects for c in fx.changes]
     decisions = [d for fx in effects for d in fx.decisions]
-    payloads = {id(e.payload): jsonb(e.payload) for e in raw_events}  # an alert's raw_data is its event's payload
+    payloads = {id(e.payload): dumps(e.payload) for e in raw_events}  # an alert's raw_data is its event's payload
     with conn.transaction(), conn.cursor() as cur:
         _copy_raw_events(cur, raw_events, config_version_id, payloads)
         conflicts = _insert_alerts(cur, created, payloads)
@@ -64,14 +65,39 @@ def write_batch(conn: psycopg.Connection, raw_events: Sequence[RawEvent], effect
     return BatchResult(touched, tuple(conflicts))
 
 
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _field(value) -> str:
+    """One value in COPY's text format (psycopg's write_row does this per field in Python,
+    with a dumper lookup each time; the hot path writes simple types only)."""
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, str):
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+            return value.translate(_ESCAPES)
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _copy_text(cur: psycopg.Cursor, statement: str, rows) -> None:
+    with cur.copy(statement) as copy:
+        copy.write("".join("\t".join(map(_field, row)) + "\n" for row in rows))
+
+
 def _copy_raw_events(cur: psycopg.Cursor, events: Sequence[RawEvent], version: int | None, payloads: dict) -> None:
     if not events:
         return
-    with cur.copy("COPY raw_events (event_id, connector, source_system, source_address, received_at, payload,"
-                  " config_version_id) FROM STDIN") as copy:
-        for e in events:
-            copy.write_row((e.event_id, e.connector, e.source_system, e.source_address, e.received_at,
-                            payloads[id(e.payload)], version))
+    _copy_text(cur, "COPY raw_events (event_id, connector, source_system, source_address, received_at, payload,"
+                    " config_version_id) FROM STDIN",
+               ((e.event_id, e.connector, e.source_system, e.source_address, e.received_at, payloads[id(e.payload)],
+                 version) for e in events))
 
 
 def _insert_alerts(cur: psycopg.Cursor, alerts: list[Alert], payloads: dict) -> list[str]:
@@ -87,11 +113,10 @@ def _insert_alerts(cur: psycopg.Cursor, alerts: list[Alert], payloads: dict) -> 
     inserted = {row[0] for row in cur.execute(
         f"INSERT INTO alerts ({_COLS}) SELECT {_COLS} FROM opsc_stage_alerts"
         " ON CONFLICT (fingerprint) WHERE status <> 'resolved' DO NOTHING RETURNING id::text").fetchall()}
-    with cur.copy("COPY alert_history (alert_id, action, new_status, user_id, user_name, changes) FROM STDIN") as copy:
-        for a in alerts:
-            if a.id in inserted:
-                copy.write_row((a.id, "created", a.status.value, ENGINE.user_id, ENGINE.user_name,
-                                jsonb({"config_version_id": a.config_version_id, "connector": a.connector})))
+    _copy_text(cur, "COPY alert_history (alert_id, action, new_status, user_id, user_name, changes) FROM STDIN",
+               ((a.id, "created", a.status.value, ENGINE.user_id, ENGINE.user_name,
+                 dumps({"config_version_id": a.config_version_id, "connector": a.connector}))
+                for a in alerts if a.id in inserted))
     return [a.id for a in alerts if a.id not in inserted]
 
 
@@ -110,18 +135,16 @@ def _record_occurrences(cur: psycopg.Cursor, occurrences: dict[str, tuple[int, o
         WHERE a.id = v.id AND a.status <> 'resolved'
         RETURNING a.id::text, a.occurrence_count
         """, (ids, counts, last)).fetchall()
-    with cur.copy("COPY alert_history (alert_id, action, user_id, user_name, changes) FROM STDIN") as copy:
-        for alert_id, total in rows:
-            copy.write_row((alert_id, "occurrence", ENGINE.user_id, ENGINE.user_name,
-                            jsonb({"occurrences": occurrences[alert_id][0], "occurrence_count": total})))
+    _copy_text(cur, "COPY alert_history (alert_id, action, user_id, user_name, changes) FROM STDIN",
+               ((alert_id, "occurrence", ENGINE.user_id, ENGINE.user_name,
+                 dumps({"occurrences": occurrences[alert_id][0], "occurrence_count": total})) for alert_id, total in rows))
 
 
 def _copy_decisions(cur: psycopg.Cursor, decisions: list) -> None:
     if not decisions:
         return
-    with cur.copy("COPY alert_decisions (alert_id, stage, rule, config_version_id, detail) FROM STDIN") as copy:
-        for d in decisions:
-            copy.write_row((d.alert_id, d.stage, d.rule[:255], d.config_version_id, jsonb(d.detail)))
+    _copy_text(cur, "COPY alert_decisions (alert_id, stage, rule, config_version_id, detail) FROM STDIN",
+               ((d.alert_id, d.stage, d.rule[:255], d.config_version_id, dumps(d.detail)) for d in decisions))
 
 
 def _alert_row(a: Alert, payloads: dict) -> tuple:
@@ -129,5 +152,5 @@ def _alert_row(a: Alert, payloads: dict) -> tuple:
     return (a.id, a.source_system, a.source_alert_id, a.device_ip, a.device_name, a.severity.value, a.category,
             a.alert_type, a.impact, a.urgency, a.priority, title, a.message, a.status.value, a.is_clear,
             a.occurred_at, a.received_at, a.correlated_to_id, a.correlation_rule, list(a.tags),
-            jsonb(a.custom_fields), payloads.get(id(a.raw_data)) or jsonb(a.raw_data), a.fingerprint, a.occurrence_count,
+            jsonb(a.custom_fields), payloads.get(id(a.raw_data)) or dumps(a.raw_data), a.fingerprint, a.occurrence_count,
             a.last_occurrence_at, a.resource_key, a.connector, a.config_version_id)

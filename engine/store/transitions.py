@@ -27,34 +27,32 @@ class EngineChange:
 
 
 def apply_engine_changes(conn: psycopg.Connection, changes: Sequence[EngineChange], *, actor: Actor = ENGINE) -> int:
-    """Write the changes in order; returns how many rows changed."""
+    """Write the changes: one UPDATE for the batch (each alert's last state) and one history
+    row per change, in order. Returns how many alerts changed."""
     if not changes:
         return 0
     unknown = {c.action for c in changes} - ACTIONS
     if unknown:
         raise ValueError(f"unknown engine transition(s): {sorted(unknown)}")
-    changed = 0
+    last = {c.alert.id: c.alert for c in changes}
+    ids = list(last)
     with conn.transaction(), conn.cursor() as cur:
-        for c in changes:
-            a = c.alert
-            resolved = a.status is Status.RESOLVED
-            cur.execute(
-                """
-                UPDATE alerts SET status = %s, correlated_to_id = %s, correlation_rule = %s,
-                       resolved_at = CASE WHEN %s THEN NOW() ELSE resolved_at END,
-                       resolved_by = CASE WHEN %s THEN %s ELSE resolved_by END
-                WHERE id = %s AND status <> 'resolved'
-                """,
-                (a.status.value, a.correlated_to_id, a.correlation_rule, resolved, resolved, actor.label, a.id),
-            )
-            if cur.rowcount != 1:
-                continue
-            changed += 1
-            cur.execute(
-                "INSERT INTO alert_history (alert_id, action, old_status, new_status, user_id, user_name, changes)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (a.id, c.action, c.old_status.value, a.status.value, actor.user_id, actor.user_name,
-                 jsonb({"status": [c.old_status.value, a.status.value], "correlated_to_id": a.correlated_to_id,
-                        "correlation_rule": a.correlation_rule})),
-            )
-    return changed
+        changed = {row[0] for row in cur.execute(
+            """
+            UPDATE alerts a SET status = v.status, correlated_to_id = v.root, correlation_rule = v.rule,
+                   resolved_at = CASE WHEN v.status = 'resolved' THEN NOW() ELSE a.resolved_at END,
+                   resolved_by = CASE WHEN v.status = 'resolved' THEN %s ELSE a.resolved_by END
+            FROM unnest(%s::uuid[], %s::text[], %s::uuid[], %s::text[]) AS v(id, status, root, rule)
+            WHERE a.id = v.id AND a.status <> 'resolved'
+            RETURNING a.id::text
+            """,
+            (actor.label, ids, [last[i].status.value for i in ids], [last[i].correlated_to_id for i in ids],
+             [last[i].correlation_rule for i in ids])).fetchall()}
+        history = [(c.alert.id, c.action, c.old_status.value, c.alert.status.value, actor.user_id, actor.user_name,
+                    jsonb({"status": [c.old_status.value, c.alert.status.value],
+                           "correlated_to_id": c.alert.correlated_to_id, "correlation_rule": c.alert.correlation_rule}))
+                   for c in changes if c.alert.id in changed]
+        if history:
+            cur.executemany("INSERT INTO alert_history (alert_id, action, old_status, new_status, user_id, user_name,"
+                            " changes) VALUES (%s, %s, %s, %s, %s, %s, %s)", history)
+    return len(changed)

@@ -1,0 +1,49 @@
+"""The pipeline's batch writer (COPY in text format): awkward text survives the round trip."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+import psycopg
+
+from opsconductor.engine.model import Alert, RawEvent, Severity, fingerprint
+from opsconductor.engine.pipeline.effects import Decision, Effects
+from opsconductor.engine.store.batch import write_batch
+
+NOW = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+NASTY = 'tab\there, newline\nthere, back\\slash, "quotes", \\N, carriage\r, ünïcødé ✓'
+
+
+def test_text_copy_round_trip(db_url: str) -> None:
+    payload = {"message": NASTY, "nested": {"k": NASTY}, "varbinds": [{"oid": "1.3", "value": NASTY}]}
+    event = RawEvent("e-1", "traps", "snmp_trap", NOW, "10.0.0.1", payload)
+    alert = Alert(id=str(uuid.uuid4()), source_system="snmp_trap", source_alert_id="x", severity=Severity.MAJOR,
+                  category="network", alert_type="link_down", title=NASTY[:200], message=NASTY,
+                  occurred_at=NOW, received_at=NOW, fingerprint=fingerprint("snmp_trap", "10.0.0.1", "link_down", ""),
+                  device_ip="10.0.0.1", raw_data=payload, tags=("a\tb", "c\\d"), connector="traps")
+    effects = [Effects(event, created=(alert,), decisions=(Decision(alert.id, "normalize", NASTY, {"why": NASTY}),))]
+    with psycopg.connect(db_url) as conn:
+        result = write_batch(conn, [event], effects, None)
+        assert result.touched == (alert.id,) and result.conflicts == ()
+        raw = conn.execute("SELECT payload FROM raw_events WHERE event_id = 'e-1'").fetchone()[0]
+        title, message, data, tags = conn.execute(
+            "SELECT title, message, raw_data, tags FROM alerts WHERE id = %s", (alert.id,)).fetchone()
+        rule, detail = conn.execute("SELECT rule, detail FROM alert_decisions WHERE alert_id = %s", (alert.id,)).fetchone()
+        history = conn.execute("SELECT action FROM alert_history WHERE alert_id = %s", (alert.id,)).fetchall()
+    assert raw == payload and data == payload
+    assert (title, message, tags) == (NASTY[:200], NASTY, ["a\tb", "c\\d"])
+    assert (rule, detail) == (NASTY, {"why": NASTY})
+    assert history == [("created",)]
+
+
+def test_same_fingerprint_already_open_is_reported_not_failed(db_url: str) -> None:
+    def alert() -> Alert:
+        return Alert(id=str(uuid.uuid4()), source_system="s", source_alert_id="x", severity=Severity.MINOR,
+                     category="network", alert_type="t", title="t", occurred_at=NOW, received_at=NOW, fingerprint="f" * 64)
+    first, second = alert(), alert()
+    with psycopg.connect(db_url) as conn:
+        write_batch(conn, [], [Effects(None, created=(first,))], None)
+        result = write_batch(conn, [], [Effects(None, created=(second,),
+                                                decisions=(Decision(second.id, "normalize", "r", {}),))], None)
+        assert result.conflicts == (second.id,)
+        assert conn.execute("SELECT count(*) FROM alerts").fetchone()[0] == 1
