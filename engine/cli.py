@@ -56,13 +56,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import logging
     from pathlib import Path
 
-    from .errors import OpscError
+    from .config.server import load_server_config
+    from .errors import ConfigError, OpscError
     from .service import ServeSettings, serve
 
     logging.basicConfig(level=os.environ.get("OPSC_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data_dir = os.environ.get("OPSC_DATA_DIR")
-    settings = ServeSettings(config_dir=Path(_config_dir(args)).resolve(), database_url=args.database_url,
+    try:
+        server = load_server_config(args.server_config or os.environ.get("OPSC_SERVER_CONFIG"))
+    except ConfigError as exc:
+        print("opsc serve: the server settings file has problems:\n" + "\n".join(p.format() for p in exc.problems),
+              file=sys.stderr)
+        return 1
+    settings = ServeSettings(server=server, config_dir=Path(_config_dir(args)).resolve(), database_url=args.database_url,
                              data_dir=Path(data_dir) if data_dir else None, host=args.host, port=args.port,
                              watch=not args.no_watch, run_rule_tests=not args.skip_rule_tests)
     try:
@@ -188,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--database-url", help="PostgreSQL URL (default: $OPSC_DATABASE_URL, else the embedded server)")
     p.add_argument("--no-watch", action="store_true", help="do not reload when files change (SIGHUP and the API still do)")
     p.add_argument("--skip-rule-tests", action="store_true", help="apply a new version without running rules/tests")
+    p.add_argument("--server-config", metavar="FILE",
+                   help="server settings: tokens and roles, read access, git (default: $OPSC_SERVER_CONFIG)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("migrate", help="apply pending database migrations")

@@ -45,17 +45,21 @@ class GitSettings:
     work_dir: Path
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str], data_dir: Path) -> "GitSettings | None":
-        url = environ.get("OPSC_GIT_URL")
+    def from_env(cls, environ: Mapping[str, str], data_dir: Path,
+                 file: Mapping[str, Any] | None = None) -> "GitSettings | None":
+        """From OPSC_GIT_* (which win), else the `git:` keys of the server settings file."""
+        file = file or {}
+        url = environ.get("OPSC_GIT_URL") or file.get("url")
         if not url:
             return None
         raw_secret = environ.get("OPSC_SYNC_SECRET")
-        secret = None
+        secret = file.get("sync_secret")
         if raw_secret:
             secret = resolve(raw_secret, environ) if is_reference(raw_secret) else Secret("${env:OPSC_SYNC_SECRET}", raw_secret)
         interval = environ.get("OPSC_GIT_POLL_INTERVAL")
-        return cls(url=url, ref=environ.get("OPSC_GIT_REF", "main"), secret=secret,
-                   poll_interval=parse_duration(interval) if interval else None, work_dir=data_dir / "git")
+        return cls(url=url, ref=environ.get("OPSC_GIT_REF") or file.get("ref") or "main", secret=secret,
+                   poll_interval=parse_duration(interval) if interval else file.get("poll_interval"),
+                   work_dir=data_dir / "git")
 
 
 @dataclass(frozen=True)

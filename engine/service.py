@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import psycopg
 
 from .config.secrets import resolve
+from .config.server import ServerConfig
 from .connectors.base import Backpressure
 from .connectors.supervisor import ConnectorSupervisor
 from .errors import OpscError
@@ -45,6 +46,7 @@ class ServeSettings:
     port: int = 8080
     watch: bool = True
     run_rule_tests: bool = True
+    server: ServerConfig = ServerConfig()
 
 
 class Engine:
@@ -60,12 +62,12 @@ class Engine:
                                run_rule_tests=settings.run_rule_tests, on_swap=self._on_swap,
                                in_use=lambda: None)
         self.notifier = Notifier(self.connect, lambda: self.live.bundle,
-                                 dashboard_url=os.environ.get("OPSC_DASHBOARD_URL") or f"http://{settings.host}:{settings.port}")
+                                 dashboard_url=dashboard_url(settings))
         self.worker = PipelineWorker(lambda: self.live.pipeline, self.connect, self.notifier.submit)
         self.live.in_use = lambda: self.worker.in_use
         self.supervisor = ConnectorSupervisor(self.worker.submit, self._previous_state)
         self.loop: asyncio.AbstractEventLoop | None = None
-        git_settings = GitSettings.from_env(os.environ, settings.data_dir or Path("var"))
+        git_settings = GitSettings.from_env(os.environ, settings.data_dir or Path("var"), settings.server.git)
         self.git = GitSync(git_settings, self.live) if git_settings else None
         self._counted: dict[str, int] = {}
 
@@ -242,14 +244,21 @@ async def pull_loop(engine: Engine, stop: asyncio.Event) -> None:
             log.error("pull from %s failed: %s", engine.git.settings.url, exc)
 
 
-def web_settings(port: int, host: str) -> Any:
-    from ..web.settings import WebSettings
+def dashboard_url(settings: ServeSettings) -> str:
+    return (os.environ.get("OPSC_DASHBOARD_URL") or settings.server.dashboard_url
+            or f"http://{settings.host}:{settings.port}")
+
+
+def web_settings(settings: ServeSettings) -> Any:
+    from ..web.settings import TokenSpec, WebSettings
 
     admin = os.environ.get("OPSC_ADMIN_TOKEN")
     secret = os.environ.get("OPSC_SESSION_SECRET")
     return WebSettings(admin_token=resolve("${env:OPSC_ADMIN_TOKEN}") if admin else None,
+                       tokens=tuple(TokenSpec(t.name, t.role, t.token) for t in settings.server.tokens),
+                       read_access=settings.server.read_access,
                        session_secret=(secret.encode() if secret else pysecrets.token_bytes(32)),
-                       dashboard_url=f"http://{host}:{port}")
+                       dashboard_url=dashboard_url(settings))
 
 
 async def serve(settings: ServeSettings) -> int:
@@ -265,7 +274,7 @@ async def serve(settings: ServeSettings) -> int:
         await asyncio.to_thread(engine.start)
         engine.loop = asyncio.get_running_loop()  # from now on reloads reconcile connectors
         await engine.supervisor.reconcile(engine.live.bundle)
-        app = create_app(database_url=location.url, engine=engine, settings=web_settings(settings.port, settings.host))
+        app = create_app(database_url=location.url, engine=engine, settings=web_settings(settings))
         server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                                                lifespan="on"))
         stop = asyncio.Event()

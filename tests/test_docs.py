@@ -65,3 +65,8 @@ def test_kind_keys_documented(kind: str, section: str) -> None:
 @pytest.mark.parametrize("ctype", CHANNEL_TYPES)
 def test_channel_keys_documented(ctype: str) -> None:
     assert undocumented(property_names(kind_schema(f"channel.{ctype}")), TOP["Rules"]) == []
+
+
+def test_server_settings_keys_documented() -> None:
+    dashboard = (Path(__file__).resolve().parents[1] / "docs" / "dashboard.md").read_text(encoding="utf-8")
+    assert undocumented(property_names(kind_schema("server")), dashboard) == []

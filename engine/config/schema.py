@@ -84,13 +84,13 @@ def kind_schema(kind: str) -> dict:
         schema = dict(rule["$defs"][kind])
         schema["properties"] = {**schema["properties"], "type": {"const": kind.split(".", 1)[1]}}
         return _with_defs({**schema, "$defs": rule["$defs"]}, f"https://opsconductor.dev/schemas/{kind}.json")
-    if kind in ("oidmap", "dependency", "rule", "ruletest"):
+    if kind in ("oidmap", "dependency", "rule", "ruletest", "server"):
         return _with_defs(_read(f"{kind}.json"), f"https://opsconductor.dev/schemas/{kind}.json")
     raise KeyError(kind)
 
 
 def schema_names() -> list[str]:
-    return [*KINDS, *(f"connector.{t}" for t in CONNECTOR_TYPES), *(f"channel.{t}" for t in CHANNEL_TYPES)]
+    return [*KINDS, "server", *(f"connector.{t}" for t in CONNECTOR_TYPES), *(f"channel.{t}" for t in CHANNEL_TYPES)]
 
 
 # ---- custom keywords -------------------------------------------------------------------------
