@@ -86,6 +86,22 @@ class Connector(ABC):
     def mask(self, text: str) -> str:
         return text
 
+    def offer(self, events: list[RawEvent]) -> bool:
+        """Hand events to the engine. When it refuses (Backpressure: busy), the caller keeps
+        its previous diff state, so the same events are offered again on the next poll."""
+        if not events:
+            return True
+        try:
+            self.sink(events)
+            return True
+        except Exception as exc:  # noqa: BLE001 - refused events are offered again, never lost
+            busy = isinstance(exc, Backpressure)
+            self._status = "degraded" if busy else "failing"
+            self._error = self.mask(f"{self.name}: {'engine busy' if busy else 'engine refused events'}, "
+                                    f"{len(events)} event(s) offered again next poll ({exc})")
+            self.log.warning("%s", self._error)
+            return False
+
     def event(self, payload: Mapping[str, Any], source_address: str | None = None) -> RawEvent:
         return RawEvent(event_id=uuid.uuid4().hex, connector=self.name, source_system=self.type,
                         received_at=self.clock(), source_address=source_address, payload=payload)
@@ -219,16 +235,8 @@ class PollingConnector(Connector):
                 self._failed(exc)
                 return []
             events = self.diff(current)
-            if events:
-                try:
-                    self.sink(events)
-                except Exception as exc:  # noqa: BLE001 - the diff state stays, so they are offered again
-                    busy = isinstance(exc, Backpressure)
-                    self._status = "degraded" if busy else "failing"
-                    self._error = self.mask(f"{self.name}: {'engine busy' if busy else 'engine refused events'}, "
-                                            f"{len(events)} event(s) offered again next poll ({exc})")
-                    self.log.warning("%s", self._error)
-                    return []
+            if not self.offer(events):
+                return []
             self.state = current
             self._emitted += len(events)
             self._status, self._error = "ok", None

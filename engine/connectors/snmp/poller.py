@@ -27,7 +27,7 @@ from ...config.bundle import ConnectorConfig
 from ...config.secrets import Secret, SecretUnavailable, mask_text
 from ...errors import ConnectorError, OpscError
 from ...model import Alert, RawEvent, Severity
-from ..base import Backpressure, Clock, Connector, EventSink, poll_forever, utcnow
+from ..base import Clock, Connector, EventSink, poll_forever, utcnow
 from ..normalize_helpers import ip_or_none, poll_alert, severity_for
 from .v3 import AUTH_PROTOCOLS, PRIV_PROTOCOLS
 
@@ -265,16 +265,8 @@ class SnmpPoller(Connector):
             outcomes = await asyncio.gather(*(self._poll_target(t, gate) for t in self.targets))
             current, failures = self._merge(outcomes)
             events = self.diff(current)
-            if events:
-                try:
-                    self.sink(events)
-                except Exception as exc:  # noqa: BLE001 - state stays, so the events are offered again
-                    busy = isinstance(exc, Backpressure)
-                    self._status = "degraded" if busy else "failing"
-                    self._error = self.mask(f"{self.name}: {'engine busy' if busy else 'engine refused events'}, "
-                                            f"{len(events)} event(s) offered again next poll ({exc})")
-                    self.log.warning("%s", self._error)
-                    return []
+            if not self.offer(events):
+                return []
             self.state = current
             self._emitted += len(events)
             if not failures:
