@@ -161,3 +161,20 @@ def test_concurrent_syncs_serialize(setup) -> None:
     with live.connect() as conn:
         current = conn.execute("SELECT count(*) FROM config_versions WHERE is_current").fetchone()[0]
     assert current == 1
+
+
+def test_pull_mode_applies_the_branch_head_and_the_next_event_uses_the_new_rules(setup) -> None:
+    """What pull mode does on each interval (engine/service.py pull_loop): sync() with no commit."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent / "pipeline"))
+    from pipeline_helpers import COLD_START, trap
+
+    repo, sync, live, _ = setup
+    repo.commit("before-pull")
+    assert sync.sync(trigger="pull").status == "applied"
+    assert [n.rule for n in live.pipeline.process(trap(COLD_START, "10.7.0.1")).notifications] == ["before-pull"]
+    head = repo.commit("after-pull")
+    assert sync.sync(trigger="pull").status == "applied" and live.bundle.git_commit == head
+    assert [n.rule for n in live.pipeline.process(trap(COLD_START, "10.7.0.2", at=5)).notifications] == ["after-pull"]
+    assert sync.sync(trigger="pull").status == "unchanged"

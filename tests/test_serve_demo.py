@@ -37,7 +37,7 @@ def server(tmp_path: Path, db_url: str):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     base = f"http://127.0.0.1:{http_port}"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                 break
@@ -97,3 +97,59 @@ def test_demo_scenario_and_sighup_reload(server) -> None:
     assert proc.wait(timeout=30) == 0
     out = proc.stdout.read()
     assert "OpsConductor stopped." in out and "Traceback" not in out
+
+
+def test_gitops_engine_and_opsc_sync(tmp_path: Path, db_url: str) -> None:
+    """An engine following a git branch: starts from its head; `opsc sync` applies a new push."""
+    git_env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.net", "GIT_COMMITTER_NAME": "t",
+               "GIT_COMMITTER_EMAIL": "t@example.net", "PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+
+    def git(*args: str, cwd: Path) -> str:
+        return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=git_env).stdout
+
+    bare, work = tmp_path / "config.git", tmp_path / "work"
+    git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
+    git("clone", "-q", str(bare), str(work), cwd=tmp_path)
+    for folder in ("connectors.d", "oidmaps", "dependencies.d", "rules"):
+        shutil.copytree(ROOT / folder, work / folder)
+    traps = work / "connectors.d" / "snmp-traps.yaml"
+    traps.write_text(traps.read_text().replace("0.0.0.0:1162", f"127.0.0.1:{free_port(socket.SOCK_DGRAM)}"))
+    git("checkout", "-q", "-b", "main", cwd=work)
+    git("add", "-A", cwd=work)
+    git("commit", "-qm", "first", cwd=work)
+    git("push", "-q", "origin", "main", cwd=work)
+    port = free_port(socket.SOCK_STREAM)
+    env = {**os.environ, "OPSC_ADMIN_TOKEN": "admin-secret-1234", "OPSC_GIT_URL": f"file://{bare}",
+           "OPSC_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen([sys.executable, "-m", "opsconductor.engine.cli", "serve", "--config", str(tmp_path / "unused"),
+                             "--port", str(port), "--database-url", db_url],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            proc.kill()
+            pytest.fail("opsc serve did not come up:\n" + proc.stdout.read())
+        first = httpx.get(f"{base}/api/v1/config", timeout=10).json()["current"]
+        assert first["git_commit"] == git("rev-parse", "HEAD", cwd=work).strip()
+        (work / "rules" / "notifications.yaml").write_text(
+            (work / "rules" / "notifications.yaml").read_text().replace("log-everything-else", "log-the-rest"))
+        git("commit", "-qam", "second", cwd=work)
+        git("push", "-q", "origin", "main", cwd=work)
+        out = subprocess.run([sys.executable, "-m", "opsconductor.engine.cli", "sync", "--server", base],
+                             capture_output=True, text=True, timeout=60, env=env)
+        assert out.returncode == 0 and out.stdout.startswith("applied: version"), out.stdout + out.stderr
+        second = httpx.get(f"{base}/api/v1/config", timeout=10).json()["current"]
+        assert second["git_commit"] == git("rev-parse", "HEAD", cwd=work).strip() != first["git_commit"]
+        again = subprocess.run([sys.executable, "-m", "opsconductor.engine.cli", "sync", "--server", base],
+                               capture_output=True, text=True, timeout=60, env=env)
+        assert again.returncode == 0 and again.stdout.startswith("unchanged")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
