@@ -17,7 +17,7 @@ import psycopg
 
 from ..model import Alert, RawEvent
 from .alerts import ALERT_COLUMNS, ENGINE, TITLE_MAX
-from .jsonb import dumps, jsonb
+from .jsonb import dumps
 from .transitions import EngineChange, apply_engine_changes
 
 log = logging.getLogger("opsconductor.store")
@@ -86,6 +86,11 @@ def _field(value) -> str:
     return str(value)
 
 
+def _text_array(items) -> str:
+    """A TEXT[] literal: {"a","b"} with quotes and backslashes escaped inside elements."""
+    return "{" + ",".join('"' + str(i).replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items) + "}"
+
+
 def _copy_text(cur: psycopg.Cursor, statement: str, rows) -> None:
     with cur.copy(statement) as copy:
         copy.write("".join("\t".join(map(_field, row)) + "\n" for row in rows))
@@ -101,23 +106,34 @@ def _copy_raw_events(cur: psycopg.Cursor, events: Sequence[RawEvent], version: i
 
 
 def _insert_alerts(cur: psycopg.Cursor, alerts: list[Alert], payloads: dict) -> list[str]:
+    """COPY straight into alerts; if an open alert with one of the fingerprints exists
+    (another writer), redo through a staging table that skips those rows."""
     if not alerts:
         return []
-    cur.execute("CREATE TEMP TABLE IF NOT EXISTS opsc_stage_alerts (LIKE alerts INCLUDING DEFAULTS)"
-                " ON COMMIT DELETE ROWS")
-    with cur.copy(f"COPY opsc_stage_alerts ({_COLS}) FROM STDIN") as copy:
-        for a in alerts:
-            copy.write_row(_alert_row(a, payloads))
-    # One statement: a row linked to another row of the same batch passes the foreign key
-    # check, which runs at the end of the statement.
-    inserted = {row[0] for row in cur.execute(
-        f"INSERT INTO alerts ({_COLS}) SELECT {_COLS} FROM opsc_stage_alerts"
-        " ON CONFLICT (fingerprint) WHERE status <> 'resolved' DO NOTHING RETURNING id::text").fetchall()}
+    rows = [_alert_row(a, payloads) for a in alerts]
+    try:
+        with cur.connection.transaction():  # a savepoint: a conflict undoes only this COPY
+            _copy_text(cur, f"COPY alerts ({_COLS}) FROM STDIN", rows)
+        inserted = {a.id for a in alerts}
+    except psycopg.errors.UniqueViolation:
+        inserted = _insert_skipping_conflicts(cur, rows)
     _copy_text(cur, "COPY alert_history (alert_id, action, new_status, user_id, user_name, changes) FROM STDIN",
                ((a.id, "created", a.status.value, ENGINE.user_id, ENGINE.user_name,
                  dumps({"config_version_id": a.config_version_id, "connector": a.connector}))
                 for a in alerts if a.id in inserted))
     return [a.id for a in alerts if a.id not in inserted]
+
+
+def _insert_skipping_conflicts(cur: psycopg.Cursor, rows: list[tuple]) -> set[str]:
+    cur.execute("CREATE TEMP TABLE IF NOT EXISTS opsc_stage_alerts (LIKE alerts INCLUDING DEFAULTS)"
+                " ON COMMIT DELETE ROWS")
+    cur.execute("TRUNCATE opsc_stage_alerts")
+    _copy_text(cur, f"COPY opsc_stage_alerts ({_COLS}) FROM STDIN", rows)
+    # One statement: a row linked to another row of the same batch passes the foreign key
+    # check, which runs at the end of the statement.
+    return {row[0] for row in cur.execute(
+        f"INSERT INTO alerts ({_COLS}) SELECT {_COLS} FROM opsc_stage_alerts"
+        " ON CONFLICT (fingerprint) WHERE status <> 'resolved' DO NOTHING RETURNING id::text").fetchall()}
 
 
 def _record_occurrences(cur: psycopg.Cursor, occurrences: dict[str, tuple[int, object]]) -> None:
@@ -151,6 +167,6 @@ def _alert_row(a: Alert, payloads: dict) -> tuple:
     title = a.title if len(a.title) <= TITLE_MAX else a.title[: TITLE_MAX - 1] + "…"
     return (a.id, a.source_system, a.source_alert_id, a.device_ip, a.device_name, a.severity.value, a.category,
             a.alert_type, a.impact, a.urgency, a.priority, title, a.message, a.status.value, a.is_clear,
-            a.occurred_at, a.received_at, a.correlated_to_id, a.correlation_rule, list(a.tags),
-            jsonb(a.custom_fields), payloads.get(id(a.raw_data)) or dumps(a.raw_data), a.fingerprint, a.occurrence_count,
+            a.occurred_at, a.received_at, a.correlated_to_id, a.correlation_rule, _text_array(a.tags),
+            dumps(a.custom_fields), payloads.get(id(a.raw_data)) or dumps(a.raw_data), a.fingerprint, a.occurrence_count,
             a.last_occurrence_at, a.resource_key, a.connector, a.config_version_id)
