@@ -45,7 +45,7 @@ def check_template(source: str, allowed: frozenset[str]) -> list[str]:
         return []
     simple = _simple_parts(source)
     if simple is not None:  # plain lookups: no need to generate code to know the names
-        unknown = sorted({p[0] for p in simple if not isinstance(p, str)} - allowed)
+        unknown = sorted({path[0] for p in simple if not isinstance(p, str) for path in p} - allowed)
         if unknown:
             return [f"template uses unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}"]
         return []
@@ -73,7 +73,7 @@ def render(source: str, context: dict, autoescape: bool = False) -> str:
     if parts is not None:
         out = []
         for part in parts:
-            value = part if isinstance(part, str) else _lookup(context, part)
+            value = part if isinstance(part, str) else _evaluate(context, part)
             if value is _FALLBACK:
                 break
             out.append(value)
@@ -83,19 +83,27 @@ def render(source: str, context: dict, autoescape: bool = False) -> str:
 
 
 # Most titles are text around plain lookups ("Interface Down - {{ device_name }}",
-# "{{ vb.ifIndex }}"). Those render here without building a Jinja context: the same
-# output as the sandbox (tests/config/test_templates.py compares them), a tenth of the time.
-_SIMPLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}")
+# "{{ vb.ifIndex }}", "{{ values.ifOperStatus or vb.ifOperStatus }}"). Those render here
+# without building a Jinja context: the same output as the sandbox
+# (tests/config/test_templates.py compares them), a tenth of the time.
+_PATH = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
+_SIMPLE = re.compile(r"\{\{\s*(" + _PATH + r"(?:\s+or\s+" + _PATH + r")*)\s*\}\}")
 _FALLBACK = object()
+_MISSING = object()
 
 
 @lru_cache(maxsize=4096)
 def _simple_parts(source: str) -> tuple | None:
+    """Literal text and, per `{{ }}`, its `or`-alternatives as paths; None when the template
+    needs Jinja."""
     parts: list = []
     pos = 0
     for m in _SIMPLE.finditer(source):
         parts.append(source[pos:m.start()])
-        parts.append(tuple(m.group(1).split(".")))
+        alternatives = re.split(r"\s+or\s+", m.group(1).strip())
+        if any(a.split(".")[0] in ("or", "and", "not", "if", "else", "in", "is") for a in alternatives):
+            return None
+        parts.append(tuple(tuple(a.split(".")) for a in alternatives))
         pos = m.end()
     parts.append(source[pos:])
     if any(isinstance(p, str) and ("{{" in p or "{%" in p or "{#" in p) for p in parts):
@@ -103,20 +111,32 @@ def _simple_parts(source: str) -> tuple | None:
     return tuple(p for p in parts if p != "")
 
 
+def _evaluate(context: dict, alternatives: tuple[tuple[str, ...], ...]):
+    """`a or b or c` as Jinja does it: the first truthy value, else the last one."""
+    value = _MISSING
+    for path in alternatives:
+        value = _lookup(context, path)
+        if value is _FALLBACK:
+            return _FALLBACK
+        if value is not _MISSING and value:
+            break
+    return "" if value is _MISSING else str(value)
+
+
 def _lookup(context: dict, path: tuple[str, ...]):
     if path[0] not in context:
-        return ""
+        return _MISSING
     value = context[path[0]]
     for name in path[1:]:
         if name.startswith("_"):
-            return ""  # the sandbox refuses private attributes
+            return _MISSING  # the sandbox refuses private attributes
         try:
             value = getattr(value, name)
         except AttributeError:
             try:
                 value = value[name]
             except (TypeError, LookupError):
-                return ""
+                return _MISSING
     if callable(value):
         return _FALLBACK  # a method or class: let Jinja's sandbox decide what it prints
-    return str(value)
+    return value

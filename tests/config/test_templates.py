@@ -8,12 +8,15 @@ from opsconductor.engine.pipeline.varbinds import Varbinds
 
 VB = Varbinds([("1.3.6.1.2.1.2.2.1.1.7", 7), ("1.3.6.1.2.1.2.2.1.8.7", 2)])
 CONTEXT = {"device_name": "sw1", "device_ip": "10.0.0.2", "vb": VB, "values": {"ifOperStatus": "down"},
-           "none": None, "num": 3, "nested": {"a": {"b": "deep"}}, "items": [1, 2]}
+           "none": None, "num": 3, "nested": {"a": {"b": "deep"}}, "items": [1, 2], "zero": 0, "empty": ""}
 TEMPLATES = [
     "Interface Down - {{ device_name }}", "{{ vb.ifIndex }}", "if{{vb.ifIndex}} is {{ values.ifOperStatus }}",
     "{{ missing }}", "{{ missing.attr }}", "{{ none }}", "{{ none.x }}", "{{ num }}", "{{ nested.a.b }}",
     "{{ nested.a.zz }}", "{{ vb.nosuch }}", "{{ values._private }}", "{{ values.items }}", "{{ items }}",
     "{{ device_name|upper }}", "{% if num %}yes{% endif %}", "a {{ device_name }} b {{ device_ip }} c",
+    "{{ values.ifOperStatus or vb.ifOperStatus }}", "{{ missing or num }}", "{{ none or missing }}",
+    "{{ zero or none }}", "{{ zero or empty }}", "{{ empty or zero or device_name }}", "{{ missing or missing2 }}",
+    "{{ num or not_there }}", "{{ nested.a.zz or nested.a.b }}", "{{ values.items or num }}",
 ]
 
 
