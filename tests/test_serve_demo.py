@@ -79,6 +79,8 @@ def test_demo_scenario_and_sighup_reload(server) -> None:
 
     connectors = {c["name"]: c for c in httpx.get(f"{base}/api/v1/connectors", timeout=10).json()["items"]}
     assert connectors["snmp-traps"]["status"] == "ok" and connectors["prtg"]["status"] == "disabled"
+    assert connectors["monitoring"]["status"] == "ok"  # the webhook: nothing to start, served by the web layer
+    assert httpx.get(f"{base}/healthz", timeout=10).json()["engine"]["connectors_failing"] == []
 
     version = httpx.get(f"{base}/api/v1/config", timeout=10).json()["current"]["id"]
     (tree / "rules" / "notifications.yaml").write_text(

@@ -16,6 +16,8 @@ from .registry import connector_class
 from .snmp.receiver import TrapReceiver
 
 log = logging.getLogger("opsconductor.connectors")
+# Connector types that run inside the web layer (POST /api/v1/events/{name}): nothing to start.
+PASSIVE_TYPES = frozenset({"webhook"})
 _NO_SOURCE = Source("", 0)
 
 
@@ -33,7 +35,7 @@ class ConnectorSupervisor:
         self.errors: dict[str, str] = {}  # connectors that could not start, and why
 
     async def reconcile(self, bundle: Bundle) -> dict[str, list[str]]:
-        wanted = {c.name: c for c in bundle.connectors if c.enabled}
+        wanted = {c.name: c for c in bundle.connectors if c.enabled and c.type not in PASSIVE_TYPES}
         report: dict[str, list[str]] = {"started": [], "stopped": [], "restarted": [], "kept": []}
         for name in list(self.running):
             if name not in wanted:
@@ -47,13 +49,13 @@ class ConnectorSupervisor:
             restarting = name in self.running
             if restarting:
                 await self._stop(name)
-            await self._start(config)
-            report["restarted" if restarting else "started"].append(name)
+            if await self._start(config):
+                report["restarted" if restarting else "started"].append(name)
         self.errors = {n: e for n, e in self.errors.items() if n in wanted}
         log.info("connectors: %s", ", ".join(f"{k} {v}" for k, v in report.items() if v) or "none enabled")
         return report
 
-    async def _start(self, config: ConnectorConfig) -> None:
+    async def _start(self, config: ConnectorConfig) -> bool:
         try:
             if config.type == "snmp_trap":
                 instance = TrapReceiver(config, self._sink)
@@ -64,10 +66,11 @@ class ConnectorSupervisor:
         except Exception as exc:  # one broken connector must not stop the others or the engine
             self.errors[config.name] = str(exc)
             log.error("connector %s could not start: %s", config.name, exc)
-            return
+            return False
         self.errors.pop(config.name, None)
         self.running[config.name] = instance
         self._configs[config.name] = config
+        return True
 
     async def _stop(self, name: str) -> None:
         instance = self.running.pop(name)
@@ -88,6 +91,8 @@ class ConnectorSupervisor:
             instance = self.running.get(config.name)
             if not config.enabled:
                 out.append(ConnectorStatus(config.name, "disabled", None, None, None, 0))
+            elif config.type in PASSIVE_TYPES:  # receives when called; healthy while the web layer runs
+                out.append(ConnectorStatus(config.name, "ok", None, None, None, 0))
             elif instance is None:
                 out.append(ConnectorStatus(config.name, "failing", self.errors.get(config.name, "not running"),
                                            None, None, 0))
