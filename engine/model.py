@@ -154,3 +154,26 @@ def evolve(alert: Alert, **changes: Any) -> Alert:
     for name in _ALERT_FIELDS:
         _set(new, name, changes[name] if name in changes else getattr(alert, name))
     return new
+
+
+# Widths of the alerts table's text columns (the seed's VARCHARs, migrations 001 and 003).
+TEXT_WIDTHS = {"source_system": 50, "source_alert_id": 255, "device_ip": 45, "device_name": 255, "category": 50,
+               "alert_type": 100, "impact": 20, "urgency": 20, "priority": 5, "title": 255, "correlation_rule": 100,
+               "resource_key": 255, "connector": 100}
+
+
+def fit(alert: Alert) -> Alert:
+    """The alert with every text field storable: NUL characters removed (PostgreSQL text
+    cannot hold them) and values cut to their column width, so one odd vendor value can
+    never make a whole batch unwritable."""
+    changes = {}
+    for name, width in TEXT_WIDTHS.items():
+        value = getattr(alert, name)
+        if isinstance(value, str) and (len(value) > width or "\x00" in value):
+            value = value.replace("\x00", "")
+            changes[name] = value if len(value) <= width else value[: width - 1] + "…"
+    if alert.message and "\x00" in alert.message:
+        changes["message"] = alert.message.replace("\x00", "")
+    if any("\x00" in t for t in alert.tags):
+        changes["tags"] = tuple(t.replace("\x00", "") for t in alert.tags)
+    return evolve(alert, **changes) if changes else alert

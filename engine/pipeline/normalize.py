@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 from ..errors import ConnectorError
-from ..model import evolve
+from ..model import evolve, fit
 from .work import Candidate, Context, Work
 
 
@@ -15,6 +15,6 @@ def normalize(work: Work, ctx: Context) -> Work:
     if normalizer is None:
         raise ConnectorError(event.connector, f"no normalizer for source system {event.source_system!r}")
     alerts = normalizer(event, ctx.view)
-    candidates = tuple(Candidate(evolve(a, config_version_id=ctx.view.version_id,
+    candidates = tuple(Candidate(evolve(fit(a), config_version_id=ctx.view.version_id,
                                          connector=a.connector or event.connector)) for a in alerts)
     return work.with_(candidates=candidates)

@@ -65,7 +65,7 @@ def write_batch(conn: psycopg.Connection, raw_events: Sequence[RawEvent], effect
     return BatchResult(touched, tuple(conflicts))
 
 
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
 
 
 def _field(value) -> str:
@@ -78,7 +78,7 @@ def _field(value) -> str:
     if value is False:
         return "f"
     if isinstance(value, str):
-        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value or "\x00" in value:
             return value.translate(_ESCAPES)
         return value
     if isinstance(value, datetime):

@@ -7,6 +7,7 @@ through here so the conversion is done one way.
 from __future__ import annotations
 
 import json
+import re
 
 from collections.abc import Mapping, Set
 from datetime import date, datetime
@@ -42,9 +43,30 @@ def _default(value: Any) -> Any:
     return str(value)  # a Secret prints as its reference, never its value
 
 
+_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
 def dumps(value: Any) -> str:
-    """JSON text for the hot path: no pre-walk of the value (plain() costs more than encoding)."""
-    return json.dumps(value, default=_default, ensure_ascii=False, separators=(",", ":"))
+    """JSON text for the hot path: no pre-walk of the value (plain() costs more than encoding).
+
+    PostgreSQL's jsonb refuses \u0000 and NaN/Infinity: NULs are dropped (an escaped
+    backslash before them is kept) and non-finite numbers become null, so no vendor value
+    can make a batch unwritable."""
+    try:
+        text = json.dumps(value, default=_default, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # NaN or Infinity somewhere: rare, so the slow walk is fine
+        text = json.dumps(_finite(plain(value)), default=_default, ensure_ascii=False, separators=(",", ":"))
+    return _NUL.sub(r"\1", text) if "\\u0000" in text else text
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def jsonb(value: Any) -> Jsonb | None:

@@ -109,3 +109,25 @@ def test_explain_cli(engine) -> None:
                               "00000000-0000-4000-8000-000000000000", "--database-url", db_url],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1 and "no alert" in missing.stderr
+
+
+def test_hostile_vendor_values_are_stored_not_stalling_the_worker(engine) -> None:
+    """NUL characters, NaN, overlong fields: the batch is written (values made storable)
+    and the next events still flow."""
+    worker, _, db_url, _ = engine
+    from pipeline_helpers import T0
+
+    hostile = RawEvent("hostile-1", "monitoring", "webhook", T0, None, {
+        "format": "generic", "item": {"host": "10.20.0.9", "nan": float("nan"), "nul": "a\x00b"},
+        "fields": {"device_ip": "10.20.0.9", "alert_type": "x" * 300, "severity": "major", "category": "network",
+                   "title": "T\x00itle " + "y" * 400, "device_name": "dev\x00ice", "message": "m\x00"}})
+    worker.submit([hostile, trap(COLD_START, "10.20.0.1", at=1)])
+    assert worker.drain()
+    assert worker.stats.write_retries == 0
+    rows_ = rows(db_url, "SELECT alert_type, title, device_name, message, raw_data FROM alerts ORDER BY received_at")
+    alert_type, title, device_name, message, raw = rows_[0]
+    assert len(alert_type) <= 100
+    assert title.startswith("Title yyy") and len(title) <= 255 and device_name == "device" and message == "m"
+    assert raw["item"]["nan"] is None and raw["item"]["nul"] == "ab"
+    assert rows_[1][0] == "cold_start"
+    assert rows(db_url, "SELECT count(*) FROM raw_events")[0][0] == 2
