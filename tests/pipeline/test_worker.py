@@ -128,6 +128,6 @@ def test_hostile_vendor_values_are_stored_not_stalling_the_worker(engine) -> Non
     alert_type, title, device_name, message, raw = rows_[0]
     assert len(alert_type) <= 100
     assert title.startswith("Title yyy") and len(title) <= 255 and device_name == "device" and message == "m"
-    assert raw["item"]["nan"] is None and raw["item"]["nul"] == "ab"
+    assert raw["nan"] is None and raw["nul"] == "ab"  # raw_data is the webhook item
     assert rows_[1][0] == "cold_start"
     assert rows(db_url, "SELECT count(*) FROM raw_events")[0][0] == 2
