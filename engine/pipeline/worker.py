@@ -19,6 +19,8 @@ from collections import deque
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
+import psycopg
+
 from ..connectors.base import Backpressure
 from ..model import RawEvent
 from ..store.batch import write_batch
@@ -172,16 +174,27 @@ class PipelineWorker:
                 self._notify(notifications)
 
     def _write(self, batch, effects, version_id) -> None:
+        """Write until it is written. A connection problem is retried for ever (PostgreSQL
+        restarting must not lose anything). An error in the data itself, three times in a
+        row, would stall every later batch: then only the raw events are kept (they can be
+        replayed) and the batch's effects are logged and dropped."""
         delay = 0.1
+        data_errors = 0
         while True:
             try:
                 if self._conn is None or self._conn.closed:
                     self._conn = self._connect()
-                result = write_batch(self._conn, batch, effects, version_id)
+                result = write_batch(self._conn, batch, effects if data_errors < 3 else [], version_id)
                 self.stats.conflicts += len(result.conflicts)
+                if data_errors >= 3:
+                    self.stats.errors += len(batch)
+                    log.critical("a batch of %d events kept as raw events only; its alerts were not stored "
+                                 "(events %s …)", len(batch), ", ".join(e.event_id for e in batch[:5]))
                 return
             except Exception as exc:
                 self.stats.write_retries += 1
+                if isinstance(exc, psycopg.Error) and not isinstance(exc, psycopg.OperationalError):
+                    data_errors += 1
                 if self._conn is not None:
                     self._conn.close()
                     self._conn = None

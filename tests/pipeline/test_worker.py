@@ -131,3 +131,19 @@ def test_hostile_vendor_values_are_stored_not_stalling_the_worker(engine) -> Non
     assert raw["nan"] is None and raw["nul"] == "ab"  # raw_data is the webhook item
     assert rows_[1][0] == "cold_start"
     assert rows(db_url, "SELECT count(*) FROM raw_events")[0][0] == 2
+
+
+def test_a_batch_that_cannot_be_written_keeps_its_raw_events_and_does_not_stall(engine) -> None:
+    """A data error (here: a decision about an alert that does not exist) three times in a row:
+    the raw events are kept for replay, the effects dropped, and later batches flow."""
+    from opsconductor.engine.pipeline.effects import Decision, Effects
+
+    worker, _, db_url, version_id = engine
+    event = trap(COLD_START, "10.20.0.1")
+    poison = Effects(event, decisions=(Decision("00000000-0000-4000-8000-00000000dead", "route", "r", {}),))
+    worker._write([event], [poison], version_id)  # the writer thread's own step, called directly
+    assert worker.stats.write_retries == 3 and worker.stats.errors == 1
+    assert rows(db_url, "SELECT count(*) FROM raw_events WHERE event_id = %s", event.event_id)[0][0] == 1
+    worker.submit([trap(COLD_START, "10.20.0.2", at=1)])
+    assert worker.drain()
+    assert rows(db_url, "SELECT count(*) FROM alerts")[0][0] == 1
