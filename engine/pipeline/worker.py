@@ -7,7 +7,7 @@ in the order they were processed.
 
 Back-pressure is explicit: `submit` refuses events that do not fit (Backpressure,
 counted); connectors keep them and retry. A batch whose write fails is retried until
-it is written, so nothing accepted is lost.
+it is written; only a data error that repeats reduces it to its raw events (see _write).
 """
 from __future__ import annotations
 
