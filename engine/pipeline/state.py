@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..config.bundle import NotifyAction
-from ..model import Alert, Status
+from ..model import EMPTY, Alert, Status, evolve
 from .effects import Effects
 
 # Alert types that mean "this device (or the path through it) is down" for dependency
@@ -19,6 +19,11 @@ DOWN_TYPES = frozenset({
     "device_down", "device_unreachable", "node_down", "ping_down", "sensor_down",
     "siklu_rf_link_down", "rf_link_down", "wan_down", "output_off", "shutdown_imminent", "battery_discharged",
 })
+
+
+# Sources whose raw data nothing in memory reads again: polled connectors rebuild their diff
+# state from raw_data at restart; traps and webhooks do not. The database keeps it all.
+SLIM_SOURCES = frozenset({"snmp_trap", "webhook", "correlation"})
 
 
 def is_down(alert: Alert) -> bool:
@@ -101,6 +106,8 @@ class ActiveAlerts:
             self.reevaluate.pop(alert.id, None)
             self.silenced.pop(alert.id, None)
             return
+        if alert.source_system in SLIM_SOURCES and alert.raw_data:
+            alert = evolve(alert, raw_data=EMPTY)  # ~1 KB less per open alert held here
         self.by_id[alert.id] = alert
         self.by_fp[alert.fingerprint] = alert.id
         if is_down(alert) and alert.device_ip:
