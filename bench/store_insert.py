@@ -11,7 +11,6 @@ creates a scratch database next to it, migrates it, and drops it at the end.
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 import uuid

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import Level, Problem
 from ..model import Severity
-from .bundle import (Channel, ConnectorConfig, CorrelateAction, Dependency, Device, Matcher, NotifyAction,
+from .bundle import (Channel, ConnectorConfig, CorrelateAction, Device, Matcher, NotifyAction,
                      OidMapping, Rule, RuleTest, SetAction, Silence, Source, TimeWindow, VarbindCondition)
 from .durations import parse_duration
 from .oids import parse_oid_pattern

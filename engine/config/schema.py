@@ -25,7 +25,7 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from ..errors import Problem
 from .oids import parse_oid_pattern
-from .secrets import ENV_NAME, is_reference, parse_reference
+from .secrets import ENV_NAME, parse_reference
 from .templates import ALERT_FIELDS, NOTIFICATION_FIELDS, TRAP_FIELDS, check_template
 from .yamlfile import YamlDocument, json_path
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
-from collections import defaultdict
 from datetime import datetime, timezone
 from typing import Any, Iterable
 

@@ -6,7 +6,7 @@ import ipaddress
 import re
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Mapping
 
 from ..config.bundle import ConnectorConfig
 from ..model import Alert, RawEvent, Severity, fingerprint

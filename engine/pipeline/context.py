@@ -1,7 +1,7 @@
 """What the stages read: one config version compiled for use, and the clock."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 from ..config.bundle import Bundle, ConnectorConfig, Device

@@ -2,7 +2,6 @@
 event states, independent targets and the normalizer."""
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from datetime import datetime, timezone

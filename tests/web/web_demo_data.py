@@ -29,9 +29,9 @@ def seed(url: str, now: datetime | None = None) -> dict[str, str]:
     now = now or datetime.now(timezone.utc)
     t = lambda minutes: now - timedelta(minutes=minutes)  # noqa: E731
     with psycopg.connect(url, autocommit=True) as conn:
-        v = record_applied(conn, content_hash="9f2c4e1ab07d3c55e8a41f6b2d9e07c3a1b5f8e2d4c6a8b0e1f3a5c7d9b2e4f6",
-                           git_commit="4e1d9a27c3b8f05e6a1d2c3b4a5f6e7d8c9b0a1f",
-                           files=[{"path": p} for p in ("connectors.d/prtg.yaml", "connectors.d/snmp.yaml",
+        record_applied(conn, content_hash="9f2c4e1ab07d3c55e8a41f6b2d9e07c3a1b5f8e2d4c6a8b0e1f3a5c7d9b2e4f6",
+                       git_commit="4e1d9a27c3b8f05e6a1d2c3b4a5f6e7d8c9b0a1f",
+                       files=[{"path": p} for p in ("connectors.d/prtg.yaml", "connectors.d/snmp.yaml",
                                                         "connectors.d/milestone.yaml", "rules/routing.yaml",
                                                         "dependencies.d/site-north.yaml")])
         record_refused(conn, content_hash="0" * 64, git_commit="7a7b7c7d", errors=[
