@@ -98,6 +98,11 @@ class RawEvent:
     payload: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
 
 
+class DropEvent(Exception):
+    """Raised by a normalizer for an event its connector is configured to discard entirely
+    (not even kept as a raw event), e.g. `unmapped: drop` on a trap receiver."""
+
+
 def fingerprint(source_system: str, device: str, alert_type: str, resource_key: str) -> str:
     """sha256 over the identity of a problem: who reports it, where, what, on which resource."""
     text = "\x1f".join((source_system, device, alert_type, resource_key))

@@ -53,6 +53,7 @@ class Effects:
     parents: tuple[tuple[str, tuple, str], ...] = ()  # (rule, group key, parent id)
     reevaluate: tuple[tuple[str, datetime | None], ...] = ()  # (child id, due; None = done)
     held: tuple[tuple[str, tuple], ...] = ()  # (alert id, notify actions a silence holds back; () = released)
+    dropped: int = 0  # 1 when the connector discards this event entirely (not even stored raw)
 
     def with_(self, **changes) -> "Effects":
         new = object.__new__(Effects)

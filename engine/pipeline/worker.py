@@ -138,6 +138,12 @@ class PipelineWorker:
             if batch or any(fx.changes or fx.decisions or fx.notifications for fx in effects):
                 self._writes.put((batch, effects, pipeline.view.version_id))
 
+    @staticmethod
+    def _kept(batch: list[RawEvent], effects: list) -> list[RawEvent]:
+        """The raw events to store: all but those their connector discards."""
+        dropped = {id(fx.event) for fx in effects if fx.dropped}
+        return [e for e in batch if id(e) not in dropped] if dropped else batch
+
     def _take(self) -> list[RawEvent]:
         try:
             first = self._queue.get(timeout=0.05)
@@ -184,7 +190,8 @@ class PipelineWorker:
             try:
                 if self._conn is None or self._conn.closed:
                     self._conn = self._connect()
-                result = write_batch(self._conn, batch, effects if data_errors < 3 else [], version_id)
+                result = write_batch(self._conn, self._kept(batch, effects), effects if data_errors < 3 else [],
+                                     version_id)
                 self.stats.conflicts += len(result.conflicts)
                 if data_errors >= 3:
                     self.stats.errors += len(batch)

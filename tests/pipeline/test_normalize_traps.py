@@ -134,3 +134,18 @@ def test_varbind_names_from_pysnmp_mibs() -> None:
     assert vb.sysName == "core-sw" and vb["SNMPv2-MIB::sysName"] == "core-sw"  # table and pysnmp's SNMPv2-MIB
     assert vb["RFC1213-MIB::ipAdEntAddr"] == "10.0.0.2"  # only in pysnmp's RFC1213-MIB
     assert vb.ifIndex == 3 and vb.get("NO-SUCH-MIB::thing") is None
+
+
+def test_unmapped_drop_is_not_even_kept_raw_but_raw_is(tmp_path) -> None:
+    for mode, dropped in (("drop", 1), ("raw", 0)):
+        files = {**MAPS, "connectors.d/traps.yaml": f"""
+        name: traps
+        type: snmp_trap
+        listen: ["127.0.0.1:1162"]
+        communities: ["${{env:C:-public}}"]
+        unmapped: {mode}
+        """}
+        p = pipeline(tmp_path / mode, files)
+        fx = p.process(trap("1.3.6.1.4.1.99999.1.2", "10.0.0.7"))
+        assert fx.created == () and fx.dropped == dropped and fx.event is not None
+        p.close()

@@ -147,3 +147,12 @@ def test_a_batch_that_cannot_be_written_keeps_its_raw_events_and_does_not_stall(
     worker.submit([trap(COLD_START, "10.20.0.2", at=1)])
     assert worker.drain()
     assert rows(db_url, "SELECT count(*) FROM alerts")[0][0] == 1
+
+
+def test_dropped_events_are_not_stored(engine) -> None:
+    from opsconductor.engine.pipeline.effects import Effects
+    from opsconductor.engine.pipeline.worker import PipelineWorker
+
+    kept = trap(COLD_START, "10.20.0.1")
+    gone = trap("1.3.6.1.4.1.99999.1", "10.20.0.1")
+    assert PipelineWorker._kept([kept, gone], [Effects(kept), Effects(gone, dropped=1)]) == [kept]

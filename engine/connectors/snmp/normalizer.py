@@ -11,7 +11,7 @@ from typing import Any
 
 from ...config.bundle import OidMapping
 from ...config.templates import render
-from ...model import Alert, RawEvent, Severity, fingerprint
+from ...model import Alert, DropEvent, RawEvent, Severity, fingerprint
 from ...pipeline.context import ConfigView
 from ...pipeline.mibnames import TRAP_NAMES
 from ...pipeline.varbinds import Varbinds
@@ -44,8 +44,10 @@ def normalize_trap(event: RawEvent, view: ConfigView) -> tuple[Alert, ...]:
     connector = view.connectors.get(event.connector)
     if mapping is None:
         unmapped = connector.settings.get("unmapped", "alert") if connector else "alert"
+        if unmapped == "drop":
+            raise DropEvent(f"unmapped trap {trap_oid} (the connector says unmapped: drop)")
         if unmapped != "alert":
-            return ()
+            return ()  # `raw`: kept as a raw event only
         return (_unknown(event, trap_oid, pairs, device_ip, device_name),)
     context = _context(event, mapping, trap_oid, varbinds, device_ip, device_name)
     alert_type = render(mapping.alert_type, context).strip() or UNKNOWN_TRAP
