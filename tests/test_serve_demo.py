@@ -23,6 +23,22 @@ def free_port(kind: int) -> int:
         return s.getsockname()[1]
 
 
+def start_serve(args: list[str], env: dict, port: int) -> tuple[subprocess.Popen, str]:
+    """`opsc serve` as a subprocess; returns once /healthz answers (or fails with its output)."""
+    proc = subprocess.Popen([sys.executable, "-m", "opsconductor.engine.cli", "serve", "--port", str(port), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    pytest.fail("opsc serve did not come up:\n" + proc.stdout.read())
+
+
 @pytest.fixture
 def server(tmp_path: Path, db_url: str):
     tree = tmp_path / "tree"
@@ -32,20 +48,7 @@ def server(tmp_path: Path, db_url: str):
     traps = tree / "connectors.d" / "snmp-traps.yaml"
     traps.write_text(traps.read_text().replace("0.0.0.0:1162", f"127.0.0.1:{trap_port}"))
     env = {**os.environ, "OPSC_ADMIN_TOKEN": "admin-secret-1234", "OPSC_LOG_LEVEL": "INFO"}
-    proc = subprocess.Popen([sys.executable, "-m", "opsconductor.engine.cli", "serve", "--config", str(tree),
-                             "--port", str(http_port), "--database-url", db_url, "--no-watch"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    base = f"http://127.0.0.1:{http_port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("opsc serve did not come up:\n" + proc.stdout.read())
+    proc, base = start_serve(["--config", str(tree), "--database-url", db_url, "--no-watch"], env, http_port)
     yield base, trap_port, tree, proc
     if proc.poll() is None:
         proc.kill()
@@ -123,21 +126,8 @@ def test_gitops_engine_and_opsc_sync(tmp_path: Path, db_url: str) -> None:
     port = free_port(socket.SOCK_STREAM)
     env = {**os.environ, "OPSC_ADMIN_TOKEN": "admin-secret-1234", "OPSC_GIT_URL": f"file://{bare}",
            "OPSC_DATA_DIR": str(tmp_path / "data")}
-    proc = subprocess.Popen([sys.executable, "-m", "opsconductor.engine.cli", "serve", "--config", str(tmp_path / "unused"),
-                             "--port", str(port), "--database-url", db_url],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    base = f"http://127.0.0.1:{port}"
+    proc, base = start_serve(["--config", str(tmp_path / "unused"), "--database-url", db_url], env, port)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            proc.kill()
-            pytest.fail("opsc serve did not come up:\n" + proc.stdout.read())
         first = httpx.get(f"{base}/api/v1/config", timeout=10).json()["current"]
         assert first["git_commit"] == git("rev-parse", "HEAD", cwd=work).strip()
         (work / "rules" / "notifications.yaml").write_text(

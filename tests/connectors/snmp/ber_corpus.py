@@ -1,13 +1,12 @@
 """Packets for the BER differential test: builders, real-shaped traps, hand-made edge
 cases and a mutator. Data, kept apart from the tests that compare decoders."""
+from __future__ import annotations
 
 import random
 
 from pyasn1.codec.ber import encoder as asn1_encoder
 from pysnmp.proto import rfc1905
 from pysnmp.proto.api import v1, v2c
-
-
 
 
 # --------------------------------------------------------------------------- builders

@@ -2,7 +2,6 @@
 and the helpers that compare it with ber.py."""
 from __future__ import annotations
 
-from __future__ import annotations
 from pyasn1.codec.ber import decoder as asn1_decoder
 from pyasn1.codec.ber import eoo
 from pyasn1.error import PyAsn1Error
