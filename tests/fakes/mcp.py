@@ -8,7 +8,6 @@ State: `alarms` (JSON:API records), `username`, `password`, `token_timeout`.
 """
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 from starlette.applications import Starlette
@@ -16,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fakes.scenario import Scenario
+from fakes.scenario import Scenario, TokenIssuer
 
 
 def alarm(alarm_id: str, severity: str = "CRITICAL", condition: str = "LOS", state: str = "ACTIVE",
@@ -36,9 +35,7 @@ def alarm(alarm_id: str, severity: str = "CRITICAL", condition: str = "LOS", sta
 class McpFake:
     def __init__(self, scenario: Scenario):
         self.scenario = scenario
-        self.tokens: set[str] = set()
-        self.counter = itertools.count(1)
-        self.logins = 0
+        self.auth = TokenIssuer(scenario, "tok{:04d}c0ffee")
         self.logouts = 0
         self.app = Starlette(routes=[
             Route("/tron/api/v1/tokens", self.login, methods=["POST"]),
@@ -46,8 +43,12 @@ class McpFake:
             Route("/nsa/api/v2_0/alarms/filter/filteredAlarms", self.alarms),
         ])
 
+    @property
+    def logins(self) -> int:
+        return self.auth.logins
+
     def expire_tokens(self) -> None:
-        self.tokens.clear()
+        self.auth.expire_tokens()
 
     async def login(self, request: Request) -> Response:
         fault = await self.scenario.intercept(request)
@@ -55,26 +56,23 @@ class McpFake:
             return fault
         body = self.scenario.seen[-1].json or {}
         state = self.scenario.state
-        if body.get("username") != state.get("username") or body.get("password") != state.get("password"):
+        if not self.auth.credentials_ok(body):
             return JSONResponse({"isSuccessful": False, "message": "Invalid credentials"}, status_code=401)
-        self.logins += 1
-        token = f"tok{next(self.counter):04d}c0ffee"
-        self.tokens.add(token)
+        token = self.auth.issue()
         return JSONResponse({"isSuccessful": True, "token": token, "timeout": state.get("token_timeout", 3600),
                              "user": body["username"]}, status_code=201)
 
     async def logout(self, request: Request) -> Response:
         await self.scenario.record(request)
         self.logouts += 1
-        self.tokens.discard(request.path_params["token"])
+        self.auth.tokens.discard(request.path_params["token"])
         return Response(status_code=204)
 
     async def alarms(self, request: Request) -> Response:
         fault = await self.scenario.intercept(request)
         if fault is not None:
             return fault
-        auth = request.headers.get("authorization", "")
-        if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
+        if not self.auth.authorized(request):
             return JSONResponse({"errors": [{"status": "401", "title": "Unauthorized"}]}, status_code=401)
         q = request.query_params
         records = list(self.scenario.state.get("alarms", []))

@@ -9,7 +9,6 @@ State: `alarms` (alarm objects), `username`, `password`, `expires_in`, `plain` (
 """
 from __future__ import annotations
 
-import itertools
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -18,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fakes.scenario import Scenario
+from fakes.scenario import Scenario, TokenIssuer
 
 PRIORITY_IDS = {"High": "8c1b2a1e-0000-4000-8000-000000000001", "Medium": "8c1b2a1e-0000-4000-8000-000000000002",
                 "Low": "8c1b2a1e-0000-4000-8000-000000000003"}
@@ -43,16 +42,18 @@ def alarm(alarm_id: str, name: str = "Camera tampering - Lobby", priority: str =
 class MilestoneFake:
     def __init__(self, scenario: Scenario):
         self.scenario = scenario
-        self.tokens: set[str] = set()
-        self.counter = itertools.count(1)
-        self.logins = 0
+        self.auth = TokenIssuer(scenario, "eyJhbGciOi.ms{:04d}.5ca1ab1e")
         self.app = Starlette(routes=[
             Route("/API/IDP/connect/token", self.login, methods=["POST"]),
             Route("/api/rest/v1/alarms", self.alarms),
         ])
 
+    @property
+    def logins(self) -> int:
+        return self.auth.logins
+
     def expire_tokens(self) -> None:
-        self.tokens.clear()
+        self.auth.expire_tokens()
 
     async def login(self, request: Request) -> Response:
         raw = (await request.body()).decode()
@@ -66,12 +67,10 @@ class MilestoneFake:
             return JSONResponse({"error": "invalid_request"}, status_code=400)
         if form.get("grant_type") != "password" or form.get("client_id") != "GrantValidatorClient":
             return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
-        if form.get("username") != state.get("username") or form.get("password") != state.get("password"):
+        if not self.auth.credentials_ok(form):
             return JSONResponse({"error": "invalid_grant", "error_description": "invalid_username_or_password"},
                                 status_code=400)
-        self.logins += 1
-        token = f"eyJhbGciOi.ms{next(self.counter):04d}.5ca1ab1e"
-        self.tokens.add(token)
+        token = self.auth.issue()
         return JSONResponse({"access_token": token, "expires_in": state.get("expires_in", 3600),
                              "token_type": "Bearer", "scope": "managementserver"})
 
@@ -79,8 +78,7 @@ class MilestoneFake:
         fault = await self.scenario.intercept(request)
         if fault is not None:
             return fault
-        auth = request.headers.get("authorization", "")
-        if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
+        if not self.auth.authorized(request):
             return JSONResponse({"error": {"httpCode": 401, "details": "Unauthorized"}}, status_code=401)
         page, size = int(request.query_params.get("page", 0)), int(request.query_params.get("size", 100))
         rows = list(self.scenario.state.get("alarms", []))

@@ -9,7 +9,6 @@ State: `alarms` (detail objects by id, in order), `username`, `password`, `expir
 """
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 from starlette.applications import Starlette
@@ -17,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fakes.scenario import Scenario
+from fakes.scenario import Scenario, TokenIssuer
 
 API = "/rest/mbdetnrs/1.0"
 LIST = f"{API}/alarmService/activeAlarms"
@@ -35,17 +34,19 @@ def alarm(alarm_id: str, code: str = "1201", level: Any = 7, state: str = "activ
 class NetworkM2Fake:
     def __init__(self, scenario: Scenario):
         self.scenario = scenario
-        self.tokens: set[str] = set()
-        self.counter = itertools.count(1)
-        self.logins = 0
+        self.auth = TokenIssuer(scenario, "m2tok{:04d}feedbeef")
         self.app = Starlette(routes=[
             Route(f"{API}/oauth2/token", self.login, methods=["POST"]),
             Route(LIST, self.active),
             Route(LIST + "/{alarm_id}", self.detail),
         ])
 
+    @property
+    def logins(self) -> int:
+        return self.auth.logins
+
     def expire_tokens(self) -> None:
-        self.tokens.clear()
+        self.auth.expire_tokens()
 
     async def login(self, request: Request) -> Response:
         fault = await self.scenario.intercept(request)
@@ -55,25 +56,19 @@ class NetworkM2Fake:
         state = self.scenario.state
         if body.get("grant_type") != "password":
             return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
-        if body.get("username") != state.get("username") or body.get("password") != state.get("password"):
+        if not self.auth.credentials_ok(body):
             return JSONResponse({"error": "invalid_grant"}, status_code=401)
-        self.logins += 1
-        token = f"m2tok{next(self.counter):04d}feedbeef"
-        self.tokens.add(token)
+        token = self.auth.issue()
         answer = {"access_token": token, "token_type": "Bearer", "scope": body.get("scope")}
         if state.get("expires_in"):
             answer["expires_in"] = state["expires_in"]
         return JSONResponse(answer)
 
-    def _authorized(self, request: Request) -> bool:
-        auth = request.headers.get("authorization", "")
-        return auth.startswith("Bearer ") and auth[7:] in self.tokens
-
     async def active(self, request: Request) -> Response:
         fault = await self.scenario.intercept(request)
         if fault is not None:
             return fault
-        if not self._authorized(request):
+        if not self.auth.authorized(request):
             return JSONResponse({"code": 401, "message": "Unauthorized"}, status_code=401)
         alarms = list(self.scenario.state.get("alarms", {}).values())
         return JSONResponse({"@id": LIST, "members@count": len(alarms) + self.scenario.state.get("count_extra", 0),
@@ -83,7 +78,7 @@ class NetworkM2Fake:
         fault = await self.scenario.intercept(request)
         if fault is not None:
             return fault
-        if not self._authorized(request):
+        if not self.auth.authorized(request):
             return JSONResponse({"code": 401, "message": "Unauthorized"}, status_code=401)
         item = self.scenario.state.get("alarms", {}).get(request.path_params["alarm_id"])
         if item is None:

@@ -13,6 +13,7 @@ timeouts: the ASGI transport has none).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import contextlib
 import json
 import socket
@@ -185,3 +186,33 @@ async def serve(app: Any) -> AsyncIterator[str]:
         server.should_exit = True
         await task
         sock.close()
+
+
+class TokenIssuer:
+    """The token bookkeeping every token-auth fake shares (MCP, Milestone, Network-M2):
+    credentials checked against the scenario's state, tokens issued and remembered,
+    `expire_tokens()` to make the next call answer 401."""
+
+    def __init__(self, scenario: "Scenario", token_format: str):
+        self.scenario = scenario
+        self._format = token_format  # e.g. "tok{:04d}c0ffee"
+        self.tokens: set[str] = set()
+        self._counter = itertools.count(1)
+        self.logins = 0
+
+    def credentials_ok(self, fields: dict) -> bool:
+        state = self.scenario.state
+        return fields.get("username") == state.get("username") and fields.get("password") == state.get("password")
+
+    def issue(self) -> str:
+        self.logins += 1
+        token = self._format.format(next(self._counter))
+        self.tokens.add(token)
+        return token
+
+    def authorized(self, request: Request) -> bool:
+        auth = request.headers.get("authorization", "")
+        return auth.startswith("Bearer ") and auth[7:] in self.tokens
+
+    def expire_tokens(self) -> None:
+        self.tokens.clear()
