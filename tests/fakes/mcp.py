@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fakes.scenario import Scenario, TokenIssuer
+from fakes.scenario import Scenario, TokenFake, TokenIssuer
 
 
 def alarm(alarm_id: str, severity: str = "CRITICAL", condition: str = "LOS", state: str = "ACTIVE",
@@ -32,7 +32,7 @@ def alarm(alarm_id: str, severity: str = "CRITICAL", condition: str = "LOS", sta
     return {"id": alarm_id, "type": "FilteredAlarm", "attributes": attrs}
 
 
-class McpFake:
+class McpFake(TokenFake):
     def __init__(self, scenario: Scenario):
         self.scenario = scenario
         self.auth = TokenIssuer(scenario, "tok{:04d}c0ffee")
@@ -42,13 +42,6 @@ class McpFake:
             Route("/tron/api/v1/tokens/{token}", self.logout, methods=["DELETE"]),
             Route("/nsa/api/v2_0/alarms/filter/filteredAlarms", self.alarms),
         ])
-
-    @property
-    def logins(self) -> int:
-        return self.auth.logins
-
-    def expire_tokens(self) -> None:
-        self.auth.expire_tokens()
 
     async def login(self, request: Request) -> Response:
         fault = await self.scenario.intercept(request)

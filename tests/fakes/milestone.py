@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fakes.scenario import Scenario, TokenIssuer
+from fakes.scenario import Scenario, TokenFake, TokenIssuer
 
 PRIORITY_IDS = {"High": "8c1b2a1e-0000-4000-8000-000000000001", "Medium": "8c1b2a1e-0000-4000-8000-000000000002",
                 "Low": "8c1b2a1e-0000-4000-8000-000000000003"}
@@ -39,7 +39,7 @@ def alarm(alarm_id: str, name: str = "Camera tampering - Lobby", priority: str =
     return item
 
 
-class MilestoneFake:
+class MilestoneFake(TokenFake):
     def __init__(self, scenario: Scenario):
         self.scenario = scenario
         self.auth = TokenIssuer(scenario, "eyJhbGciOi.ms{:04d}.5ca1ab1e")
@@ -47,13 +47,6 @@ class MilestoneFake:
             Route("/API/IDP/connect/token", self.login, methods=["POST"]),
             Route("/api/rest/v1/alarms", self.alarms),
         ])
-
-    @property
-    def logins(self) -> int:
-        return self.auth.logins
-
-    def expire_tokens(self) -> None:
-        self.auth.expire_tokens()
 
     async def login(self, request: Request) -> Response:
         raw = (await request.body()).decode()

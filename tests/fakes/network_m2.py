@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fakes.scenario import Scenario, TokenIssuer
+from fakes.scenario import Scenario, TokenFake, TokenIssuer
 
 API = "/rest/mbdetnrs/1.0"
 LIST = f"{API}/alarmService/activeAlarms"
@@ -31,7 +31,7 @@ def alarm(alarm_id: str, code: str = "1201", level: Any = 7, state: str = "activ
     return item
 
 
-class NetworkM2Fake:
+class NetworkM2Fake(TokenFake):
     def __init__(self, scenario: Scenario):
         self.scenario = scenario
         self.auth = TokenIssuer(scenario, "m2tok{:04d}feedbeef")
@@ -40,13 +40,6 @@ class NetworkM2Fake:
             Route(LIST, self.active),
             Route(LIST + "/{alarm_id}", self.detail),
         ])
-
-    @property
-    def logins(self) -> int:
-        return self.auth.logins
-
-    def expire_tokens(self) -> None:
-        self.auth.expire_tokens()
 
     async def login(self, request: Request) -> Response:
         fault = await self.scenario.intercept(request)

@@ -216,3 +216,16 @@ class TokenIssuer:
 
     def expire_tokens(self) -> None:
         self.tokens.clear()
+
+
+class TokenFake:
+    """Base of the token-auth vendor fakes: `auth` is their TokenIssuer."""
+
+    auth: TokenIssuer
+
+    @property
+    def logins(self) -> int:
+        return self.auth.logins
+
+    def expire_tokens(self) -> None:
+        self.auth.expire_tokens()
