@@ -78,8 +78,7 @@ def run(url: str, events, label: str, count: int, rate: float | None = None) -> 
     with psycopg.connect(url) as conn:
         version = record_applied(conn, content_hash=bundle.content_hash, files=bundle.files)
     pipeline = Pipeline(bundle, RulesHost(), version_id=version.id)
-    connect = lambda: psycopg.connect(url)  # noqa: E731
-    worker = PipelineWorker(lambda: pipeline, connect, lambda n: None, max_queue=20_000, max_batch=1_000)
+    worker = PipelineWorker(lambda: pipeline, url, lambda n: None, max_queue=20_000, max_batch=1_000)
     worker.start()
     if label == "mixed":  # the switch the children hang behind is down for the whole run
         worker.submit([trap(-1, LINK_DOWN, "10.20.0.2", 1)])

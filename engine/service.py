@@ -63,7 +63,7 @@ class Engine:
                                in_use=lambda: None)
         self.notifier = Notifier(self.connect, lambda: self.live.bundle,
                                  dashboard_url=dashboard_url(settings))
-        self.worker = PipelineWorker(lambda: self.live.pipeline, self.connect, self.notifier.submit)
+        self.worker = PipelineWorker(lambda: self.live.pipeline, database_url, self.notifier.submit)
         self.live.in_use = lambda: self.worker.in_use
         self.supervisor = ConnectorSupervisor(self.worker.submit, self._previous_state)
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -154,7 +154,7 @@ class Engine:
         return dict(pipeline.rules.hits) if pipeline is not None else {}
 
     def health(self) -> dict:
-        alive = all(t.is_alive() for t in self.worker._threads)
+        alive = self.worker.alive()
         return {"engine": "ok" if alive else "failing", "queue_depth": self.worker.depth(),
                 "open_alerts": len(self.state.by_id), "connectors_failing": sorted(self.supervisor.errors)}
 
@@ -193,6 +193,12 @@ class Engine:
                    [({"connector": c}, n) for c, n in sorted(stats.events_in.items())])
         out.metric("opsc_events_processed_total", "counter", "Raw events through the pipeline", [({}, stats.processed)])
         out.metric("opsc_events_rejected_total", "counter", "Raw events refused by back-pressure", [({}, stats.rejected)])
+        out.metric("opsc_events_written_total", "counter", "Raw events committed with their effects",
+                   [({}, stats.written)])
+        out.metric("opsc_store_write_retries_total", "counter", "Batch writes retried (PostgreSQL unreachable or"
+                   " refusing)", [({}, stats.write_retries)])
+        out.metric("opsc_store_writer_restarts_total", "counter", "Batch writer processes replaced after dying",
+                   [({}, self.worker.writer_restarts)])
         out.metric("opsc_pipeline_queue_depth", "gauge", "Raw events waiting for the pipeline", [({}, self.worker.depth())])
         out.metric("opsc_pipeline_latency_seconds", "summary", "Receipt to commit, recent events",
                    [({"quantile": str(q)}, stats.percentile(q) or 0.0) for q in (0.5, 0.99)])

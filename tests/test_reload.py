@@ -47,7 +47,7 @@ def running(tree: Path, db_url: str):
     connect = lambda: psycopg.connect(db_url)  # noqa: E731
     live = LiveConfig(tree, RulesHost(), ActiveAlerts(), connect)
     notifications: list = []
-    worker = PipelineWorker(lambda: live.pipeline, connect, notifications.extend, max_batch=50)
+    worker = PipelineWorker(lambda: live.pipeline, db_url, notifications.extend, max_batch=50)
     live.in_use = lambda: worker.in_use
     assert live.request("start").outcome == "applied"
     worker.start()

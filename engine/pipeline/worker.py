@@ -1,13 +1,14 @@
 """The pipeline worker: a bounded queue of raw events, processed in batches, one
 transaction per batch, then notifications handed to the notifier.
 
-Two threads: one runs the stages (CPU), the other writes the previous batch (I/O, the
-GIL is released while PostgreSQL works), so both cores are used. Batches are written
-in the order they were processed.
+The stage thread runs the stages and formats each batch for COPY (store/batch.py); a
+child process writes the batches in order (store/writer.py), so the stages and
+PostgreSQL each have a core and no GIL is shared with the writing. Notifications of a
+batch are handed over once the child reports it committed.
 
 Back-pressure is explicit: `submit` refuses events that do not fit (Backpressure,
-counted); connectors keep them and retry. A batch whose write fails is retried until
-it is written; only a data error that repeats reduces it to its raw events (see _write).
+counted); connectors keep them and retry. The stage thread waits when two batches are
+already on their way to the writer, so a slow database fills the queue, not memory.
 """
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ import queue
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
-import psycopg
-
 from ..connectors.base import Backpressure
 from ..model import RawEvent
-from ..store.batch import write_batch
+from ..store.batch import prepare_batch
+from ..store.writer import BatchWriter, WriteReport
 from .pipeline import Pipeline
 
 log = logging.getLogger("opsconductor.worker")
@@ -40,7 +41,8 @@ class WorkerStats:
         self.errors = 0
         self.conflicts = 0
         self.process_seconds = 0.0  # time the stage thread spent running the pipeline
-        self.write_seconds = 0.0  # time the writer spent in PostgreSQL transactions
+        self.prepare_seconds = 0.0  # of which formatting batches for COPY
+        self.write_seconds = 0.0  # time the writer process spent in PostgreSQL transactions
         self.latencies: deque[float] = deque(maxlen=50_000)  # receipt → commit, seconds
 
     def percentile(self, q: float) -> float | None:
@@ -48,15 +50,22 @@ class WorkerStats:
         return data[min(len(data) - 1, int(q * len(data)))] if data else None
 
 
+@dataclass(frozen=True)
+class _Sent:
+    """What the parent keeps of a batch until the writer reports it committed."""
+
+    events: int
+    received: tuple[float, ...]  # receipt times, for the latency figures
+    notifications: tuple
+
+
 class PipelineWorker:
-    def __init__(self, current: Callable[[], Pipeline], connect: Callable, notify: Callable[[Sequence], None],
+    def __init__(self, current: Callable[[], Pipeline], database_url: str, notify: Callable[[Sequence], None],
                  *, max_queue: int = 50_000, max_batch: int = 1_000, tick_every: float = 1.0,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self._current = current
-        self._connect = connect  # () -> a new psycopg connection
         self._notify = notify
         self._queue: queue.Queue[RawEvent] = queue.Queue()
-        self._writes: queue.Queue = queue.Queue(maxsize=2)
         self._max_queue = max_queue
         self._max_batch = max_batch
         self._tick_every = tick_every
@@ -64,9 +73,8 @@ class PipelineWorker:
         self._lock = threading.Lock()
         self._inflight = 0  # accepted and not yet written
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._process_loop, name="opsc-pipeline", daemon=True),
-                         threading.Thread(target=self._write_loop, name="opsc-writer", daemon=True)]
-        self._conn = None
+        self._thread = threading.Thread(target=self._process_loop, name="opsc-pipeline", daemon=True)
+        self._writer = BatchWriter(database_url, self._written)
         self.in_use: Pipeline | None = None  # the generation a batch is being processed with
         self.stats = WorkerStats()
 
@@ -85,18 +93,24 @@ class PipelineWorker:
     def depth(self) -> int:
         return self._queue.qsize()
 
+    def alive(self) -> bool:
+        """The stage thread runs and a writer process is there (a dead one is being replaced)."""
+        return self._thread.is_alive() and self._writer.alive()
+
+    @property
+    def writer_restarts(self) -> int:
+        return self._writer.restarts
+
     def start(self) -> None:
-        for t in self._threads:
-            t.start()
+        self._writer.start()
+        self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish what was accepted, then stop."""
         self.drain(timeout)
         self._stop.set()
-        for t in self._threads:
-            t.join(timeout)
-        if self._conn is not None:
-            self._conn.close()
+        self._thread.join(timeout)
+        self._writer.close(timeout)
 
     def drain(self, timeout: float = 30.0) -> bool:
         """Wait until every accepted event is written (tests, the demo, shutdown)."""
@@ -133,10 +147,17 @@ class PipelineWorker:
             if due:
                 effects.append(pipeline.tick(self._clock()))
             self.in_use = None
-            self.stats.process_seconds += time.perf_counter() - started
-            self.stats.processed += len(batch)
             if batch or any(fx.changes or fx.decisions or fx.notifications for fx in effects):
-                self._writes.put((batch, effects, pipeline.view.version_id))
+                prepared = time.perf_counter()
+                record = prepare_batch(self._kept(batch, effects), effects, pipeline.view.version_id)
+                self.stats.prepare_seconds += time.perf_counter() - prepared
+                sent = _Sent(len(batch), tuple(e.received_at.timestamp() for e in batch),
+                             tuple(n for fx in effects for n in fx.notifications))
+                self.stats.process_seconds += time.perf_counter() - started
+                self._writer.send(record, sent)  # waits while two batches are on their way
+            else:
+                self.stats.process_seconds += time.perf_counter() - started
+            self.stats.processed += len(batch)
 
     @staticmethod
     def _kept(batch: list[RawEvent], effects: list) -> list[RawEvent]:
@@ -157,57 +178,19 @@ class PipelineWorker:
                 break
         return batch
 
-    # ---- writer thread -----------------------------------------------------------------------
+    # ---- writer reports (the writer's reader thread) -----------------------------------------
 
-    def _write_loop(self) -> None:
-        while not (self._stop.is_set() and self._writes.empty()):
-            try:
-                batch, effects, version_id = self._writes.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            started = time.perf_counter()
-            self._write(batch, effects, version_id)
-            self.stats.write_seconds += time.perf_counter() - started
-            committed = time.time()
-            for event in batch:
-                self.stats.latencies.append(committed - event.received_at.timestamp())
-            self.stats.written += len(batch)
-            self.stats.batches += 1
-            with self._lock:
-                self._inflight -= len(batch)
-            notifications = [n for fx in effects for n in fx.notifications]
-            if notifications:
-                self._notify(notifications)
-
-    def _write(self, batch, effects, version_id) -> None:
-        """Write until it is written. A connection problem is retried for ever (PostgreSQL
-        restarting must not lose anything). An error in the data itself, three times in a
-        row, would stall every later batch: then only the raw events are kept (they can be
-        replayed) and the batch's effects are logged and dropped."""
-        delay = 0.1
-        data_errors = 0
-        while True:
-            try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = self._connect()
-                result = write_batch(self._conn, self._kept(batch, effects), effects if data_errors < 3 else [],
-                                     version_id)
-                self.stats.conflicts += len(result.conflicts)
-                if data_errors >= 3:
-                    self.stats.errors += len(batch)
-                    log.critical("a batch of %d events kept as raw events only; its alerts were not stored "
-                                 "(events %s …)", len(batch), ", ".join(e.event_id for e in batch[:5]))
-                return
-            except Exception as exc:
-                self.stats.write_retries += 1
-                if isinstance(exc, psycopg.Error) and not isinstance(exc, psycopg.OperationalError):
-                    data_errors += 1
-                if self._conn is not None:
-                    self._conn.close()
-                    self._conn = None
-                log.error("writing a batch of %d events failed (%s); retrying in %.1fs", len(batch), exc, delay)
-                if self._stop.is_set() and delay >= 10:
-                    log.critical("giving up on a batch of %d events at shutdown", len(batch))
-                    return
-                time.sleep(delay)
-                delay = min(delay * 2, 10.0)
+    def _written(self, sent: _Sent, report: WriteReport) -> None:
+        committed = time.time()
+        self.stats.write_seconds += report.seconds
+        self.stats.write_retries += report.retries
+        self.stats.conflicts += len(report.conflicts)
+        if report.raw_only:
+            self.stats.errors += sent.events
+        self.stats.latencies.extend(committed - at for at in sent.received)
+        self.stats.written += sent.events
+        self.stats.batches += 1
+        with self._lock:
+            self._inflight -= sent.events
+        if sent.notifications and not report.raw_only:
+            self._notify(list(sent.notifications))

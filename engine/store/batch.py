@@ -1,10 +1,15 @@
 """One pipeline batch → one transaction: raw events, new alerts, occurrences, engine
 status changes and the decision trail, then NOTIFY so dashboards update live.
 
+Two steps, so the writing can happen in another process (store/writer.py):
+`prepare_batch` turns the stages' Effects into a BatchRecord of COPY text and plain
+values (pure, picklable); `store_batch` writes a record in one transaction.
+
 The hot path writes with COPY (PostgreSQL takes ~24,000 rows/s that way here, against
-~2,200 with one insert per commit). New alerts go through a staging table so the
-one-open-alert-per-fingerprint index still arbitrates: a conflicting row (another
-process got there first) is skipped and reported, never a failed batch.
+~2,200 with one insert per commit). New alerts are copied straight into alerts; if the
+one-open-alert-per-fingerprint index refuses one (another process got there first), the
+batch's alerts go again through a staging table that skips those rows: a conflict is
+reported, never a failed batch.
 """
 from __future__ import annotations
 
@@ -17,118 +22,139 @@ import psycopg
 
 from ..model import Alert, RawEvent
 from .alerts import ALERT_COLUMNS, ENGINE, TITLE_MAX
+from .copytext import copy_block, first_fields, lines, text_array, without
 from .jsonb import dumps
-from .transitions import EngineChange, apply_engine_changes
+from .transitions import EngineChange, store_engine_changes
 
 log = logging.getLogger("opsconductor.store")
 
 NOTIFY_CHANNEL = "opsc_alerts"
 _NOTIFY_MAX = 7900  # PostgreSQL's payload limit is 8000 bytes
-_ALERT_COLUMNS = ALERT_COLUMNS
-_COLS = ", ".join(_ALERT_COLUMNS)
+_COLS = ", ".join(ALERT_COLUMNS)
+_RAW_EVENTS = ("COPY raw_events (event_id, connector, source_system, source_address, received_at, payload,"
+               " config_version_id) FROM STDIN")
+_CREATED = "COPY alert_history (alert_id, action, new_status, user_id, user_name, changes) FROM STDIN"
+_OCCURRED = "COPY alert_history (alert_id, action, user_id, user_name, changes) FROM STDIN"
+_DECISIONS = "COPY alert_decisions (alert_id, stage, rule, config_version_id, detail) FROM STDIN"
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """A batch as the database will take it. Text fields are COPY text whose rows start
+    with the alert id they belong to (so rows of a conflicting alert can be left out)."""
+
+    raw_events: str = ""
+    alerts: str = ""
+    created_history: str = ""
+    occurrences: tuple[tuple[str, int, datetime], ...] = ()  # (alert id, repeats in the batch, last at)
+    changes: tuple[EngineChange, ...] = ()
+    decisions: str = ""
+    touched: tuple[str, ...] = ()  # alerts created, repeated or changed: the NOTIFY payload
+
+    def raw_only(self) -> "BatchRecord":
+        """What is kept of a batch whose effects cannot be written: its raw events (replayable)."""
+        return BatchRecord(raw_events=self.raw_events)
 
 
 @dataclass(frozen=True)
 class BatchResult:
-    touched: tuple[str, ...]  # alert ids created or changed
-    conflicts: tuple[str, ...]  # new alerts skipped: an open alert with that fingerprint already existed
+    touched: tuple[str, ...] = ()  # alert ids created or changed
+    conflicts: tuple[str, ...] = ()  # new alerts skipped: an open alert with that fingerprint existed
 
 
 def write_batch(conn: psycopg.Connection, raw_events: Sequence[RawEvent], effects: Sequence,
                 config_version_id: int | None) -> BatchResult:
+    """Both steps in this process (tests, tools)."""
+    return store_batch(conn, prepare_batch(raw_events, effects, config_version_id))
+
+
+# ---- prepare: Effects → BatchRecord (pure) ---------------------------------------------------
+
+def prepare_batch(raw_events: Sequence[RawEvent], effects: Sequence, config_version_id: int | None) -> BatchRecord:
     created = [a for fx in effects for a in fx.created]
-    occurrences: dict[str, tuple[int, object]] = {}
+    occurrences: dict[str, list] = {}
     for fx in effects:
         for a in fx.occurrences:
-            n, _ = occurrences.get(a.id, (0, None))
-            occurrences[a.id] = (n + 1, a.last_occurrence_at or a.received_at)
-    changes = [EngineChange(c.alert, c.action, c.old_status) for fx in effects for c in fx.changes]
-    decisions = [d for fx in effects for d in fx.decisions]
+            entry = occurrences.get(a.id)
+            if entry is None:
+                occurrences[a.id] = [1, a.last_occurrence_at or a.received_at]
+            else:
+                entry[0] += 1
+                entry[1] = a.last_occurrence_at or a.received_at
+    changes = tuple(EngineChange(c.alert.id, c.action, c.old_status.value, c.alert.status.value,
+                                 c.alert.correlated_to_id, c.alert.correlation_rule)
+                    for fx in effects for c in fx.changes)
     payloads = {id(e.payload): dumps(e.payload) for e in raw_events}  # an alert's raw_data is its event's payload
+    touched = dict.fromkeys(a.id for a in created)
+    touched.update(dict.fromkeys(occurrences))
+    touched.update(dict.fromkeys(c.alert_id for c in changes))
+    return BatchRecord(
+        raw_events=lines((e.event_id, e.connector, e.source_system, e.source_address, e.received_at,
+                          payloads[id(e.payload)], config_version_id) for e in raw_events),
+        alerts=lines(_alert_row(a, payloads) for a in created),
+        created_history=lines((a.id, "created", a.status.value, ENGINE.user_id, ENGINE.user_name,
+                               dumps({"config_version_id": a.config_version_id, "connector": a.connector}))
+                              for a in created),
+        occurrences=tuple((alert_id, n, at) for alert_id, (n, at) in occurrences.items()),
+        changes=changes,
+        decisions=lines((d.alert_id, d.stage, d.rule[:255], d.config_version_id, dumps(d.detail))
+                        for fx in effects for d in fx.decisions),
+        touched=tuple(touched),
+    )
+
+
+def _alert_row(a: Alert, payloads: dict) -> tuple:
+    title = a.title if len(a.title) <= TITLE_MAX else a.title[: TITLE_MAX - 1] + "…"
+    return (a.id, a.source_system, a.source_alert_id, a.device_ip, a.device_name, a.severity.value, a.category,
+            a.alert_type, a.impact, a.urgency, a.priority, title, a.message, a.status.value, a.is_clear,
+            a.occurred_at, a.received_at, a.correlated_to_id, a.correlation_rule, text_array(a.tags),
+            dumps(a.custom_fields), payloads.get(id(a.raw_data)) or dumps(a.raw_data), a.fingerprint,
+            a.occurrence_count, a.last_occurrence_at, a.resource_key, a.connector, a.config_version_id)
+
+
+# ---- store: BatchRecord → one transaction ------------------------------------------------------
+
+def store_batch(conn: psycopg.Connection, record: BatchRecord) -> BatchResult:
     with conn.transaction(), conn.cursor() as cur:
-        _copy_raw_events(cur, raw_events, config_version_id, payloads)
-        conflicts = _insert_alerts(cur, created, payloads)
-        skip = set(conflicts)
-        _record_occurrences(cur, occurrences)
-        apply_engine_changes(conn, [c for c in changes if c.alert.id not in skip])
-        _copy_decisions(cur, [d for d in decisions if d.alert_id not in skip])
-        touched = tuple(dict.fromkeys([*(a.id for a in created if a.id not in skip), *occurrences,
-                                       *(c.alert.id for c in changes)]))
+        copy_block(cur, _RAW_EVENTS, record.raw_events)
+        skip = _insert_alerts(cur, record)
+        _record_occurrences(cur, record.occurrences)
+        store_engine_changes(cur, [c for c in record.changes if c.alert_id not in skip])
+        copy_block(cur, _DECISIONS, without(record.decisions, skip))
+        touched = tuple(t for t in record.touched if t not in skip)
         if touched:
             payload = ",".join(touched)
             if len(payload) > _NOTIFY_MAX:
                 payload = payload[:_NOTIFY_MAX].rsplit(",", 1)[0]
             cur.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, payload))
+    conflicts = [i for i in first_fields(record.alerts) if i in skip]
     if conflicts:
         log.warning("%d new alert(s) were already open in the database (another writer?): %s",
                     len(conflicts), ", ".join(conflicts[:5]))
     return BatchResult(touched, tuple(conflicts))
 
 
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
-
-
-def _field(value) -> str:
-    """One value in COPY's text format (psycopg's write_row does this per field in Python,
-    with a dumper lookup each time; the hot path writes simple types only)."""
-    if value is None:
-        return "\\N"
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    if isinstance(value, str):
-        if "\\" in value or "\t" in value or "\n" in value or "\r" in value or "\x00" in value:
-            return value.translate(_ESCAPES)
-        return value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def _text_array(items) -> str:
-    """A TEXT[] literal: {"a","b"} with quotes and backslashes escaped inside elements."""
-    return "{" + ",".join('"' + str(i).replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items) + "}"
-
-
-def _copy_text(cur: psycopg.Cursor, statement: str, rows) -> None:
-    with cur.copy(statement) as copy:
-        copy.write("".join("\t".join(map(_field, row)) + "\n" for row in rows))
-
-
-def _copy_raw_events(cur: psycopg.Cursor, events: Sequence[RawEvent], version: int | None, payloads: dict) -> None:
-    if not events:
-        return
-    _copy_text(cur, "COPY raw_events (event_id, connector, source_system, source_address, received_at, payload,"
-                    " config_version_id) FROM STDIN",
-               ((e.event_id, e.connector, e.source_system, e.source_address, e.received_at, payloads[id(e.payload)],
-                 version) for e in events))
-
-
-def _insert_alerts(cur: psycopg.Cursor, alerts: list[Alert], payloads: dict) -> list[str]:
+def _insert_alerts(cur: psycopg.Cursor, record: BatchRecord) -> set[str]:
     """COPY straight into alerts; if an open alert with one of the fingerprints exists
-    (another writer), redo through a staging table that skips those rows."""
-    if not alerts:
-        return []
-    rows = [_alert_row(a, payloads) for a in alerts]
+    (another writer), redo through a staging table that skips those rows. Returns the
+    ids of the alerts not inserted."""
+    if not record.alerts:
+        return set()
     try:
         with cur.connection.transaction():  # a savepoint: a conflict undoes only this COPY
-            _copy_text(cur, f"COPY alerts ({_COLS}) FROM STDIN", rows)
-        inserted = {a.id for a in alerts}
+            copy_block(cur, f"COPY alerts ({_COLS}) FROM STDIN", record.alerts)
+        skip: set[str] = set()
     except psycopg.errors.UniqueViolation:
-        inserted = _insert_skipping_conflicts(cur, rows)
-    _copy_text(cur, "COPY alert_history (alert_id, action, new_status, user_id, user_name, changes) FROM STDIN",
-               ((a.id, "created", a.status.value, ENGINE.user_id, ENGINE.user_name,
-                 dumps({"config_version_id": a.config_version_id, "connector": a.connector}))
-                for a in alerts if a.id in inserted))
-    return [a.id for a in alerts if a.id not in inserted]
+        skip = set(first_fields(record.alerts)) - _insert_skipping_conflicts(cur, record.alerts)
+    copy_block(cur, _CREATED, without(record.created_history, skip))
+    return skip
 
 
-def _insert_skipping_conflicts(cur: psycopg.Cursor, rows: list[tuple]) -> set[str]:
+def _insert_skipping_conflicts(cur: psycopg.Cursor, alerts: str) -> set[str]:
     cur.execute("CREATE TEMP TABLE IF NOT EXISTS opsc_stage_alerts (LIKE alerts INCLUDING DEFAULTS)"
                 " ON COMMIT DELETE ROWS")
     cur.execute("TRUNCATE opsc_stage_alerts")
-    _copy_text(cur, f"COPY opsc_stage_alerts ({_COLS}) FROM STDIN", rows)
+    copy_block(cur, f"COPY opsc_stage_alerts ({_COLS}) FROM STDIN", alerts)
     # One statement: a row linked to another row of the same batch passes the foreign key
     # check, which runs at the end of the statement.
     return {row[0] for row in cur.execute(
@@ -136,13 +162,11 @@ def _insert_skipping_conflicts(cur: psycopg.Cursor, rows: list[tuple]) -> set[st
         " ON CONFLICT (fingerprint) WHERE status <> 'resolved' DO NOTHING RETURNING id::text").fetchall()}
 
 
-def _record_occurrences(cur: psycopg.Cursor, occurrences: dict[str, tuple[int, object]]) -> None:
+def _record_occurrences(cur: psycopg.Cursor, occurrences: Sequence[tuple[str, int, datetime]]) -> None:
     """One UPDATE and one history row per alert per batch, however often it repeated."""
     if not occurrences:
         return
-    ids = list(occurrences)
-    counts = [occurrences[i][0] for i in ids]
-    last = [occurrences[i][1] for i in ids]
+    repeats = {alert_id: n for alert_id, n, _ in occurrences}
     rows = cur.execute(
         """
         UPDATE alerts a SET occurrence_count = a.occurrence_count + v.n,
@@ -150,23 +174,7 @@ def _record_occurrences(cur: psycopg.Cursor, occurrences: dict[str, tuple[int, o
         FROM unnest(%s::uuid[], %s::int[], %s::timestamptz[]) AS v(id, n, at)
         WHERE a.id = v.id AND a.status <> 'resolved'
         RETURNING a.id::text, a.occurrence_count
-        """, (ids, counts, last)).fetchall()
-    _copy_text(cur, "COPY alert_history (alert_id, action, user_id, user_name, changes) FROM STDIN",
-               ((alert_id, "occurrence", ENGINE.user_id, ENGINE.user_name,
-                 dumps({"occurrences": occurrences[alert_id][0], "occurrence_count": total})) for alert_id, total in rows))
-
-
-def _copy_decisions(cur: psycopg.Cursor, decisions: list) -> None:
-    if not decisions:
-        return
-    _copy_text(cur, "COPY alert_decisions (alert_id, stage, rule, config_version_id, detail) FROM STDIN",
-               ((d.alert_id, d.stage, d.rule[:255], d.config_version_id, dumps(d.detail)) for d in decisions))
-
-
-def _alert_row(a: Alert, payloads: dict) -> tuple:
-    title = a.title if len(a.title) <= TITLE_MAX else a.title[: TITLE_MAX - 1] + "…"
-    return (a.id, a.source_system, a.source_alert_id, a.device_ip, a.device_name, a.severity.value, a.category,
-            a.alert_type, a.impact, a.urgency, a.priority, title, a.message, a.status.value, a.is_clear,
-            a.occurred_at, a.received_at, a.correlated_to_id, a.correlation_rule, _text_array(a.tags),
-            dumps(a.custom_fields), payloads.get(id(a.raw_data)) or dumps(a.raw_data), a.fingerprint, a.occurrence_count,
-            a.last_occurrence_at, a.resource_key, a.connector, a.config_version_id)
+        """, ([o[0] for o in occurrences], [o[1] for o in occurrences], [o[2] for o in occurrences])).fetchall()
+    copy_block(cur, _OCCURRED, lines((alert_id, "occurrence", ENGINE.user_id, ENGINE.user_name,
+                                      dumps({"occurrences": repeats[alert_id], "occurrence_count": total}))
+                                     for alert_id, total in rows))

@@ -2,6 +2,7 @@
 → notifier; then `opsc explain` reads the trail back."""
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -44,7 +45,7 @@ def engine(db_url):
     pipeline = Pipeline(bundle, RulesHost(), version_id=version.id)
     connect = lambda: psycopg.connect(db_url)  # noqa: E731  (notifier: per batch; worker: kept open)
     notifier = Notifier(connect, lambda: bundle, dry_run=True)  # no SMTP server here
-    worker = PipelineWorker(lambda: pipeline, connect, notifier.submit, max_queue=100, tick_every=0.2)
+    worker = PipelineWorker(lambda: pipeline, db_url, notifier.submit, max_queue=100, tick_every=0.2)
     notifier.start()
     worker.start()
     yield worker, notifier, db_url, version.id
@@ -138,11 +139,19 @@ def test_a_batch_that_cannot_be_written_keeps_its_raw_events_and_does_not_stall(
     the raw events are kept for replay, the effects dropped, and later batches flow."""
     from opsconductor.engine.pipeline.effects import Decision, Effects
 
+    from opsconductor.engine.store.batch import prepare_batch
+    from opsconductor.engine.store.writer import RecordWriter
+
     worker, _, db_url, version_id = engine
     event = trap(COLD_START, "10.20.0.1")
     poison = Effects(event, decisions=(Decision("00000000-0000-4000-8000-00000000dead", "route", "r", {}),))
-    worker._write([event], [poison], version_id)  # the writer thread's own step, called directly
-    assert worker.stats.write_retries == 3 and worker.stats.errors == 1
+    logged: list = []
+    writer = RecordWriter(lambda: psycopg.connect(db_url), report_log=lambda level, msg: logged.append(level),
+                          sleep=lambda s: None)  # the writer process's own step, run here
+    report = writer.write(prepare_batch([event], [poison], version_id))
+    writer.close()
+    assert report.retries == 3 and report.raw_only
+    assert logged == [logging.ERROR] * 3 + [logging.CRITICAL]
     assert rows(db_url, "SELECT count(*) FROM raw_events WHERE event_id = %s", event.event_id)[0][0] == 1
     worker.submit([trap(COLD_START, "10.20.0.2", at=1)])
     assert worker.drain()

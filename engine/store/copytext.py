@@ -1,0 +1,69 @@
+"""PostgreSQL's COPY text format, built in Python for the hot path.
+
+psycopg's write_row looks up a dumper per field; the pipeline writes simple types only
+(str, int, bool, datetime, None and pre-encoded JSON), so one join is cheaper. Rows are
+formatted where the batch is prepared and sent to PostgreSQL as one block per table.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import psycopg
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
+
+
+def field(value) -> str:
+    """One value in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, str):
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value or "\x00" in value:
+            return value.translate(_ESCAPES)
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def text_array(items) -> str:
+    """A TEXT[] literal: {"a","b"} with quotes and backslashes escaped inside elements."""
+    return "{" + ",".join('"' + str(i).replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items) + "}"
+
+
+def lines(rows: Iterable[tuple]) -> str:
+    """Rows as COPY text: tab between fields, a newline after each row."""
+    return "".join("\t".join(map(field, row)) + "\n" for row in rows)
+
+
+def _rows(text: str) -> list[str]:
+    # split("\n"), not splitlines(): a row may hold \x1c, \x85 or U+2028, which COPY
+    # does not escape and splitlines() would take for line ends.
+    return text.split("\n")[:-1]
+
+
+def first_fields(text: str) -> list[str]:
+    """The first field of each row (a newline inside a value is escaped as '\\n')."""
+    return [row.split("\t", 1)[0] for row in _rows(text)]
+
+
+def without(text: str, skip: set[str]) -> str:
+    """The rows whose first field is not in `skip`."""
+    if not skip or not text:
+        return text
+    return "".join(row + "\n" for row in _rows(text) if row.split("\t", 1)[0] not in skip)
+
+
+def copy_block(cur: psycopg.Cursor, statement: str, text: str) -> None:
+    if text:
+        with cur.copy(statement) as copy:
+            copy.write(text)
+
+
+def copy_text(cur: psycopg.Cursor, statement: str, rows: Iterable[tuple]) -> None:
+    copy_block(cur, statement, lines(rows))

@@ -1,0 +1,245 @@
+"""The batch writer: a child process that writes BatchRecords to PostgreSQL, in order.
+
+Why a process and not a thread: the stages keep one core busy holding the GIL, and a
+writer thread has to win the GIL back after every round trip to PostgreSQL (many per
+batch). Measured here, that contention made two threads slower than one. The child
+holds no GIL of ours: the stage thread formats the COPY text (store/batch.prepare_batch),
+pickles it down a pipe, and goes on with the next batch while the child and PostgreSQL
+use the other core.
+
+Protocol (pickle frames over the child's stdin/stdout; both ends are ours):
+    parent → child   ("url", database_url)  first, never on the command line (ps shows that)
+                     ("batch", seq, BatchRecord)
+    child → parent   ("done", seq, WriteReport)
+                     ("log", level, message)
+The child exits at end of input, or when its parent is gone. If it dies, the parent
+starts another and sends again every batch not reported done.
+
+A write is retried until it is written: connection problems for ever (PostgreSQL
+restarting must lose nothing); an error in the data itself, three times in a row,
+would stall every later batch, so then only the raw events are kept (replayable).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import IO, Callable
+
+import psycopg
+
+from .batch import BatchRecord, store_batch
+
+log = logging.getLogger("opsconductor.writer")
+
+DATA_ERROR_TRIES = 3
+MAX_DELAY = 10.0
+
+
+@dataclass(frozen=True)
+class WriteReport:
+    touched: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = ()
+    seconds: float = 0.0  # from the first try to the commit
+    retries: int = 0
+    raw_only: bool = False  # the effects could not be written; the raw events were
+
+
+class RecordWriter:
+    """Writes one record after another on one connection, reopened as needed. The child
+    process runs this; tests call it directly."""
+
+    def __init__(self, connect: Callable[[], psycopg.Connection], *,
+                 report_log: Callable[[int, str], None] = log.log,
+                 sleep: Callable[[float], None] = time.sleep, give_up: Callable[[], bool] = lambda: False):
+        self._connect = connect
+        self._log = report_log
+        self._sleep = sleep
+        self._give_up = give_up  # checked between retries: the parent is gone
+        self._conn: psycopg.Connection | None = None
+
+    def write(self, record: BatchRecord) -> WriteReport:
+        started = time.perf_counter()
+        delay, retries, data_errors = 0.1, 0, 0
+        while True:
+            raw_only = data_errors >= DATA_ERROR_TRIES
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = self._connect()
+                result = store_batch(self._conn, record.raw_only() if raw_only else record)
+                if raw_only:
+                    self._log(logging.CRITICAL, f"a batch's effects could not be written {DATA_ERROR_TRIES} times;"
+                                                " its raw events were kept, its alerts were not stored")
+                return WriteReport(result.touched, result.conflicts, time.perf_counter() - started, retries,
+                                   raw_only)
+            except psycopg.Error as exc:
+                retries += 1
+                if not isinstance(exc, psycopg.OperationalError):
+                    data_errors += 1
+                self.close()
+                self._log(logging.ERROR, f"writing a batch failed ({exc}); retrying in {delay:.1f}s")
+                if self._give_up():
+                    raise
+                self._sleep(delay)
+                delay = min(delay * 2, MAX_DELAY)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+# ---- parent side ---------------------------------------------------------------------------------
+
+class BatchWriter:
+    """Sends records to the child in order; `on_done(tag, report)` runs in a reader thread
+    once a record is committed (`tag` is what the caller gave with the record). At most `max_pending` records are in flight: `send`
+    blocks beyond that, which is the back-pressure the stage thread passes on."""
+
+    def __init__(self, database_url: str, on_done: Callable[[object, WriteReport], None], *, max_pending: int = 2):
+        self._url = database_url
+        self._on_done = on_done
+        self._slots = threading.BoundedSemaphore(max_pending)
+        self._pending: OrderedDict[int, tuple[BatchRecord, object]] = OrderedDict()
+        self._lock = threading.Lock()  # the child handle, its stdin and _pending
+        self._seq = 0
+        self._closing = False
+        self._child: subprocess.Popen | None = None
+        self._reader: threading.Thread | None = None
+        self.restarts = 0
+
+    def start(self) -> None:
+        with self._lock:
+            self._spawn()
+
+    def send(self, record: BatchRecord, tag: object = None) -> None:
+        self._slots.acquire()
+        with self._lock:
+            self._seq += 1
+            self._pending[self._seq] = (record, tag)
+            try:
+                _send(self._child.stdin, ("batch", self._seq, record))
+            except (BrokenPipeError, OSError):
+                pass  # the child died; the reader restarts it and sends _pending again
+
+    @property
+    def pid(self) -> int | None:
+        child = self._child
+        return child.pid if child is not None else None
+
+    def alive(self) -> bool:
+        child = self._child
+        return child is not None and child.poll() is None
+
+    def close(self, timeout: float = 30.0) -> int:
+        """End the child after what it has; returns how many records were left unwritten."""
+        with self._lock:
+            self._closing = True
+            child = self._child
+        if child is None:
+            return 0
+        try:
+            child.stdin.close()
+        except OSError:
+            pass
+        try:
+            child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        if self._reader is not None:
+            self._reader.join(timeout)
+        left = len(self._pending)
+        if left:
+            log.critical("%d batch(es) were not written at shutdown (PostgreSQL unreachable?)", left)
+        return left
+
+    def _spawn(self) -> None:
+        """Start a child and send it the url and every record not yet done (lock held)."""
+        child = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 start_new_session=True)  # Ctrl-C reaches the parent only; it stops the child
+        _send(child.stdin, ("url", self._url))
+        for seq, (record, _) in self._pending.items():
+            _send(child.stdin, ("batch", seq, record))
+        self._child = child
+        self._reader = threading.Thread(target=self._read, args=(child,), name="opsc-writer-reader", daemon=True)
+        self._reader.start()
+
+    def _read(self, child: subprocess.Popen) -> None:
+        while True:
+            try:
+                frame = pickle.load(child.stdout)
+            except EOFError:
+                break
+            except Exception:  # a garbled frame: the child cannot be trusted any more
+                log.exception("unreadable report from the batch writer process")
+                child.kill()
+                break
+            if frame[0] == "log":
+                log.log(frame[1], "%s", frame[2])
+                continue
+            _, seq, report = frame
+            with self._lock:
+                _, tag = self._pending.pop(seq)
+            self._slots.release()
+            self._on_done(tag, report)
+        child.wait()
+        with self._lock:
+            if self._closing:
+                return
+            self.restarts += 1
+            log.error("the batch writer process ended (exit code %s); starting another, %d batch(es) to send again",
+                      child.returncode, len(self._pending))
+            time.sleep(0.5)  # a child that dies at once must not spin
+            self._spawn()
+
+
+def _send(stream: IO[bytes], frame: tuple) -> None:
+    pickle.dump(frame, stream, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.flush()
+
+
+# ---- child side ----------------------------------------------------------------------------------
+
+def child_main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when the writer ends
+    frames_in, frames_out = sys.stdin.buffer, os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    sys.stdout = sys.stderr  # nothing but frames goes down the pipe
+    parent = os.getppid()
+    out_lock = threading.Lock()
+
+    def emit(frame: tuple) -> None:
+        with out_lock:
+            _send(frames_out, frame)
+
+    kind, url = pickle.load(frames_in)
+    assert kind == "url"
+    writer = RecordWriter(lambda: psycopg.connect(url), report_log=lambda level, msg: emit(("log", level, msg)),
+                          give_up=lambda: os.getppid() != parent)
+    try:
+        while True:
+            try:
+                frame = pickle.load(frames_in)
+            except EOFError:
+                return
+            _, seq, record = frame
+            emit(("done", seq, writer.write(record)))
+    except (BrokenPipeError, psycopg.Error):
+        return  # the parent is gone
+    finally:
+        writer.close()
+
+
+if __name__ == "__main__":
+    # Run the copy of this module imported under its own name, so the reports pickle as
+    # opsconductor.engine.store.writer.WriteReport, not __main__.WriteReport.
+    from opsconductor.engine.store.writer import child_main as main
+
+    main()

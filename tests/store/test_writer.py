@@ -1,0 +1,86 @@
+"""The batch writer process: records are committed in order, exactly once, through a
+child that dies; the child ends with its input; the URL never shows on a command line."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from datetime import datetime, timezone
+
+import psutil
+import psycopg
+
+from opsconductor.engine.model import RawEvent
+from opsconductor.engine.store.batch import prepare_batch
+from opsconductor.engine.store.writer import BatchWriter
+
+NOW = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+
+
+def record(n: int):
+    return prepare_batch([RawEvent(f"w-{n}", "traps", "snmp_trap", NOW, "10.0.0.1", {"n": n})], [], None)
+
+
+class Reports:
+    def __init__(self) -> None:
+        self.tags: list = []
+        self.done = threading.Condition()
+
+    def __call__(self, tag, report) -> None:
+        with self.done:
+            self.tags.append((tag, report.raw_only))
+            self.done.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> None:
+        with self.done:
+            assert self.done.wait_for(lambda: len(self.tags) >= count, timeout), self.tags
+
+
+def stored(db_url: str) -> list[str]:
+    with psycopg.connect(db_url) as conn:
+        return [r[0] for r in conn.execute("SELECT event_id FROM raw_events ORDER BY id").fetchall()]
+
+
+def test_records_are_committed_in_order_and_reported_with_their_tags(db_url: str) -> None:
+    reports = Reports()
+    writer = BatchWriter(db_url, reports)
+    writer.start()
+    try:
+        for n in range(20):
+            writer.send(record(n), tag=n)
+        reports.wait_for(20)
+    finally:
+        assert writer.close() == 0
+    assert reports.tags == [(n, False) for n in range(20)]
+    assert stored(db_url) == [f"w-{n}" for n in range(20)]
+
+
+def test_a_dead_writer_is_replaced_and_nothing_is_lost_or_doubled(db_url: str) -> None:
+    reports = Reports()
+    writer = BatchWriter(db_url, reports)
+    writer.start()
+    try:
+        writer.send(record(0), tag=0)
+        reports.wait_for(1)
+        first = writer.pid
+        os.kill(first, signal.SIGKILL)
+        for n in range(1, 6):  # sent while the reader notices the death and starts another child
+            writer.send(record(n), tag=n)
+        reports.wait_for(6)
+        assert writer.restarts == 1 and writer.pid != first and writer.alive()
+    finally:
+        writer.close()
+    assert [tag for tag, _ in reports.tags] == list(range(6))
+    assert stored(db_url) == [f"w-{n}" for n in range(6)]
+
+
+def test_the_child_ends_with_its_input_and_keeps_the_url_off_its_command_line(db_url: str) -> None:
+    writer = BatchWriter(db_url, Reports())
+    writer.start()
+    child = psutil.Process(writer.pid)
+    assert not any(db_url in arg for arg in child.cmdline())
+    assert child.ppid() == os.getpid()
+    started = time.monotonic()
+    assert writer.close() == 0
+    assert not writer.alive() and time.monotonic() - started < 10
