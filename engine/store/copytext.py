@@ -28,7 +28,7 @@ def field(value) -> str:
         return value
     if isinstance(value, datetime):
         return value.isoformat()
-    return str(value)
+    return field(str(value))
 
 
 def text_array(items) -> str:
@@ -36,9 +36,22 @@ def text_array(items) -> str:
     return "{" + ",".join('"' + str(i).replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items) + "}"
 
 
+def line(row: tuple) -> str:
+    """One row as COPY text, without its newline.
+
+    Most values need no escaping, so the row is joined first and checked once: only our
+    own "\\N" may hold a backslash and only the separators may be tabs. A row that fails
+    the check is formatted field by field."""
+    text = "\t".join([v if v.__class__ is str else "\\N" if v is None else field(v) for v in row])
+    if (text.count("\t") != len(row) - 1 or text.count("\\") != row.count(None)
+            or "\n" in text or "\r" in text or "\x00" in text):
+        text = "\t".join(map(field, row))
+    return text
+
+
 def lines(rows: Iterable[tuple]) -> str:
     """Rows as COPY text: tab between fields, a newline after each row."""
-    return "".join("\t".join(map(field, row)) + "\n" for row in rows)
+    return "".join(line(row) + "\n" for row in rows)
 
 
 def _rows(text: str) -> list[str]:

@@ -44,6 +44,9 @@ def _default(value: Any) -> Any:
 
 
 _NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+# Built once: json.dumps with options constructs an encoder per call, a third of the
+# cost for the small dicts the decision trail writes.
+_ENCODER = json.JSONEncoder(default=_default, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def dumps(value: Any) -> str:
@@ -53,7 +56,7 @@ def dumps(value: Any) -> str:
     backslash before them is kept) and non-finite numbers become null, so no vendor value
     can make a batch unwritable."""
     try:
-        text = json.dumps(value, default=_default, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = _ENCODER.encode(value)
     except ValueError:  # NaN or Infinity somewhere: rare, so the slow walk is fine
         text = json.dumps(_finite(plain(value)), default=_default, ensure_ascii=False, separators=(",", ":"))
     return _NUL.sub(r"\1", text) if "\\u0000" in text else text
