@@ -3,6 +3,7 @@ composed once. Also the EngineView the web layer talks to."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import secrets as pysecrets
@@ -100,8 +101,13 @@ class Engine:
             alert = self.state.by_id.get(alert_id)
             rule = self.live.pipeline.rules.rule(rule_name)
             if alert is not None:
-                self.state.notified.setdefault(alert_id, {})[(rule_name, channel)] = rule.notify if rule else None
-                self.state.last_notified[(rule_name, alert.fingerprint)] = sent_at
+                self.state.told(alert_id, alert.fingerprint, rule_name, channel, rule.notify if rule else None,
+                                sent_at)
+        # What start-up built (the open alerts, the config, the compiled rules) lives as long
+        # as the engine: out of the cyclic collector's way, full collections stay short
+        # (100,000 open alerts otherwise cost ~130 ms pauses in the stage thread).
+        gc.collect()
+        gc.freeze()
         self.notifier.start()
         self.worker.start()
 

@@ -54,6 +54,8 @@ class Effects:
     reevaluate: tuple[tuple[str, datetime | None], ...] = ()  # (child id, due; None = done)
     held: tuple[tuple[str, tuple], ...] = ()  # (alert id, notify actions a silence holds back; () = released)
     dropped: int = 0  # 1 when the connector discards this event entirely (not even stored raw)
+    repeats_until: datetime | None = None  # repeat_interval wake-ups due by then were looked at
+    repeat_schedule: tuple[tuple[datetime, str, str, str], ...] = ()  # (due, alert id, rule, channel) to wake again
 
     def with_(self, **changes) -> "Effects":
         new = object.__new__(Effects)
@@ -75,8 +77,11 @@ class EffectsBuilder:
     parents: list = field(default_factory=list)
     reevaluate: list = field(default_factory=list)
     held: list = field(default_factory=list)
+    repeats_until: datetime | None = None
+    repeat_schedule: list = field(default_factory=list)
 
     def freeze(self) -> Effects:
         return Effects(self.event, tuple(self.created), tuple(self.occurrences), tuple(self.changes),
                        tuple(self.decisions), tuple(self.notifications), tuple(self.window_entries),
-                       tuple(self.parents), tuple(self.reevaluate), tuple(self.held))
+                       tuple(self.parents), tuple(self.reevaluate), tuple(self.held),
+                       repeats_until=self.repeats_until, repeat_schedule=tuple(self.repeat_schedule))

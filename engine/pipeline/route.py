@@ -3,7 +3,7 @@
 of the problem."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Iterable
 
 from ..config.bundle import NotifyAction, Rule
@@ -71,20 +71,31 @@ def resolved(alert: Alert, now: datetime, ctx: Context, out: list[Notification],
 
 
 
-def repeats(now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision]) -> None:
-    """repeat_interval: tell again whoever was told of an alert that is still active."""
-    for alert_id, told in list(ctx.state.notified.items()):
+def repeats(now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision],
+            schedule: list) -> None:
+    """repeat_interval: tell again whoever was told of an alert that is still active. Only
+    the wake-ups that are due are looked at; one whose alert was told again meanwhile is
+    put back at the new time (`schedule`), one whose alert closed is dropped."""
+    seen = set()
+    for _, alert_id, rule, channel in ctx.state.due_repeats(now):
+        if (alert_id, rule, channel) in seen:  # woken twice (told again, then put back): once is enough
+            continue
+        seen.add((alert_id, rule, channel))
         alert = ctx.state.by_id.get(alert_id)
         if alert is None or alert.status is not Status.ACTIVE:
             continue
-        for (rule, channel), action in told.items():
-            if action is None or not action.repeat_interval:
-                continue
-            last = ctx.state.last_notified.get((rule, alert.fingerprint))
-            if last is not None and (now - last).total_seconds() >= action.repeat_interval:
-                out.append(Notification(alert, rule, channel, "firing", now, action))
-                decisions.append(Decision(alert.id, "route", rule, {"repeat": True, "notify": [channel]},
-                                          ctx.view.version_id))
+        action = ctx.state.notified.get(alert_id, {}).get((rule, channel))
+        if action is None or not action.repeat_interval:
+            continue
+        last = ctx.state.last_notified.get((rule, alert.fingerprint))
+        if last is None:
+            continue
+        if (now - last).total_seconds() >= action.repeat_interval:
+            out.append(Notification(alert, rule, channel, "firing", now, action))
+            decisions.append(Decision(alert.id, "route", rule, {"repeat": True, "notify": [channel]},
+                                      ctx.view.version_id))
+        else:
+            schedule.append((last + timedelta(seconds=action.repeat_interval), alert_id, rule, channel))
 
 
 def released(now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision], held: list) -> None:

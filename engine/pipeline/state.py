@@ -4,9 +4,10 @@ Only `apply` changes it, from the Effects the stages returned, so stages stay pu
 """
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..config.bundle import NotifyAction
 from ..model import EMPTY, Alert, Status, evolve
@@ -42,6 +43,9 @@ class ActiveAlerts:
     parents: dict[tuple[str, tuple], str] = field(default_factory=dict)  # (rule, group key) → parent id
     reevaluate: dict[str, datetime] = field(default_factory=dict)  # child id → when to look again
     silenced: dict[str, tuple] = field(default_factory=dict)  # alert id → notify actions held by a silence
+    # repeat_interval wake-ups, a heap of (due, alert id, rule, channel): the tick looks at
+    # what is due instead of every notified alert (100,000 of them took ~100 ms a tick).
+    repeat_due: list[tuple[datetime, str, str, str]] = field(default_factory=list)
 
     def open_alert(self, fp: str) -> Alert | None:
         alert_id = self.by_fp.get(fp)
@@ -53,6 +57,25 @@ class ActiveAlerts:
         if not ids:
             return None
         return min((self.by_id[i] for i in ids), key=lambda a: (a.received_at, a.id))
+
+    def due_repeats(self, now: datetime) -> list[tuple[datetime, str, str, str]]:
+        """The wake-ups due by `now`, in order, leaving the heap as it is: entries ≤ now form
+        a subtree at the heap's root, so only they and their direct children are visited."""
+        heap, due, stack = self.repeat_due, [], [0]
+        while stack:
+            i = stack.pop()
+            if i < len(heap) and heap[i][0] <= now:
+                due.append(heap[i])
+                stack += (2 * i + 1, 2 * i + 2)
+        return sorted(due)
+
+    def told(self, alert_id: str, fingerprint: str, rule: str, channel: str, action: NotifyAction | None,
+             at: datetime) -> None:
+        """Someone was told of an open alert (by the pipeline, or as the database says at start)."""
+        self.notified.setdefault(alert_id, {})[(rule, channel)] = action
+        self.last_notified[(rule, fingerprint)] = at
+        if action is not None and action.repeat_interval:
+            heapq.heappush(self.repeat_due, (at + timedelta(seconds=action.repeat_interval), alert_id, rule, channel))
 
     def root_of(self, alert: Alert) -> Alert:
         seen = set()
@@ -70,10 +93,14 @@ class ActiveAlerts:
             self._put(alert)
         for change in effects.changes:
             self._put(change.alert)
+        if effects.repeats_until is not None:
+            while self.repeat_due and self.repeat_due[0][0] <= effects.repeats_until:
+                heapq.heappop(self.repeat_due)
+        for entry in effects.repeat_schedule:
+            heapq.heappush(self.repeat_due, entry)
         for n in effects.notifications:
             if n.kind == "firing":
-                self.notified.setdefault(n.alert.id, {})[(n.rule, n.channel)] = n.action
-                self.last_notified[(n.rule, n.alert.fingerprint)] = n.at
+                self.told(n.alert.id, n.alert.fingerprint, n.rule, n.channel, n.action, n.at)
         for rule, key, at, alert_id in effects.window_entries:
             self.windows.setdefault((rule, key), deque()).append((at, alert_id))
         for rule, key, parent_id in effects.parents:

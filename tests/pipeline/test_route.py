@@ -62,3 +62,23 @@ def test_repeat_interval_for_alerts_still_active(tmp_path) -> None:
     assert any(d.detail.get("repeat") for d in first.decisions)
     assert p.tick(at(3700)).notifications == ()
     assert len(p.tick(at(7200)).notifications) == 1
+
+
+def test_repeat_wake_ups_of_closed_alerts_are_dropped_and_only_due_ones_are_looked_at(tmp_path) -> None:
+    p = pipeline(tmp_path, FILES)
+    alerts = [p.process(trap(COLD_START, f"10.3.0.{n}", at=n)).created[0] for n in range(1, 6)]
+    assert len(p.state.repeat_due) == 5
+    assert p.state.due_repeats(at(3602)) == sorted(p.state.repeat_due)[:2]  # told at +1 s and +2 s
+    p.state.apply(p.process(trap(COLD_START, "10.3.0.9", at=10)))  # unrelated traffic
+    closed = alerts[0]
+    from opsconductor.engine.model import evolve
+    from opsconductor.engine.pipeline.effects import Change, Effects
+
+    p.state.apply(Effects(None, changes=(Change(evolve(closed, status=Status.RESOLVED), "cleared", Status.ACTIVE),)))
+    fx = p.tick(at(3603))
+    assert [n.alert.id for n in fx.notifications] == [alerts[1].id, alerts[2].id]
+    assert all(entry[0] > at(3603) for entry in p.state.repeat_due)  # what was due is gone: no second repeat
+    assert p.tick(at(3603.5)).notifications == ()  # the next one is due at +3604
+    again = p.tick(at(3603 + 3600))  # each repeats on its own interval from its last notification
+    assert {n.alert.id for n in again.notifications} == {a.id for a in alerts[1:]} | {
+        a.id for a in p.state.by_id.values() if a.device_ip == "10.3.0.9"}
