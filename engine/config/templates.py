@@ -89,6 +89,7 @@ def render(source: str, context: dict, autoescape: bool = False) -> str:
 _PATH = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 _SIMPLE = re.compile(r"\{\{\s*(" + _PATH + r"(?:\s+or\s+" + _PATH + r")*)\s*\}\}")
 _FALLBACK = object()
+_DICT_ATTRIBUTES = frozenset(dir(dict))
 _MISSING = object()
 
 
@@ -130,6 +131,11 @@ def _lookup(context: dict, path: tuple[str, ...]):
     for name in path[1:]:
         if name.startswith("_"):
             return _MISSING  # the sandbox refuses private attributes
+        if value.__class__ is dict and name not in _DICT_ATTRIBUTES:  # what getattr-then-[] ends in, minus an exception
+            if name not in value:
+                return _MISSING
+            value = value[name]
+            continue
         try:
             value = getattr(value, name)
         except AttributeError:

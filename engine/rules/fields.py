@@ -25,5 +25,11 @@ def alert_fields(alert: Alert, site: str | None = None) -> dict[str, Any]:
     return fields
 
 
+_RANKS = {s.value: s.rank for s in Severity}
+
+
 def severity_rank(name: str) -> int:
-    return Severity(name).rank
+    try:
+        return _RANKS[name]
+    except KeyError:
+        raise ValueError(f"{name!r} is not a severity") from None

@@ -63,6 +63,7 @@ from ..errors import RulesError
 
 _SID = "0"
 _RESERVED = frozenset({"id", "sid"})
+_FACT_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)  # built once: one fact per alert
 _FLAG = "__re"  # prefix of the properties that carry regex results
 # Every shard fires this rule once at creation. durable's delete_state frees two
 # pointers that only an action initialises: on a state where no rule ever fired it
@@ -196,7 +197,11 @@ def _terms(cond: Mapping[str, Any]) -> int:
 
 
 def _count_properties(value: Mapping[str, Any]) -> int:
-    return sum(1 + (_count_properties(v) if isinstance(v, Mapping) else 0) for v in value.values())
+    count = len(value)
+    for v in value.values():
+        if isinstance(v, Mapping):
+            count += _count_properties(v)
+    return count
 
 
 def _lookup(event: Mapping[str, Any], field: str) -> Any:
@@ -291,7 +296,7 @@ class RulesHost:
                     f"more than {self._limits.max_properties}")
             fact["id"], fact["sid"] = next(self._ids), _SID
             try:
-                text = json.dumps(fact, ensure_ascii=False, allow_nan=False)
+                text = _FACT_ENCODER.encode(fact)
             except (TypeError, ValueError) as error:
                 raise RulesError(f"event cannot be encoded as JSON: {error}") from error
             hits: list[int] = []

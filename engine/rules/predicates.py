@@ -51,8 +51,11 @@ def matcher_holds(m: Matcher, fields: dict[str, Any]) -> bool:
         return value is None or _regex(str(arg)).search(str(value)) is None
     if op == "cidr":
         addr = _addr(value)
-        nets = arg if isinstance(arg, tuple) else (arg,)
-        return addr is not None and any(addr.version == n.version and addr in n for n in map(_net, nets))
+        if addr is None:
+            return False
+        version, number = addr
+        return any(version == v and number & mask == network
+                   for v, network, mask in map(_net, arg if isinstance(arg, tuple) else (arg,)))
     if op == "contains":
         return value is not None and str(arg) in str(value)
     raise ValueError(f"unknown matcher operator {op!r}")
@@ -95,14 +98,18 @@ def _regex(pattern: str) -> re.Pattern:
     return re.compile(pattern)
 
 
+# Addresses and networks as (version, integer[, mask]): a CIDR test is then one AND and one
+# compare, not ipaddress' property lookups.
 @lru_cache(maxsize=65536)
-def _addr(value: Any):
+def _addr(value: Any) -> tuple[int, int] | None:
     try:
-        return ipaddress.ip_address(str(value)) if value else None
+        addr = ipaddress.ip_address(str(value)) if value else None
     except ValueError:
         return None
+    return (addr.version, int(addr)) if addr is not None else None
 
 
 @lru_cache(maxsize=1024)
-def _net(text: str):
-    return ipaddress.ip_network(str(text), strict=False)
+def _net(text: str) -> tuple[int, int, int]:
+    net = ipaddress.ip_network(str(text), strict=False)
+    return net.version, int(net.network_address), int(net.netmask)
