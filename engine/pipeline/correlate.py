@@ -111,7 +111,7 @@ def _window(alert: Alert, rule: Rule, action: CorrelateAction, work: Work, ctx: 
     parent = state.by_id.get(parent_id) if parent_id else None
     if parent is None:
         parent = next((p for p in fx.created if p.id == parent_id), None)
-    fx.window_entries.append((rule.name, key, work.now, alert.id))
+    fx.window_entries.append((rule.name, key, work.now, alert.id, action.window))
     if parent is not None and parent.status is not Status.RESOLVED:
         return _link(alert, parent, rule, ctx, fx)
     horizon = work.now - timedelta(seconds=action.window)

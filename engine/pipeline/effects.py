@@ -49,13 +49,14 @@ class Effects:
     changes: tuple[Change, ...] = ()
     decisions: tuple[Decision, ...] = ()
     notifications: tuple[Notification, ...] = ()
-    window_entries: tuple[tuple[str, tuple, datetime, str], ...] = ()  # (rule, group key, at, alert id)
+    window_entries: tuple[tuple[str, tuple, datetime, str, float], ...] = ()  # (rule, group key, at, alert id, window s)
     parents: tuple[tuple[str, tuple, str], ...] = ()  # (rule, group key, parent id)
     reevaluate: tuple[tuple[str, datetime | None], ...] = ()  # (child id, due; None = done)
     held: tuple[tuple[str, tuple], ...] = ()  # (alert id, notify actions a silence holds back; () = released)
     dropped: int = 0  # 1 when the connector discards this event entirely (not even stored raw)
     repeats_until: datetime | None = None  # repeat_interval wake-ups due by then were looked at
     repeat_schedule: tuple[tuple[datetime, str, str, str], ...] = ()  # (due, alert id, rule, channel) to wake again
+    expire_until: datetime | None = None  # the tick's time: window entries and throttles older than it go
 
     def with_(self, **changes) -> "Effects":
         new = object.__new__(Effects)
@@ -79,9 +80,11 @@ class EffectsBuilder:
     held: list = field(default_factory=list)
     repeats_until: datetime | None = None
     repeat_schedule: list = field(default_factory=list)
+    expire_until: datetime | None = None
 
     def freeze(self) -> Effects:
         return Effects(self.event, tuple(self.created), tuple(self.occurrences), tuple(self.changes),
                        tuple(self.decisions), tuple(self.notifications), tuple(self.window_entries),
                        tuple(self.parents), tuple(self.reevaluate), tuple(self.held),
-                       repeats_until=self.repeats_until, repeat_schedule=tuple(self.repeat_schedule))
+                       repeats_until=self.repeats_until, repeat_schedule=tuple(self.repeat_schedule),
+                       expire_until=self.expire_until)

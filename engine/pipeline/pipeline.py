@@ -96,6 +96,7 @@ class Pipeline:
             firing(active, outcome.notify, now, self.ctx, notifications, decisions, fx.held)
         repeats(now, self.ctx, notifications, decisions, fx.repeat_schedule)
         fx.repeats_until = now
+        fx.expire_until = now
         released(now, self.ctx, notifications, decisions, fx.held)
         fx.notifications.extend(notifications)
         fx.decisions.extend(decisions)

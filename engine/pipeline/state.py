@@ -5,6 +5,7 @@ Only `apply` changes it, from the Effects the stages returned, so stages stay pu
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -46,6 +47,12 @@ class ActiveAlerts:
     # repeat_interval wake-ups, a heap of (due, alert id, rule, channel): the tick looks at
     # what is due instead of every notified alert (100,000 of them took ~100 ms a tick).
     repeat_due: list[tuple[datetime, str, str, str]] = field(default_factory=list)
+    # What matters only for a while (a correlation window's entries; a closed alert's
+    # throttle), as a heap of (expires, n, kind, key, detail): each tick drops what expired,
+    # so nothing here grows with the alerts the engine has ever seen.
+    expiry: list[tuple[datetime, int, str, tuple, object]] = field(default_factory=list)
+    parent_keys: dict[str, tuple[str, tuple]] = field(default_factory=dict)  # parent id → (rule, group key)
+    _sequence: itertools.count = field(default_factory=itertools.count, repr=False)
 
     def open_alert(self, fp: str) -> Alert | None:
         alert_id = self.by_fp.get(fp)
@@ -101,10 +108,12 @@ class ActiveAlerts:
         for n in effects.notifications:
             if n.kind == "firing":
                 self.told(n.alert.id, n.alert.fingerprint, n.rule, n.channel, n.action, n.at)
-        for rule, key, at, alert_id in effects.window_entries:
+        for rule, key, at, alert_id, window in effects.window_entries:
             self.windows.setdefault((rule, key), deque()).append((at, alert_id))
+            self._expires(at + timedelta(seconds=window), "window", (rule, key), (at, alert_id))
         for rule, key, parent_id in effects.parents:
             self.parents[(rule, key)] = parent_id
+            self.parent_keys[parent_id] = (rule, key)
         for alert_id, actions in effects.held:
             if actions:
                 self.silenced[alert_id] = actions
@@ -115,6 +124,8 @@ class ActiveAlerts:
                 self.reevaluate.pop(child_id, None)
             elif child_id in self.by_id:
                 self.reevaluate[child_id] = due
+        if effects.expire_until is not None:
+            self._expire(effects.expire_until)
 
     def rebuild(self, alerts: list[Alert]) -> None:
         for alert in alerts:
@@ -129,7 +140,14 @@ class ActiveAlerts:
             self.by_id.pop(alert.id, None)
             if self.by_fp.get(alert.fingerprint) == alert.id:
                 del self.by_fp[alert.fingerprint]
-            self.notified.pop(alert.id, None)
+            for (rule, _), action in self.notified.pop(alert.id, {}).items():
+                last = self.last_notified.get((rule, alert.fingerprint))
+                if last is not None:  # kept while the throttle can still hold back a new alert like it
+                    throttle = action.throttle if action is not None else 0.0
+                    self._expires(last + timedelta(seconds=throttle), "throttle", (rule, alert.fingerprint), last)
+            key = self.parent_keys.pop(alert.id, None)
+            if key is not None and self.parents.get(key) == alert.id:
+                del self.parents[key]
             self.reevaluate.pop(alert.id, None)
             self.silenced.pop(alert.id, None)
             return
@@ -141,6 +159,25 @@ class ActiveAlerts:
             self.down_by_device.setdefault(alert.device_ip, set()).add(alert.id)
         if alert.correlated_to_id:
             self.children.setdefault(alert.correlated_to_id, set()).add(alert.id)
+
+    def _expires(self, at: datetime, kind: str, key: tuple, detail: object) -> None:
+        heapq.heappush(self.expiry, (at, next(self._sequence), kind, key, detail))
+
+    def _expire(self, now: datetime) -> None:
+        """Drop what expired before `now` (strictly: at its expiry instant it still counts)."""
+        while self.expiry and self.expiry[0][0] < now:
+            _, _, kind, key, detail = heapq.heappop(self.expiry)
+            if kind == "window":
+                entries = self.windows.get(key)
+                if entries:
+                    if entries[0] == detail:
+                        entries.popleft()
+                    elif detail in entries:  # events arrived slightly out of time order
+                        entries.remove(detail)
+                    if not entries:
+                        del self.windows[key]
+            elif kind == "throttle" and self.last_notified.get(key) == detail:  # not told again since
+                del self.last_notified[key]
 
     def _unlink(self, alert: Alert) -> None:
         if alert.device_ip in self.down_by_device:

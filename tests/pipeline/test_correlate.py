@@ -102,6 +102,23 @@ def test_throttle_per_rule_and_fingerprint(tmp_path) -> None:
     assert [n.channel for n in later.notifications] == ["pager"]
 
 
+def test_throttle_outlives_ticks_while_it_can_matter_and_is_forgotten_after(tmp_path) -> None:
+    """A closed alert's throttle is kept through the ticks of its 10 minutes, then dropped:
+    the engine does not remember every fingerprint it ever paged for."""
+    p = pipeline(tmp_path, FILES)
+    p.process(trap(LINK_DOWN, "10.0.0.1", ifx(4)))
+    p.process(trap(LINK_UP, "10.0.0.1", ifx(4), at=10))
+    key = ("page-high-major", p.process(trap(LINK_DOWN, "10.0.0.9", ifx(1), at=11)).created[0].fingerprint)
+    for second in range(20, 600, 60):
+        p.tick(at(second))
+    flap = p.process(trap(LINK_DOWN, "10.0.0.1", ifx(4), at=590))
+    assert flap.created and flap.notifications == ()  # still throttled: 590 s after the page
+    p.process(trap(LINK_UP, "10.0.0.1", ifx(4), at=595))
+    p.tick(at(601))
+    assert len(p.state.last_notified) == 1 and key in p.state.last_notified  # the open alert's stays
+    assert [n.channel for n in p.process(trap(LINK_DOWN, "10.0.0.1", ifx(4), at=700)).notifications] == ["pager"]
+
+
 def test_dependency_suppression_links_root_and_notifies_no_one(tmp_path) -> None:
     p = pipeline(tmp_path, FILES)
     (root,) = p.process(trap(LINK_DOWN, "10.0.0.1", ifx(1))).created
@@ -182,3 +199,12 @@ def test_suppress_rule_and_windowed_correlation(tmp_path) -> None:
     # Outside the window a new burst starts over (the parent is still open: new ones join it).
     late = p.process(trap(LINK_DOWN, "10.5.0.1", ifx(7), at=300)).created[0]
     assert late.correlated_to_id == parent.id
+    # Window entries live for the window only; a closed parent is forgotten.
+    assert len(p.state.windows[("flapping-site", ("north",))]) == 4
+    p.tick(at(361))
+    assert ("flapping-site", ("north",)) not in p.state.windows
+    from opsconductor.engine.model import evolve
+    from opsconductor.engine.pipeline.effects import Change, Effects
+
+    p.state.apply(Effects(None, changes=(Change(evolve(parent, status=Status.RESOLVED), "resolved", Status.ACTIVE),)))
+    assert p.state.parents == {} and p.state.parent_keys == {}
