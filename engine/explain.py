@@ -19,7 +19,8 @@ def _detail(d: DecisionEntry) -> str:
     if "parent" in detail:
         return f"linked to parent {detail['parent']}"
     if "occurrence_count" in detail:
-        return f"deduplicated (occurrence {detail['occurrence_count']})"
+        batch = f", {detail['occurrences']} repeats in one batch" if detail.get("occurrences", 1) > 1 else ""
+        return f"deduplicated (occurrence {detail['occurrence_count']}{batch})"
     if "cleared_by" in detail:
         return f"cleared by {detail['cleared_by']} ({detail.get('title', '')})"
     if "notify" in detail:

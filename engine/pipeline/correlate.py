@@ -50,7 +50,7 @@ def correlate(work: Work, ctx: Context) -> Work:
         fx.created.append(alert)
         seen_in_event[alert.fingerprint] = alert
         out.append(Candidate(alert, c.outcome))
-    return work.with_(candidates=tuple(out), effects=fx.freeze().with_(dropped=work.effects.dropped))
+    return work.with_(candidates=tuple(out), effects=fx.freeze(dropped=work.effects.dropped))
 
 
 def _normalized_by(alert: Alert) -> str:

@@ -5,7 +5,7 @@ and the store writer are the only places that act on them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -64,27 +64,41 @@ class Effects:
         return new
 
 
-@dataclass
+_LISTS = ("created", "occurrences", "changes", "decisions", "notifications", "window_entries", "parents",
+          "reevaluate", "held", "repeat_schedule")
+_DEFAULTS = {name: f.default for name, f in Effects.__dataclass_fields__.items()}
+
+
 class EffectsBuilder:
-    """Mutable accumulator a stage fills; frozen into Effects at the end."""
+    """Mutable accumulator a stage fills; frozen into Effects at the end. A plain class:
+    one is made per event, and a dataclass with ten list factories costs more."""
 
-    event: RawEvent | None
-    created: list[Alert] = field(default_factory=list)
-    occurrences: list[Alert] = field(default_factory=list)
-    changes: list[Change] = field(default_factory=list)
-    decisions: list[Decision] = field(default_factory=list)
-    notifications: list[Notification] = field(default_factory=list)
-    window_entries: list = field(default_factory=list)
-    parents: list = field(default_factory=list)
-    reevaluate: list = field(default_factory=list)
-    held: list = field(default_factory=list)
-    repeats_until: datetime | None = None
-    repeat_schedule: list = field(default_factory=list)
-    expire_until: datetime | None = None
+    __slots__ = ("event", *_LISTS, "repeats_until", "expire_until")
 
-    def freeze(self) -> Effects:
-        return Effects(self.event, tuple(self.created), tuple(self.occurrences), tuple(self.changes),
-                       tuple(self.decisions), tuple(self.notifications), tuple(self.window_entries),
-                       tuple(self.parents), tuple(self.reevaluate), tuple(self.held),
-                       repeats_until=self.repeats_until, repeat_schedule=tuple(self.repeat_schedule),
-                       expire_until=self.expire_until)
+    def __init__(self, event: RawEvent | None):
+        self.event = event
+        self.created: list[Alert] = []
+        self.occurrences: list[Alert] = []
+        self.changes: list[Change] = []
+        self.decisions: list[Decision] = []
+        self.notifications: list[Notification] = []
+        self.window_entries: list = []
+        self.parents: list = []
+        self.reevaluate: list = []
+        self.held: list = []
+        self.repeat_schedule: list = []
+        self.repeats_until: datetime | None = None
+        self.expire_until: datetime | None = None
+
+    def freeze(self, dropped: int = 0) -> Effects:
+        """The Effects, built without the frozen dataclass's per-field __setattr__."""
+        new = object.__new__(Effects)
+        values = dict(_DEFAULTS)
+        for name in _LISTS:
+            items = getattr(self, name)
+            if items:
+                values[name] = tuple(items)
+        values.update(event=self.event, repeats_until=self.repeats_until, expire_until=self.expire_until,
+                      dropped=dropped)
+        new.__dict__.update(values)
+        return new

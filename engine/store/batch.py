@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import psycopg
@@ -98,9 +98,32 @@ def prepare_batch(raw_events: Sequence[RawEvent], effects: Sequence, config_vers
         occurrences=tuple((alert_id, n, at) for alert_id, (n, at) in occurrences.items()),
         changes=changes,
         decisions=lines((d.alert_id, d.stage, d.rule[:255], d.config_version_id, dumps(d.detail))
-                        for fx in effects for d in fx.decisions),
+                        for d in _one_dedup_per_alert([d for fx in effects for d in fx.decisions])),
         touched=tuple(touched),
     )
+
+
+def _one_dedup_per_alert(decisions: list) -> list:
+    """A storm repeats one alert hundreds of times a batch: its trail gets one 'dedup' row
+    per batch (the last, with how many it stands for), as its history gets one
+    'occurrence' row."""
+    last: dict[str, int] = {}
+    count: dict[str, int] = {}
+    for i, d in enumerate(decisions):
+        if d.rule == "dedup" and d.stage == "correlate":
+            last[d.alert_id] = i
+            count[d.alert_id] = count.get(d.alert_id, 0) + 1
+    if len(last) == sum(count.values()):
+        return decisions
+    out = []
+    for i, d in enumerate(decisions):
+        if d.alert_id in last and d.rule == "dedup" and d.stage == "correlate":
+            if last[d.alert_id] != i:
+                continue
+            if count[d.alert_id] > 1:
+                d = replace(d, detail={**d.detail, "occurrences": count[d.alert_id]})
+        out.append(d)
+    return out
 
 
 def _alert_row(a: Alert, payloads: dict) -> tuple:

@@ -47,3 +47,27 @@ def test_same_fingerprint_already_open_is_reported_not_failed(db_url: str) -> No
                                                 decisions=(Decision(second.id, "normalize", "r", {}),))], None)
         assert result.conflicts == (second.id,)
         assert conn.execute("SELECT count(*) FROM alerts").fetchone()[0] == 1
+
+
+def test_repeats_of_one_alert_in_a_batch_leave_one_dedup_row(db_url: str) -> None:
+    """Three repeats in one batch: one trail row standing for three, after the rows before it."""
+    from opsconductor.engine.model import evolve
+    from opsconductor.engine.store.decisions import list_decisions
+
+    alert = Alert(id=str(uuid.uuid4()), source_system="s", source_alert_id="x", severity=Severity.MINOR,
+                  category="network", alert_type="t", title="t", occurred_at=NOW, received_at=NOW, fingerprint="e" * 64)
+    other = evolve(alert, id=str(uuid.uuid4()), fingerprint="d" * 64)
+    repeats = [Effects(None, occurrences=(evolve(alert, occurrence_count=n),),
+                       decisions=(Decision(alert.id, "correlate", "dedup", {"occurrence_count": n}),))
+               for n in (2, 3, 4)]
+    once = Effects(None, occurrences=(evolve(other, occurrence_count=2),),
+                   decisions=(Decision(other.id, "correlate", "dedup", {"occurrence_count": 2}),))
+    with psycopg.connect(db_url) as conn:
+        write_batch(conn, [], [Effects(None, created=(alert, other),
+                                       decisions=(Decision(alert.id, "normalize", "map", {}),))], None)
+        write_batch(conn, [], [repeats[0], once, *repeats[1:]], None)
+        trail = [(d.stage, d.rule, d.detail) for d in list_decisions(conn, alert.id)]
+        assert [(d.rule, d.detail) for d in list_decisions(conn, other.id)] == [("dedup", {"occurrence_count": 2})]
+        count = conn.execute("SELECT occurrence_count FROM alerts WHERE id = %s", (alert.id,)).fetchone()[0]
+    assert trail == [("normalize", "map", {}), ("correlate", "dedup", {"occurrence_count": 4, "occurrences": 3})]
+    assert count == 4

@@ -84,3 +84,25 @@ def test_the_child_ends_with_its_input_and_keeps_the_url_off_its_command_line(db
     started = time.monotonic()
     assert writer.close() == 0
     assert not writer.alive() and time.monotonic() - started < 10
+
+
+def test_the_child_ends_when_its_parent_is_killed(db_url: str) -> None:
+    import subprocess
+    import sys
+
+    parent = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from opsconductor.engine.store.writer import BatchWriter\n"
+        "w = BatchWriter(sys.argv[1], lambda tag, report: None)\n"
+        "w.start()\n"
+        "print(w.pid, flush=True)\n"
+        "time.sleep(60)\n"), db_url], stdout=subprocess.PIPE, text=True)
+    try:
+        child = psutil.Process(int(parent.stdout.readline()))
+        parent.kill()  # SIGKILL: no chance to close the pipe politely
+        parent.wait(10)
+        gone, _ = psutil.wait_procs([child], timeout=10)
+        assert gone, "the writer outlived its parent"
+    finally:
+        parent.kill()
+        parent.stdout.close()
