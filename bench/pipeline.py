@@ -3,7 +3,8 @@
 Two mixes, as in the engine issue:
   new    — every event is a new alert (linkDown on a fresh interface);
   mixed  — 70% repeats of open alerts, 10% clears, 10% children behind a down switch, 10% new.
-Then the RSS with 100,000 open alerts in memory.
+Then the RSS with 100,000 open alerts in memory. Each line also gives the engine's RSS
+and the batch writer process's, and how busy the stage thread and the writer were.
 
     .venv/bin/python bench/pipeline.py [--events 20000]
 
@@ -107,12 +108,14 @@ def run(url: str, events, label: str, count: int, rate: float | None = None) -> 
         worker.submit(chunk)
     worker.drain(timeout=600)
     elapsed = time.perf_counter() - started
+    writer_rss = psutil.Process(worker.writer_pid).memory_info().rss / 2**20
     worker.stop()
     p50, p99 = worker.stats.percentile(0.5), worker.stats.percentile(0.99)
     rss = psutil.Process(os.getpid()).memory_info().rss / 2**20
     label = label if rate is None else f"{label} @{rate:,.0f}/s"
     print(f"{label:14} {count:>7} events  {count / elapsed:>8,.0f} events/s  p50 {p50 * 1000:7.1f} ms  "
-          f"p99 {p99 * 1000:7.1f} ms  open alerts {len(pipeline.state.by_id):>7,}  RSS {rss:6.0f} MiB  "
+          f"p99 {p99 * 1000:7.1f} ms  open alerts {len(pipeline.state.by_id):>7,}  RSS {rss:4.0f} MiB "
+          f"+ writer {writer_rss:3.0f} MiB  "
           f"(stage thread busy {worker.stats.process_seconds / elapsed:.0%}, writer busy "
           f"{worker.stats.write_seconds / elapsed:.0%})")
     pipeline.close()

@@ -101,6 +101,10 @@ class PipelineWorker:
     def writer_restarts(self) -> int:
         return self._writer.restarts
 
+    @property
+    def writer_pid(self) -> int | None:
+        return self._writer.pid
+
     def start(self) -> None:
         self._writer.start()
         self._thread.start()

@@ -209,7 +209,10 @@ def _send(stream: IO[bytes], frame: tuple) -> None:
 # ---- child side ----------------------------------------------------------------------------------
 
 def child_main() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when the writer ends
+    # The parent decides when the writer ends: Ctrl-C, or a service manager's SIGTERM to
+    # every process of the service, must not drop batches the parent is still draining.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     frames_in, frames_out = sys.stdin.buffer, os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     sys.stdout = sys.stderr  # nothing but frames goes down the pipe
     parent = os.getppid()
