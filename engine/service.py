@@ -22,6 +22,7 @@ from .connectors.supervisor import ConnectorSupervisor
 from .errors import OpscError
 from .gitops import GitSettings, GitSync, verify_signature
 from .metrics import Exposition
+from .model import Status
 from .notify.notifier import Notifier
 from .pipeline.state import ActiveAlerts
 from .pipeline.worker import PipelineWorker
@@ -163,6 +164,9 @@ class Engine:
         alive = self.worker.alive()
         return {"engine": "ok" if alive else "failing", "queue_depth": self.worker.depth(),
                 "open_alerts": len(self.state.by_id), "connectors_failing": sorted(self.supervisor.errors)}
+
+    def alert_changed(self, alert_id: str, status: str) -> None:
+        self.worker.alert_changed(alert_id, Status(status))
 
     def accept_webhook(self, connector: str, body: bytes, headers: Mapping[str, str]) -> dict:
         bundle = self.live.bundle

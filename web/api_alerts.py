@@ -52,8 +52,17 @@ async def _change(request: Request, action: str) -> JSONResponse:
     # Writes take bearer tokens only: a cookie never authorizes a JSON write (no CSRF surface).
     who = request.app.state.auth.require(request, "operator", cookies=False)
     note = _note(await request.body())
-    result = await request.app.state.db.run(transition, request.path_params["alert_id"], action, who, note)
-    return JSONResponse(result)
+    return JSONResponse(await change_alert(request, request.path_params["alert_id"], action, who, note))
+
+
+async def change_alert(request: Request, alert_id: str, action: str, who: Principal, note: str | None) -> dict:
+    """Store the operator's change, then tell the running engine so its open-alert view follows
+    (a recurrence after a resolve is a new alert; an acknowledged alert is not repeated)."""
+    result = await request.app.state.db.run(transition, alert_id, action, who, note)
+    engine = request.app.state.engine
+    if engine is not None:
+        engine.alert_changed(alert_id, result["new_status"])
+    return result
 
 
 def _note(body: bytes) -> str | None:

@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from . import queries
-from .api_alerts import check_note, transition
+from .api_alerts import change_alert, check_note
 from .auth import Principal
 from .detail import alert_detail
 from .errors import ApiError
@@ -72,7 +72,7 @@ async def _change(request: Request, action: str) -> Response:
         raise ApiError(403, f"to {action} an alert you need the operator role; {who.name} has {who.role}",
                        {"required_role": "operator", "role": who.role})
     note = check_note(data.get("note"))
-    result = await request.app.state.db.run(transition, alert_id, action, who, note)
+    result = await change_alert(request, alert_id, action, who, note)
     return RedirectResponse(f"/alerts/{alert_id}?done={result['action']}", status_code=303)
 
 

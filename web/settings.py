@@ -62,3 +62,5 @@ class EngineView(Protocol):
     def sync(self, body: bytes, force: bool, actor: str) -> dict: ...  # ValueError: bad push body
 
     def rollback(self, actor: str) -> dict: ...
+
+    def alert_changed(self, alert_id: str, status: str) -> None: ...  # an operator acknowledged or resolved it

@@ -5,7 +5,7 @@ the rule (or dependency, or OID map) that decided.
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ..config.bundle import CorrelateAction, Rule
 from ..config.durations import format_duration
@@ -71,10 +71,15 @@ def _clear(clear: Alert, work: Work, ctx: Context, fx: EffectsBuilder) -> None:
         fx.changes.append(Change(resolved, "cleared", target.status))
         fx.decisions.append(_decision(resolved, ctx, "correlate", _normalized_by(clear),
                                       {"cleared_by": clear.alert_type, "title": clear.title}))
-        for child_id in sorted(ctx.state.children.get(target.id, ())):
-            child = ctx.state.by_id.get(child_id)
-            if child is not None and child.status is Status.SUPPRESSED:
-                fx.reevaluate.append((child_id, work.now + timedelta(seconds=REEVALUATE_AFTER_SECONDS)))
+        fx.reevaluate.extend(children_to_reevaluate(target.id, work.now, ctx))
+
+
+def children_to_reevaluate(root_id: str, now: datetime, ctx: Context) -> list[tuple[str, datetime]]:
+    """The children still suppressed under a root that closed, each with when to look again
+    (a recovering site should not page for every camera)."""
+    due = now + timedelta(seconds=REEVALUATE_AFTER_SECONDS)
+    return [(child_id, due) for child_id in sorted(ctx.state.children.get(root_id, ()))
+            if (child := ctx.state.by_id.get(child_id)) is not None and child.status is Status.SUPPRESSED]
 
 
 def find_root(alert: Alert, ctx: Context, exclude: frozenset[str] = frozenset()):

@@ -57,6 +57,7 @@ class Effects:
     repeats_until: datetime | None = None  # repeat_interval wake-ups due by then were looked at
     repeat_schedule: tuple[tuple[datetime, str, str, str], ...] = ()  # (due, alert id, rule, channel) to wake again
     expire_until: datetime | None = None  # the tick's time: window entries and throttles older than it go
+    external: tuple[Alert, ...] = ()  # alerts an operator changed (already stored): the view only
 
     def with_(self, **changes) -> "Effects":
         new = object.__new__(Effects)
@@ -65,7 +66,7 @@ class Effects:
 
 
 _LISTS = ("created", "occurrences", "changes", "decisions", "notifications", "window_entries", "parents",
-          "reevaluate", "held", "repeat_schedule")
+          "reevaluate", "held", "repeat_schedule", "external")
 _DEFAULTS = {name: f.default for name, f in Effects.__dataclass_fields__.items()}
 
 
@@ -87,6 +88,7 @@ class EffectsBuilder:
         self.reevaluate: list = []
         self.held: list = []
         self.repeat_schedule: list = []
+        self.external: list[Alert] = []
         self.repeats_until: datetime | None = None
         self.expire_until: datetime | None = None
 

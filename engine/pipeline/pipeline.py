@@ -16,11 +16,11 @@ from ..model import RawEvent, Status, evolve
 from ..rules.engine import RuleEngine
 from ..rules.host import RulesHost
 from .context import ConfigView
-from .correlate import correlate, dependency_rule, find_root
+from .correlate import children_to_reevaluate, correlate, dependency_rule, find_root
 from .effects import Change, Decision, Effects, EffectsBuilder
 from .enrich import enrich
 from .normalize import normalize
-from .route import firing, released, repeats, route
+from .route import firing, released, repeats, resolved, route
 from .state import ActiveAlerts
 from .work import Context, Stage, Work
 
@@ -67,6 +67,24 @@ class Pipeline:
             work = stage(work, self.ctx)
         self.state.apply(work.effects)
         return work.effects
+
+    def operator_change(self, alert_id: str, status: Status, now: datetime) -> Effects:
+        """An operator acknowledged or resolved an open alert (already stored): the view
+        follows, so a recurrence after a resolve is a new alert and an acknowledged alert is
+        not repeated. A resolve tells whoever was told, as a clear does, and the children
+        suppressed under it are looked at again after the grace period."""
+        fx = EffectsBuilder(None)
+        alert = self.state.by_id.get(alert_id)
+        if alert is None or alert.status is status:
+            return fx.freeze()
+        changed = evolve(alert, status=status)
+        fx.external.append(changed)
+        if status is Status.RESOLVED:
+            resolved(changed, now, self.ctx, fx.notifications, fx.decisions)
+            fx.reevaluate.extend(children_to_reevaluate(alert_id, now, self.ctx))
+        effects = fx.freeze()
+        self.state.apply(effects)
+        return effects
 
     def tick(self, now: datetime) -> Effects:
         """What time alone triggers: children whose root cleared (relinked to another root,

@@ -100,6 +100,8 @@ class ActiveAlerts:
             self._put(alert)
         for change in effects.changes:
             self._put(change.alert)
+        for alert in effects.external:
+            self._put(alert)
         if effects.repeats_until is not None:
             while self.repeat_due and self.repeat_due[0][0] <= effects.repeats_until:
                 heapq.heappop(self.repeat_due)

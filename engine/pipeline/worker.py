@@ -9,6 +9,12 @@ batch are handed over once the child reports it committed.
 Back-pressure is explicit: `submit` refuses events that do not fit (Backpressure,
 counted); connectors keep them and retry. The stage thread waits when two batches are
 already on their way to the writer, so a slow database fills the queue, not memory.
+
+Operators change alerts outside the pipeline (the API stores an acknowledge or resolve
+itself); `alert_changed` brings the open-alert view along before the next batch. If a
+batch counted repeats of an alert an operator had resolved a moment before (the writer
+finds it resolved), those events go through the pipeline again: a recurrence after a
+resolve is a new alert, never a repeat lost on a closed one.
 """
 from __future__ import annotations
 
@@ -22,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Callable, Sequence
 
 from ..connectors.base import Backpressure
-from ..model import RawEvent
+from ..model import RawEvent, Status
 from ..store.batch import prepare_batch
 from ..store.writer import BatchWriter, WriteReport
 from .pipeline import Pipeline
@@ -35,6 +41,7 @@ class WorkerStats:
         self.events_in: dict[str, int] = {}
         self.processed = 0
         self.written = 0
+        self.replayed = 0  # events run again: they repeated an alert resolved meanwhile
         self.batches = 0
         self.rejected = 0  # events refused by back-pressure
         self.write_retries = 0
@@ -57,6 +64,7 @@ class _Sent:
     events: int
     received: tuple[float, ...]  # receipt times, for the latency figures
     notifications: tuple
+    effects: tuple  # to find the events to run again (BatchResult.closed)
 
 
 class PipelineWorker:
@@ -73,6 +81,8 @@ class PipelineWorker:
         self._lock = threading.Lock()
         self._inflight = 0  # accepted and not yet written
         self._stop = threading.Event()
+        self._changes: deque[tuple[str, Status]] = deque()  # operators' acknowledges and resolves
+        self._replays: deque[RawEvent] = deque()  # events to run again, already stored raw
         self._thread = threading.Thread(target=self._process_loop, name="opsc-pipeline", daemon=True)
         self._writer = BatchWriter(database_url, self._written)
         self.in_use: Pipeline | None = None  # the generation a batch is being processed with
@@ -92,6 +102,10 @@ class PipelineWorker:
 
     def depth(self) -> int:
         return self._queue.qsize()
+
+    def alert_changed(self, alert_id: str, status: Status) -> None:
+        """An operator acknowledged or resolved an alert (already stored); any thread."""
+        self._changes.append((alert_id, status))
 
     def alive(self) -> bool:
         """The stage thread runs and a writer process is there (a dead one is being replaced)."""
@@ -132,15 +146,18 @@ class PipelineWorker:
         next_tick = time.monotonic() + self._tick_every
         while not self._stop.is_set():
             batch = self._take()
+            changes = _drain(self._changes)
+            replays = _drain(self._replays)
+            batch = replays + batch
             due = time.monotonic() >= next_tick
-            if not batch and not due:
+            if not batch and not due and not changes:
                 continue
             if due:
                 next_tick = time.monotonic() + self._tick_every
             pipeline = self._current()  # the generation that takes a batch finishes it
             self.in_use = pipeline
             started = time.perf_counter()
-            effects = []
+            effects = [pipeline.operator_change(alert_id, status, self._clock()) for alert_id, status in changes]
             for event in batch:
                 try:
                     effects.append(pipeline.process(event))
@@ -151,12 +168,12 @@ class PipelineWorker:
             if due:
                 effects.append(pipeline.tick(self._clock()))
             self.in_use = None
-            if batch or any(fx.changes or fx.decisions or fx.notifications for fx in effects):
+            if batch or any(fx.changes or fx.decisions or fx.notifications or fx.external for fx in effects):
                 prepared = time.perf_counter()
-                record = prepare_batch(self._kept(batch, effects), effects, pipeline.view.version_id)
+                record = prepare_batch(self._kept(batch[len(replays):], effects), effects, pipeline.view.version_id)
                 self.stats.prepare_seconds += time.perf_counter() - prepared
                 sent = _Sent(len(batch), tuple(e.received_at.timestamp() for e in batch),
-                             tuple(n for fx in effects for n in fx.notifications))
+                             tuple(n for fx in effects for n in fx.notifications), tuple(effects))
                 self.stats.process_seconds += time.perf_counter() - started
                 self._writer.send(record, sent)  # waits while two batches are on their way
             else:
@@ -192,9 +209,31 @@ class PipelineWorker:
         if report.raw_only:
             self.stats.errors += sent.events
         self.stats.latencies.extend(committed - at for at in sent.received)
+        if report.closed:
+            self._replay(sent, set(report.closed))
         self.stats.written += sent.events
         self.stats.batches += 1
         with self._lock:
             self._inflight -= sent.events
         if sent.notifications and not report.raw_only:
             self._notify(list(sent.notifications))
+
+    def _replay(self, sent: _Sent, closed: set[str]) -> None:
+        """The view learns the alerts are resolved; the events that repeated them run again."""
+        events = [fx.event for fx in sent.effects
+                  if fx.event is not None and any(a.id in closed for a in fx.occurrences)]
+        for alert_id in sorted(closed):
+            self._changes.append((alert_id, Status.RESOLVED))
+        with self._lock:
+            self._inflight += len(events)  # before the batch's own count goes down: drain() waits for them
+        self._replays.extend(events)
+        self.stats.replayed += len(events)
+        log.warning("%d event(s) repeated %d alert(s) resolved meanwhile; running them again",
+                    len(events), len(closed))
+
+
+def _drain(items: deque) -> list:
+    out = []
+    while items:
+        out.append(items.popleft())
+    return out

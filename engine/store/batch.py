@@ -60,6 +60,7 @@ class BatchRecord:
 class BatchResult:
     touched: tuple[str, ...] = ()  # alert ids created or changed
     conflicts: tuple[str, ...] = ()  # new alerts skipped: an open alert with that fingerprint existed
+    closed: tuple[str, ...] = ()  # alerts repeated in the batch that were resolved meanwhile (by an operator)
 
 
 def write_batch(conn: psycopg.Connection, raw_events: Sequence[RawEvent], effects: Sequence,
@@ -141,7 +142,7 @@ def store_batch(conn: psycopg.Connection, record: BatchRecord) -> BatchResult:
     with conn.transaction(), conn.cursor() as cur:
         copy_block(cur, _RAW_EVENTS, record.raw_events)
         skip = _insert_alerts(cur, record)
-        _record_occurrences(cur, record.occurrences)
+        closed = _record_occurrences(cur, record.occurrences)
         store_engine_changes(cur, [c for c in record.changes if c.alert_id not in skip])
         copy_block(cur, _DECISIONS, without(record.decisions, skip))
         touched = tuple(t for t in record.touched if t not in skip)
@@ -154,7 +155,10 @@ def store_batch(conn: psycopg.Connection, record: BatchRecord) -> BatchResult:
     if conflicts:
         log.warning("%d new alert(s) were already open in the database (another writer?): %s",
                     len(conflicts), ", ".join(conflicts[:5]))
-    return BatchResult(touched, tuple(conflicts))
+    if closed:
+        log.warning("%d alert(s) repeated in a batch had been resolved meanwhile: %s", len(closed),
+                    ", ".join(closed[:5]))
+    return BatchResult(touched, tuple(conflicts), tuple(closed))
 
 
 def _insert_alerts(cur: psycopg.Cursor, record: BatchRecord) -> set[str]:
@@ -185,10 +189,12 @@ def _insert_skipping_conflicts(cur: psycopg.Cursor, alerts: str) -> set[str]:
         " ON CONFLICT (fingerprint) WHERE status <> 'resolved' DO NOTHING RETURNING id::text").fetchall()}
 
 
-def _record_occurrences(cur: psycopg.Cursor, occurrences: Sequence[tuple[str, int, datetime]]) -> None:
-    """One UPDATE and one history row per alert per batch, however often it repeated."""
+def _record_occurrences(cur: psycopg.Cursor, occurrences: Sequence[tuple[str, int, datetime]]) -> list[str]:
+    """One UPDATE and one history row per alert per batch, however often it repeated.
+    Returns the alerts that were not counted: resolved meanwhile (an operator, another
+    process), so the repeats are not part of them."""
     if not occurrences:
-        return
+        return []
     repeats = {alert_id: n for alert_id, n, _ in occurrences}
     rows = cur.execute(
         """
@@ -201,3 +207,5 @@ def _record_occurrences(cur: psycopg.Cursor, occurrences: Sequence[tuple[str, in
     copy_block(cur, _OCCURRED, lines((alert_id, "occurrence", ENGINE.user_id, ENGINE.user_name,
                                       dumps({"occurrences": repeats[alert_id], "occurrence_count": total}))
                                      for alert_id, total in rows))
+    counted = {alert_id for alert_id, _ in rows}
+    return [alert_id for alert_id, _, _ in occurrences if alert_id not in counted]

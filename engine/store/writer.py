@@ -45,8 +45,8 @@ MAX_DELAY = 10.0
 
 @dataclass(frozen=True)
 class WriteReport:
-    touched: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = ()
+    closed: tuple[str, ...] = ()  # repeated alerts found resolved (see BatchResult)
     seconds: float = 0.0  # from the first try to the commit
     retries: int = 0
     raw_only: bool = False  # the effects could not be written; the raw events were
@@ -77,8 +77,7 @@ class RecordWriter:
                 if raw_only:
                     self._log(logging.CRITICAL, f"a batch's effects could not be written {DATA_ERROR_TRIES} times;"
                                                 " its raw events were kept, its alerts were not stored")
-                return WriteReport(result.touched, result.conflicts, time.perf_counter() - started, retries,
-                                   raw_only)
+                return WriteReport(result.conflicts, result.closed, time.perf_counter() - started, retries, raw_only)
             except psycopg.Error as exc:
                 retries += 1
                 if not isinstance(exc, psycopg.OperationalError):
@@ -100,15 +99,17 @@ class RecordWriter:
 
 class BatchWriter:
     """Sends records to the child in order; `on_done(tag, report)` runs in a reader thread
-    once a record is committed (`tag` is what the caller gave with the record). At most `max_pending` records are in flight: `send`
-    blocks beyond that, which is the back-pressure the stage thread passes on."""
+    once a record is committed (`tag` is what the caller gave with the record). At most
+    `max_pending` records are in flight: `send` blocks beyond that, which is the
+    back-pressure the stage thread passes on."""
 
     def __init__(self, database_url: str, on_done: Callable[[object, WriteReport], None], *, max_pending: int = 2):
         self._url = database_url
         self._on_done = on_done
         self._slots = threading.BoundedSemaphore(max_pending)
         self._pending: OrderedDict[int, tuple[BatchRecord, object]] = OrderedDict()
-        self._lock = threading.Lock()  # the child handle, its stdin and _pending
+        self._pending_lock = threading.Lock()  # held briefly, never during I/O: the reader needs it
+        self._io_lock = threading.Lock()  # the child handle and writes to its stdin
         self._seq = 0
         self._closing = False
         self._child: subprocess.Popen | None = None
@@ -116,18 +117,19 @@ class BatchWriter:
         self.restarts = 0
 
     def start(self) -> None:
-        with self._lock:
+        with self._io_lock:
             self._spawn()
 
     def send(self, record: BatchRecord, tag: object = None) -> None:
         self._slots.acquire()
-        with self._lock:
+        with self._io_lock:
             self._seq += 1
-            self._pending[self._seq] = (record, tag)
+            with self._pending_lock:
+                self._pending[self._seq] = (record, tag)
             try:
                 _send(self._child.stdin, ("batch", self._seq, record))
             except (BrokenPipeError, OSError):
-                pass  # the child died; the reader restarts it and sends _pending again
+                pass  # the child died; the reader starts another and sends _pending again
 
     @property
     def pid(self) -> int | None:
@@ -140,7 +142,7 @@ class BatchWriter:
 
     def close(self, timeout: float = 30.0) -> int:
         """End the child after what it has; returns how many records were left unwritten."""
-        with self._lock:
+        with self._io_lock:
             self._closing = True
             child = self._child
         if child is None:
@@ -156,21 +158,28 @@ class BatchWriter:
             child.wait()
         if self._reader is not None:
             self._reader.join(timeout)
-        left = len(self._pending)
+        with self._pending_lock:
+            left = len(self._pending)
         if left:
             log.critical("%d batch(es) were not written at shutdown (PostgreSQL unreachable?)", left)
         return left
 
     def _spawn(self) -> None:
-        """Start a child and send it the url and every record not yet done (lock held)."""
+        """Start a child, then send it the url and every record not yet done (_io_lock held).
+        Its reader starts first: a child whose reports nobody reads would stop reading us."""
         child = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  start_new_session=True)  # Ctrl-C reaches the parent only; it stops the child
-        _send(child.stdin, ("url", self._url))
-        for seq, (record, _) in self._pending.items():
-            _send(child.stdin, ("batch", seq, record))
         self._child = child
         self._reader = threading.Thread(target=self._read, args=(child,), name="opsc-writer-reader", daemon=True)
         self._reader.start()
+        with self._pending_lock:
+            again = [(seq, record) for seq, (record, _) in self._pending.items()]
+        try:
+            _send(child.stdin, ("url", self._url))
+            for seq, record in again:
+                _send(child.stdin, ("batch", seq, record))
+        except (BrokenPipeError, OSError):
+            pass  # died already: its reader starts the next one
 
     def _read(self, child: subprocess.Popen) -> None:
         while True:
@@ -186,18 +195,19 @@ class BatchWriter:
                 log.log(frame[1], "%s", frame[2])
                 continue
             _, seq, report = frame
-            with self._lock:
+            with self._pending_lock:
                 _, tag = self._pending.pop(seq)
             self._slots.release()
             self._on_done(tag, report)
         child.wait()
-        with self._lock:
+        if not self._closing:
+            time.sleep(0.5)  # a child that dies at once must not make this spin
+        with self._io_lock:
             if self._closing:
                 return
             self.restarts += 1
             log.error("the batch writer process ended (exit code %s); starting another, %d batch(es) to send again",
                       child.returncode, len(self._pending))
-            time.sleep(0.5)  # a child that dies at once must not spin
             self._spawn()
 
 

@@ -82,3 +82,17 @@ def test_repeat_wake_ups_of_closed_alerts_are_dropped_and_only_due_ones_are_look
     again = p.tick(at(3603 + 3600))  # each repeats on its own interval from its last notification
     assert {n.alert.id for n in again.notifications} == {a.id for a in alerts[1:]} | {
         a.id for a in p.state.by_id.values() if a.device_ip == "10.3.0.9"}
+
+
+def test_an_acknowledged_alert_is_not_repeated_and_a_resolved_one_tells_whoever_was_told(tmp_path) -> None:
+    p = pipeline(tmp_path, FILES)
+    (acked,) = p.process(trap(COLD_START, "10.3.0.1")).created
+    (done,) = p.process(trap(COLD_START, "10.3.0.2")).created
+    assert p.operator_change(acked.id, Status.ACKNOWLEDGED, at(60)).notifications == ()
+    fx = p.operator_change(done.id, Status.RESOLVED, at(61))
+    assert [(n.alert.id, n.kind, n.channel) for n in fx.notifications] == [(done.id, "resolved", "noc")]
+    assert p.state.open_alert(done.fingerprint) is None and p.state.by_id[acked.id].status is Status.ACKNOWLEDGED
+    assert p.tick(at(3601)).notifications == ()  # neither is repeated
+    again = p.process(trap(COLD_START, "10.3.0.2", at=3700))
+    assert again.created and again.created[0].id != done.id  # a recurrence after a resolve is a new alert
+    assert p.operator_change(done.id, Status.RESOLVED, at(3701)).notifications == ()  # already gone: nothing

@@ -165,3 +165,48 @@ def test_dropped_events_are_not_stored(engine) -> None:
     kept = trap(COLD_START, "10.20.0.1")
     gone = trap("1.3.6.1.4.1.99999.1", "10.20.0.1")
     assert PipelineWorker._kept([kept, gone], [Effects(kept), Effects(gone, dropped=1)]) == [kept]
+
+
+def test_an_operator_resolve_reaches_the_engine_and_a_recurrence_is_a_new_alert(engine) -> None:
+    from opsconductor.engine.model import Status
+    from opsconductor.engine.store.alerts import ENGINE, resolve
+
+    worker, notifier, db_url, _ = engine
+    down = [(f"{IF_INDEX}.1", 1)]
+    worker.submit([trap(LINK_DOWN, "10.20.0.2", down)])
+    assert worker.drain()
+    (first,) = [r[0] for r in rows(db_url, "SELECT id::text FROM alerts")]
+    with psycopg.connect(db_url) as conn:
+        resolve(conn, first, actor=ENGINE)
+    worker.alert_changed(first, Status.RESOLVED)  # what the API does after storing the resolve
+    worker.submit([trap(LINK_DOWN, "10.20.0.2", down, at=5)])
+    assert worker.drain()
+    alerts = rows(db_url, "SELECT id::text, status, occurrence_count FROM alerts ORDER BY received_at")
+    assert [(a[1], a[2]) for a in alerts] == [("resolved", 1), ("active", 1)]
+    notifier.stop()  # flush the notification log
+    with psycopg.connect(db_url) as conn:
+        told = [n.channel for n in list_notifications(conn, first)]
+        trail = [(d.stage, d.rule, d.detail) for d in list_decisions(conn, first)]
+    assert told == ["noc-email", "noc-email"]  # the page, then: resolved (whoever was told hears it)
+    assert ("route", "resolved", {"notify": ["noc-email"]}) in trail
+    assert worker.stats.replayed == 0
+
+
+def test_repeats_of_an_alert_resolved_behind_the_engines_back_become_a_new_alert(engine) -> None:
+    """The database says resolved, the engine's view does not know yet (another process, or
+    the instant before the API told it): the repeat is not lost on the closed alert."""
+    from opsconductor.engine.store.alerts import ENGINE, resolve
+
+    worker, _, db_url, _ = engine
+    down = [(f"{IF_INDEX}.2", 2)]
+    worker.submit([trap(LINK_DOWN, "10.20.0.3", down)])
+    assert worker.drain()
+    (first,) = [r[0] for r in rows(db_url, "SELECT id::text FROM alerts")]
+    with psycopg.connect(db_url) as conn:
+        resolve(conn, first, actor=ENGINE)
+    worker.submit([trap(LINK_DOWN, "10.20.0.3", down, at=5), trap(LINK_DOWN, "10.20.0.3", down, at=6)])
+    assert worker.drain()
+    alerts = rows(db_url, "SELECT id::text, status, occurrence_count FROM alerts ORDER BY received_at")
+    assert [(a[1], a[2]) for a in alerts] == [("resolved", 1), ("active", 2)]
+    assert worker.stats.replayed == 2
+    assert rows(db_url, "SELECT count(*) FROM raw_events")[0][0] == 3  # run again, stored once

@@ -79,7 +79,7 @@ def test_detail_has_trail_history_notifications_and_correlation(client, add_aler
     assert kid["correlation"]["root"]["id"] == root and kid["correlation"]["rule"] == "cams-behind-switch"
 
 
-def test_operator_acknowledges_and_resolves_and_history_says_who(client, add_alerts):
+def test_operator_acknowledges_and_resolves_and_history_says_who(client, add_alerts, engine):
     (alert_id,) = add_alerts(make_alert())
     r = client.post(f"/api/v1/alerts/{alert_id}/acknowledge", json={"note": "on it"}, headers=bearer(OPERATOR))
     assert r.status_code == 200, r.text
@@ -91,6 +91,7 @@ def test_operator_acknowledges_and_resolves_and_history_says_who(client, add_ale
     assert (ack["action"], ack["user_id"], ack["user_name"], ack["notes"]) == ("acknowledged", "token:otto", "otto", "on it")
     assert (res["action"], res["user_name"]) == ("resolved", "otto")
     assert detail["alert"]["status"] == "resolved" and detail["alert"]["acknowledged_by"] == "otto"
+    assert engine.changed == [(alert_id, "acknowledged"), (alert_id, "resolved")]  # the engine's view follows
 
 
 def test_admin_may_do_what_an_operator_may(client, add_alerts):

@@ -111,6 +111,11 @@ class FakeEngine:
     def rollback(self, actor: str) -> dict:
         return {"status": "applied", "reason": f"rolled back by {actor}", "commit": "a" * 40}
 
+    changed: list = []
+
+    def alert_changed(self, alert_id: str, status: str) -> None:
+        self.changed = [*self.changed, (alert_id, status)]
+
 
 
 
