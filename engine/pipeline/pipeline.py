@@ -12,6 +12,9 @@ from datetime import datetime
 from typing import Callable, Sequence
 
 from ..config.bundle import Bundle
+# At import, not lazily in a constructor: pysnmp keeps the ImportError of its optional pysmi,
+# and with it every frame of the import, which would pin the first Pipeline for good.
+from ..connectors.registry import NORMALIZERS
 from ..model import RawEvent, Status, evolve
 from ..rules.engine import RuleEngine
 from ..rules.host import RulesHost
@@ -28,8 +31,6 @@ STAGES: tuple[Stage, ...] = (normalize, enrich, correlate, route)
 
 
 def default_normalizers() -> dict:
-    from ..connectors.registry import NORMALIZERS
-
     return dict(NORMALIZERS)
 
 

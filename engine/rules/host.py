@@ -45,6 +45,11 @@ Measured on durable_rules 2.0.28 (experiments in bench/rules_host.py and the rep
   except $nex (so {"$neq": {"f": x}} is false when f is absent).
 * More than 1,024 sids in one ruleset is an error; each sid preallocates memory.
   We use one sid per shard and keep no facts between calls, so no fact id repeats.
+
+Because each fact is asserted and retracted alone and every rule tests one fact, a
+ruleset's answer is a function of the event's content: match() remembers the answer
+per event text (up to `answers_kept` per ruleset, then starts over), and a storm of alerts
+that look alike to the rules asks durable once.
 """
 from __future__ import annotations
 
@@ -53,6 +58,7 @@ import itertools
 import json
 import re
 import threading
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +68,7 @@ import durable_rules_engine as _dre
 from ..errors import RulesError
 
 _SID = "0"
+ANSWERS_KEPT = 4096
 _RESERVED = frozenset({"id", "sid"})
 _FACT_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)  # built once: one fact per alert
 _FLAG = "__re"  # prefix of the properties that carry regex results
@@ -234,6 +241,7 @@ class _Loaded:
     names: tuple[str, ...]  # the user's rule names, in definition order
     regexes: tuple[_Regex, ...]
     shards: tuple[_Shard, ...]
+    answers: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # event JSON → matching rule names
 
 
 class RulesHost:
@@ -243,8 +251,9 @@ class RulesHost:
     the live generation keeps matching during a reload.
     """
 
-    def __init__(self, limits: Limits = DEFAULT_LIMITS):
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, answers_kept: int = ANSWERS_KEPT):
         self._limits = limits
+        self._answers_kept = answers_kept  # 0: ask durable every time
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._pending: set[str] = set()
@@ -275,14 +284,21 @@ class RulesHost:
 
     def match(self, generation: str, ruleset: str, event: Mapping[str, Any]) -> tuple[str, ...]:
         """Names of every rule whose condition matches the event, in definition order."""
-        reserved = [key for key in event if key in _RESERVED or key.startswith("__")]
-        if reserved:
-            raise RulesError(f"event property {reserved[0]!r} is reserved by the rules host")
         with self._lock:
             try:
                 loaded = self._loaded[generation][ruleset]
             except KeyError:
                 raise RulesError(f"ruleset {ruleset!r} of generation {generation!r} is not loaded") from None
+            try:
+                key = _FACT_ENCODER.encode(event)
+            except (TypeError, ValueError) as error:
+                raise RulesError(f"event cannot be encoded as JSON: {error}") from error
+            answer = loaded.answers.get(key)
+            if answer is not None:
+                return answer
+            reserved = [k for k in event if k in _RESERVED or k.startswith("__")]
+            if reserved:
+                raise RulesError(f"event property {reserved[0]!r} is reserved by the rules host")
             fact = dict(event)
             for rx in loaded.regexes:
                 value = _lookup(event, rx.field)
@@ -301,8 +317,13 @@ class RulesHost:
                 raise RulesError(f"event cannot be encoded as JSON: {error}") from error
             hits: list[int] = []
             for shard in loaded.shards:
-                hits += (shard.names[key] for key in _fire(shard.handle, text, f"{generation}.{ruleset}"))
-        return tuple(loaded.names[i] for i in sorted(hits))
+                hits += (shard.names[k] for k in _fire(shard.handle, text, f"{generation}.{ruleset}"))
+            answer = tuple(loaded.names[i] for i in sorted(hits))
+            if self._answers_kept:
+                if len(loaded.answers) >= self._answers_kept:
+                    loaded.answers.clear()
+                loaded.answers[key] = answer
+        return answer
 
     def delete(self, generation: str) -> None:
         """Delete every ruleset of the generation and free its memory."""

@@ -43,12 +43,28 @@ def run_child(code: str, timeout: float = 60) -> subprocess.CompletedProcess:
                           text=True, timeout=timeout)
 
 
-def test_every_matching_rule_is_reported_in_definition_order(host):
+def test_every_matching_rule_is_reported_in_definition_order():
+    host = RulesHost(answers_kept=0)  # durable answers every time
     host.load("g1", {"route": ROUTE})
     event = {"severity_rank": 5, "host": "sw12-core", "tags": ["core", "dc1"], "kind": "link_down"}
     assert host.match("g1", "route", event) == ("critical", "core-switch", "warning-or-worse")
     # the same event again: no MessageObservedException, same answer
     assert host.match("g1", "route", event) == ("critical", "core-switch", "warning-or-worse")
+    host.delete("g1")
+
+
+def test_remembered_answers_equal_durables_and_stay_bounded():
+    events = [{"severity_rank": n % 6, "host": f"sw{n % 7}-core", "tags": ["core"] if n % 3 else [],
+               "kind": ("power_lost", "link_down", "ups_on_battery")[n % 3]} for n in range(300)]
+    fresh, remembering = RulesHost(answers_kept=0), RulesHost(answers_kept=50)
+    for h in (fresh, remembering):
+        h.load("g1", {"route": ROUTE})
+    for _ in range(2):
+        for event in events:
+            assert remembering.match("g1", "route", event) == fresh.match("g1", "route", event)
+    assert 0 < len(remembering._loaded["g1"]["route"].answers) <= 50
+    for h in (fresh, remembering):
+        h.delete("g1")
 
 
 def test_no_match_is_an_empty_tuple(host):
