@@ -28,6 +28,7 @@ from opsconductor.engine.model import RawEvent
 from opsconductor.engine.pipeline.pipeline import Pipeline
 from opsconductor.engine.pipeline.worker import PipelineWorker
 from opsconductor.engine.rules.host import RulesHost
+from opsconductor.engine.service import tune_gc
 from opsconductor.engine.store.config_versions import record_applied
 from opsconductor.engine.store.migrate import apply_migrations
 
@@ -142,6 +143,7 @@ def rss_at_open_alerts(target: int) -> None:
 
 
 def main() -> None:
+    tune_gc()  # as `opsc serve` does
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--open-alerts", type=int, default=100_000)

@@ -25,6 +25,7 @@ from opsconductor.engine.rules.host import RulesHost
 from opsconductor.engine.store.batch import prepare_batch, store_batch
 from opsconductor.engine.store.config_versions import record_applied
 from opsconductor.engine.store.migrate import apply_migrations
+from opsconductor.engine.service import tune_gc
 
 sys.path.insert(0, str(Path(__file__).parent))
 from benchdb import scratch_database, server_url  # noqa: E402
@@ -74,6 +75,7 @@ def measure(url: str, label: str, count: int) -> None:
 
 
 def main() -> None:
+    tune_gc()  # as `opsc serve` does
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20_000)
     args = parser.parse_args()
