@@ -54,11 +54,11 @@ that look alike to the rules asks durable once.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import json
 import re
 import threading
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any

@@ -144,7 +144,8 @@ def store_batch(conn: psycopg.Connection, record: BatchRecord) -> BatchResult:
         skip = _insert_alerts(cur, record)
         closed = _record_occurrences(cur, record.occurrences)
         store_engine_changes(cur, [c for c in record.changes if c.alert_id not in skip])
-        copy_block(cur, _DECISIONS, without(record.decisions, skip))
+        # A closed alert's part of the batch did not happen to it: its trail says nothing of it.
+        copy_block(cur, _DECISIONS, without(record.decisions, skip | set(closed)))
         touched = tuple(t for t in record.touched if t not in skip)
         if touched:
             payload = ",".join(touched)

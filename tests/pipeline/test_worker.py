@@ -210,3 +210,4 @@ def test_repeats_of_an_alert_resolved_behind_the_engines_back_become_a_new_alert
     assert [(a[1], a[2]) for a in alerts] == [("resolved", 1), ("active", 2)]
     assert worker.stats.replayed == 2
     assert rows(db_url, "SELECT count(*) FROM raw_events")[0][0] == 3  # run again, stored once
+    assert rows(db_url, "SELECT count(*) FROM alert_decisions WHERE alert_id = %s AND rule = 'dedup'", first) == [(0,)]
