@@ -49,7 +49,7 @@ class Effects:
     changes: tuple[Change, ...] = ()
     decisions: tuple[Decision, ...] = ()
     notifications: tuple[Notification, ...] = ()
-    window_entries: tuple[tuple[str, tuple, datetime, str, float], ...] = ()  # (rule, group key, at, alert id, window s)
+    window_entries: tuple[tuple[str, tuple, datetime, str, float], ...] = ()  # (rule, key, at, alert id, window s)
     parents: tuple[tuple[str, tuple, str], ...] = ()  # (rule, group key, parent id)
     reevaluate: tuple[tuple[str, datetime | None], ...] = ()  # (child id, due; None = done)
     held: tuple[tuple[str, tuple], ...] = ()  # (alert id, notify actions a silence holds back; () = released)
