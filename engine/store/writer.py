@@ -170,6 +170,7 @@ class BatchWriter:
         child = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  start_new_session=True)  # Ctrl-C reaches the parent only; it stops the child
         self._child = child
+        log.info("batch writer process started (pid %d)", child.pid)
         self._reader = threading.Thread(target=self._read, args=(child,), name="opsc-writer-reader", daemon=True)
         self._reader.start()
         with self._pending_lock:
