@@ -13,7 +13,9 @@ reported, never a failed batch.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -50,10 +52,11 @@ class BatchRecord:
     changes: tuple[EngineChange, ...] = ()
     decisions: str = ""
     touched: tuple[str, ...] = ()  # alerts created, repeated or changed: the NOTIFY payload
+    token: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))  # written once, however often sent
 
     def raw_only(self) -> "BatchRecord":
         """What is kept of a batch whose effects cannot be written: its raw events (replayable)."""
-        return BatchRecord(raw_events=self.raw_events)
+        return BatchRecord(raw_events=self.raw_events, token=self.token)
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class BatchResult:
     touched: tuple[str, ...] = ()  # alert ids created or changed
     conflicts: tuple[str, ...] = ()  # new alerts skipped: an open alert with that fingerprint existed
     closed: tuple[str, ...] = ()  # alerts repeated in the batch that were resolved meanwhile (by an operator)
+    already_written: bool = False  # the batch's token was in: an earlier writer committed it
 
 
 def write_batch(conn: psycopg.Connection, raw_events: Sequence[RawEvent], effects: Sequence,
@@ -140,6 +144,9 @@ def _alert_row(a: Alert, payloads: dict) -> tuple:
 
 def store_batch(conn: psycopg.Connection, record: BatchRecord) -> BatchResult:
     with conn.transaction(), conn.cursor() as cur:
+        if cur.execute("INSERT INTO written_batches (token) VALUES (%s) ON CONFLICT DO NOTHING",
+                       (record.token,)).rowcount == 0:
+            return BatchResult(record.touched, already_written=True)
         copy_block(cur, _RAW_EVENTS, record.raw_events)
         skip = _insert_alerts(cur, record)
         closed = _record_occurrences(cur, record.occurrences)

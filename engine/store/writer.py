@@ -13,7 +13,9 @@ Protocol (pickle frames over the child's stdin/stdout; both ends are ours):
     child → parent   ("done", seq, WriteReport)
                      ("log", level, message)
 The child exits at end of input, or when its parent is gone. If it dies, the parent
-starts another and sends again every batch not reported done.
+starts another and sends again every batch not reported done; a batch's token, stored in
+its own transaction (table written_batches), makes a batch that was committed just
+before the death a no-op the second time.
 
 A write is retried until it is written: connection problems for ever (PostgreSQL
 restarting must lose nothing); an error in the data itself, three times in a row,
@@ -41,6 +43,7 @@ log = logging.getLogger("opsconductor.writer")
 
 DATA_ERROR_TRIES = 3
 MAX_DELAY = 10.0
+PRUNE_EVERY = 1_000  # batches between deletions of old written_batches tokens
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class WriteReport:
     seconds: float = 0.0  # from the first try to the commit
     retries: int = 0
     raw_only: bool = False  # the effects could not be written; the raw events were
+    already_written: bool = False  # sent again after a writer died, and found committed
 
 
 class RecordWriter:
@@ -64,6 +68,7 @@ class RecordWriter:
         self._sleep = sleep
         self._give_up = give_up  # checked between retries: the parent is gone
         self._conn: psycopg.Connection | None = None
+        self._written = 0
 
     def write(self, record: BatchRecord) -> WriteReport:
         started = time.perf_counter()
@@ -74,10 +79,18 @@ class RecordWriter:
                 if self._conn is None or self._conn.closed:
                     self._conn = self._connect()
                 result = store_batch(self._conn, record.raw_only() if raw_only else record)
+                self._written += 1
+                if self._written % PRUNE_EVERY == 0:
+                    with self._conn.transaction():
+                        self._conn.execute("DELETE FROM written_batches WHERE written_at < NOW() - INTERVAL '1 day'")
+                if result.already_written:
+                    self._log(logging.WARNING, "a batch sent again after a writer restart was already written;"
+                                               " not written twice")
                 if raw_only:
                     self._log(logging.CRITICAL, f"a batch's effects could not be written {DATA_ERROR_TRIES} times;"
                                                 " its raw events were kept, its alerts were not stored")
-                return WriteReport(result.conflicts, result.closed, time.perf_counter() - started, retries, raw_only)
+                return WriteReport(result.conflicts, result.closed, time.perf_counter() - started, retries, raw_only,
+                                   result.already_written)
             except psycopg.Error as exc:
                 retries += 1
                 if not isinstance(exc, psycopg.OperationalError):

@@ -106,3 +106,17 @@ def test_the_child_ends_when_its_parent_is_killed(db_url: str) -> None:
     finally:
         parent.kill()
         parent.stdout.close()
+
+
+def test_a_batch_sent_again_after_its_commit_is_not_written_twice(db_url: str) -> None:
+    """What the parent does when a writer died between commit and report: the next writer
+    gets the same record and finds its token."""
+    from opsconductor.engine.store.writer import RecordWriter
+
+    logged: list = []
+    writer = RecordWriter(lambda: psycopg.connect(db_url), report_log=lambda level, msg: logged.append(msg))
+    same = record(7)
+    first, again = writer.write(same), writer.write(same)
+    writer.close()
+    assert (first.already_written, again.already_written) == (False, True)
+    assert stored(db_url) == ["w-7"] and "not written twice" in logged[0]
