@@ -45,7 +45,8 @@ def check_template(source: str, allowed: frozenset[str]) -> list[str]:
         return []
     simple = _simple_parts(source)
     if simple is not None:  # plain lookups: no need to generate code to know the names
-        unknown = sorted({path[0] for p in simple if not isinstance(p, str) for path in p} - allowed)
+        unknown = sorted({path[0] for p in simple if not isinstance(p, str) for path in p
+                          if not isinstance(path, str)} - allowed)  # a str term is a string literal
         if unknown:
             return [f"template uses unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}"]
         return []
@@ -83,11 +84,14 @@ def render(source: str, context: dict, autoescape: bool = False) -> str:
 
 
 # Most titles are text around plain lookups ("Interface Down - {{ device_name }}",
-# "{{ vb.ifIndex }}", "{{ values.ifOperStatus or vb.ifOperStatus }}"). Those render here
-# without building a Jinja context: the same output as the sandbox
+# "{{ vb.ifIndex }}", "{{ values.ifOperStatus or vb.ifOperStatus or 'unknown' }}"). Those
+# render here without building a Jinja context: the same output as the sandbox
 # (tests/config/test_templates.py compares them), a tenth of the time.
 _PATH = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
-_SIMPLE = re.compile(r"\{\{\s*(" + _PATH + r"(?:\s+or\s+" + _PATH + r")*)\s*\}\}")
+_LITERAL = r"'[^'\\{}]*'|\"[^\"\\{}]*\""
+_TERM = f"(?:{_PATH}|{_LITERAL})"
+_SIMPLE = re.compile(r"\{\{\s*(" + _TERM + r"(?:\s+or\s+" + _TERM + r")*)\s*\}\}")
+_PATH_RE, _LITERAL_RE = re.compile(_PATH), re.compile(_LITERAL)
 _FALLBACK = object()
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 _MISSING = object()
@@ -101,10 +105,15 @@ def _simple_parts(source: str) -> tuple | None:
     pos = 0
     for m in _SIMPLE.finditer(source):
         parts.append(source[pos:m.start()])
-        alternatives = re.split(r"\s+or\s+", m.group(1).strip())
-        if any(a.split(".")[0] in ("or", "and", "not", "if", "else", "in", "is") for a in alternatives):
-            return None
-        parts.append(tuple(tuple(a.split(".")) for a in alternatives))
+        terms = []
+        for a in re.split(r"\s+or\s+", m.group(1).strip()):
+            if _LITERAL_RE.fullmatch(a):
+                terms.append(a[1:-1])  # a string: itself
+            elif _PATH_RE.fullmatch(a) and a.split(".")[0] not in ("or", "and", "not", "if", "else", "in", "is"):
+                terms.append(tuple(a.split(".")))
+            else:
+                return None  # e.g. a string literal holding " or "
+        parts.append(tuple(terms))
         pos = m.end()
     parts.append(source[pos:])
     if any(isinstance(p, str) and ("{{" in p or "{%" in p or "{#" in p) for p in parts):
@@ -116,7 +125,7 @@ def _evaluate(context: dict, alternatives: tuple[tuple[str, ...], ...]):
     """`a or b or c` as Jinja does it: the first truthy value, else the last one."""
     value = _MISSING
     for path in alternatives:
-        value = _lookup(context, path)
+        value = path if isinstance(path, str) else _lookup(context, path)
         if value is _FALLBACK:
             return _FALLBACK
         if value is not _MISSING and value:

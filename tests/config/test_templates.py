@@ -17,6 +17,9 @@ TEMPLATES = [
     "{{ values.ifOperStatus or vb.ifOperStatus }}", "{{ missing or num }}", "{{ none or missing }}",
     "{{ zero or none }}", "{{ zero or empty }}", "{{ empty or zero or device_name }}", "{{ missing or missing2 }}",
     "{{ num or not_there }}", "{{ nested.a.zz or nested.a.b }}", "{{ values.items or num }}",
+    "{{ missing or 'unknown' }}", '{{ none or "n/a" }}', "{{ vb.nosuch or vb.ifIndex or 'x' }}", "{{ num or 'x' }}",
+    "{{ missing or '' }}", "{{ 'lit' }}", "{{ missing or 'a or b' }}", "{{ missing or 'it''s' }}",
+    "({{ values.nosuch or vb.ifOperStatus or 'unknown' }})",
 ]
 
 
@@ -29,3 +32,11 @@ def test_sandbox_blocks_internals() -> None:
     assert render("{{ vb.__class__.__mro__ }}", CONTEXT) == ""
     with pytest.raises(Exception):
         render("{{ ''.__class__.__mro__[1].__subclasses__() }}", CONTEXT)
+
+
+def test_checking_a_plain_template_ignores_string_literals_and_names_unknown_fields() -> None:
+    from opsconductor.engine.config.templates import TRAP_FIELDS, check_template
+
+    assert check_template("{{ values.ifOperStatus or vb.ifOperStatus or 'unknown' }}", TRAP_FIELDS) == []
+    (problem,) = check_template("{{ nosuch or 'unknown' }}", TRAP_FIELDS)
+    assert problem.startswith("template uses unknown field(s) nosuch;")
