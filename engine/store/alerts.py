@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import psycopg
 from psycopg import sql
@@ -150,7 +150,7 @@ def insert_alerts(conn: psycopg.Connection, alerts: Sequence[Alert], *, actor: A
     proposed = [a.id or str(uuid.uuid4()) for a in alerts]
     results: list[InsertedAlert | None] = [None] * len(alerts)
     with conn.transaction(), conn.cursor() as cur:
-        cur.executemany(_UPSERT, [_alert_params(alerts[i], proposed[i]) for i in order], returning=True)
+        cur.executemany(_UPSERT, [alert_row(alerts[i], proposed[i], list, jsonb) for i in order], returning=True)
         for i in order:
             alert_id, count = cur.fetchone()
             results[i] = InsertedAlert(alert_id, alert_id == proposed[i], count)
@@ -319,15 +319,19 @@ def _check_uuid(alert_id: str) -> None:
         raise UnknownAlertError(f"alert {alert_id!r} does not exist (not a UUID)") from None
 
 
-def _alert_params(alert: Alert, proposed_id: str) -> tuple[Any, ...]:
+def alert_row(alert: Alert, alert_id: str | None, tags: Callable[[tuple], Any], json: Callable[[Any], Any],
+              raw_data: Any = None) -> tuple[Any, ...]:
+    """The alert's values in ALERT_COLUMNS order, the title cut to its column. `tags` and
+    `json` encode the array and JSONB columns the way the caller sends them (query
+    parameters here, COPY text in batch.py); `raw_data`, when given, is already encoded."""
     title = alert.title if len(alert.title) <= TITLE_MAX else alert.title[: TITLE_MAX - 1] + "…"
     return (
-        proposed_id, alert.source_system, alert.source_alert_id, alert.device_ip, alert.device_name,
+        alert_id, alert.source_system, alert.source_alert_id, alert.device_ip, alert.device_name,
         alert.severity.value, alert.category, alert.alert_type, alert.impact, alert.urgency, alert.priority,
         title, alert.message, alert.status.value, alert.is_clear, alert.occurred_at, alert.received_at,
-        alert.correlated_to_id, alert.correlation_rule, list(alert.tags), jsonb(alert.custom_fields),
-        jsonb(alert.raw_data), alert.fingerprint, alert.occurrence_count, alert.last_occurrence_at,
-        alert.resource_key, alert.connector, alert.config_version_id,
+        alert.correlated_to_id, alert.correlation_rule, tags(alert.tags), json(alert.custom_fields),
+        raw_data if raw_data is not None else json(alert.raw_data), alert.fingerprint, alert.occurrence_count,
+        alert.last_occurrence_at, alert.resource_key, alert.connector, alert.config_version_id,
     )  # fmt: skip
 
 

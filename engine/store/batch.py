@@ -22,8 +22,8 @@ from datetime import datetime
 
 import psycopg
 
-from ..model import Alert, RawEvent
-from .alerts import ALERT_COLUMNS, ENGINE, TITLE_MAX
+from ..model import RawEvent
+from .alerts import ALERT_COLUMNS, ENGINE, alert_row
 from .copytext import copy_block, first_fields, lines, text_array, without
 from .jsonb import dumps
 from .transitions import EngineChange, store_engine_changes
@@ -96,7 +96,7 @@ def prepare_batch(raw_events: Sequence[RawEvent], effects: Sequence, config_vers
     return BatchRecord(
         raw_events=lines((e.event_id, e.connector, e.source_system, e.source_address, e.received_at,
                           payloads[id(e.payload)], config_version_id) for e in raw_events),
-        alerts=lines(_alert_row(a, payloads) for a in created),
+        alerts=lines(alert_row(a, a.id, text_array, dumps, payloads.get(id(a.raw_data))) for a in created),
         created_history=lines((a.id, "created", a.status.value, ENGINE.user_id, ENGINE.user_name,
                                dumps({"config_version_id": a.config_version_id, "connector": a.connector}))
                               for a in created),
@@ -129,15 +129,6 @@ def _one_dedup_per_alert(decisions: list) -> list:
                 d = replace(d, detail={**d.detail, "occurrences": count[d.alert_id]})
         out.append(d)
     return out
-
-
-def _alert_row(a: Alert, payloads: dict) -> tuple:
-    title = a.title if len(a.title) <= TITLE_MAX else a.title[: TITLE_MAX - 1] + "…"
-    return (a.id, a.source_system, a.source_alert_id, a.device_ip, a.device_name, a.severity.value, a.category,
-            a.alert_type, a.impact, a.urgency, a.priority, title, a.message, a.status.value, a.is_clear,
-            a.occurred_at, a.received_at, a.correlated_to_id, a.correlation_rule, text_array(a.tags),
-            dumps(a.custom_fields), payloads.get(id(a.raw_data)) or dumps(a.raw_data), a.fingerprint,
-            a.occurrence_count, a.last_occurrence_at, a.resource_key, a.connector, a.config_version_id)
 
 
 # ---- store: BatchRecord → one transaction ------------------------------------------------------

@@ -167,17 +167,25 @@ def test_dropped_events_are_not_stored(engine) -> None:
     assert PipelineWorker._kept([kept, gone], [Effects(kept), Effects(gone, dropped=1)]) == [kept]
 
 
+def opened_then_resolved_by_an_operator(worker, db_url: str, device: str, down: list) -> str:
+    """A link goes down through the pipeline; an operator resolves it in the database (as
+    the API does). Returns the alert's id."""
+    from opsconductor.engine.store.alerts import Actor, resolve
+
+    worker.submit([trap(LINK_DOWN, device, down)])
+    assert worker.drain()
+    (alert_id,) = [r[0] for r in rows(db_url, "SELECT id::text FROM alerts")]
+    with psycopg.connect(db_url) as conn:
+        resolve(conn, alert_id, actor=Actor("token:otto", "otto"))
+    return alert_id
+
+
 def test_an_operator_resolve_reaches_the_engine_and_a_recurrence_is_a_new_alert(engine) -> None:
     from opsconductor.engine.model import Status
-    from opsconductor.engine.store.alerts import ENGINE, resolve
 
     worker, notifier, db_url, _ = engine
     down = [(f"{IF_INDEX}.1", 1)]
-    worker.submit([trap(LINK_DOWN, "10.20.0.2", down)])
-    assert worker.drain()
-    (first,) = [r[0] for r in rows(db_url, "SELECT id::text FROM alerts")]
-    with psycopg.connect(db_url) as conn:
-        resolve(conn, first, actor=ENGINE)
+    first = opened_then_resolved_by_an_operator(worker, db_url, "10.20.0.2", down)
     worker.alert_changed(first, Status.RESOLVED)  # what the API does after storing the resolve
     worker.submit([trap(LINK_DOWN, "10.20.0.2", down, at=5)])
     assert worker.drain()
@@ -195,15 +203,9 @@ def test_an_operator_resolve_reaches_the_engine_and_a_recurrence_is_a_new_alert(
 def test_repeats_of_an_alert_resolved_behind_the_engines_back_become_a_new_alert(engine) -> None:
     """The database says resolved, the engine's view does not know yet (another process, or
     the instant before the API told it): the repeat is not lost on the closed alert."""
-    from opsconductor.engine.store.alerts import ENGINE, resolve
-
     worker, _, db_url, _ = engine
     down = [(f"{IF_INDEX}.2", 2)]
-    worker.submit([trap(LINK_DOWN, "10.20.0.3", down)])
-    assert worker.drain()
-    (first,) = [r[0] for r in rows(db_url, "SELECT id::text FROM alerts")]
-    with psycopg.connect(db_url) as conn:
-        resolve(conn, first, actor=ENGINE)
+    first = opened_then_resolved_by_an_operator(worker, db_url, "10.20.0.3", down)
     worker.submit([trap(LINK_DOWN, "10.20.0.3", down, at=5), trap(LINK_DOWN, "10.20.0.3", down, at=6)])
     assert worker.drain()
     alerts = rows(db_url, "SELECT id::text, status, occurrence_count FROM alerts ORDER BY received_at")
