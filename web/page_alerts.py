@@ -14,7 +14,7 @@ from .auth import Principal
 from .detail import alert_detail
 from .errors import ApiError
 from .queries import AlertFilter
-from .render import form, login_redirect, multi, page, reader
+from .render import form, multi, page, reader, signed_in_with
 
 DEFAULT_FILTER = {"status": "open"}
 COUNTS_TTL_S = 2.0
@@ -65,12 +65,9 @@ async def resolve(request: Request) -> Response:
 async def _change(request: Request, action: str) -> Response:
     data = await form(request)
     alert_id = request.path_params["alert_id"]
-    who = request.app.state.auth.session(request)
-    if who is None:
-        return login_redirect(request, f"/alerts/{alert_id}")
-    if not who.can("operator"):
-        raise ApiError(403, f"to {action} an alert you need the operator role; {who.name} has {who.role}",
-                       {"required_role": "operator", "role": who.role})
+    who = signed_in_with(request, "operator", f"{action} an alert", f"/alerts/{alert_id}")
+    if isinstance(who, Response):
+        return who
     note = check_note(data.get("note"))
     result = await change_alert(request, alert_id, action, who, note)
     return RedirectResponse(f"/alerts/{alert_id}?done={result['action']}", status_code=303)

@@ -11,9 +11,8 @@ from starlette.routing import Route
 from . import queries, topology
 from .api_system import config_view, connectors, do_reload, topology_nodes
 from .auth import Principal
-from .errors import ApiError
 from .queries import AlertFilter
-from .render import form, login_redirect, page, reader
+from .render import form, page, reader, signed_in_with
 
 URGENT = AlertFilter(status=("active", "acknowledged"), severity=("critical", "major"))
 
@@ -61,13 +60,9 @@ async def config_page(request: Request) -> Response:
 
 async def config_reload(request: Request) -> Response:
     await form(request)
-    auth = request.app.state.auth
-    who = auth.session(request)
-    if who is None:
-        return login_redirect(request, "/config")
-    if not who.can("admin"):
-        raise ApiError(403, f"reloading the config needs the admin role; {who.name} has {who.role}",
-                       {"required_role": "admin", "role": who.role})
+    who = signed_in_with(request, "admin", "reload the config", "/config")
+    if isinstance(who, Response):
+        return who
     result = await do_reload(request, who.name)
     outcome = str(result.get("outcome", "done"))
     return RedirectResponse(f"/config?reloaded={outcome}", status_code=303)

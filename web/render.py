@@ -73,6 +73,18 @@ def login_redirect(request: Request, target: str | None = None) -> RedirectRespo
     return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
 
 
+def signed_in_with(request: Request, role: str, doing: str, back_to: str) -> Principal | Response:
+    """Who posts a page's form: the signed-in user if their role may `doing`; a redirect to
+    the login page (then back to `back_to`) when nobody is signed in; 403 otherwise."""
+    who = request.app.state.auth.session(request)
+    if who is None:
+        return login_redirect(request, back_to)
+    if not who.can(role):
+        raise ApiError(403, f"to {doing} you need the {role} role; {who.name} has {who.role}",
+                       {"required_role": role, "role": who.role})
+    return who
+
+
 def page(request: Request, name: str, context: dict[str, Any], *, who: Principal | None = None,
          status_code: int = 200) -> Response:
     auth = request.app.state.auth
