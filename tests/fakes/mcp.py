@@ -33,6 +33,8 @@ def alarm(alarm_id: str, severity: str = "CRITICAL", condition: str = "LOS", sta
 
 
 class McpFake(TokenFake):
+    unauthorized = {"errors": [{"status": "401", "title": "Unauthorized"}]}
+
     def __init__(self, scenario: Scenario):
         self.scenario = scenario
         self.auth = TokenIssuer(scenario, "tok{:04d}c0ffee")
@@ -62,11 +64,9 @@ class McpFake(TokenFake):
         return Response(status_code=204)
 
     async def alarms(self, request: Request) -> Response:
-        fault = await self.scenario.intercept(request)
-        if fault is not None:
-            return fault
-        if not self.auth.authorized(request):
-            return JSONResponse({"errors": [{"status": "401", "title": "Unauthorized"}]}, status_code=401)
+        refused = await self.guarded(request)
+        if refused is not None:
+            return refused
         q = request.query_params
         records = list(self.scenario.state.get("alarms", []))
         states = q.getlist("filter[state][]")

@@ -40,6 +40,8 @@ def alarm(alarm_id: str, name: str = "Camera tampering - Lobby", priority: str =
 
 
 class MilestoneFake(TokenFake):
+    unauthorized = {"error": {"httpCode": 401, "details": "Unauthorized"}}
+
     def __init__(self, scenario: Scenario):
         self.scenario = scenario
         self.auth = TokenIssuer(scenario, "eyJhbGciOi.ms{:04d}.5ca1ab1e")
@@ -68,11 +70,9 @@ class MilestoneFake(TokenFake):
                              "token_type": "Bearer", "scope": "managementserver"})
 
     async def alarms(self, request: Request) -> Response:
-        fault = await self.scenario.intercept(request)
-        if fault is not None:
-            return fault
-        if not self.auth.authorized(request):
-            return JSONResponse({"error": {"httpCode": 401, "details": "Unauthorized"}}, status_code=401)
+        refused = await self.guarded(request)
+        if refused is not None:
+            return refused
         page, size = int(request.query_params.get("page", 0)), int(request.query_params.get("size", 100))
         rows = list(self.scenario.state.get("alarms", []))
         return JSONResponse({"array": rows[page * size:(page + 1) * size]})

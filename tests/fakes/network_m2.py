@@ -32,6 +32,8 @@ def alarm(alarm_id: str, code: str = "1201", level: Any = 7, state: str = "activ
 
 
 class NetworkM2Fake(TokenFake):
+    unauthorized = {"code": 401, "message": "Unauthorized"}
+
     def __init__(self, scenario: Scenario):
         self.scenario = scenario
         self.auth = TokenIssuer(scenario, "m2tok{:04d}feedbeef")
@@ -58,21 +60,17 @@ class NetworkM2Fake(TokenFake):
         return JSONResponse(answer)
 
     async def active(self, request: Request) -> Response:
-        fault = await self.scenario.intercept(request)
-        if fault is not None:
-            return fault
-        if not self.auth.authorized(request):
-            return JSONResponse({"code": 401, "message": "Unauthorized"}, status_code=401)
+        refused = await self.guarded(request)
+        if refused is not None:
+            return refused
         alarms = list(self.scenario.state.get("alarms", {}).values())
         return JSONResponse({"@id": LIST, "members@count": len(alarms) + self.scenario.state.get("count_extra", 0),
                              "members": [{"@id": a["@id"]} for a in alarms]})
 
     async def detail(self, request: Request) -> Response:
-        fault = await self.scenario.intercept(request)
-        if fault is not None:
-            return fault
-        if not self.auth.authorized(request):
-            return JSONResponse({"code": 401, "message": "Unauthorized"}, status_code=401)
+        refused = await self.guarded(request)
+        if refused is not None:
+            return refused
         item = self.scenario.state.get("alarms", {}).get(request.path_params["alarm_id"])
         if item is None:
             return JSONResponse({"code": 404, "message": "Not found"}, status_code=404)

@@ -222,6 +222,17 @@ class TokenFake:
     """Base of the token-auth vendor fakes: `auth` is their TokenIssuer."""
 
     auth: TokenIssuer
+    scenario: "Scenario"
+    unauthorized: dict  # the vendor's body for a missing or expired token
+
+    async def guarded(self, request: Request) -> Response | None:
+        """A scripted fault, or the vendor's 401 for a bad token; None: serve the request."""
+        fault = await self.scenario.intercept(request)
+        if fault is not None:
+            return fault
+        if not self.auth.authorized(request):
+            return JSONResponse(self.unauthorized, status_code=401)
+        return None
 
     @property
     def logins(self) -> int:
