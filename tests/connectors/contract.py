@@ -45,6 +45,7 @@ class Kit:
     leaks: tuple[str, ...] = ()  # more strings that must never show (runtime tokens)
     page_size: int = 10
     is_list: Callable[[Any], bool] = lambda seen: True  # which requests to list_path are the paged list
+    refused_login: int | None = None  # the HTTP status a token login with a wrong password gets
 
     def list_requests(self, scenario: Scenario) -> int:
         return len([s for s in scenario.requests(self.list_path) if self.is_list(s)])
@@ -200,6 +201,15 @@ class ContractTests:
             assert h.connector.status().status == "failing" and field_path in message, message
             await h.connector.stop()
         run(body())
+
+    def test_wrong_password_names_the_field_not_the_secret(self, h: Harness) -> None:
+        if h.kit.refused_login is None:
+            pytest.skip(f"{h.kit.type} has no token login")
+        h.scenario.set(password="other")
+        assert run(h.poll()) == []
+        message = h.connector.status().error_message
+        assert message.startswith(f"{h.kit.config['name']}: password: login refused (HTTP {h.kit.refused_login})")
+        assert not any(marker in message for marker in h.kit.markers)
 
     def test_not_json(self, h: Harness) -> None:
         from fakes.scenario import body as raw

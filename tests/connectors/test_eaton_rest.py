@@ -34,7 +34,7 @@ KIT = Kit(
     env={"OPSC_TEST_M2_PASSWORD": PASSWORD}, fake=NetworkM2Fake,
     scenario=lambda: Scenario(username="opsc", password=PASSWORD, alarms={}),
     add=_add, resolve=_good, key=str, list_path=LIST, break_types=_break, leaks=("feedbeef",),
-    is_list=lambda seen: seen.path == LIST)
+    is_list=lambda seen: seen.path == LIST, refused_login=401)
 
 
 class TestEatonRestContract(ContractTests):
@@ -99,13 +99,6 @@ def test_short_member_list_fails_the_poll(h: Harness) -> None:
         assert "members@count is 2" in h.connector.status().error_message
         await h.connector.stop()
     run(body())
-
-
-def test_wrong_password(h: Harness) -> None:
-    h.scenario.set(password="other")
-    assert run(h.poll()) == []
-    message = h.connector.status().error_message
-    assert message.startswith("ups-card: password: login refused (HTTP 401)") and PASSWORD not in message
 
 
 def test_foreign_member_link_refused(h: Harness) -> None:
