@@ -16,10 +16,10 @@ DEVICES = [{"name": "site1-ups", "ip": "10.20.0.5", "site": "site1"}]
 
 
 def deliver(tmp_path, db_url, channel: dict, env: dict, kinds=("firing",), rule: dict | None = None,
-            dashboard_url: str | None = "https://opsc.example.net"):
+            dashboard_url: str | None = "https://opsc.example.net", **alert_fields):
     bundle = load_tree(tmp_path, [{"name": "ch", **channel}],
                        [{"name": "page-power", "notify": {"channels": ["ch"], **(rule or {})}}], env, DEVICES)
-    alert = make_alert(1, device_ip="10.20.0.5", device_name="site1-ups")
+    alert = make_alert(1, **{"device_ip": "10.20.0.5", "device_name": "site1-ups", **alert_fields})
     store_alerts(db_url, [alert])
     notifier = Notifier(connector(db_url), lambda: bundle, policy=FAST, dashboard_url=dashboard_url)
     notifier.start()
@@ -64,15 +64,9 @@ def test_slack_blocks(sinks, tmp_path, db_url) -> None:
 
 
 def test_slack_escapes_values(sinks, tmp_path, db_url) -> None:
-    bundle = load_tree(tmp_path, [{"name": "ch", "type": "slack", "webhook_url": "${env:SLACK}"}],
-                       [{"name": "r", "notify": {"channels": ["ch"]}}], {"SLACK": f"{sinks.http.url}/services/esc/esc/escaped"})
-    alert = make_alert(2, title="Temp <high> & rising", message="<!channel> look")
-    store_alerts(db_url, [alert])
-    notifier = Notifier(connector(db_url), lambda: bundle, policy=FAST)
-    notifier.start()
-    notifier.submit([notification(alert, bundle, "r")])
-    notifier.flush()
-    notifier.stop()
+    deliver(tmp_path, db_url, {"type": "slack", "webhook_url": "${env:SLACK}"},
+            {"SLACK": f"{sinks.http.url}/services/esc/esc/escaped"}, title="Temp <high> & rising",
+            message="<!channel> look")
     text = sinks.http.seen("/services/esc/esc/escaped")[0].json()["blocks"][1]["text"]["text"]
     assert "&lt;!channel&gt; look" in text and "<!channel>" not in text
 
@@ -136,17 +130,11 @@ def test_email_parts_and_headers(sinks, tmp_path, db_url) -> None:
 
 
 def test_email_html_is_escaped_and_rule_template_used(sinks, tmp_path, db_url) -> None:
-    bundle = load_tree(tmp_path, [{"name": "ch", "type": "email", "to": ["noc@example.net"],
-                                   "smtp": {"host": "127.0.0.1", "port": sinks.smtp.port, "security": "none"}}],
-                       [{"name": "r", "notify": {"channels": ["ch"], "template": {
-                           "title": "{{ severity|upper }}: {{ title }}", "body": "Look at {{ device_name }}: {{ message }}"}}}])
-    alert = make_alert(3, device_name="<b>ups</b>", message="5 < 6 & rising")
-    store_alerts(db_url, [alert])
-    notifier = Notifier(connector(db_url), lambda: bundle, policy=FAST)
-    notifier.start()
-    notifier.submit([notification(alert, bundle, "r")])
-    notifier.flush()
-    notifier.stop()
+    deliver(tmp_path, db_url, {"type": "email", "to": ["noc@example.net"],
+                               "smtp": {"host": "127.0.0.1", "port": sinks.smtp.port, "security": "none"}}, {},
+            rule={"template": {"title": "{{ severity|upper }}: {{ title }}",
+                               "body": "Look at {{ device_name }}: {{ message }}"}},
+            device_name="<b>ups</b>", message="5 < 6 & rising")
     msg = sinks.smtp.messages[0].parsed
     assert msg["Subject"] == "CRITICAL: UPS Low Battery"
     assert msg.get_body(("plain",)).get_content().strip() == "Look at <b>ups</b>: 5 < 6 & rising"
