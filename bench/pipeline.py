@@ -117,7 +117,8 @@ def run(url: str, events, label: str, count: int, rate: float | None = None) -> 
     print(f"{label:14} {count:>7} events  {count / elapsed:>8,.0f} events/s  p50 {p50 * 1000:7.1f} ms  "
           f"p99 {p99 * 1000:7.1f} ms  open alerts {len(pipeline.state.by_id):>7,}  RSS {rss:4.0f} MiB "
           f"+ writer {writer_rss:3.0f} MiB  "
-          f"(stage thread busy {worker.stats.process_seconds / elapsed:.0%}, writer busy "
+          f"(stage thread busy {worker.stats.process_seconds / elapsed:.0%}, of which COPY text "
+          f"{worker.stats.prepare_seconds / elapsed:.0%}; writer busy "
           f"{worker.stats.write_seconds / elapsed:.0%})")
     pipeline.close()
 

@@ -54,9 +54,8 @@ class Effects:
     reevaluate: tuple[tuple[str, datetime | None], ...] = ()  # (child id, due; None = done)
     held: tuple[tuple[str, tuple], ...] = ()  # (alert id, notify actions a silence holds back; () = released)
     dropped: int = 0  # 1 when the connector discards this event entirely (not even stored raw)
-    repeats_until: datetime | None = None  # repeat_interval wake-ups due by then were looked at
-    repeat_schedule: tuple[tuple[datetime, str, str, str], ...] = ()  # (due, alert id, rule, channel) to wake again
-    expire_until: datetime | None = None  # the tick's time: window entries and throttles older than it go
+    ticked_at: datetime | None = None  # a tick's time: the repeat wake-ups due by then were looked at,
+    # and window entries and throttles that expired before it go
     external: tuple[Alert, ...] = ()  # alerts an operator changed (already stored): the view only
 
     def with_(self, **changes) -> "Effects":
@@ -66,7 +65,7 @@ class Effects:
 
 
 _LISTS = ("created", "occurrences", "changes", "decisions", "notifications", "window_entries", "parents",
-          "reevaluate", "held", "repeat_schedule", "external")
+          "reevaluate", "held", "external")
 _DEFAULTS = {name: f.default for name, f in Effects.__dataclass_fields__.items()}
 
 
@@ -74,7 +73,7 @@ class EffectsBuilder:
     """Mutable accumulator a stage fills; frozen into Effects at the end. A plain class:
     one is made per event, and a dataclass with ten list factories costs more."""
 
-    __slots__ = ("event", *_LISTS, "repeats_until", "expire_until")
+    __slots__ = ("event", *_LISTS, "ticked_at")
 
     def __init__(self, event: RawEvent | None):
         self.event = event
@@ -87,10 +86,8 @@ class EffectsBuilder:
         self.parents: list = []
         self.reevaluate: list = []
         self.held: list = []
-        self.repeat_schedule: list = []
         self.external: list[Alert] = []
-        self.repeats_until: datetime | None = None
-        self.expire_until: datetime | None = None
+        self.ticked_at: datetime | None = None
 
     def freeze(self, dropped: int = 0) -> Effects:
         """The Effects, built without the frozen dataclass's per-field __setattr__."""
@@ -100,7 +97,6 @@ class EffectsBuilder:
             items = getattr(self, name)
             if items:
                 values[name] = tuple(items)
-        values.update(event=self.event, repeats_until=self.repeats_until, expire_until=self.expire_until,
-                      dropped=dropped)
+        values.update(event=self.event, ticked_at=self.ticked_at, dropped=dropped)
         new.__dict__.update(values)
         return new

@@ -113,9 +113,8 @@ class Pipeline:
                                          {"reason": "root cleared, still open"}, self.view.version_id))
             outcome = self.rules.evaluate(active, self.view.site(active.device_ip), now)
             firing(active, outcome.notify, now, self.ctx, notifications, decisions, fx.held)
-        repeats(now, self.ctx, notifications, decisions, fx.repeat_schedule)
-        fx.repeats_until = now
-        fx.expire_until = now
+        repeats(now, self.ctx, notifications, decisions)
+        fx.ticked_at = now
         released(now, self.ctx, notifications, decisions, fx.held)
         fx.notifications.extend(notifications)
         fx.decisions.extend(decisions)

@@ -3,7 +3,7 @@
 of the problem."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Iterable
 
 from ..config.bundle import NotifyAction, Rule
@@ -71,14 +71,14 @@ def resolved(alert: Alert, now: datetime, ctx: Context, out: list[Notification],
 
 
 
-def repeats(now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision],
-            schedule: list) -> None:
+def repeats(now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision]) -> None:
     """repeat_interval: tell again whoever was told of an alert that is still active. Only
-    the wake-ups that are due are looked at; one whose alert was told again meanwhile is
-    put back at the new time (`schedule`), one whose alert closed is dropped."""
+    the wake-ups that are due are looked at. Every notification schedules its own next
+    wake-up (ActiveAlerts.told), so one whose alert was told again meanwhile is simply
+    not due yet, and one whose alert closed or was acknowledged is dropped."""
     seen = set()
     for _, alert_id, rule, channel in ctx.state.due_repeats(now):
-        if (alert_id, rule, channel) in seen:  # woken twice (told again, then put back): once is enough
+        if (alert_id, rule, channel) in seen:  # woken twice (told again meanwhile): once is enough
             continue
         seen.add((alert_id, rule, channel))
         alert = ctx.state.by_id.get(alert_id)
@@ -94,8 +94,6 @@ def repeats(now: datetime, ctx: Context, out: list[Notification], decisions: lis
             out.append(Notification(alert, rule, channel, "firing", now, action))
             decisions.append(Decision(alert.id, "route", rule, {"repeat": True, "notify": [channel]},
                                       ctx.view.version_id))
-        else:
-            schedule.append((last + timedelta(seconds=action.repeat_interval), alert_id, rule, channel))
 
 
 def released(now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision], held: list) -> None:

@@ -102,11 +102,9 @@ class ActiveAlerts:
             self._put(change.alert)
         for alert in effects.external:
             self._put(alert)
-        if effects.repeats_until is not None:
-            while self.repeat_due and self.repeat_due[0][0] <= effects.repeats_until:
+        if effects.ticked_at is not None:  # before the notifications: a repeat's next wake-up is later
+            while self.repeat_due and self.repeat_due[0][0] <= effects.ticked_at:
                 heapq.heappop(self.repeat_due)
-        for entry in effects.repeat_schedule:
-            heapq.heappush(self.repeat_due, entry)
         for n in effects.notifications:
             if n.kind == "firing":
                 self.told(n.alert.id, n.alert.fingerprint, n.rule, n.channel, n.action, n.at)
@@ -126,8 +124,8 @@ class ActiveAlerts:
                 self.reevaluate.pop(child_id, None)
             elif child_id in self.by_id:
                 self.reevaluate[child_id] = due
-        if effects.expire_until is not None:
-            self._expire(effects.expire_until)
+        if effects.ticked_at is not None:
+            self._expire(effects.ticked_at)
 
     def rebuild(self, alerts: list[Alert]) -> None:
         for alert in alerts:

@@ -63,8 +63,7 @@ class _Sent:
 
     events: int
     received: tuple[float, ...]  # receipt times, for the latency figures
-    notifications: tuple
-    effects: tuple  # to find the events to run again (BatchResult.closed)
+    effects: tuple  # their notifications leave after the commit; events to run again are found in them
 
 
 class PipelineWorker:
@@ -172,8 +171,7 @@ class PipelineWorker:
                 prepared = time.perf_counter()
                 record = prepare_batch(self._kept(batch[len(replays):], effects), effects, pipeline.view.version_id)
                 self.stats.prepare_seconds += time.perf_counter() - prepared
-                sent = _Sent(len(batch), tuple(e.received_at.timestamp() for e in batch),
-                             tuple(n for fx in effects for n in fx.notifications), tuple(effects))
+                sent = _Sent(len(batch), tuple(e.received_at.timestamp() for e in batch), tuple(effects))
                 self.stats.process_seconds += time.perf_counter() - started
                 self._writer.send(record, sent)  # waits while two batches are on their way
             else:
@@ -215,8 +213,9 @@ class PipelineWorker:
         self.stats.batches += 1
         with self._lock:
             self._inflight -= sent.events
-        if sent.notifications and not report.raw_only:
-            self._notify(list(sent.notifications))
+        notifications = [n for fx in sent.effects for n in fx.notifications]
+        if notifications and not report.raw_only:
+            self._notify(notifications)
 
     def _replay(self, sent: _Sent, closed: set[str]) -> None:
         """The view learns the alerts are resolved; the events that repeated them run again."""
