@@ -149,6 +149,12 @@ class BatchWriter:
         child = self._child
         return child.pid if child is not None else None
 
+    @property
+    def returncode(self) -> int | None:
+        """The child's exit code once it ended (negative: killed by that signal)."""
+        child = self._child
+        return child.returncode if child is not None else None
+
     def alive(self) -> bool:
         child = self._child
         return child is not None and child.poll() is None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from datetime import datetime, timezone
 
 import psutil
@@ -81,9 +80,8 @@ def test_the_child_ends_with_its_input_and_keeps_the_url_off_its_command_line(db
     child = psutil.Process(writer.pid)
     assert not any(db_url in arg for arg in child.cmdline())
     assert child.ppid() == os.getpid()
-    started = time.monotonic()
     assert writer.close() == 0
-    assert not writer.alive() and time.monotonic() - started < 10
+    assert not writer.alive() and writer.returncode == 0  # ended by itself, not killed after the timeout
 
 
 def test_the_child_ends_when_its_parent_is_killed(db_url: str) -> None:
