@@ -46,6 +46,7 @@ class HttpSink:
         self.requests: list[Seen] = []
         self.scripts: dict[str, list[str]] = {}
         self.normal: dict[str, tuple[int, str]] = {}
+        self.released = threading.Event()  # ends every "hold" fault
         self.app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["POST", "PUT", "GET"])])
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
@@ -69,9 +70,13 @@ class HttpSink:
     def reset(self) -> None:
         self.requests.clear()
         self.scripts.clear()
+        self.released.clear()
 
     def script(self, path: str, *faults: str) -> None:
         self.scripts.setdefault(path, []).extend(faults)
+
+    def release(self) -> None:
+        self.released.set()
 
     def seen(self, path: str) -> list[Seen]:
         return [r for r in self.requests if r.path == path]
@@ -96,6 +101,11 @@ class HttpSink:
                 return Response(text, 500)
             if kind == "slow":
                 await asyncio.sleep(float(arg))
+            elif kind == "hold":  # answer only once the test calls release() (at most 30 s)
+                for _ in range(3000):
+                    if self.released.is_set():
+                        break
+                    await asyncio.sleep(0.01)
             elif kind == "429":
                 return Response('{"status":"throttle"}', 429, {"Retry-After": arg or "1"}, media_type="application/json")
             else:
