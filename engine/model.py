@@ -62,6 +62,20 @@ class Status(str, Enum):
     RESOLVED = "resolved"
 
 
+class HistoryAction(str, Enum):
+    """What an alert_history row records: the one list of actions. The migrations' CHECK
+    constraint on alert_history.action must allow exactly these (tests/store/test_history_actions.py)."""
+
+    CREATED = "created"
+    OCCURRENCE = "occurrence"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"  # by an operator
+    CLEARED = "cleared"  # by a clear event
+    SUPPRESSED = "suppressed"
+    UNSUPPRESSED = "unsuppressed"  # its root cleared and it is still open
+    RELINKED = "relinked"  # moved under another root that is still down
+
+
 class Category(str, Enum):
     NETWORK = "network"
     POWER = "power"

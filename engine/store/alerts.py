@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
 from typing import Any, Callable, Mapping
 
 import psycopg
@@ -24,7 +23,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from ..errors import StoreError
-from ..model import Alert, Severity, Status
+from ..model import Alert, HistoryAction, Severity, Status
 from .jsonb import jsonb
 
 TITLE_MAX = 255  # alerts.title is VARCHAR(255) in the seed
@@ -34,15 +33,8 @@ class UnknownAlertError(StoreError):
     """No alert has this id."""
 
 
-class Action(str, Enum):
-    """alert_history.action values (checked by a constraint in 003_alert_identity.sql)."""
-
-    CREATED = "created"
-    OCCURRENCE = "occurrence"
-    ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"
-    SUPPRESSED = "suppressed"
-    CLEARED = "cleared"
+# alert_history.action values: one list, in the model (the migrations' CHECK allows exactly these).
+Action = HistoryAction
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,14 @@ from dataclasses import dataclass
 
 import psycopg
 
+from ..model import HistoryAction
 from .alerts import ENGINE, Actor
 from .copytext import copy_text
 from .jsonb import dumps
 
-ACTIONS = {"cleared", "suppressed", "unsuppressed", "relinked", "resolved"}
+# The transitions the engine makes on its own (operators' go through alerts.py).
+ACTIONS = frozenset({HistoryAction.CLEARED, HistoryAction.SUPPRESSED, HistoryAction.UNSUPPRESSED,
+                     HistoryAction.RELINKED, HistoryAction.RESOLVED})
 
 
 @dataclass(frozen=True)
