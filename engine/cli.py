@@ -99,18 +99,34 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     import psycopg
 
-    from .explain import explain_text
+    from .explain import AmbiguousId, explain_text, find_alert_id
     from .store.alerts import get_alert
     from .store.decisions import list_decisions
     from .store.notification_log import list_notifications
 
     with _database(args) as location, psycopg.connect(location.url) as conn:
-        record = get_alert(conn, args.alert_id)
+        try:
+            alert_id = find_alert_id(conn, args.alert_id)
+        except AmbiguousId as exc:
+            print(f"opsc explain: {exc}", file=sys.stderr)
+            return 1
+        record = get_alert(conn, alert_id) if alert_id else None
         if record is None:
-            print(f"opsc explain: no alert {args.alert_id}", file=sys.stderr)
+            print(f"opsc explain: no alert {args.alert_id} (give its id, or the first 4+ hex digits of it)",
+                  file=sys.stderr)
             return 1
         root = get_alert(conn, record.alert.correlated_to_id) if record.alert.correlated_to_id else None
-        print(explain_text(record, list_decisions(conn, args.alert_id), list_notifications(conn, args.alert_id), root))
+        text = explain_text(record, list_decisions(conn, alert_id), list_notifications(conn, alert_id), root)
+    return _emit(text)
+
+
+def _emit(text: str) -> int:
+    """Print to stdout; a reader that stops early (`| head`) is not an error."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # Python would complain again flushing stdout at exit: point it at /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
@@ -167,8 +183,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
     except KeyError:
         print(f"opsc schema: unknown kind {args.kind!r}; known: {', '.join(schema_names())}", file=sys.stderr)
         return 2
-    print(json.dumps(schema, indent=2))
-    return 0
+    return _emit(json.dumps(schema, indent=2))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -204,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("explain", help="the rule trail of one alert: normalized, enriched, correlated, routed, notified")
-    p.add_argument("alert_id")
+    p.add_argument("alert_id", help="the alert's id, or its first 4 or more hex digits (as the dashboard shows)")
     p.add_argument("--database-url", help="PostgreSQL URL (default: $OPSC_DATABASE_URL, else the embedded server)")
     p.set_defaults(func=cmd_explain)
 

@@ -1,11 +1,42 @@
-"""`opsc explain`: the rule trail of one alert, as text. Pure: the caller reads the store."""
+"""`opsc explain`: the rule trail of one alert, as text. Pure but for `find_alert_id`,
+which turns the short id an operator copied into the full one (the caller reads the store)."""
 from __future__ import annotations
 
+import re
 from typing import Sequence
+
+import psycopg
 
 from .store.alerts import AlertRecord
 from .store.decisions import DecisionEntry
 from .store.notification_log import NotificationLogEntry
+
+class AmbiguousId(ValueError):
+    """A short id that names more than one alert."""
+
+
+_HEX = re.compile(r"[0-9a-f]{4,32}")
+
+
+def find_alert_id(conn: psycopg.Connection, text: str) -> str | None:
+    """The full id of the alert whose id starts with `text` (at least 4 hex digits, dashes
+    optional); None when none does; AmbiguousId when several do. A range over the primary
+    key, not a LIKE over the table: instant at a million alerts."""
+    digits = text.strip().lower().replace("-", "")
+    if not _HEX.fullmatch(digits):
+        return None
+    low, high = (_uuid(digits + pad * (32 - len(digits))) for pad in "0f")
+    rows = conn.execute("SELECT id::text FROM alerts WHERE id BETWEEN %s::uuid AND %s::uuid ORDER BY id LIMIT 3",
+                        (low, high)).fetchall()
+    if len(rows) > 1:
+        raise AmbiguousId(f"{text} names {'more than two' if len(rows) > 2 else 'two'} alerts: "
+                          + ", ".join(r[0] for r in rows[:2]) + "; give more of the id")
+    return rows[0][0] if rows else None
+
+
+def _uuid(h: str) -> str:
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
 
 _VERBS = {"normalize": "normalized by", "enrich": "matched rule", "correlate": "correlated by", "route": "routed by"}
 
@@ -15,7 +46,8 @@ def _detail(d: DecisionEntry) -> str:
     if "changed" in detail:
         return "set " + ", ".join(detail["changed"])
     if "suppressed_under" in detail:
-        return f"suppressed under {detail['suppressed_under']} ({detail.get('root_title', '')})".rstrip(" ()")
+        title = detail.get("root_title")
+        return f"suppressed under {detail['suppressed_under']}" + (f" ({title})" if title else "")
     if "parent" in detail:
         return f"linked to parent {detail['parent']}"
     if "occurrence_count" in detail:
@@ -23,6 +55,11 @@ def _detail(d: DecisionEntry) -> str:
         return f"deduplicated (occurrence {detail['occurrence_count']}{batch})"
     if "cleared_by" in detail:
         return f"cleared by {detail['cleared_by']} ({detail.get('title', '')})"
+    if detail.get("silenced"):
+        bits = [f"until {detail['until']}" if detail.get("until") else "no end"]
+        bits += [f"by {detail['owner']}"] if detail.get("owner") else []
+        bits += [str(detail["comment"])] if detail.get("comment") else []
+        return "silenced: notifications held (" + ", ".join(bits) + ")"
     if "notify" in detail:
         return "→ " + ", ".join(detail["notify"])
     if detail.get("throttled"):

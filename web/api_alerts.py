@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from opsconductor.engine.store import alerts as store
 from opsconductor.engine.store.alerts import UnknownAlertError
+from opsconductor.engine.store.batch import NOTIFY_CHANNEL
 
 from . import queries
 from .auth import Principal
@@ -100,6 +101,8 @@ def transition(conn: psycopg.Connection, alert_id: str, action: str, who: Princi
     if not result.changed:
         raise ApiError(409, f"cannot {action} an alert that is {result.old_status.value}",
                        {"alert_id": alert_id, "status": result.old_status.value, "action": action})
+    # Every open page hears of it, as of the engine's own batches.
+    conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, alert_id))
     return {"alert_id": alert_id, "action": result.action.value, "old_status": result.old_status.value,
             "new_status": result.new_status.value, "by": who.name}
 

@@ -27,6 +27,14 @@ def test_pages_render_with_demo_data(client, db_url, path):
     assert r.status_code == 200 and "<script" in r.text and "onclick" not in r.text and "style=" not in r.text
 
 
+def test_connectors_page_lists_the_connectors(client, db_url):
+    seed(db_url)
+    html = client.get("/connectors").text
+    rows = re.findall(r'<tr class="cs-[a-z]+[^"]*">\s*<td><b>([^<]+)</b>', html)
+    assert rows == ["cradlepoint", "eaton-ups", "milestone-vms", "prtg-main", "snmp-traps"]
+    assert "5 configured" in html and "HTTP 503 from recording server rs-02" in html
+
+
 def test_alert_page_shows_trail_and_correlation(client, db_url):
     ids = seed(db_url)
     html = client.get(f"/alerts/{ids['switch']}").text
