@@ -15,6 +15,11 @@ itself); `alert_changed` brings the open-alert view along before the next batch.
 batch counted repeats of an alert an operator had resolved a moment before (the writer
 finds it resolved), those events go through the pipeline again: a recurrence after a
 resolve is a new alert, never a repeat lost on a closed one.
+
+An alert the writer could not store (a data error isolated to it, or an open alert with
+its fingerprint already in the database) is forgotten by the open-alert view before the
+next batch, and its notifications are not sent: memory never holds open what the
+database does not.
 """
 from __future__ import annotations
 
@@ -28,9 +33,10 @@ from datetime import datetime, timezone
 from typing import Callable, Sequence
 
 from ..connectors.base import Backpressure
-from ..model import RawEvent, Status
+from ..model import RawEvent, Status, evolve
 from ..store.batch import prepare_batch
 from ..store.writer import BatchWriter, WriteReport
+from .effects import Effects
 from .pipeline import Pipeline
 
 log = logging.getLogger("opsconductor.worker")
@@ -82,6 +88,7 @@ class PipelineWorker:
         self._stop = threading.Event()
         self._changes: deque[tuple[str, Status]] = deque()  # operators' acknowledges and resolves
         self._replays: deque[RawEvent] = deque()  # events to run again, already stored raw
+        self._unstored: deque[str] = deque()  # alerts the writer could not store: the view forgets them
         self._thread = threading.Thread(target=self._process_loop, name="opsc-pipeline", daemon=True)
         self._writer = BatchWriter(database_url, self._written)
         self.in_use: Pipeline | None = None  # the generation a batch is being processed with
@@ -155,6 +162,7 @@ class PipelineWorker:
                 next_tick = time.monotonic() + self._tick_every
             pipeline = self._current()  # the generation that takes a batch finishes it
             self.in_use = pipeline
+            self._forget(pipeline, _drain(self._unstored))
             started = time.perf_counter()
             effects = [pipeline.operator_change(alert_id, status, self._clock()) for alert_id, status in changes]
             for event in batch:
@@ -177,6 +185,16 @@ class PipelineWorker:
             else:
                 self.stats.process_seconds += time.perf_counter() - started
             self.stats.processed += len(batch)
+
+    @staticmethod
+    def _forget(pipeline: Pipeline, alert_ids: list[str]) -> None:
+        """The view only (nothing to store, nobody to tell): these alerts are not open."""
+        for alert_id in alert_ids:
+            alert = pipeline.state.by_id.get(alert_id)
+            if alert is not None:
+                pipeline.state.apply(Effects(None, external=(evolve(alert, status=Status.RESOLVED),)))
+                log.error("alert %s (%s on %s) was not stored; the engine no longer holds it open",
+                          alert_id, alert.alert_type, alert.device_name or alert.device_ip)
 
     @staticmethod
     def _kept(batch: list[RawEvent], effects: list) -> list[RawEvent]:
@@ -209,11 +227,14 @@ class PipelineWorker:
         self.stats.latencies.extend(committed - at for at in sent.received)
         if report.closed:
             self._replay(sent, set(report.closed))
+        unstored = set(report.failed) | set(report.conflicts)
+        if unstored:
+            self._unstored.extend(sorted(unstored))
         self.stats.written += sent.events
         self.stats.batches += 1
         with self._lock:
             self._inflight -= sent.events
-        notifications = [n for fx in sent.effects for n in fx.notifications]
+        notifications = [n for fx in sent.effects for n in fx.notifications if n.alert.id not in unstored]
         if notifications and not report.raw_only:
             self._notify(notifications)
 

@@ -10,6 +10,18 @@ The hot path writes with COPY (PostgreSQL takes ~24,000 rows/s that way here, ag
 one-open-alert-per-fingerprint index refuses one (another process got there first), the
 batch's alerts go again through a staging table that skips those rows: a conflict is
 reported, never a failed batch.
+
+Rows land in their final state, in order. One batch may open, clear and open again one
+fingerprint (a flapping link): its new alerts are inserted as they are at the end of the
+batch (the first one already resolved) with their history rows in order, so the
+one-open-alert-per-fingerprint index holds. Changes of alerts stored before go in two
+steps: those that resolve them before the new alerts (a clear frees its fingerprint for
+the problem after it), the others after (they may link to a new root).
+
+A data error should not happen (normalize makes values storable). If one does, the writer
+writes the batch again alert by alert (`isolate=True`), each in a savepoint: the alerts
+that cannot be stored are reported (the engine forgets them), the raw events and every
+other alert of the batch are kept.
 """
 from __future__ import annotations
 
@@ -22,11 +34,11 @@ from datetime import datetime
 
 import psycopg
 
-from ..model import RawEvent
+from ..model import Alert, RawEvent, Status
 from .alerts import ALERT_COLUMNS, ENGINE, alert_row
-from .copytext import copy_block, first_fields, lines, text_array, without
+from .copytext import copy_block, first_fields, lines, only, text_array, without
 from .jsonb import dumps
-from .transitions import EngineChange, store_engine_changes
+from .transitions import HISTORY_COPY, EngineChange, history_row, store_engine_changes
 
 log = logging.getLogger("opsconductor.store")
 
@@ -35,7 +47,6 @@ _NOTIFY_MAX = 7900  # PostgreSQL's payload limit is 8000 bytes
 _COLS = ", ".join(ALERT_COLUMNS)
 _RAW_EVENTS = ("COPY raw_events (event_id, connector, source_system, source_address, received_at, payload,"
                " config_version_id) FROM STDIN")
-_CREATED = "COPY alert_history (alert_id, action, new_status, user_id, user_name, changes) FROM STDIN"
 _OCCURRED = "COPY alert_history (alert_id, action, user_id, user_name, changes) FROM STDIN"
 _DECISIONS = "COPY alert_decisions (alert_id, stage, rule, config_version_id, detail) FROM STDIN"
 
@@ -43,13 +54,15 @@ _DECISIONS = "COPY alert_decisions (alert_id, stage, rule, config_version_id, de
 @dataclass(frozen=True)
 class BatchRecord:
     """A batch as the database will take it. Text fields are COPY text whose rows start
-    with the alert id they belong to (so rows of a conflicting alert can be left out)."""
+    with the alert id they belong to (so rows of one alert can be left out or picked)."""
 
     raw_events: str = ""
-    alerts: str = ""
-    created_history: str = ""
-    occurrences: tuple[tuple[str, int, datetime], ...] = ()  # (alert id, repeats in the batch, last at)
-    changes: tuple[EngineChange, ...] = ()
+    alerts: str = ""  # the batch's new alerts, as they are at its end
+    new_history: str = ""  # their history rows (HISTORY_COPY columns), in order
+    created: tuple[str, ...] = ()  # the new alerts' ids, in order
+    resolved_new: tuple[str, ...] = ()  # new alerts already resolved at the batch's end
+    occurrences: tuple[tuple[str, int, datetime], ...] = ()  # alerts stored before: (id, repeats, last at)
+    changes: tuple[EngineChange, ...] = ()  # of alerts stored before
     decisions: str = ""
     touched: tuple[str, ...] = ()  # alerts created, repeated or changed: the NOTIFY payload
     token: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))  # written once, however often sent
@@ -58,6 +71,16 @@ class BatchRecord:
         """What is kept of a batch whose effects cannot be written: its raw events (replayable)."""
         return BatchRecord(raw_events=self.raw_events, token=self.token)
 
+    def only(self, ids: set[str]) -> "BatchRecord":
+        """The effects on these alerts alone (no raw events): one unit of an isolated write."""
+        return BatchRecord(alerts=only(self.alerts, ids), new_history=only(self.new_history, ids),
+                           created=tuple(i for i in self.created if i in ids),
+                           resolved_new=tuple(i for i in self.resolved_new if i in ids),
+                           occurrences=tuple(o for o in self.occurrences if o[0] in ids),
+                           changes=tuple(c for c in self.changes if c.alert_id in ids),
+                           decisions=only(self.decisions, ids), touched=tuple(i for i in self.touched if i in ids),
+                           token=self.token)
+
 
 @dataclass(frozen=True)
 class BatchResult:
@@ -65,6 +88,8 @@ class BatchResult:
     conflicts: tuple[str, ...] = ()  # new alerts skipped: an open alert with that fingerprint existed
     closed: tuple[str, ...] = ()  # alerts repeated in the batch that were resolved meanwhile (by an operator)
     already_written: bool = False  # the batch's token was in: an earlier writer committed it
+    failed: tuple[str, ...] = ()  # alerts whose rows a data error kept out (isolated write)
+    failure: str = ""  # the first such error
 
 
 def write_batch(conn: psycopg.Connection, raw_events: Sequence[RawEvent], effects: Sequence,
@@ -76,36 +101,63 @@ def write_batch(conn: psycopg.Connection, raw_events: Sequence[RawEvent], effect
 # ---- prepare: Effects → BatchRecord (pure) ---------------------------------------------------
 
 def prepare_batch(raw_events: Sequence[RawEvent], effects: Sequence, config_version_id: int | None) -> BatchRecord:
-    created = [a for fx in effects for a in fx.created]
-    occurrences: dict[str, list] = {}
+    final: dict[str, Alert] = {}  # new alerts, as they are at the end of the batch
+    history: dict[str, list[tuple]] = {}  # new alerts' history rows, in order
+    repeats: dict[str, int] = {}  # new alerts' repeats: one 'occurrence' row each
+    occurrences: dict[str, list] = {}  # alerts stored before
+    changes: list[EngineChange] = []  # of alerts stored before
+    touched: dict[str, None] = {}
     for fx in effects:
+        for a in fx.created:
+            final[a.id] = a
+            history[a.id] = [(a.id, "created", None, a.status.value, ENGINE.user_id, ENGINE.user_name,
+                              dumps({"config_version_id": a.config_version_id, "connector": a.connector}))]
+            touched[a.id] = None
         for a in fx.occurrences:
+            touched[a.id] = None
+            if a.id in final:
+                final[a.id] = a
+                repeats[a.id] = repeats.get(a.id, 0) + 1
+                continue
             entry = occurrences.get(a.id)
             if entry is None:
                 occurrences[a.id] = [1, a.last_occurrence_at or a.received_at]
             else:
                 entry[0] += 1
                 entry[1] = a.last_occurrence_at or a.received_at
-    changes = tuple(EngineChange(c.alert.id, c.action, c.old_status.value, c.alert.status.value,
-                                 c.alert.correlated_to_id, c.alert.correlation_rule)
-                    for fx in effects for c in fx.changes)
+        for c in fx.changes:
+            change = EngineChange(c.alert.id, c.action, c.old_status.value, c.alert.status.value,
+                                  c.alert.correlated_to_id, c.alert.correlation_rule)
+            touched[c.alert.id] = None
+            if c.alert.id in final:
+                final[c.alert.id] = c.alert
+                if c.alert.id in repeats:  # the repeats so far come before the change in its history
+                    history[c.alert.id].append(_occurrence_row(c.alert.id, repeats.pop(c.alert.id),
+                                                               c.alert.occurrence_count))
+                history[c.alert.id].append(history_row(change))
+            else:
+                changes.append(change)
+    for alert_id, n in repeats.items():
+        history[alert_id].append(_occurrence_row(alert_id, n, final[alert_id].occurrence_count))
     payloads = {id(e.payload): dumps(e.payload) for e in raw_events}  # an alert's raw_data is its event's payload
-    touched = dict.fromkeys(a.id for a in created)
-    touched.update(dict.fromkeys(occurrences))
-    touched.update(dict.fromkeys(c.alert_id for c in changes))
     return BatchRecord(
         raw_events=lines((e.event_id, e.connector, e.source_system, e.source_address, e.received_at,
                           payloads[id(e.payload)], config_version_id) for e in raw_events),
-        alerts=lines(alert_row(a, a.id, text_array, dumps, payloads.get(id(a.raw_data))) for a in created),
-        created_history=lines((a.id, "created", a.status.value, ENGINE.user_id, ENGINE.user_name,
-                               dumps({"config_version_id": a.config_version_id, "connector": a.connector}))
-                              for a in created),
+        alerts=lines(alert_row(a, a.id, text_array, dumps, payloads.get(id(a.raw_data))) for a in final.values()),
+        new_history=lines(row for rows in history.values() for row in rows),
+        created=tuple(final),
+        resolved_new=tuple(i for i, a in final.items() if a.status is Status.RESOLVED),
         occurrences=tuple((alert_id, n, at) for alert_id, (n, at) in occurrences.items()),
-        changes=changes,
+        changes=tuple(changes),
         decisions=lines((d.alert_id, d.stage, d.rule[:255], d.config_version_id, dumps(d.detail))
                         for d in _one_dedup_per_alert([d for fx in effects for d in fx.decisions])),
         touched=tuple(touched),
     )
+
+
+def _occurrence_row(alert_id: str, repeats: int, total: int) -> tuple:
+    return (alert_id, "occurrence", None, None, ENGINE.user_id, ENGINE.user_name,
+            dumps({"occurrences": repeats, "occurrence_count": total}))
 
 
 def _one_dedup_per_alert(decisions: list) -> list:
@@ -133,31 +185,85 @@ def _one_dedup_per_alert(decisions: list) -> list:
 
 # ---- store: BatchRecord → one transaction ------------------------------------------------------
 
-def store_batch(conn: psycopg.Connection, record: BatchRecord) -> BatchResult:
+def store_batch(conn: psycopg.Connection, record: BatchRecord, *, isolate: bool = False) -> BatchResult:
+    """Write a record in one transaction; `isolate`: each alert's rows in a savepoint of
+    their own, so a data error keeps out that alert only."""
+    failed: list[str] = []
+    failure = ""
     with conn.transaction(), conn.cursor() as cur:
         if cur.execute("INSERT INTO written_batches (token) VALUES (%s) ON CONFLICT DO NOTHING",
                        (record.token,)).rowcount == 0:
             return BatchResult(record.touched, already_written=True)
         copy_block(cur, _RAW_EVENTS, record.raw_events)
-        skip = _insert_alerts(cur, record)
-        closed = _record_occurrences(cur, record.occurrences)
-        store_engine_changes(cur, [c for c in record.changes if c.alert_id not in skip])
-        # A closed alert's part of the batch did not happen to it: its trail says nothing of it.
-        copy_block(cur, _DECISIONS, without(record.decisions, skip | set(closed)))
-        touched = tuple(t for t in record.touched if t not in skip)
+        if isolate:
+            skip, closed, failed, failure = _write_alert_by_alert(cur, record)
+        else:
+            skip, closed = _write_effects(cur, record)
+        left_out = skip | set(failed)
+        touched = tuple(t for t in record.touched if t not in left_out)
         if touched:
             payload = ",".join(touched)
             if len(payload) > _NOTIFY_MAX:
                 payload = payload[:_NOTIFY_MAX].rsplit(",", 1)[0]
             cur.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, payload))
-    conflicts = [i for i in first_fields(record.alerts) if i in skip]
+    conflicts = [i for i in record.created if i in skip]
     if conflicts:
         log.warning("%d new alert(s) were already open in the database (another writer?): %s",
                     len(conflicts), ", ".join(conflicts[:5]))
     if closed:
         log.warning("%d alert(s) repeated in a batch had been resolved meanwhile: %s", len(closed),
                     ", ".join(closed[:5]))
-    return BatchResult(touched, tuple(conflicts), tuple(closed))
+    return BatchResult(touched, tuple(conflicts), tuple(closed), failed=tuple(failed), failure=failure)
+
+
+def _write_effects(cur: psycopg.Cursor, record: BatchRecord) -> tuple[set[str], list[str]]:
+    """Occurrences, the changes that resolve stored alerts, the new alerts, the other
+    changes, the trail. Returns the new alerts skipped (conflicts) and the repeated
+    alerts found resolved."""
+    closed = _record_occurrences(cur, record.occurrences)
+    first, later = _split_changes(record.changes, set(record.created))
+    store_engine_changes(cur, first)
+    skip = _insert_alerts(cur, record)
+    store_engine_changes(cur, later)
+    # A closed alert's part of the batch did not happen to it: its trail says nothing of it.
+    copy_block(cur, _DECISIONS, without(record.decisions, skip | set(closed)))
+    return skip, closed
+
+
+def _split_changes(changes: Sequence[EngineChange], new: set[str]) -> tuple[list, list]:
+    """Stored alerts that end the batch resolved (and linked to no new alert) go before the
+    new alerts, so a clear frees its fingerprint for the problem after it; the others after,
+    as they may link to a new alert. One alert's changes stay together, in order."""
+    last = {c.alert_id: c for c in changes}
+    early = {i for i, c in last.items() if c.new_status == Status.RESOLVED.value and c.correlated_to_id not in new}
+    return [c for c in changes if c.alert_id in early], [c for c in changes if c.alert_id not in early]
+
+
+def _write_alert_by_alert(cur: psycopg.Cursor, record: BatchRecord) -> tuple[set[str], list[str], list[str], str]:
+    """Each alert's rows in a savepoint. An alert linked to another of the batch may need
+    that one first: the failed ones are tried again while a round makes progress."""
+    units = list(dict.fromkeys([*record.created, *record.touched, *first_fields(record.decisions)]))
+    skip: set[str] = set()
+    closed: list[str] = []
+    errors: dict[str, str] = {}
+    while units:
+        failed = []
+        for alert_id in units:
+            try:
+                with cur.connection.transaction():
+                    s, c = _write_effects(cur, record.only({alert_id}))
+            except psycopg.OperationalError:
+                raise
+            except psycopg.Error as exc:
+                failed.append(alert_id)
+                errors[alert_id] = f"{type(exc).__name__}: {exc}".strip()
+                continue
+            skip |= s
+            closed += c
+        if len(failed) == len(units):
+            break
+        units = failed
+    return skip, closed, units, errors[units[0]] if units else ""
 
 
 def _insert_alerts(cur: psycopg.Cursor, record: BatchRecord) -> set[str]:
@@ -171,8 +277,12 @@ def _insert_alerts(cur: psycopg.Cursor, record: BatchRecord) -> set[str]:
             copy_block(cur, f"COPY alerts ({_COLS}) FROM STDIN", record.alerts)
         skip: set[str] = set()
     except psycopg.errors.UniqueViolation:
-        skip = set(first_fields(record.alerts)) - _insert_skipping_conflicts(cur, record.alerts)
-    copy_block(cur, _CREATED, without(record.created_history, skip))
+        skip = set(record.created) - _insert_skipping_conflicts(cur, record.alerts)
+    resolved = [i for i in record.resolved_new if i not in skip]
+    if resolved:  # resolved within the batch: alert_row has no resolved_at / resolved_by
+        cur.execute("UPDATE alerts SET resolved_at = NOW(), resolved_by = %s WHERE id = ANY(%s::uuid[])",
+                    (ENGINE.label, resolved))
+    copy_block(cur, HISTORY_COPY, without(record.new_history, skip))
     return skip
 
 

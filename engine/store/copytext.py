@@ -72,6 +72,13 @@ def without(text: str, skip: set[str]) -> str:
     return "".join(row + "\n" for row in _rows(text) if row.split("\t", 1)[0] not in skip)
 
 
+def only(text: str, keep: set[str]) -> str:
+    """The rows whose first field is in `keep`."""
+    if not text:
+        return text
+    return "".join(row + "\n" for row in _rows(text) if row.split("\t", 1)[0] in keep)
+
+
 def copy_block(cur: psycopg.Cursor, statement: str, text: str) -> None:
     if text:
         with cur.copy(statement) as copy:

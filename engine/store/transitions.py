@@ -55,10 +55,16 @@ def store_engine_changes(cur: psycopg.Cursor, changes: Sequence[EngineChange], *
         """,
         (actor.label, ids, [last[i].new_status for i in ids], [last[i].correlated_to_id for i in ids],
          [last[i].correlation_rule for i in ids])).fetchall()}
-    copy_text(cur, "COPY alert_history (alert_id, action, old_status, new_status, user_id, user_name, changes)"
-                   " FROM STDIN",
-              ((c.alert_id, c.action, c.old_status, c.new_status, actor.user_id, actor.user_name,
-                dumps({"status": [c.old_status, c.new_status], "correlated_to_id": c.correlated_to_id,
-                       "correlation_rule": c.correlation_rule}))
-               for c in changes if c.alert_id in changed))
+    copy_text(cur, HISTORY_COPY, (history_row(c, actor) for c in changes if c.alert_id in changed))
     return len(changed)
+
+
+HISTORY_COPY = ("COPY alert_history (alert_id, action, old_status, new_status, user_id, user_name, changes)"
+                " FROM STDIN")
+
+
+def history_row(c: EngineChange, actor: Actor = ENGINE) -> tuple:
+    """A change's alert_history row, in HISTORY_COPY's columns."""
+    return (c.alert_id, c.action, c.old_status, c.new_status, actor.user_id, actor.user_name,
+            dumps({"status": [c.old_status, c.new_status], "correlated_to_id": c.correlated_to_id,
+                   "correlation_rule": c.correlation_rule}))

@@ -18,8 +18,11 @@ its own transaction (table written_batches), makes a batch that was committed ju
 before the death a no-op the second time.
 
 A write is retried until it is written: connection problems for ever (PostgreSQL
-restarting must lose nothing); an error in the data itself, three times in a row,
-would stall every later batch, so then only the raw events are kept (replayable).
+restarting must lose nothing). An error in the data itself is isolated: the batch is
+written again alert by alert, and the alerts that cannot be stored are reported
+(`failed`; the engine forgets them) while the raw events and the other alerts are kept.
+Should even that fail three times in a row, only the raw events are kept (replayable)
+rather than stalling every later batch.
 """
 from __future__ import annotations
 
@@ -54,6 +57,7 @@ class WriteReport:
     retries: int = 0
     raw_only: bool = False  # the effects could not be written; the raw events were
     already_written: bool = False  # sent again after a writer died, and found committed
+    failed: tuple[str, ...] = ()  # alerts a data error kept out (the batch was written alert by alert)
 
 
 class RecordWriter:
@@ -78,7 +82,7 @@ class RecordWriter:
             try:
                 if self._conn is None or self._conn.closed:
                     self._conn = self._connect()
-                result = store_batch(self._conn, record.raw_only() if raw_only else record)
+                result = store_batch(self._conn, record.raw_only() if raw_only else record, isolate=data_errors > 0)
                 self._written += 1
                 if self._written % PRUNE_EVERY == 0:
                     with self._conn.transaction():
@@ -89,16 +93,21 @@ class RecordWriter:
                 if raw_only:
                     self._log(logging.CRITICAL, f"a batch's effects could not be written {DATA_ERROR_TRIES} times;"
                                                 " its raw events were kept, its alerts were not stored")
+                if result.failed:
+                    self._log(logging.CRITICAL, f"{len(result.failed)} alert(s) of a batch could not be stored"
+                                                f" ({result.failure}); the batch's raw events and other alerts were:"
+                                                f" {', '.join(result.failed[:5])}")
                 return WriteReport(result.conflicts, result.closed, time.perf_counter() - started, retries, raw_only,
-                                   result.already_written)
+                                   result.already_written, result.failed)
             except psycopg.Error as exc:
                 retries += 1
-                if not isinstance(exc, psycopg.OperationalError):
-                    data_errors += 1
                 self.close()
-                self._log(logging.ERROR, f"writing a batch failed ({exc}); retrying in {delay:.1f}s")
                 if self._give_up():
                     raise
+                if not isinstance(exc, psycopg.OperationalError):
+                    data_errors += 1
+                self._log(logging.ERROR, f"writing a batch failed ({exc}); retrying in {delay:.1f}s"
+                                         + (" alert by alert" if data_errors == 1 else ""))
                 self._sleep(delay)
                 delay = min(delay * 2, MAX_DELAY)
 

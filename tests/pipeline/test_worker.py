@@ -134,28 +134,92 @@ def test_hostile_vendor_values_are_stored_not_stalling_the_worker(engine) -> Non
     assert rows(db_url, "SELECT count(*) FROM raw_events")[0][0] == 2
 
 
-def test_a_batch_that_cannot_be_written_keeps_its_raw_events_and_does_not_stall(engine) -> None:
-    """A data error (here: a decision about an alert that does not exist) three times in a row:
-    the raw events are kept for replay, the effects dropped, and later batches flow."""
+def test_a_bad_alert_is_isolated_and_the_rest_of_its_batch_is_stored(engine) -> None:
+    """A data error (here: a decision about an alert that does not exist): the batch is
+    written again alert by alert; that alert alone is left out and reported, the raw events
+    and the batch's other alerts are stored, and later batches flow."""
     from opsconductor.engine.pipeline.effects import Decision, Effects
 
     from opsconductor.engine.store.batch import prepare_batch
     from opsconductor.engine.store.writer import RecordWriter
 
     worker, _, db_url, version_id = engine
+    bundle = load_bundle(ROOT)
+    pipeline = Pipeline(bundle, RulesHost(), version_id=version_id)
+    good = [trap(COLD_START, f"10.77.0.{i}", at=i) for i in range(1, 4)]
+    effects = [pipeline.process(e) for e in good]
     event = trap(COLD_START, "10.20.0.1")
-    poison = Effects(event, decisions=(Decision("00000000-0000-4000-8000-00000000dead", "route", "r", {}),))
+    dead = "00000000-0000-4000-8000-00000000dead"
+    poison = Effects(event, decisions=(Decision(dead, "route", "r", {}),))
     logged: list = []
     writer = RecordWriter(lambda: psycopg.connect(db_url), report_log=lambda level, msg: logged.append(level),
                           sleep=lambda s: None)  # the writer process's own step, run here
-    report = writer.write(prepare_batch([event], [poison], version_id))
+    report = writer.write(prepare_batch([*good, event], [*effects, poison], version_id))
     writer.close()
-    assert report.retries == 3 and report.raw_only
-    assert logged == [logging.ERROR] * 3 + [logging.CRITICAL]
-    assert rows(db_url, "SELECT count(*) FROM raw_events WHERE event_id = %s", event.event_id)[0][0] == 1
+    pipeline.close()
+    assert report.retries == 1 and not report.raw_only and report.failed == (dead,)
+    assert logged == [logging.ERROR, logging.CRITICAL]
+    assert rows(db_url, "SELECT count(*) FROM raw_events")[0][0] == 4
+    assert rows(db_url, "SELECT count(*) FROM alerts WHERE alert_type = 'cold_start'")[0][0] == 3
     worker.submit([trap(COLD_START, "10.20.0.2", at=1)])
     assert worker.drain()
-    assert rows(db_url, "SELECT count(*) FROM alerts")[0][0] == 1
+    assert rows(db_url, "SELECT count(*) FROM alerts")[0][0] == 4
+
+
+def flap(device: str, at: float) -> list[RawEvent]:
+    down = [(f"{IF_INDEX}.7", 7)]
+    return [trap(LINK_DOWN, device, down, at=at), trap(LINK_UP, device, down, at=at + 1),
+            trap(LINK_DOWN, device, down, at=at + 2)]
+
+
+def test_a_flap_inside_one_batch_lands_in_order(engine) -> None:
+    """problem → clear → problem of one fingerprint in ONE batch (and clear → problem of an
+    alert stored before): rows land in their final state, one open alert per fingerprint,
+    nothing left out; the next batch counts a repeat on the open one."""
+    from opsconductor.engine.store.batch import prepare_batch
+    from opsconductor.engine.store.writer import RecordWriter
+
+    _, _, db_url, version_id = engine
+    pipeline = Pipeline(load_bundle(ROOT), RulesHost(), version_id=version_id)
+    writer = RecordWriter(lambda: psycopg.connect(db_url), sleep=lambda s: None)
+
+    def batch(events: list[RawEvent]):
+        return writer.write(prepare_batch(events, [pipeline.process(e) for e in events], version_id))
+
+    down = [(f"{IF_INDEX}.7", 7)]
+    assert batch([trap(LINK_DOWN, "10.77.1.2", down)]).retries == 0  # stored before the flap below
+    first = batch([*flap("10.77.1.1", 10), trap(LINK_UP, "10.77.1.2", down, at=10),
+                   trap(LINK_DOWN, "10.77.1.2", down, at=11), trap(COLD_START, "10.77.1.3", at=12)])
+    assert (first.retries, first.failed, first.conflicts, first.raw_only) == (0, (), (), False)
+    second = batch([trap(LINK_DOWN, "10.77.1.1", down, at=20), trap(COLD_START, "10.77.1.4", at=21)])
+    assert (second.retries, second.failed, second.closed) == (0, (), ())
+    writer.close()
+    stored = rows(db_url, "SELECT device_ip, alert_type, status, occurrence_count, resolved_at IS NOT NULL"
+                          " FROM alerts ORDER BY device_ip, received_at")
+    assert stored == [("10.77.1.1", "link_down", "resolved", 1, True), ("10.77.1.1", "link_down", "active", 2, False),
+                      ("10.77.1.2", "link_down", "resolved", 1, True), ("10.77.1.2", "link_down", "active", 1, False),
+                      ("10.77.1.3", "cold_start", "active", 1, False), ("10.77.1.4", "cold_start", "active", 1, False)]
+    history = rows(db_url, "SELECT a.device_ip, a.status, array_agg(h.action ORDER BY h.seq)"
+                           " FROM alerts a JOIN alert_history h ON h.alert_id = a.id"
+                           " WHERE a.alert_type = 'link_down' GROUP BY a.id ORDER BY 1, a.received_at")
+    assert [h[2] for h in history] == [["created", "cleared"], ["created", "occurrence"],
+                                       ["created", "cleared"], ["created"]]
+    open_in_db = {r[0] for r in rows(db_url, "SELECT id::text FROM alerts WHERE status <> 'resolved'")}
+    assert set(pipeline.state.by_id) == open_in_db
+    pipeline.close()
+
+
+def test_flapping_links_in_a_busy_batch_lose_no_other_alert(engine) -> None:
+    """The issue's figure: 20 links flapping among 20 other devices' problems → 60 alerts."""
+    worker, _, db_url, _ = engine
+    events = [e for i in range(20) for e in (*flap(f"10.77.2.{i}", i), trap(COLD_START, f"10.77.3.{i}", at=i))]
+    worker.submit(events)
+    assert worker.drain()
+    assert worker.stats.write_retries == 0
+    assert rows(db_url, "SELECT status, count(*) FROM alerts GROUP BY 1 ORDER BY 1") == [("active", 40), ("resolved", 20)]
+    worker.submit([trap(COLD_START, "10.77.4.1", at=50)])  # later batches flow
+    assert worker.drain()
+    assert rows(db_url, "SELECT count(*) FROM alerts")[0][0] == 61
 
 
 def test_dropped_events_are_not_stored(engine) -> None:
