@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import logging
 import os
 import subprocess
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Iterator
 
 from ..errors import ConfigError, Level, Problem
 from .build import Builder
@@ -47,7 +49,9 @@ def rules_engine_limits(bundle: Bundle) -> list[Problem]:
                            src.path if src else "$", f"the rules engine cannot take this rule: {message}",
                            hint="split long any-of lists or very complex matches into several rules"))
     return out
-from .yamlfile import YamlDocument, json_path, load_yaml
+from .yamlfile import MAX_FILE_BYTES, YamlDocument, json_path, load_yaml
+
+log = logging.getLogger("opsconductor.config")
 
 # Folder → kind (DESIGN.md §2). rules/tests/ holds rule unit tests, never loaded as rules.
 KIND_DIRS = {"connectors.d": "connector", "oidmaps": "oidmap", "dependencies.d": "dependency", "rules": "rule"}
@@ -125,17 +129,28 @@ def load_tree(root: str | Path, environ: Any = None, with_git: bool = True, chec
     problems: list[Problem] = []
     parts = _Parts()
     for rel, kind in files:
-        raw = (root / rel).read_bytes()
-        digest.update(rel.encode() + b"\0" + hashlib.sha256(raw).digest())
-        doc, yaml_problems, _ = _cached_yaml(rel, raw)
-        problems.extend(yaml_problems)
-        if doc is None:
+        try:
+            raw = _read_bounded(root / rel)
+        except OSError as exc:
+            problems.append(Problem(rel, 0, 0, "$", f"cannot read the file: {exc.strerror or exc}"))
             continue
-        parts.docs[rel] = doc
-        builder = Builder(doc, env, root, check_secrets)
-        problems.extend(_load_document(doc, kind, builder, parts))
-        problems.extend(builder.problems)
-    devices, dependencies, dep_problems = resolve_dependencies(parts.devices, parts.raw_dependencies)
+        digest.update(rel.encode() + b"\0" + hashlib.sha256(raw).digest())
+        with _located(problems, rel):
+            doc, yaml_problems, _ = _cached_yaml(rel, raw)
+            problems.extend(yaml_problems)
+            if doc is None:
+                continue
+            builder = Builder(doc, env, root, check_secrets)
+            # Build into a scratch copy: a file that fails half-way contributes nothing.
+            scratch = parts.scratch()
+            file_problems = _load_document(doc, kind, builder, scratch)
+            parts.docs[rel] = doc
+            parts.absorb(scratch)
+            problems.extend(file_problems)
+            problems.extend(builder.problems)
+    devices, dependencies, dep_problems = [], [], []
+    with _located(problems, "dependencies.d/"):
+        devices, dependencies, dep_problems = resolve_dependencies(parts.devices, parts.raw_dependencies)
     problems.extend(dep_problems)
     bundle = Bundle(
         root=str(root), content_hash=digest.hexdigest(), git_commit=git_commit(root) if with_git else None,
@@ -144,11 +159,37 @@ def load_tree(root: str | Path, environ: Any = None, with_git: bool = True, chec
         dependencies=tuple(dependencies), channels=tuple(parts.channels), rules=tuple(parts.rules),
         silences=tuple(parts.silences), tests=tuple(parts.tests),
         **({"priority_matrix": parts.priority_matrix} if parts.priority_matrix else {}))
-    problems.extend(check_bundle(bundle, parts))
+    with _located(problems, "rules/"):
+        problems.extend(check_bundle(bundle, parts))
     if not any(p.level is Level.ERROR for p in problems):  # compiling needs a valid tree
-        problems.extend(rules_engine_limits(bundle))
+        with _located(problems, "rules/"):
+            problems.extend(rules_engine_limits(bundle))
     errors = [p for p in problems if p.level is Level.ERROR]
     return LoadResult(None if errors else bundle, tuple(sorted(set(problems))))
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, never more than one byte past the size limit (which load_yaml refuses)."""
+    with open(path, "rb") as fh:
+        return fh.read(MAX_FILE_BYTES + 1)
+
+
+@contextmanager
+def _located(problems: list[Problem], file: str) -> Iterator[None]:
+    """Any exception while loading `file` becomes a problem located there: one bad file
+    never crashes validate or a reload (the fuzzer in bench/faults_config.py looks for these)."""
+    try:
+        yield
+    except RecursionError:
+        problems.append(Problem(file, 1, 1, "$", "the file nests too deeply to be read",
+                                hint="flatten the structure"))
+    except MemoryError:
+        problems.append(Problem(file, 1, 1, "$", "the file is too large to be read"))
+    except Exception as exc:  # the net under every check; specific cases have their own messages
+        log.debug("loading %s failed", file, exc_info=True)
+        problems.append(Problem(file, 1, 1, "$", f"the loader failed on this file: {type(exc).__name__}: "
+                                f"{str(exc)[:200]}",
+                                hint="this is a bug in OpsConductor; please report it with the file"))
 
 
 def load_bundle(root: str | Path, environ: Any = None, check_secrets: bool = False) -> Bundle:
@@ -208,6 +249,26 @@ class _Parts:
         self.priority_matrix = None
         self.priority_matrix_sources: list = []
         self.docs: dict[str, YamlDocument] = {}
+
+    def scratch(self) -> "_Parts":
+        """An empty _Parts sharing what later documents read (rule order, the priority matrix)."""
+        out = _Parts()
+        out.rules = list(self.rules)
+        out.priority_matrix = self.priority_matrix
+        out.docs = self.docs
+        return out
+
+    def absorb(self, other: "_Parts") -> None:
+        self.connectors += other.connectors
+        self.oid_mappings += other.oid_mappings
+        self.devices += other.devices
+        self.raw_dependencies += other.raw_dependencies
+        self.channels += other.channels
+        self.rules = other.rules
+        self.silences += other.silences
+        self.tests += other.tests
+        self.priority_matrix = other.priority_matrix
+        self.priority_matrix_sources += other.priority_matrix_sources
 
     def locate(self, src: Source, *sub) -> Source:
         """The Source of a node below `src` (e.g. one list item of a rule), for precise errors."""

@@ -219,6 +219,9 @@ _TYPE_NAMES = {"string": "a string", "integer": "a whole number", "number": "a n
                "array": "a list", "object": "a mapping", "null": "nothing"}
 
 
+_BOOLS_11 = {"yes", "no", "on", "off", "y", "n"}
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, bool):
         return f"{str(value).lower()} (a boolean)"
@@ -288,8 +291,8 @@ def _to_problems(doc: YamlDocument, error: ValidationError, prefix: tuple) -> li
             hint = hint or "put the value in quotes"
         if "string" in expected and "duration" in str(error.schema.get("description", "")):
             hint = f"a duration needs a unit, e.g. {error.instance}s or {error.instance}m"
-        if "string" in expected and isinstance(error.instance, bool):
-            hint = hint or "YAML reads yes/no/on/off as booleans; quote the value"
+        if "boolean" in expected and isinstance(error.instance, str) and error.instance.lower() in _BOOLS_11:
+            hint = hint or f"YAML 1.2 booleans are true and false; {error.instance} is a string"
         return [Problem(doc.file, mark.line, mark.col, json_path(path), f"expected {want}, got {_describe(error.instance)}", hint=hint)]
     if v in ("enum", "const"):
         options = error.validator_value if v == "enum" else [error.validator_value]

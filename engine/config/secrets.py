@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from ..errors import OpscError
 REFERENCE = re.compile(r"^\$\{(?P<scheme>env|file):(?P<target>[^}]*?)(?::-(?P<default>[^}]*))?\}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MASK = "********"
+MAX_SECRET_FILE_BYTES = 64 * 1024
 
 
 class SecretUnavailable(OpscError):
@@ -79,11 +81,35 @@ def resolve(text: str, environ: os._Environ | dict | None = None, base_dir: Path
     path = Path(target)
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
+    value, problem = read_secret_file(path)
+    return Secret(text, value, f"cannot read secret file {target}: {problem}" if problem else None)
+
+
+def read_secret_file(path: Path) -> tuple[str | None, str | None]:
+    """(value, None) or (None, why not). Only a regular file of at most MAX_SECRET_FILE_BYTES
+    of UTF-8 text: /dev/zero, a FIFO or a binary file must not hang or flood the loader."""
     try:
-        # A trailing newline is almost always the editor's, not part of the secret.
-        return Secret(text, path.read_text(encoding="utf-8").rstrip("\r\n"))
-    except OSError as exc:
-        return Secret(text, None, f"cannot read secret file {target}: {exc.strerror or exc}")
+        with open(path, "rb", opener=_open_nonblocking) as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                return None, "not a regular file"
+            raw = fh.read(MAX_SECRET_FILE_BYTES + 1)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        return None, getattr(exc, "strerror", None) or str(exc)
+    if len(raw) > MAX_SECRET_FILE_BYTES:
+        return None, f"larger than {MAX_SECRET_FILE_BYTES} bytes (a secret file holds one value)"
+    try:
+        value = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+    if "\0" in value:
+        return None, "contains a NUL byte (not text)"
+    # A trailing newline is almost always the editor's, not part of the secret.
+    return value.rstrip("\r\n"), None
+
+
+def _open_nonblocking(path: str, flags: int) -> int:
+    # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+    return os.open(path, flags | os.O_NONBLOCK)
 
 
 def mask_text(text: str, secrets: list[Secret] | tuple[Secret, ...]) -> str:

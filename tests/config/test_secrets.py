@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from opsconductor.engine.config.secrets import MASK, Secret, SecretUnavailable, is_reference, mask_text, resolve
+from opsconductor.engine.config.secrets import MASK, MAX_SECRET_FILE_BYTES, Secret, SecretUnavailable, is_reference, mask_text, resolve
 
 
 def test_env_reference_resolves_and_is_masked() -> None:
@@ -44,3 +46,21 @@ def test_mask_text() -> None:
 
 def test_secret_equality_ignores_value() -> None:
     assert Secret("${env:A}", "1") == Secret("${env:A}", "2")
+
+
+@pytest.mark.parametrize("make, why", [
+    (lambda d: "/dev/zero", "not a regular file"),
+    (lambda d: d, "Is a directory"),
+    (lambda d: (os.mkfifo(d / "fifo"), d / "fifo")[1], "not a regular file"),  # would wait for a writer
+    (lambda d: ((d / "bin").write_bytes(b"key\xff\xfe\x00"), d / "bin")[1], "not UTF-8 text (byte 0xff at offset 3)"),
+    (lambda d: ((d / "nul").write_bytes(b"a\x00b"), d / "nul")[1], "contains a NUL byte"),
+    (lambda d: ((d / "big").write_bytes(b"x" * (MAX_SECRET_FILE_BYTES + 1)), d / "big")[1], "larger than 65536 bytes"),
+])
+def test_file_reference_reads_only_small_regular_text_files(tmp_path, make, why) -> None:
+    secret = resolve(f"${{file:{make(tmp_path)}}}", {})
+    assert not secret.available and why in secret.problem
+
+
+def test_file_reference_at_the_size_cap_is_read(tmp_path) -> None:
+    (tmp_path / "cap").write_bytes(b"y" * MAX_SECRET_FILE_BYTES)
+    assert len(resolve(f"${{file:{tmp_path / 'cap'}}}", {}).reveal()) == MAX_SECRET_FILE_BYTES

@@ -36,3 +36,55 @@ def test_oversized_file() -> None:
 def test_control_character() -> None:
     doc, problems = load_yaml("f.yaml", b"a: \x07\n")
     assert doc is None and problems[0].format() == "f.yaml:1:4: $: YAML error: control character U+0007 is not allowed in YAML\n    Hint: remove the control character; quote binary data as an escaped string"
+
+
+def test_yaml_12_core_schema() -> None:
+    doc, problems = load_yaml("f.yaml", b"country: NO\nstart: 18:30\nmode: 0755\nnew: 0o17\nhex: 0x1F\n"
+                                        b"flag: on\nday: 2026-12-01\nok: true\nnone: ~\nbig: 1_000\n")
+    assert doc.data == {"country": "NO", "start": "18:30", "mode": 755, "new": 15, "hex": 31, "flag": "on",
+                        "day": "2026-12-01", "ok": True, "none": None, "big": "1_000"}
+    # Every problem is a warning naming the 1.1 reading; dates warn nowhere (no schema takes one).
+    assert {p.level.value for p in problems} == {"warning"}
+    assert [p.format().split("\n")[0] for p in problems] == [
+        "f.yaml:1:10: $.country: warning: NO is read as the string 'NO' (YAML 1.2, as editors read it); "
+        "a YAML 1.1 reader reads the boolean false",
+        "f.yaml:2:8: $.start: warning: 18:30 is read as the string '18:30' (YAML 1.2, as editors read it); "
+        "a YAML 1.1 reader reads the number 1110",
+        "f.yaml:3:7: $.mode: warning: 0755 is read as 755 (YAML 1.2, as editors read it); "
+        "a YAML 1.1 reader reads the octal number 493",
+        "f.yaml:4:6: $.new: warning: 0o17 is read as 15 (YAML 1.2, as editors read it); "
+        "a YAML 1.1 reader reads the string '0o17'",
+        "f.yaml:6:7: $.flag: warning: on is read as the string 'on' (YAML 1.2, as editors read it); "
+        "a YAML 1.1 reader reads the boolean true",
+        "f.yaml:10:6: $.big: warning: 1_000 is read as the string '1_000' (YAML 1.2, as editors read it); "
+        "a YAML 1.1 reader reads the number 1000",
+    ]
+
+
+def test_quoted_scalars_never_warn() -> None:
+    doc, problems = load_yaml("f.yaml", b"country: 'NO'\nstart: \"18:30\"\n")
+    assert problems == [] and doc.data == {"country": "NO", "start": "18:30"}
+
+
+def test_deep_nesting_is_refused_before_it_is_built() -> None:
+    for text in (b"a: " + b"[" * 100_000 + b"]" * 100_000,
+                 b"a:\n" + b"".join(b" " * i + b"- \n" for i in range(2000))):
+        doc, problems = load_yaml("f.yaml", text)
+        assert doc is None and problems[0].message == "document nests deeper than 64 levels"
+        assert problems[0].line >= 1
+
+
+def test_huge_numbers_are_refused_before_int() -> None:
+    doc, problems = load_yaml("f.yaml", b"n: " + b"9" * 5000 + b"\n")
+    assert doc is None and problems[0].format().startswith("f.yaml:1:4: $: a number of 5000 characters")
+    doc, problems = load_yaml("f.yaml", b"n: \"" + b"9" * 5000 + b"\"\n")
+    assert problems == [] and len(doc.data["n"]) == 5000  # as text it is fine
+
+
+def test_tags_beyond_the_core_schema_are_refused() -> None:
+    for text, word in ((b"a: !!timestamp 2026-13-45\n", "timestamp"), (b"a: !!binary aGk=\n", "binary"),
+                       (b"a: !!set {x}\n", "set"), (b"a: !!int nine\n", "not an integer")):
+        doc, problems = load_yaml("f.yaml", text)
+        assert doc is None and word in problems[0].message and problems[0].line == 1
+    doc, problems = load_yaml("f.yaml", b"a: !!int 0x10\nb: !!str 12\n")
+    assert doc.data == {"a": 16, "b": "12"}

@@ -1,0 +1,61 @@
+"""YAML 1.2 core-schema tag resolution, and what a YAML 1.1 reader would make of a scalar.
+
+Editors (yaml-language-server) and most current tools read YAML 1.2; PyYAML and older
+tools read 1.1, where `NO` is false, `18:30` is 1110 (base 60) and `010` is 8. The
+engine reads 1.2; `differs_in_11` names the 1.1 reading so validate can warn users
+whose files were written for a 1.1 reader.
+"""
+from __future__ import annotations
+
+import re
+
+import yaml
+from yaml.resolver import BaseResolver, Resolver
+
+_T = "tag:yaml.org,2002:"
+
+
+class CoreResolver(BaseResolver):
+    """Implicit tags of the YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1023-core-schema)."""
+
+    yaml_implicit_resolvers: dict = {}
+
+
+for _tag, _regexp, _first in (
+    (_T + "null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    (_T + "bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+    (_T + "int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", list("-+0123456789")),
+    (_T + "float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+     list("-+.0123456789")),
+):
+    CoreResolver.add_implicit_resolver(_tag, re.compile(_regexp), _first)
+
+_RESOLVER_11 = Resolver()
+_OCTAL_11 = re.compile(r"^[-+]?0[0-7_]+$")
+
+
+def differs_in_11(text: str, tag12: str) -> str | None:
+    """How a YAML 1.1 reader reads the plain scalar `text` when that differs from the
+    1.2 reading (tag `tag12`), else None."""
+    tag11 = _RESOLVER_11.resolve(yaml.ScalarNode, text, (True, False))
+    if tag11 == tag12:
+        if tag12 == _T + "int" and _OCTAL_11.match(text) and text.lstrip("+-") != "0":
+            return f"the octal number {_value_11(text)!r}"
+        return None
+    if tag11 == _T + "str":  # 0o17, 1e3: numbers in 1.2 only
+        return f"the string {text!r}"
+    if tag11 == _T + "null":
+        return "null"
+    if tag11 == _T + "timestamp":
+        return None  # no schema takes a 1.1 date, so no file written for 1.1 relied on one
+    value = _value_11(text)
+    if tag11 == _T + "bool":
+        return f"the boolean {str(value).lower()}"
+    return f"the number {value!r}"
+
+
+def _value_11(text: str):
+    try:
+        return yaml.safe_load(text) if len(text) < 100 else text
+    except (yaml.YAMLError, ValueError, OverflowError):
+        return text
