@@ -8,16 +8,23 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test install sysdeps validate demo bench clean
+.PHONY: run test install sysdeps validate demo bench clean lock image
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or 3.12 is needed (durable_rules does not import on 3.13)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]'
+# requirements.lock pins every package of the development install (`make lock` rewrites it);
+# pip takes it as constraints, so a fresh clone installs exactly what was tested.
+$(STAMP): pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/pip install -q -c requirements.lock -e '.[embedded,test]'
 	@touch $(STAMP)
+
+lock: | $(BIN)/python
+	$(BIN)/pip install -q -e '.[embedded,test]'
+	@{ echo "# pip freeze of the development install: make lock rewrites it (Python $$($(BIN)/python -c 'import platform; print(platform.python_version())'))."; \
+	  $(BIN)/pip freeze --exclude-editable | grep -v '^-e '; } > requirements.lock
 
 install: $(STAMP)
 
@@ -35,6 +42,11 @@ sysdeps:
 	@# Trap bursts queue in the socket receive buffer; let the receiver ask for 8 MiB.
 	@if [ "$$(id -u)" = 0 ] && [ "$$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo 0)" -lt 16777216 ]; then \
 	  sysctl -q -w net.core.rmem_max=16777216 2>/dev/null || true; fi
+
+# The reachability webhook's token (connectors.d/monitoring-webhook.yaml) is never in the
+# repository: unless you set it, `make run` and `make demo` share one made for this checkout.
+run demo: export MONITORING_WEBHOOK_TOKEN ?= $(shell mkdir -p var && { test -s var/monitoring-webhook.token || \
+	head -c 24 /dev/urandom | base64 | tr -d '/+=' > var/monitoring-webhook.token; } && cat var/monitoring-webhook.token)
 
 run: $(STAMP)
 	$(BIN)/opsc serve --config . --host $(HOST) --port $(PORT)
@@ -54,3 +66,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# The container image (deploy/Dockerfile), where docker exists; CI does not need it.
+image:
+	@command -v docker >/dev/null || { echo "make image: docker is not installed here"; exit 2; }
+	docker build -f deploy/Dockerfile -t opsconductor:$$(git describe --always --dirty 2>/dev/null || echo dev) .

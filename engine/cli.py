@@ -186,8 +186,22 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return _emit(json.dumps(schema, indent=2))
 
 
+class _Version(argparse.Action):
+    """Like argparse's "version" action, but asks git only when --version is given."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .version import version_text
+
+        print(version_text())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opsc", description="OpsConductor: alert engine run as configuration-as-code")
+    parser.add_argument("--version", action=_Version, help="print the version (and git commit) and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="validate the config tree; every problem as file:line:col: path: message")

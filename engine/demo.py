@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import time
 from typing import Callable
 
@@ -89,7 +90,11 @@ def play(server: str, trap_host: str, trap_port: int, token: str, community: str
 
 
 def main_args(args) -> int:
-    token = os.environ.get("MONITORING_WEBHOOK_TOKEN", "local-demo-token")
+    token = os.environ.get("MONITORING_WEBHOOK_TOKEN")
+    if not token:
+        print("opsc demo: set MONITORING_WEBHOOK_TOKEN to the token the engine's monitoring webhook expects "
+              "(`make run` and `make demo` share one for this checkout)", file=sys.stderr)
+        return 2
     community = os.environ.get("OPSC_SNMP_COMMUNITY", "public")
     play(args.server.rstrip("/"), args.trap_host, args.trap_port, token, community, args.pace)
     return 0

