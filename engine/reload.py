@@ -17,8 +17,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-import psycopg
-
 from .config.bundle import Bundle
 from .config.loader import git_commit as git_commit_of
 from .config.loader import load_tree
@@ -99,7 +97,7 @@ class LiveConfig:
             if not triggers:  # coalesced: a reload that started after our request covered it
                 assert self.last is not None
                 return self.last
-            outcome = self._reload(triggers, config_dir or self.config_dir)
+            outcome = self._reload_or_refuse(triggers, config_dir or self.config_dir)
             self.last = outcome
             if outcome.outcome == "applied":
                 self.last_success = outcome
@@ -110,6 +108,28 @@ class LiveConfig:
         return await asyncio.to_thread(self.request, trigger, config_dir)
 
     # ---- one reload ------------------------------------------------------------------------
+
+    def _reload_or_refuse(self, triggers: tuple[str, ...], config_dir: Path) -> ReloadOutcome:
+        """A reload that fails in a way nobody foresaw is a refusal like any other: recorded
+        with its error, the running version untouched, the trigger answered (never a 500, and
+        the file watcher keeps watching)."""
+        started = time.monotonic()
+        try:
+            return self._reload(triggers, config_dir)
+        except Exception as exc:  # noqa: BLE001 - the net under every reload trigger
+            log.debug("config reload crashed", exc_info=True)
+            error = Problem(str(config_dir), 0, 0, "$", f"the reload failed: {type(exc).__name__}: {str(exc)[:300]}",
+                            hint="the running version stays; fix the cause (see the engine log) and reload again")
+            git_commit = None
+            try:
+                git_commit = git_commit_of(config_dir)
+            except Exception:  # noqa: BLE001
+                pass
+            content_hash = _hash_of_refused([error])
+            self._record_refused(content_hash, git_commit, [error], None)
+            log.error("config reload (%s) refused: %s", ",".join(triggers), error.format())
+            return ReloadOutcome("refused", triggers, content_hash, git_commit, None, (error,),
+                                 seconds=time.monotonic() - started)
 
     def _reload(self, triggers: tuple[str, ...], config_dir: Path) -> ReloadOutcome:
         started = time.monotonic()
@@ -123,7 +143,13 @@ class LiveConfig:
                                  self._pipeline.view.version_id if self._pipeline else None,
                                  seconds=time.monotonic() - started)
         if bundle is not None and self.run_rule_tests and bundle.tests:
-            failures = [r for r in run_tests(bundle, self.host) if not r.passed]
+            try:
+                failures = [r for r in run_tests(bundle, self.host) if not r.passed]
+            except Exception as exc:  # noqa: BLE001 - a test the runner cannot run refuses the version
+                src = bundle.tests[0].source
+                errors.append(Problem(src.file, src.line, src.col, src.path,
+                                      f"the rule tests could not run: {type(exc).__name__}: {str(exc)[:300]}"))
+                failures = []
             errors += [Problem(r.test.source.file, r.test.source.line, r.test.source.col, r.test.source.path,
                                f"rule test {r.test.name!r} failed: {r.failure}") for r in failures]
         new_pipeline = None
@@ -149,7 +175,10 @@ class LiveConfig:
         with self._swap_lock:
             old, self._pipeline = self._pipeline, new_pipeline
         if self.on_swap is not None:
-            self.on_swap(old.view.bundle if old else None, bundle)
+            try:
+                self.on_swap(old.view.bundle if old else None, bundle)
+            except Exception:  # noqa: BLE001 - the version is live; its side effects are best effort
+                log.exception("after applying config version %s", version_id)
         self._project(bundle, version_id)  # after the swap: the tables are a read model, not the engine
         if old is not None:
             self._retire(old)
@@ -186,8 +215,8 @@ class LiveConfig:
             with self.connect() as conn:
                 record_refused(conn, content_hash=content_hash, git_commit=git_commit, errors=errors,
                                files=list(bundle.files) if bundle else [])
-        except psycopg.Error:
-            log.exception("could not record the refused config version")
+        except Exception as exc:  # noqa: BLE001 - the refusal is still answered and logged
+            log.error("could not record the refused config version: %s", exc)
 
 
 def _hash_of_refused(problems) -> str:

@@ -204,3 +204,89 @@ def test_file_watcher_debounces_a_burst_into_one_reload(running, tree) -> None:
 
     assert asyncio.run(scenario()) == 1
     assert len(live.bundle.rules) == 6
+
+
+class _FlakyLive:
+    """The real coordinator behind a trigger that fails once (as a reload crashing on an
+    unforeseen input would have): the watcher must log it and keep watching."""
+
+    def __init__(self, live: LiveConfig) -> None:
+        self.live = live
+        self.calls = 0
+
+    async def arequest(self, trigger: str):
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("boom")
+        return await self.live.arequest(trigger)
+
+
+def test_file_watcher_survives_a_failing_reload_and_applies_the_next_edit(running, tree, caplog) -> None:
+    live, *_ = running
+    flaky = _FlakyLive(live)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(watch_config(tree, flaky, stop))
+        await asyncio.sleep(0.3)
+        (tree / "rules" / "r.yaml").write_text(RULE.format(name="lost-edit"))
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if flaky.calls >= 1:
+                break
+        (tree / "rules" / "r.yaml").write_text(RULE.format(name="later-edit"))
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if live.bundle and live.bundle.rules[0].name == "later-edit":
+                break
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(scenario())
+    assert flaky.calls >= 2 and live.bundle.rules[0].name == "later-edit"
+    assert "reload after file change failed: RuntimeError: boom" in caplog.text
+
+
+def test_watcher_of_a_missing_tree_keeps_trying_until_stopped(tmp_path, caplog) -> None:
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(watch_config(tmp_path / "absent", None, stop, retry_seconds=0.05))
+        for _ in range(200):
+            await asyncio.sleep(0.02)
+            if caplog.text.count("watching again") >= 2:
+                break
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(scenario())
+    assert caplog.text.count("watching again") >= 2
+
+
+def test_a_reload_that_crashes_is_recorded_as_refused(tree, db_url) -> None:
+    """The database refusing the new version's row mid-reload: answered and recorded as a
+    refusal (once the database answers again), the running version untouched."""
+    blips = {"left": 0}
+
+    def connect():
+        if blips["left"] > 0:
+            blips["left"] -= 1
+            raise psycopg.OperationalError("connection refused (a blip)")
+        return psycopg.connect(db_url)
+
+    live = LiveConfig(tree, RulesHost(), ActiveAlerts(), connect)
+    assert live.request("start").outcome == "applied"
+    try:
+        (tree / "rules" / "r.yaml").write_text(RULE.format(name="during-a-blip"))
+        blips["left"] = 1  # record_applied fails; record_refused finds the database back
+        outcome = live.request("test")
+        assert outcome.outcome == "refused"
+        assert outcome.errors[0].message.startswith("the reload failed: OperationalError: connection refused")
+        assert live.last is outcome and live.bundle.rules[0].name == "first-rule"
+        with psycopg.connect(db_url) as conn:
+            last = get_last_attempt(conn)
+            assert last.outcome.value == "refused" and "OperationalError" in last.errors[0]["message"]
+            assert get_current(conn).id == 1
+        assert live.request("again").outcome == "applied"
+        assert live.bundle.rules[0].name == "during-a-blip"
+    finally:
+        live.pipeline.close()
