@@ -16,7 +16,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..pipeline.effects import Notification
+from ..pipeline.effects import KINDS, Notification
 from .message import Message
 
 GroupKey = tuple[str, str, tuple]
@@ -89,7 +89,7 @@ class Grouper:
 
     def _messages(self, g: _Group) -> list[Message]:
         out = []
-        for kind in ("firing", "resolved"):
+        for kind in KINDS:
             items = [v for (k, _), v in g.pending.items() if k == kind]
             if items:
                 out.append(Message(g.key[0], g.key[1], kind, tuple(n for n, _ in items), tuple(v for _, v in items),

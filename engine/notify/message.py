@@ -34,7 +34,7 @@ def alert_view(alert: Alert, site: str | None, dashboard_url: str | None) -> dic
 class Message:
     rule: str
     channel: str
-    kind: str  # firing | resolved
+    kind: str  # one of pipeline.effects.KINDS
     notifications: tuple[Notification, ...]
     views: tuple[dict, ...]  # alert_view of each notification's alert, same order
     group_key: str = ""  # "" when the rule does not group

@@ -31,12 +31,20 @@ class Change:
     old_status: Status
 
 
+# Notification kinds, the one list: the first word about an alert; a `repeat_interval`
+# reminder; a rule newly matched because the alert's severity rose; a notification held back
+# (silence, throttle, flapping) going out now; the all-clear. Channels page on every kind
+# but `resolved`.
+FIRING, REPEAT, ESCALATED, RELEASED, RESOLVED = "firing", "repeat", "escalated", "released", "resolved"
+KINDS = (FIRING, REPEAT, ESCALATED, RELEASED, RESOLVED)
+
+
 @dataclass(frozen=True)
 class Notification:
     alert: Alert
     rule: str
     channel: str
-    kind: str  # firing | resolved
+    kind: str  # one of KINDS
     at: datetime
     action: NotifyAction | None = None
 

@@ -8,7 +8,7 @@ from typing import Iterable
 
 from ..config.bundle import NotifyAction, Rule
 from ..model import Alert, Status
-from .effects import Decision, Notification
+from .effects import FIRING, RELEASED, REPEAT, RESOLVED, Decision, Notification
 from .silences import active_silence
 from .work import Context, Work
 
@@ -37,7 +37,7 @@ def route(work: Work, ctx: Context) -> Work:
 
 
 def firing(alert: Alert, actions: Iterable[tuple[Rule, NotifyAction]], now: datetime, ctx: Context,
-           out: list[Notification], decisions: list[Decision], held: list) -> None:
+           out: list[Notification], decisions: list[Decision], held: list, kind: str = FIRING) -> None:
     actions = tuple(actions)
     if not actions:
         return
@@ -55,7 +55,7 @@ def firing(alert: Alert, actions: Iterable[tuple[Rule, NotifyAction]], now: date
                                       ctx.view.version_id))
             continue
         for channel in action.channels:
-            out.append(Notification(alert, rule.name, channel, "firing", now, action))
+            out.append(Notification(alert, rule.name, channel, kind, now, action))
         decisions.append(Decision(alert.id, "route", rule.name, {"notify": list(action.channels)}, ctx.view.version_id))
 
 
@@ -64,7 +64,7 @@ def resolved(alert: Alert, now: datetime, ctx: Context, out: list[Notification],
     for (rule, channel), action in sorted(told.items(), key=lambda item: item[0]):
         if action is not None and not action.send_resolved:
             continue
-        out.append(Notification(alert, rule, channel, "resolved", now, action))
+        out.append(Notification(alert, rule, channel, RESOLVED, now, action))
     if told:
         decisions.append(Decision(alert.id, "route", "resolved", {"notify": sorted({c for _, c in told})},
                                   ctx.view.version_id))
@@ -91,7 +91,7 @@ def repeats(now: datetime, ctx: Context, out: list[Notification], decisions: lis
         if last is None:
             continue
         if (now - last).total_seconds() >= action.repeat_interval:
-            out.append(Notification(alert, rule, channel, "firing", now, action))
+            out.append(Notification(alert, rule, channel, REPEAT, now, action))
             decisions.append(Decision(alert.id, "route", rule, {"repeat": True, "notify": [channel]},
                                       ctx.view.version_id))
 
@@ -104,4 +104,4 @@ def released(now: datetime, ctx: Context, out: list[Notification], decisions: li
             continue
         if active_silence(alert, ctx.view, now) is None:
             held.append((alert_id, ()))
-            firing(alert, actions, now, ctx, out, decisions, held)
+            firing(alert, actions, now, ctx, out, decisions, held, RELEASED)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from ..config.bundle import NotifyAction
 from ..model import EMPTY, Alert, Status, evolve
-from .effects import Effects
+from .effects import RESOLVED, Effects
 
 # Alert types that mean "this device (or the path through it) is down" for dependency
 # suppression: an alert on a device below one of these is a symptom. linkDown is not one:
@@ -106,7 +106,7 @@ class ActiveAlerts:
             while self.repeat_due and self.repeat_due[0][0] <= effects.ticked_at:
                 heapq.heappop(self.repeat_due)
         for n in effects.notifications:
-            if n.kind == "firing":
+            if n.kind != RESOLVED:
                 self.told(n.alert.id, n.alert.fingerprint, n.rule, n.channel, n.action, n.at)
         for rule, key, at, alert_id, window in effects.window_entries:
             self.windows.setdefault((rule, key), deque()).append((at, alert_id))

@@ -62,17 +62,20 @@ def matcher_holds(m: Matcher, fields: dict[str, Any]) -> bool:
 
 
 def window_holds(window: TimeWindow | None, now: datetime) -> bool:
+    """Whether `now` is inside the window. A window whose end is at or before its start
+    crosses midnight, and `days` names the day it starts (as PagerDuty and Opsgenie read
+    it): `days: [sun]`, 23:00-02:00 is Sunday 23:00 to Monday 02:00, not Sunday 00:00-02:00."""
     if window is None:
         return True
     local = now.astimezone(ZoneInfo(window.timezone))
-    if _DAYS[local.weekday()] not in window.days:
-        return False
-    if window.start and window.end:
-        hm = f"{local.hour:02d}:{local.minute:02d}"
-        if window.start <= window.end:
-            return window.start <= hm < window.end
-        return hm >= window.start or hm < window.end  # crosses midnight
-    return True
+    day = local.weekday()
+    start, end = window.start or "00:00", window.end or "24:00"
+    hm = f"{local.hour:02d}:{local.minute:02d}"
+    if start < end:
+        return _DAYS[day] in window.days and start <= hm < end
+    if hm >= start:  # the evening part, on a day the window starts
+        return _DAYS[day] in window.days
+    return hm < end and _DAYS[day - 1] in window.days  # the morning part: it started yesterday
 
 
 def _same(value: Any, arg: Any) -> bool:

@@ -43,7 +43,8 @@ def test_silenced_alert_is_stored_not_notified_and_released_when_the_silence_end
     assert decision.rule == "silence:site2-maintenance" and decision.detail["owner"] == "alice"
     assert p.tick(at(3000)).notifications == ()  # 09:50, still silenced
     later = p.tick(at(3601))  # 10:00:01, the window is over and the alert still active
-    assert [(n.alert.id, n.channel, n.rule) for n in later.notifications] == [(alert.id, "noc", "tell-noc")]
+    assert [(n.alert.id, n.channel, n.rule, n.kind) for n in later.notifications] == [
+        (alert.id, "noc", "tell-noc", "released")]
     assert p.tick(at(3700)).notifications == ()  # released once
 
 
@@ -58,7 +59,7 @@ def test_repeat_interval_for_alerts_still_active(tmp_path) -> None:
     (alert,) = p.process(trap(COLD_START, "10.3.0.1")).created
     assert p.tick(at(1800)).notifications == ()
     first = p.tick(at(3600))
-    assert [(n.alert.id, n.kind) for n in first.notifications] == [(alert.id, "firing")]
+    assert [(n.alert.id, n.kind) for n in first.notifications] == [(alert.id, "repeat")]
     assert any(d.detail.get("repeat") for d in first.decisions)
     assert p.tick(at(3700)).notifications == ()
     assert len(p.tick(at(7200)).notifications) == 1
