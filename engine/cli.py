@@ -175,6 +175,24 @@ def cmd_import_legacy(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from .check import check_connector
+    from .config.loader import load_tree
+
+    logging.basicConfig(level=os.environ.get("OPSC_LOG_LEVEL", "ERROR"), format="%(levelname)s %(name)s: %(message)s")
+    result = load_tree(_config_dir(args))
+    if result.bundle is None:
+        for problem in result.errors:
+            print(problem.format(), file=sys.stderr)
+        return 1
+    report = asyncio.run(check_connector(result.bundle, args.name, listen_seconds=args.listen_seconds))
+    print(report.text())
+    return 0 if report.ok else 1
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from .config.schema import kind_schema, schema_names
 
@@ -254,6 +272,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--database-url", required=True, help="the old database, e.g. postgresql://user@host/opsconductor")
     p.add_argument("--out", default="imported-config", help="directory to write (default ./imported-config)")
     p.set_defaults(func=cmd_import_legacy)
+
+    p = sub.add_parser("check", help="try a connector now: log in and poll once (or listen), print what came back; "
+                                     "stores nothing")
+    check = p.add_subparsers(dest="what", required=True, metavar="WHAT")
+    c = check.add_parser("connector", help="poll once (a trap receiver: listen for a while) and show the alerts")
+    c.add_argument("name")
+    c.add_argument("--config", metavar="DIR", help="config tree (default: $OPSC_CONFIG_DIR or .)")
+    c.add_argument("--listen-seconds", type=float, default=10.0, help="how long a trap receiver listens (default 10)")
+    c.set_defaults(func=cmd_check)
 
     p = sub.add_parser("schema", help="print the JSON Schema of a config kind (for editors)")
     p.add_argument("kind", help="connector, oidmap, dependency, rule, ruletest, connector.TYPE or channel.TYPE")
