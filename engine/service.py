@@ -21,6 +21,8 @@ from .connectors.base import Backpressure
 from .connectors.supervisor import ConnectorSupervisor
 from .errors import OpscError
 from .gitops import GitSettings, GitSync, verify_signature
+from .intake.journal import MAX_BYTES as JOURNAL_MAX_BYTES, Journal
+from .intake.replay import journal_directory, replay_journal
 from .metrics import Exposition
 from .model import Status
 from .notify.notifier import Notifier
@@ -37,6 +39,7 @@ from .watch import watch_config
 log = logging.getLogger("opsconductor")
 _STATUSES = {"ok", "degraded", "failing", "disabled", "unknown"}
 STATUS_EVERY = 10.0  # seconds between connector status writes
+SPOOLING_AFTER = 5.0  # seconds without a commit while the journal holds events: /healthz says degraded
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class ServeSettings:
     watch: bool = True
     run_rule_tests: bool = True
     server: ServerConfig = ServerConfig()
+    journal_max_bytes: int = JOURNAL_MAX_BYTES  # beyond this, intake answers 503 (docs/faults.md)
 
 
 def tune_gc() -> None:
@@ -72,7 +76,11 @@ class Engine:
                                in_use=lambda: None)
         self.notifier = Notifier(self.connect, lambda: self.live.bundle,
                                  dashboard_url=dashboard_url(settings))
-        self.worker = PipelineWorker(lambda: self.live.pipeline, database_url, self.notifier.submit)
+        with self.connect() as conn:  # one journal per database (see intake/replay.py)
+            directory = journal_directory(settings.data_dir or Path("var"), conn)
+        self.journal = Journal(directory, max_bytes=settings.journal_max_bytes)
+        self.worker = PipelineWorker(lambda: self.live.pipeline, database_url, self.notifier.submit,
+                                     journal=self.journal)
         self.live.in_use = lambda: self.worker.in_use
         self.supervisor = ConnectorSupervisor(self.worker.submit, self._previous_state)
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -117,11 +125,15 @@ class Engine:
         # (100,000 open alerts otherwise cost ~130 ms pauses in the stage thread).
         gc.collect()
         gc.freeze()
+        self.journal.open()  # before any event is accepted; refuses a second engine on this journal
         self.notifier.start()
         self.worker.start()
+        # What the last process accepted and did not commit runs before any connector starts.
+        replay_journal(self.journal, self.connect, self.worker.submit)
 
     def stop(self) -> None:
         self.worker.stop()
+        self.journal.close()  # what was not committed (PostgreSQL down) stays for the next start
         self.notifier.stop()
         pipeline = self.live._pipeline
         if pipeline is not None:
@@ -170,8 +182,16 @@ class Engine:
 
     def health(self) -> dict:
         alive = self.worker.alive()
-        return {"engine": "ok" if alive else "failing", "queue_depth": self.worker.depth(),
-                "open_alerts": len(self.state.by_id), "connectors_failing": sorted(self.supervisor.errors)}
+        pending, waited = self.journal.pending()
+        body = {"engine": "ok" if alive else "failing", "queue_depth": self.worker.depth(),
+                "open_alerts": len(self.state.by_id), "connectors_failing": sorted(self.supervisor.errors),
+                "intake": {"journal_events": pending, "spooled_events": self.worker.intake.spooled,
+                           "journal_bytes": self.journal.size, "waiting_seconds": round(waited, 1)}}
+        if pending and waited >= SPOOLING_AFTER:  # accepted and durable, but PostgreSQL is not taking them
+            body["reasons"] = [f"spooling {pending} events for {waited:.0f} seconds"]
+            if alive:
+                body["engine"] = "degraded"
+        return body
 
     def alert_changed(self, alert_id: str, status: str) -> None:
         self.worker.alert_changed(alert_id, Status(status))
@@ -185,7 +205,7 @@ class Engine:
 
         events = accept(config, body, headers, lambda: datetime.now(timezone.utc))
         try:
-            self.worker.submit(events)
+            self.worker.submit(events)  # returns once they are durable (journaled and synced)
         except Backpressure as exc:
             raise OverflowError(str(exc)) from exc
         return {"accepted": len(events)}
@@ -218,6 +238,15 @@ class Engine:
         out.metric("opsc_store_writer_restarts_total", "counter", "Batch writer processes replaced after dying",
                    [({}, self.worker.writer_restarts)])
         out.metric("opsc_pipeline_queue_depth", "gauge", "Raw events waiting for the pipeline", [({}, self.worker.depth())])
+        pending, _ = self.journal.pending()
+        out.metric("opsc_intake_journal_events", "gauge", "Accepted events journaled and not yet committed",
+                   [({}, pending)])
+        out.metric("opsc_intake_spooled_events", "gauge", "Accepted events held in the journal only (memory full)",
+                   [({}, self.worker.intake.spooled)])
+        out.metric("opsc_intake_journal_bytes", "gauge", "Size of the intake journal's segment files",
+                   [({}, self.journal.size)])
+        out.metric("opsc_intake_journal_syncs_total", "counter", "fdatasync calls of the intake journal (group"
+                   " commits)", [({}, self.journal.syncs)])
         out.metric("opsc_pipeline_latency_seconds", "summary", "Receipt to commit, recent events",
                    [({"quantile": str(q)}, stats.percentile(q) or 0.0) for q in (0.5, 0.99)])
         out.metric("opsc_open_alerts", "gauge", "Open alerts in memory", [({}, len(self.state.by_id))])

@@ -90,6 +90,9 @@ async def do_reload(request: Request, actor: str) -> dict[str, Any]:
     return jsonable(await run_in_threadpool(engine.reload, actor))
 
 
+BUSY_RETRY_AFTER = 5  # seconds a refused webhook sender is asked to wait
+
+
 async def ingest_event(request: Request) -> JSONResponse:
     engine = _engine(request)
     connector = request.path_params["connector"]
@@ -103,6 +106,12 @@ async def ingest_event(request: Request) -> JSONResponse:
         raise ApiError(401, str(exc) or "the connector refused these credentials", {"connector": connector}) from None
     except ValueError as exc:
         raise ApiError(400, str(exc) or "the body is not what this connector accepts", {"connector": connector}) from None
+    except OverflowError as exc:  # back-pressure: nothing was accepted, the sender keeps the events and retries
+        busy = ApiError(503, str(exc) or "the engine cannot take more events now; retry later",
+                        {"connector": connector, "retry_after": BUSY_RETRY_AFTER})
+        busy.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
+        raise busy from None
+    # 202 only now: the events are durable (committed, or journaled and synced; docs/faults.md)
     return JSONResponse(jsonable(result), status_code=202)
 
 

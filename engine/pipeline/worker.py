@@ -6,8 +6,12 @@ child process writes the batches in order (store/writer.py), so the stages and
 PostgreSQL each have a core and no GIL is shared with the writing. Notifications of a
 batch are handed over once the child reports it committed.
 
-Back-pressure is explicit: `submit` refuses events that do not fit (Backpressure,
-counted); connectors keep them and retry. The stage thread waits when two batches are
+Intake goes through an IntakeQueue (intake/queue.py): with a journal, `submit` returns
+once the events are durable (fsync'd in groups), and a journal segment is let go once
+every event in it is committed; beyond `max_queue` events in memory the queue spools to
+the journal and reads back in order. Back-pressure is explicit: `submit` refuses what
+does not fit (Backpressure; each refused event counted once however often it is offered
+again); connectors keep them and retry. The stage thread waits when two batches are
 already on their way to the writer, so a slow database fills the queue, not memory.
 
 Operators change alerts outside the pipeline (the API stores an acknowledge or resolve
@@ -24,15 +28,16 @@ database does not.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
 from ..connectors.base import Backpressure
+from ..intake.journal import Journal
+from ..intake.queue import IntakeQueue
 from ..model import RawEvent, Status, evolve
 from ..store.batch import prepare_batch
 from ..store.writer import BatchWriter, WriteReport
@@ -40,6 +45,7 @@ from .effects import Effects
 from .pipeline import Pipeline
 
 log = logging.getLogger("opsconductor.worker")
+_REFUSED_KEPT = 100_000  # event ids remembered as refused, so an event offered again is not counted again
 
 
 class WorkerStats:
@@ -70,16 +76,17 @@ class _Sent:
     events: int
     received: tuple[float, ...]  # receipt times, for the latency figures
     effects: tuple  # their notifications leave after the commit; events to run again are found in them
+    segments: dict  # journal segment → events of the batch it holds (let go once committed)
 
 
 class PipelineWorker:
     def __init__(self, current: Callable[[], Pipeline], database_url: str, notify: Callable[[Sequence], None],
                  *, max_queue: int = 50_000, max_batch: int = 1_000, tick_every: float = 1.0,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), journal: Journal | None = None):
         self._current = current
         self._notify = notify
-        self._queue: queue.Queue[RawEvent] = queue.Queue()
-        self._max_queue = max_queue
+        self.intake = IntakeQueue(journal, max_queue)
+        self._refused: OrderedDict[str, None] = OrderedDict()  # events refused lately: counted once
         self._max_batch = max_batch
         self._tick_every = tick_every
         self._clock = clock
@@ -97,17 +104,26 @@ class PipelineWorker:
     # ---- intake (any thread) ---------------------------------------------------------------
 
     def submit(self, events: list[RawEvent]) -> None:
+        """Accept events (durable on return when there is a journal), or Backpressure."""
         with self._lock:
-            if self._queue.qsize() + len(events) > self._max_queue:
-                self.stats.rejected += len(events)
-                raise Backpressure(f"pipeline queue full ({self._queue.qsize()} waiting); retry later")
-            self._inflight += len(events)
+            self._inflight += len(events)  # before they can be taken: drain() must wait for them
+        try:
+            self.intake.put(events)
+        except Backpressure:
+            with self._lock:
+                self._inflight -= len(events)
+                fresh = [e.event_id for e in events if e.event_id not in self._refused]
+                self.stats.rejected += len(fresh)
+                self._refused.update(dict.fromkeys(fresh))
+                while len(self._refused) > _REFUSED_KEPT:
+                    self._refused.popitem(last=False)
+            raise
+        with self._lock:
             for e in events:
-                self._queue.put_nowait(e)
                 self.stats.events_in[e.connector] = self.stats.events_in.get(e.connector, 0) + 1
 
     def depth(self) -> int:
-        return self._queue.qsize()
+        return self.intake.depth()
 
     def alert_changed(self, alert_id: str, status: Status) -> None:
         """An operator acknowledged or resolved an alert (already stored); any thread."""
@@ -151,7 +167,7 @@ class PipelineWorker:
     def _process_loop(self) -> None:
         next_tick = time.monotonic() + self._tick_every
         while not self._stop.is_set():
-            batch = self._take()
+            batch, segments = self.intake.take(self._max_batch, 0.05)
             changes = _drain(self._changes)
             replays = _drain(self._replays)
             batch = replays + batch
@@ -179,7 +195,7 @@ class PipelineWorker:
                 prepared = time.perf_counter()
                 record = prepare_batch(self._kept(batch[len(replays):], effects), effects, pipeline.view.version_id)
                 self.stats.prepare_seconds += time.perf_counter() - prepared
-                sent = _Sent(len(batch), tuple(e.received_at.timestamp() for e in batch), tuple(effects))
+                sent = _Sent(len(batch), tuple(e.received_at.timestamp() for e in batch), tuple(effects), segments)
                 self.stats.process_seconds += time.perf_counter() - started
                 self._writer.send(record, sent)  # waits while two batches are on their way
             else:
@@ -202,19 +218,6 @@ class PipelineWorker:
         dropped = {id(fx.event) for fx in effects if fx.dropped}
         return [e for e in batch if id(e) not in dropped] if dropped else batch
 
-    def _take(self) -> list[RawEvent]:
-        try:
-            first = self._queue.get(timeout=0.05)
-        except queue.Empty:
-            return []
-        batch = [first]
-        while len(batch) < self._max_batch:
-            try:
-                batch.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        return batch
-
     # ---- writer reports (the writer's reader thread) -----------------------------------------
 
     def _written(self, sent: _Sent, report: WriteReport) -> None:
@@ -230,6 +233,7 @@ class PipelineWorker:
         unstored = set(report.failed) | set(report.conflicts)
         if unstored:
             self._unstored.extend(sorted(unstored))
+        self.intake.committed(sent.segments)
         self.stats.written += sent.events
         self.stats.batches += 1
         with self._lock:

@@ -95,6 +95,9 @@ def test_back_pressure_is_explicit(engine) -> None:
     with pytest.raises(Backpressure):
         worker.submit(too_many)
     assert worker.stats.rejected == 101
+    with pytest.raises(Backpressure):  # offered again (a trap receiver retries): counted once per event
+        worker.submit(too_many)
+    assert worker.stats.rejected == 101 and worker.depth() == 0
 
 
 def test_explain_cli(engine) -> None:

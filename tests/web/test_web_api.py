@@ -144,6 +144,10 @@ def test_webhook_ingest_maps_engine_answers(client, engine):
     assert client.post("/api/v1/events/am", content=b"{}").status_code == 401
     bad = client.post("/api/v1/events/am", content=b"[1]", headers={"Authorization": "Bearer hook"})
     assert bad.status_code == 400 and bad.json()["error"]["message"] == "body is not a JSON object"
+    busy = client.post("/api/v1/events/full", content=b"{}")
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "5"
+    assert busy.json()["error"] == {"code": "unavailable", "message": "pipeline queue full (50000 waiting); retry later",
+                                    "details": {"connector": "full", "retry_after": 5}}
 
 
 def test_dependencies_connectors_config(client, add_alerts, db_url):

@@ -77,6 +77,8 @@ class FakeEngine:
         return {"engine": "ok", "queue_depth": 3}
 
     def accept_webhook(self, connector: str, body: bytes, headers: Mapping[str, str]) -> dict:
+        if connector == "full":  # what Engine.accept_webhook raises when the intake refuses (back-pressure)
+            raise OverflowError("pipeline queue full (50000 waiting); retry later")
         if connector != "am":
             raise KeyError(connector)
         if headers.get("authorization") != "Bearer hook":
