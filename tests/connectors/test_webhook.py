@@ -75,6 +75,22 @@ def test_alertmanager_firing_then_resolved(am) -> None:
     assert clear.occurred_at == datetime(2025, 6, 3, 10, 5, tzinfo=timezone.utc)
 
 
+@pytest.mark.parametrize("conf, labels, category", [
+    ({}, {"category": "network"}, "network"),  # the default label
+    ({}, {}, "application"),  # no label, no connector category
+    ({}, {"category": "Power"}, "power"),
+    ({}, {"category": "kitchen"}, "application"),  # not one of ours
+    ({"category": "compute"}, {}, "compute"),  # the connector's category
+    ({"category_label": "team_area"}, {"team_area": "storage", "category": "network"}, "storage"),
+])
+def test_alertmanager_category_comes_from_a_label(tmp_path, monkeypatch, conf, labels, category) -> None:
+    config, view = setup(tmp_path, monkeypatch, format="alertmanager", **conf)
+    body = {**AM_BODY, "alerts": [{**AM_BODY["alerts"][0], "labels": {**AM_BODY["alerts"][0]["labels"], **labels}}]}
+    (event,) = accept(config, json.dumps(body).encode(), {}, lambda: NOW)
+    (alert,) = normalize(event, view)
+    assert alert.category == category
+
+
 @pytest.mark.parametrize("headers,expect", [
     ({}, "missing bearer token"), ({"authorization": "Bearer nope"}, "wrong bearer token"),
     ({"authorization": f"Basic {TOKEN}"}, "missing bearer token")])

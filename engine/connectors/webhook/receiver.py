@@ -55,7 +55,7 @@ def accept(config: ConnectorConfig, body: bytes, headers: Mapping[str, str], clo
         raise ValueError(f"{config.name}: the body is not JSON ({exc.msg} at position {exc.pos})") from None
     fmt = settings.get("format") or "generic"
     if fmt == "alertmanager":
-        items = alertmanager_fields(config.name, doc)
+        items = alertmanager_fields(config.name, doc, str(settings.get("category_label") or "category"))
     else:
         items = generic_fields(config.name, doc, settings.get("mapping") or {})
     received = clock()
@@ -157,7 +157,7 @@ def generic_fields(name: str, doc: Any, mapping: Mapping[str, str]) -> list[tupl
 
 # ---- Prometheus Alertmanager --------------------------------------------------------------
 
-def alertmanager_fields(name: str, doc: Any) -> list[tuple[dict, Any]]:
+def alertmanager_fields(name: str, doc: Any, category_label: str = "category") -> list[tuple[dict, Any]]:
     if not isinstance(doc, Mapping):
         raise ValueError(f"{name}: $: expected the Alertmanager webhook object, got {_kind(doc)}")
     alerts = doc.get("alerts")
@@ -192,6 +192,7 @@ def alertmanager_fields(name: str, doc: Any) -> list[tuple[dict, Any]]:
         instance = labels.get("instance")
         fields = {"alert_type": alertname, "severity": labels.get("severity"), "status": status,
                   "device": strip_port(instance) if instance else None, "title": annotations.get("summary"),
+                  "category": labels.get(category_label),
                   "message": annotations.get("description") or annotations.get("message"),
                   "occurred_at": alert.get("endsAt") if status == "resolved" else alert.get("startsAt"),
                   "source_alert_id": fingerprint, "resource_key": fingerprint, "clear": status == "resolved",
