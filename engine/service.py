@@ -18,6 +18,7 @@ import psycopg
 from .config.secrets import resolve
 from .config.server import ServerConfig
 from .connectors.base import Backpressure
+from .connectors.snmp.trapstats import drop_samples
 from .connectors.supervisor import ConnectorSupervisor
 from .errors import OpscError
 from .gitops import GitSettings, GitSync, verify_signature
@@ -265,6 +266,11 @@ class Engine:
         out.metric("opsc_connector_up", "gauge", "1 when a connector is running and healthy",
                    [({"connector": s.name, "status": s.status}, 1 if s.status == "ok" else 0)
                     for s in self.supervisor.statuses(bundle)])
+        traps = [(name, r.stats.snapshot()) for name, r in self.supervisor.trap_receivers()]
+        out.metric("opsc_trap_datagrams_total", "counter", "Datagrams the trap receivers read",
+                   [({"connector": name}, snap.received) for name, snap in traps])
+        out.metric("opsc_trap_dropped_total", "counter", "Trap datagrams (or events) the receivers dropped, by reason",
+                   [sample for name, snap in traps for sample in drop_samples(name, snap)])
         return out.text()
 
 

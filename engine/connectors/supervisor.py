@@ -84,6 +84,10 @@ class ConnectorSupervisor:
         for name in list(self.running):
             await self._stop(name)
 
+    def trap_receivers(self) -> list[tuple[str, TrapReceiver]]:
+        """The running trap receivers, for their counters on /metrics."""
+        return [(name, r) for name, r in sorted(self.running.items()) if isinstance(r, TrapReceiver)]
+
     def statuses(self, bundle: Bundle | None) -> list[ConnectorStatus]:
         now = datetime.now(timezone.utc)
         out = []

@@ -13,6 +13,15 @@ are we (BER is not DER):
 * INTEGER with leading 00/FF padding, and an empty INTEGER (= 0);
 * OID arcs of any size up to 20 continuation octets; a leading 0x80 octet is refused.
 
+Lenient where net-snmp is and pysnmp is not, in one place: an unsigned value
+(Counter32, Gauge32, TimeTicks, Counter64, and the v1 time-stamp) encoded without its
+leading 00 octet, i.e. negative in two's complement, is read modulo 2^32 (2^64 for
+Counter64) as net-snmp's asn_parse_unsigned_int does, when it fits 8 octets; some agents
+send a Gauge32 of 4294967295 as 42 04 FF FF FF FF. pysnmp drops such a trap.
+
+Every message is bounded: a number too long to print (Python refuses int → str past
+4,300 digits) is named by its size instead.
+
 Stricter than pysnmp in one place only: bytes after the message are refused even when
 the message has an indefinite length (pysnmp ignores them then; with a definite length
 it drops the packet too). SNMPv3 raises UnsupportedVersion so the caller hands the
@@ -32,6 +41,14 @@ _MAX_ARC_CONTINUATION = 20
 _OID_CACHE_SIZE = 8192
 
 
+def show(v: int) -> str:
+    """A number for an error message: the digits up to 64 bits, else its size (never an
+    exception: a 2,000-octet INTEGER has more digits than int → str allows)."""
+    if -(1 << 64) <= v < (1 << 64):
+        return str(v)
+    return f"a {(v.bit_length() + 8) // 8}-octet number"
+
+
 class BerError(OpscError):
     """A packet that is not a well-formed SNMP v1/v2c message; names the reason and byte."""
 
@@ -46,7 +63,7 @@ class UnsupportedVersion(BerError):
 
     def __init__(self, version: int, offset: int):
         self.version = version
-        super().__init__(f"SNMP version field {version} is not v1 (0) or v2c (1); "
+        super().__init__(f"SNMP version field {show(version)} is not v1 (0) or v2c (1); "
                          "SNMPv3 (3) must go to pysnmp", offset)
 
 
@@ -86,6 +103,8 @@ _V2_OTHER_PDUS = frozenset({0xA0, 0xA1, 0xA3, 0xA5, 0xA8})
 _V1_OTHER_PDUS = frozenset({0xA0, 0xA1, 0xA2, 0xA3})
 
 _U32 = (0, 4294967295)
+_U64 = (0, 18446744073709551615)
+_NEGATIVE_UNSIGNED = -(1 << 63)  # net-snmp reads an unsigned value of up to 8 octets
 # identifier octet with the constructed bit cleared -> (type name, kind, range)
 # kind: 0 integer, 1 octets, 2 oid, 3 null, 4 ip address, 5 v1 NetworkAddress (an ip
 # address one CHOICE deeper, which only matters for pyasn1's nesting limit)
@@ -103,7 +122,7 @@ _V1_TYPES = {
 _V2_TYPES = dict(_V1_TYPES)
 _V2_TYPES.update({
     0x40: ("IpAddress", 4, None),
-    0x46: ("Counter64", 0, (0, 18446744073709551615)),
+    0x46: ("Counter64", 0, _U64),
     0x80: ("NoSuchObject", 3, None),
     0x81: ("NoSuchInstance", 3, None),
     0x82: ("EndOfMibView", 3, None),
@@ -275,6 +294,14 @@ def _ip(data: bytes, t: int, p: int, ln: int, lim: int, depth: int, at: int) -> 
     return f"{raw[0]}.{raw[1]}.{raw[2]}.{raw[3]}", end
 
 
+def _unsigned(v: int, rng: tuple[int, int], what: str, at: int) -> int:
+    """An out-of-range value: for an unsigned type, a negative one of up to 8 octets is
+    read modulo the width (net-snmp); anything else is refused."""
+    if rng[0] == 0 and _NEGATIVE_UNSIGNED <= v < 0:
+        return v % (rng[1] + 1)
+    raise BerError(f"{what} value {show(v)} out of range {rng[0]}..{rng[1]}", at)
+
+
 def _not_empty_indefinite(data: bytes, p: int, lim: int, at: int) -> None:
     """pyasn1 looks for end-of-contents before decoding a CHOICE alternative, so an
     indefinite-length value that starts with 00 00 leaves the CHOICE empty: refused."""
@@ -293,7 +320,7 @@ def _value(data: bytes, pos: int, lim: int, types: dict, depth: int) -> tuple[st
     if kind == 0:
         v = _integer(data, t, p, ln, pos, name)
         if v < rng[0] or v > rng[1]:
-            raise BerError(f"{name} value {v} out of range {rng[0]}..{rng[1]}", pos)
+            v = _unsigned(v, rng, name, pos)
         return name, v, p + ln
     if kind == 2:
         return name, _oid(data, t, p, ln, pos), p + ln
@@ -355,7 +382,7 @@ def _field_int(data: bytes, pos: int, lim: int, what: str) -> tuple[int, int]:
 
 def _check_range(v: int, lo: int, hi: int, what: str, at: int) -> None:
     if v < lo or v > hi:
-        raise BerError(f"{what} {v} out of range {lo}..{hi}", at)
+        raise BerError(f"{what} {show(v)} out of range {lo}..{hi}", at)
 
 
 def _finish(data: bytes, pos: int, mend: int, mlen: int) -> None:
@@ -455,7 +482,8 @@ def decode_message(data: bytes | bytearray | memoryview) -> TrapMessage:
     if t & 0xDF != 0x43:
         raise BerError(f"time-stamp: identifier 0x{t:02X}, expected TimeTicks 0x43", at)
     timestamp = _integer(data, t, p, ln, at, "time-stamp")
-    _check_range(timestamp, 0, 4294967295, "time-stamp", at)
+    if timestamp < 0 or timestamp > 4294967295:
+        timestamp = _unsigned(timestamp, _U32, "time-stamp", at)
     varbinds, pos = _varbinds(data, p + ln, pend, False)
     _finish(data, _end(data, pos, pend, plen, mend, "PDU"), mend, mlen)
     return TrapMessage(0, community, pdu_type, varbinds, enterprise=enterprise, agent_addr=agent_addr,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...errors import OpscError
-from .ber import TrapMessage, VarBind
+from .ber import TrapMessage, VarBind, show
 
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 SNMP_TRAP_OID = "1.3.6.1.6.3.1.1.4.1.0"
@@ -57,12 +57,12 @@ def _from_v1(msg: TrapMessage) -> Notification:
     generic, specific = msg.generic_trap, msg.specific_trap
     if generic == 6:
         if specific is None or not 0 <= specific <= 4294967295:
-            raise ConvertError(f"specific-trap {specific} cannot be an OID sub-identifier")
+            raise ConvertError(f"specific-trap {_shown(specific)} cannot be an OID sub-identifier")
         trap_oid = f"{msg.enterprise}.0.{specific}"
     elif generic is not None and 0 <= generic <= 5:
         trap_oid = f"{SNMP_TRAPS}.{generic + 1}"
     else:
-        raise ConvertError(f"generic-trap {generic} is not 0..6 (RFC 1157)")
+        raise ConvertError(f"generic-trap {_shown(generic)} is not 0..6 (RFC 1157)")
     varbinds = (
         VarBind(SYS_UPTIME, "TimeTicks", msg.timestamp),
         VarBind(SNMP_TRAP_OID, "ObjectIdentifier", trap_oid),
@@ -72,3 +72,7 @@ def _from_v1(msg: TrapMessage) -> Notification:
         VarBind(SNMP_TRAP_ENTERPRISE, "ObjectIdentifier", msg.enterprise),
     )
     return Notification(trap_oid, msg.timestamp, varbinds, msg.agent_addr)
+
+
+def _shown(v: int | None) -> str:
+    return "missing" if v is None else show(v)

@@ -208,8 +208,8 @@ class TrapReceiver:
                     break
             try:
                 self._process(lst, batch)
-            except Exception:  # a bug here must not stop the receiver; the batch is lost and counted
-                log.exception("%s: failed to process %d datagrams", self.name, len(batch))
+            except Exception as exc:  # _process isolates datagrams; this is the reader's last resort
+                self._log("internal", "failed to process %d datagrams (%s: %s)", len(batch), type(exc).__name__, exc)
                 self.stats.add(malformed=len(batch), received=len(batch))
 
     def _community_ok(self, community: bytes) -> bool:
@@ -219,6 +219,8 @@ class TrapReceiver:
         return ok
 
     def _process(self, lst: _Listener, batch: list) -> None:
+        """Decode, check and queue one read batch. Faults stay with their datagram: each one is
+        dropped, counted and logged (rate-limited) on its own, the others go on."""
         events: list[RawEvent] = []
         v3: list = []
         n = dict(received=len(batch), decoded=0, dropped_community=0, malformed=0, dropped_unsupported=0,
@@ -226,6 +228,16 @@ class TrapReceiver:
         for data, addr in batch:
             try:
                 msg = decode_message(data)
+                if not self._community_ok(msg.community):
+                    n["dropped_community"] += 1
+                    self._log("community", "trap from %s dropped: wrong community", addr[0])
+                    continue
+                if msg.pdu_type == "response":
+                    n["dropped_unsupported"] += 1
+                    self._log("pdu", "datagram from %s dropped: a Response PDU is not a notification", addr[0])
+                    continue
+                note = notification_of(msg)
+                events.append(self._event("v1" if msg.version == 0 else "v2c", note, addr))
             except UnsupportedVersion as exc:
                 if exc.version == 3 and self._v3 is not None:
                     v3.append((data, addr))
@@ -234,7 +246,7 @@ class TrapReceiver:
                     self._log("v3_off", "SNMPv3 datagram from %s dropped: no v3_users configured", addr[0])
                 else:
                     n["malformed"] += 1
-                    self._log("version", "datagram from %s dropped: SNMP version field %d", addr[0], exc.version)
+                    self._log("version", "datagram from %s dropped: %s", addr[0], exc.reason)
                 continue
             except UnsupportedPdu as exc:
                 n["dropped_unsupported"] += 1
@@ -244,28 +256,23 @@ class TrapReceiver:
                 n["malformed"] += 1
                 self._log("malformed", "malformed datagram from %s (%d bytes): %s", addr[0], len(data), exc)
                 continue
-            if not self._community_ok(msg.community):
-                n["dropped_community"] += 1
-                self._log("community", "trap from %s dropped: wrong community", addr[0])
-                continue
-            if msg.pdu_type == "response":
-                n["dropped_unsupported"] += 1
-                self._log("pdu", "datagram from %s dropped: a Response PDU is not a notification", addr[0])
-                continue
-            try:
-                note = notification_of(msg)
             except ConvertError as exc:
                 n["malformed"] += 1
                 self._log("malformed", "trap from %s dropped: %s", addr[0], exc)
                 continue
-            events.append(self._event("v1" if msg.version == 0 else "v2c", note, addr))
+            except Exception as exc:  # a decoder bug: this datagram is lost and counted, not its batch
+                n["malformed"] += 1
+                self._log("internal", "datagram from %s (%d bytes) dropped: the decoder failed (%s: %s); "
+                          "please report it with the datagram: %s", addr[0], len(data), type(exc).__name__, exc,
+                          bytes(data[:256]).hex())
+                continue
             n["decoded"] += 1
             if msg.pdu_type == "inform":
                 try:
                     lst.sock.sendto(encode_response(msg), addr)
                     n["informs_answered"] += 1
-                except OSError as exc:
-                    self._log("send", "cannot answer the inform from %s: %s", addr[0], exc)
+                except Exception as exc:  # OSError, or a value encode_response cannot write back
+                    self._log("send", "cannot answer the inform from %s: %s: %s", addr[0], type(exc).__name__, exc)
         self.stats.add(**n)
         if events:
             self._enqueue(events)
@@ -323,7 +330,10 @@ class TrapReceiver:
         n = dict(decoded=0, informs_answered=0, dropped_v3_unknown_user=0, dropped_v3_auth=0, v3_discovery=0,
                  malformed=0, dropped_unsupported=0)
         for data, addr in datagrams:
-            result = self._v3.feed(lst.v3_index, data, addr)
+            try:
+                result = self._v3.feed(lst.v3_index, data, addr)
+            except Exception as exc:  # feed catches pysnmp's errors; this guards the rest of the batch
+                result = v3mod.V3Result(v3mod.MALFORMED, detail=f"{type(exc).__name__}: {exc}")
             if result.outcome == v3mod.NOTIFICATION:
                 events.append(self._event("v3", result.notification, addr))
                 n["decoded"] += 1

@@ -1,5 +1,6 @@
-"""Counters of the trap receiver (a frozen snapshot for the API and /metrics) and a
-rate-limited warning log for what it drops."""
+"""Counters of the trap receiver (a frozen snapshot for the API and /metrics), the drop
+reasons /metrics exports (`opsc_trap_dropped_total{connector, reason}`), and a
+rate-limited, bounded warning log for what it drops."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +9,7 @@ import time
 from dataclasses import dataclass, fields
 from typing import Callable
 
-
+MAX_MESSAGE = 400  # characters of one log message; a hostile datagram cannot flood the log
 
 @dataclass(frozen=True)
 class ReceiverStatsSnapshot:
@@ -25,6 +26,22 @@ class ReceiverStatsSnapshot:
     sink_errors: int = 0  # sink calls that raised (their batch is retried)
     dropped_overflow: int = 0  # events (or v3 datagrams) beyond the bounded queues
     pending: int = 0  # events waiting for the sink
+
+
+# /metrics reason label → the snapshot counter it reads
+DROP_REASONS = (
+    ("bad_community", "dropped_community"),
+    ("v3_auth", "dropped_v3_auth"),
+    ("unknown_user", "dropped_v3_unknown_user"),
+    ("malformed", "malformed"),
+    ("unsupported", "dropped_unsupported"),
+    ("buffer_overflow", "dropped_overflow"),
+)
+
+
+def drop_samples(connector: str, snap: ReceiverStatsSnapshot) -> list[tuple[dict[str, str], int]]:
+    """The samples of opsc_trap_dropped_total for one receiver (every reason, zeros included)."""
+    return [({"connector": connector, "reason": reason}, getattr(snap, name)) for reason, name in DROP_REASONS]
 
 
 class ReceiverStats:
@@ -71,6 +88,11 @@ class RateLimitedLog:
                 self._state[reason] = (last, held + 1)
                 return
             self._state[reason] = (now, 0)
+        try:  # formatted here, not by logging, which prints a traceback when a value cannot be shown
+            text = message % args
+        except Exception as exc:
+            text = f"{message} (arguments not shown: {type(exc).__name__})"
+        if len(text) > MAX_MESSAGE:
+            text = text[:MAX_MESSAGE] + f"… ({len(text) - MAX_MESSAGE} more characters)"
         suffix = f" ({held} more like this in the last {self._interval:g} s)" if held else ""
-        self._logger.warning("%s: " + message + suffix, self._prefix, *args)
-
+        self._logger.warning("%s: %s%s", self._prefix, text, suffix)

@@ -1,10 +1,12 @@
 """The reference decoder: pysnmp's own receive path, normalised into our TrapMessage,
-and the helpers that compare it with ber.py."""
+and the helpers that compare it with ber.py. One deliberate difference is built in:
+unsigned values without their leading 00 are read as net-snmp reads them."""
 from __future__ import annotations
 
 from pyasn1.codec.ber import decoder as asn1_decoder
 from pyasn1.codec.ber import eoo
 from pyasn1.error import PyAsn1Error
+from pyasn1.type import univ
 from pysnmp.proto import api
 from pysnmp.proto.api import v1, v2c, verdec
 from pysnmp.proto.error import ProtocolError
@@ -14,6 +16,25 @@ from opsconductor.engine.connectors.snmp.ber import BerError, TrapMessage, VarBi
 
 
 # --------------------------------------------------------------------------- reference
+
+
+class _NetSnmpUnsigned(asn1_decoder.IntegerPayloadDecoder):
+    """pyasn1's INTEGER decoder, reading an unsigned type's negative value (its leading 00
+    left out) of up to 8 octets modulo the width, as net-snmp does: the one place ber.py
+    follows net-snmp rather than pysnmp, which drops such a trap."""
+
+    _WIDTH = {"Counter32": 32, "Gauge32": 32, "Unsigned32": 32, "TimeTicks": 32, "Counter64": 64,
+              "Counter": 32, "Gauge": 32}  # the last two: SNMPv1 (RFC 1155)
+
+    def _createComponent(self, asn1Spec, tagSet, value, **options):
+        width = self._WIDTH.get(type(asn1Spec).__name__) if asn1Spec is not None else None
+        if width and isinstance(value, int) and -(1 << 63) <= value < 0:
+            value %= 1 << width
+        return super()._createComponent(asn1Spec, tagSet, value, **options)
+
+
+_TYPE_MAP = dict(asn1_decoder.TYPE_MAP)
+_TYPE_MAP[univ.Integer.typeId] = _NetSnmpUnsigned()
 
 
 class RefReject(Exception):
@@ -65,7 +86,7 @@ def reference_decode(data: bytes) -> TrapMessage:
     if version not in (0, 1):
         raise RefReject("version", str(version))
     try:
-        msg, rest = asn1_decoder.decode(data, asn1Spec=api.PROTOCOL_MODULES[version].Message())
+        msg, rest = asn1_decoder.decode(data, asn1Spec=api.PROTOCOL_MODULES[version].Message(), typeMap=_TYPE_MAP)
         if eoo.endOfOctets.isSameTypeWith(msg):
             raise RefReject("parse", "EOO")
         if rest:

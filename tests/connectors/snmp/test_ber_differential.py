@@ -26,8 +26,8 @@ from opsconductor.engine.connectors.snmp.ber import BerError, VarBind, decode_me
 from opsconductor.engine.connectors.snmp.convert import notification_of
 
 from ber_reference import assert_agree, compare, outcome, reference_decode
-from ber_corpus import (IF, SIKLU, XUPS, edge_cases, fuzz_corpus, nested_strings, raw_v2c, real_shaped_corpus, tlv,
-                        v2c_message, v2c_trap)
+from ber_corpus import (IF, SIKLU, XUPS, edge_cases, fuzz_corpus, nested_strings, raw_v1, raw_v2c,
+                        real_shaped_corpus, tlv, v2c_message, v2c_trap)
 
 # --------------------------------------------------------------------------- tests
 
@@ -182,3 +182,30 @@ def test_packets_from_net_snmp_snmptrap():
     assert types_msg["1.3.6.1.4.1.99999.5.4"].value == b"\x00\xff\x10"
     # fuzz the captured packets as well
     assert_agree(fuzz_corpus(list(packets.values()), 1500, seed=7))
+
+
+def test_unsigned_values_without_their_leading_zero_read_as_net_snmp_does():
+    # net-snmp's asn_parse_unsigned_int sign-extends up to 8 octets, then keeps the low 32 (64) bits
+    cases = [(tlv(0x42, b"\xff\xff\xff\xff"), "Gauge32", 4294967295), (tlv(0x41, b"\xff"), "Counter32", 4294967295),
+             (tlv(0x43, b"\x80"), "TimeTicks", 4294967168), (tlv(0x46, b"\xff" * 8), "Counter64", 2 ** 64 - 1),
+             (tlv(0x46, b"\x80"), "Counter64", 2 ** 64 - 128), (tlv(0x42, b"\x80" + b"\x00" * 7), "Gauge32", 0)]
+    for value, name, expected in cases:
+        (vb,) = decode_message(raw_v2c(value=value)).varbinds
+        assert (vb.type, vb.value) == (name, expected), value.hex()
+        assert compare(raw_v2c(value=value)) is None
+    assert decode_message(raw_v1(stamp=tlv(0x43, b"\xff"))).timestamp == 4294967295
+    with pytest.raises(BerError, match="out of range"):  # 9 octets: net-snmp refuses it too
+        decode_message(raw_v2c(value=tlv(0x42, b"\xff\x7f" + b"\x00" * 7)))
+    with pytest.raises(BerError, match="out of range"):  # a signed type is not wrapped
+        decode_message(raw_v2c(value=tlv(0x02, b"\xff\x7f\xff\xff\xff")))
+
+
+def test_a_huge_integer_is_refused_with_a_bounded_message():
+    huge = tlv(0x02, b"\x01" + b"\x00" * 2000)  # more digits than int -> str allows
+    for packet in (raw_v2c(value=huge), raw_v2c(request_id=huge), raw_v1(stamp=b"\x43" + huge[1:])):
+        with pytest.raises(BerError) as info:
+            decode_message(packet)
+        assert "2001-octet number" in str(info.value) and len(str(info.value)) < 200
+    with pytest.raises(ber.UnsupportedVersion) as version:
+        decode_message(raw_v2c(version=huge[4:]))
+    assert "octet number" in str(version.value)
