@@ -101,6 +101,17 @@ def test_demo_scenario_and_sighup_reload(server) -> None:
     assert current["id"] != version
     metrics = httpx.get(f"{base}/metrics", timeout=10).text
     assert "opsc_config_last_reload_successful 1" in metrics and 'opsc_events_in_total{connector="monitoring"}' in metrics
+    # a datagram that used to crash the receiver's batch: dropped, counted by reason on /metrics
+    crashing = ROOT / "tests" / "connectors" / "snmp" / "fixtures" / "huge-integer-varbind.hex"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(bytes.fromhex("".join(line for line in crashing.read_text().splitlines() if not line.startswith("#"))),
+                 ("127.0.0.1", trap_port))
+    malformed = 'opsc_trap_dropped_total{connector="snmp-traps",reason="malformed"} 1'
+    deadline = time.monotonic() + 20
+    while malformed not in metrics and time.monotonic() < deadline:
+        time.sleep(0.2)
+        metrics = httpx.get(f"{base}/metrics", timeout=10).text
+    assert malformed in metrics and 'opsc_trap_dropped_total{connector="snmp-traps",reason="bad_community"} 0' in metrics
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
     out = proc.stdout.read()
