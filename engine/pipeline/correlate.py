@@ -20,10 +20,11 @@ def correlate(work: Work, ctx: Context) -> Work:
     fx = EffectsBuilder(work.event)
     out: list[Candidate] = []
     seen_in_event: dict[str, Alert] = {}
+    closed: list[Alert] = []
     for c in work.candidates:
         alert = c.alert
         if alert.is_clear:
-            _clear(alert, work, ctx, fx)
+            closed += _clear(alert, work, ctx, fx)
             continue
         existing = seen_in_event.get(alert.fingerprint) or ctx.state.open_alert(alert.fingerprint)
         if existing is not None:
@@ -46,10 +47,16 @@ def correlate(work: Work, ctx: Context) -> Work:
             alert = evolve(alert, status=Status.SUPPRESSED, correlation_rule=rule.name[:100])
             fx.decisions.append(_decision(alert, ctx, "correlate", rule.name, {"suppressed": reason}))
         for rule, action in (c.outcome.correlate if c.outcome else ()):
+            if alert.status is not Status.ACTIVE:
+                # Already explained (under a down upstream, by a suppress rule, by another
+                # parent): it is part of that story, not of a storm to announce again.
+                break
             alert = _window(alert, rule, action, work, ctx, fx)
         fx.created.append(alert)
         seen_in_event[alert.fingerprint] = alert
         out.append(Candidate(alert, c.outcome))
+    if closed:
+        close_parents(closed, ctx, fx)
     return work.with_(candidates=tuple(out), effects=fx.freeze(dropped=work.effects.dropped))
 
 
@@ -61,7 +68,9 @@ def _decision(alert: Alert, ctx: Context, stage: str, rule: str, detail: dict) -
     return Decision(alert.id, stage, rule, detail, ctx.view.version_id)
 
 
-def _clear(clear: Alert, work: Work, ctx: Context, fx: EffectsBuilder) -> None:
+def _clear(clear: Alert, work: Work, ctx: Context, fx: EffectsBuilder) -> list[Alert]:
+    """Resolves the open alerts the clear clears; returns them."""
+    closed = []
     for alert_type in clear.clears:
         fp = fingerprint(clear.source_system, clear.device_ip or "", alert_type, clear.resource_key)
         target = ctx.state.open_alert(fp)
@@ -72,6 +81,24 @@ def _clear(clear: Alert, work: Work, ctx: Context, fx: EffectsBuilder) -> None:
         fx.decisions.append(_decision(resolved, ctx, "correlate", _normalized_by(clear),
                                       {"cleared_by": clear.alert_type, "title": clear.title}))
         fx.reevaluate.extend(children_to_reevaluate(target.id, work.now, ctx))
+        closed.append(target)
+    return closed
+
+
+def close_parents(closed: list[Alert], ctx: Context, fx: EffectsBuilder) -> None:
+    """A correlation parent closes with its last open child (resolved, and `resolved` goes to
+    whoever was told of it); its group is then free for a new parent."""
+    gone = {a.id for a in closed}
+    for parent_id in dict.fromkeys(a.correlated_to_id for a in closed if a.correlated_to_id):
+        parent = ctx.state.by_id.get(parent_id)
+        if parent is None or parent.source_system != "correlation":
+            continue
+        if ctx.state.children.get(parent_id, set()) - gone or any(a.correlated_to_id == parent_id for a in fx.created):
+            continue
+        resolved = evolve(parent, status=Status.RESOLVED)
+        fx.changes.append(Change(resolved, "resolved", parent.status))
+        fx.decisions.append(_decision(resolved, ctx, "correlate", parent.correlation_rule or "correlation",
+                                      {"closed": "its last child closed"}))
 
 
 def children_to_reevaluate(root_id: str, now: datetime, ctx: Context) -> list[tuple[str, datetime]]:
@@ -109,31 +136,42 @@ def _dependency(alert: Alert, ctx: Context, fx: EffectsBuilder) -> Alert:
 
 
 def _window(alert: Alert, rule: Rule, action: CorrelateAction, work: Work, ctx: Context, fx: EffectsBuilder) -> Alert:
+    """Counts the alert in its group's window. The window slides: it is open while matching
+    alerts keep coming within `window` of the previous one. An open parent whose window is
+    open takes the alert; otherwise `count` alerts within the window make a new parent (a
+    parent still open from an earlier storm keeps its own members and announcement)."""
     fields = alert_fields(alert, ctx.view.site(alert.device_ip))
     key = tuple(str(fields.get(f)) for f in action.group_by)
     state = ctx.state
-    parent_id = state.parents.get((rule.name, key))
-    parent = state.by_id.get(parent_id) if parent_id else None
-    if parent is None:
-        parent = next((p for p in fx.created if p.id == parent_id), None)
-    fx.window_entries.append((rule.name, key, work.now, alert.id, action.window))
-    if parent is not None and parent.status is not Status.RESOLVED:
-        return _link(alert, parent, rule, ctx, fx)
     horizon = work.now - timedelta(seconds=action.window)
-    recent = [i for t, i in state.windows.get((rule.name, key), ()) if t >= horizon and i in state.by_id]
-    if len(recent) + 1 < action.count:
+    group = (rule.name, key)
+    # This event's own earlier alerts count too (a webhook body can carry a whole storm).
+    pending = {a.id: a for a in fx.created} if fx.window_entries else {}
+    parent_id, joined = next(((p, t) for r, k, p, t in reversed(fx.parents) if (r, k) == group),
+                             state.parents.get(group, (None, None)))
+    parent = (state.by_id.get(parent_id) or pending.get(parent_id)) if parent_id else None
+    if parent is not None and joined >= horizon:
+        fx.window_entries.append((rule.name, key, work.now, alert.id, action.window))
+        fx.parents.append((rule.name, key, parent.id, work.now))
+        return _link(alert, parent, rule, ctx, fx)
+    entries = [*state.windows.get(group, ()), *((t, i) for r, k, t, i, _ in fx.window_entries if (r, k) == group)]
+    fx.window_entries.append((rule.name, key, work.now, alert.id, action.window))
+    recent = [m for t, i in entries if t >= horizon and (m := state.by_id.get(i) or pending.get(i)) is not None]
+    members = [m for m in recent if m.correlated_to_id is None and m.status is not Status.RESOLVED] + [alert]
+    if len(members) < action.count:
         return alert
-    members = [state.by_id[i] for i in recent] + [alert]
-    parent = _parent(alert, members, rule, action, key, ctx)
+    parent = _parent(alert, members, rule, action, key, work.now, ctx)
     fx.created.append(parent)
-    fx.parents.append((rule.name, key, parent.id))
+    fx.parents.append((rule.name, key, parent.id, work.now))
     fx.decisions.append(_decision(parent, ctx, "correlate", rule.name, {
         "correlated": len(members), "window": format_duration(action.window), "group": list(key)}))
     for member in members[:-1]:
-        if member.status is not Status.RESOLVED and member.correlated_to_id is None:
-            linked = evolve(member, status=Status.SUPPRESSED, correlated_to_id=parent.id, correlation_rule=rule.name[:100])
+        linked = evolve(member, status=Status.SUPPRESSED, correlated_to_id=parent.id, correlation_rule=rule.name[:100])
+        if member.id in pending:  # new in this very event: stored linked
+            fx.created[fx.created.index(member)] = linked
+        else:
             fx.changes.append(Change(linked, "suppressed", member.status))
-            fx.decisions.append(_decision(linked, ctx, "correlate", rule.name, {"parent": parent.id}))
+        fx.decisions.append(_decision(linked, ctx, "correlate", rule.name, {"parent": parent.id}))
     return _link(alert, parent, rule, ctx, fx)
 
 
@@ -144,7 +182,8 @@ def _link(alert: Alert, parent: Alert, rule: Rule, ctx: Context, fx: EffectsBuil
     return evolve(alert, status=Status.SUPPRESSED, correlated_to_id=parent.id, correlation_rule=rule.name[:100])
 
 
-def _parent(trigger: Alert, members: list[Alert], rule: Rule, action: CorrelateAction, key: tuple, ctx: Context) -> Alert:
+def _parent(trigger: Alert, members: list[Alert], rule: Rule, action: CorrelateAction, key: tuple, now: datetime,
+            ctx: Context) -> Alert:
     devices = {m.device_ip for m in members}
     device_ip = devices.pop() if len(devices) == 1 else None
     severity = action.parent_severity or max((m.severity for m in members), key=lambda s: s.rank)
@@ -158,6 +197,7 @@ def _parent(trigger: Alert, members: list[Alert], rule: Rule, action: CorrelateA
         alert_type=action.parent_alert_type, title=title[:255],
         message=f"Correlated by rule {rule.name}: {len(members)} alerts within {format_duration(action.window)}",
         occurred_at=trigger.occurred_at, received_at=trigger.received_at,
-        fingerprint=fingerprint("correlation", "/".join(key), action.parent_alert_type, rule.name),
+        # One per storm: a group whose earlier parent is still open can get a new one.
+        fingerprint=fingerprint("correlation", "/".join(key), action.parent_alert_type, f"{rule.name}@{now.isoformat()}"),
         device_ip=device_ip, device_name=ctx.view.device_name(device_ip), resource_key="/".join(key),
         correlation_rule=rule.name[:100], config_version_id=ctx.view.version_id, last_occurrence_at=trigger.received_at)

@@ -58,7 +58,7 @@ class Effects:
     decisions: tuple[Decision, ...] = ()
     notifications: tuple[Notification, ...] = ()
     window_entries: tuple[tuple[str, tuple, datetime, str, float], ...] = ()  # (rule, key, at, alert id, window s)
-    parents: tuple[tuple[str, tuple, str], ...] = ()  # (rule, group key, parent id)
+    parents: tuple[tuple[str, tuple, str, datetime], ...] = ()  # (rule, group key, parent id, a member joined at)
     reevaluate: tuple[tuple[str, datetime | None], ...] = ()  # (child id, due; None = done)
     held: tuple[tuple[str, tuple], ...] = ()  # (alert id, notify actions a silence holds back; () = released)
     dropped: int = 0  # 1 when the connector discards this event entirely (not even stored raw)

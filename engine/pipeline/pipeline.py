@@ -19,7 +19,7 @@ from ..model import RawEvent, Status, evolve
 from ..rules.engine import RuleEngine
 from ..rules.host import RulesHost
 from .context import ConfigView
-from .correlate import children_to_reevaluate, correlate, dependency_rule, find_root
+from .correlate import children_to_reevaluate, close_parents, correlate, dependency_rule, find_root
 from .effects import Change, Decision, Effects, EffectsBuilder
 from .enrich import enrich
 from .normalize import normalize
@@ -83,6 +83,9 @@ class Pipeline:
         if status is Status.RESOLVED:
             resolved(changed, now, self.ctx, fx.notifications, fx.decisions)
             fx.reevaluate.extend(children_to_reevaluate(alert_id, now, self.ctx))
+            close_parents([alert], self.ctx, fx)
+            for change in fx.changes:  # a correlation parent closed with its last child
+                resolved(change.alert, now, self.ctx, fx.notifications, fx.decisions)
         effects = fx.freeze()
         self.state.apply(effects)
         return effects

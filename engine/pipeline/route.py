@@ -29,7 +29,7 @@ def route(work: Work, ctx: Context) -> Work:
         elif outcomes.get(alert.id) is not None:
             firing(alert, outcomes[alert.id].notify, work.now, ctx, notifications, decisions, held)
     for change in work.effects.changes:
-        if change.action == "cleared":
+        if change.action in ("cleared", "resolved"):
             resolved(change.alert, work.now, ctx, notifications, decisions)
     effects = work.effects.with_(notifications=work.effects.notifications + tuple(notifications),
                       decisions=work.effects.decisions + tuple(decisions), held=work.effects.held + tuple(held))

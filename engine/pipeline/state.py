@@ -41,7 +41,9 @@ class ActiveAlerts:
     notified: dict[str, dict[tuple[str, str], NotifyAction | None]] = field(default_factory=dict)
     last_notified: dict[tuple[str, str], datetime] = field(default_factory=dict)  # (rule, fingerprint)
     windows: dict[tuple[str, tuple], deque] = field(default_factory=dict)  # (rule, group key) → (time, id)
-    parents: dict[tuple[str, tuple], str] = field(default_factory=dict)  # (rule, group key) → parent id
+    # (rule, group key) → (the group's latest parent id, when a member last joined it): its
+    # window is open while members keep joining within the rule's window.
+    parents: dict[tuple[str, tuple], tuple[str, datetime]] = field(default_factory=dict)
     reevaluate: dict[str, datetime] = field(default_factory=dict)  # child id → when to look again
     silenced: dict[str, tuple] = field(default_factory=dict)  # alert id → notify actions held by a silence
     # repeat_interval wake-ups, a heap of (due, alert id, rule, channel): the tick looks at
@@ -111,8 +113,8 @@ class ActiveAlerts:
         for rule, key, at, alert_id, window in effects.window_entries:
             self.windows.setdefault((rule, key), deque()).append((at, alert_id))
             self._expires(at + timedelta(seconds=window), "window", (rule, key), (at, alert_id))
-        for rule, key, parent_id in effects.parents:
-            self.parents[(rule, key)] = parent_id
+        for rule, key, parent_id, joined in effects.parents:
+            self.parents[(rule, key)] = (parent_id, joined)
             self.parent_keys[parent_id] = (rule, key)
         for alert_id, actions in effects.held:
             if actions:
@@ -146,7 +148,7 @@ class ActiveAlerts:
                     throttle = action.throttle if action is not None else 0.0
                     self._expires(last + timedelta(seconds=throttle), "throttle", (rule, alert.fingerprint), last)
             key = self.parent_keys.pop(alert.id, None)
-            if key is not None and self.parents.get(key) == alert.id:
+            if key is not None and self.parents.get(key, ("",))[0] == alert.id:
                 del self.parents[key]
             self.reevaluate.pop(alert.id, None)
             self.silenced.pop(alert.id, None)

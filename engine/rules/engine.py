@@ -101,7 +101,7 @@ class RuleEngine:
                 alert, changed = _apply_set(alert, rule.set, self.matrix)
             hits.append(RuleHit(rule, changed))
             self.hits[rule.name] += 1
-            if rule.notify:
+            if rule.notify and not rule.correlate:  # a correlation rule's notify announces its parent
                 notify.append((rule, rule.notify))
             if rule.suppress and suppress is None:
                 suppress = (rule, rule.suppress)

@@ -196,11 +196,14 @@ def test_suppress_rule_and_windowed_correlation(tmp_path) -> None:
     assert (child.status, child.correlated_to_id) == (Status.SUPPRESSED, parent.id)
     assert {c.alert.id for c in fx.changes if c.alert.correlated_to_id == parent.id} >= {a1.id}
     assert [(n.alert.id, n.channel) for n in fx.notifications] == [(parent.id, "noc")]
-    # Outside the window a new burst starts over (the parent is still open: new ones join it).
+    # The window slides from the last member: 57 s later a fourth joins the open parent;
+    # 5 minutes later an alert is its own (the parent stays open with its children).
+    joined = p.process(trap(LINK_DOWN, "10.5.0.2", ifx(5), at=60)).created[0]
+    assert (joined.correlated_to_id, joined.status) == (parent.id, Status.SUPPRESSED)
     late = p.process(trap(LINK_DOWN, "10.5.0.1", ifx(7), at=300)).created[0]
-    assert late.correlated_to_id == parent.id
+    assert (late.correlated_to_id, late.status) == (None, Status.ACTIVE)
     # Window entries live for the window only; a closed parent is forgotten.
-    assert len(p.state.windows[("flapping-site", ("north",))]) == 4
+    assert len(p.state.windows[("flapping-site", ("north",))]) == 5
     p.tick(at(361))
     assert ("flapping-site", ("north",)) not in p.state.windows
     from opsconductor.engine.model import evolve
@@ -208,3 +211,65 @@ def test_suppress_rule_and_windowed_correlation(tmp_path) -> None:
 
     p.state.apply(Effects(None, changes=(Change(evolve(parent, status=Status.RESOLVED), "resolved", Status.ACTIVE),)))
     assert p.state.parents == {} and p.state.parent_keys == {}
+
+
+def test_an_operator_resolving_the_last_child_closes_the_parent_and_tells_whoever_was_told(tmp_path) -> None:
+    rules = """
+    channels:
+      - {name: noc, type: log}
+    rules:
+      - name: storm
+        match: {alert_type: device_down}
+        correlate: {count: 2, window: 1m}
+        notify: {channels: [noc]}
+    """
+    p = pipeline(tmp_path, {"oidmaps/std.yaml": STD, "rules/r.yaml": rules})
+    first = p.process(trap(LINK_DOWN, "10.6.0.1", ifx(1), at=1)).created[0]
+    fx = p.process(trap(LINK_DOWN, "10.6.0.2", ifx(1), at=2))
+    parent = next(a for a in fx.created if a.source_system == "correlation")
+    second = next(a for a in fx.created if a.source_system != "correlation")
+    assert p.state.by_id[first.id].correlated_to_id == parent.id  # linked when the parent formed
+    assert [(n.alert.id, n.kind) for n in fx.notifications] == [(parent.id, "firing")]
+    assert p.operator_change(first.id, Status.RESOLVED, at(30)).changes == ()  # the other child keeps it open
+    fx = p.operator_change(second.id, Status.RESOLVED, at(40))
+    assert [(c.alert.id, c.action, c.alert.status) for c in fx.changes] == [(parent.id, "resolved", Status.RESOLVED)]
+    assert [(n.alert.id, n.kind, n.channel) for n in fx.notifications] == [(parent.id, "resolved", "noc")]
+    assert p.state.parents == {} and parent.id not in p.state.by_id
+    # The group is free: the next two make a new parent, with a fingerprint of its own.
+    p.process(trap(LINK_DOWN, "10.6.0.1", ifx(1), at=50))
+    again = p.process(trap(LINK_DOWN, "10.6.0.2", ifx(1), at=51))
+    (new_parent,) = [a for a in again.created if a.source_system == "correlation"]
+    assert new_parent.id != parent.id and new_parent.fingerprint != parent.fingerprint
+
+
+def test_a_storm_in_one_event_makes_one_parent(tmp_path) -> None:
+    import itertools
+
+    from opsconductor.engine.model import Alert, RawEvent, Severity, fingerprint
+    from opsconductor.engine.pipeline.pipeline import Pipeline, default_normalizers
+
+    def many(event, view):  # one webhook body carrying several alerts
+        return tuple(Alert(source_system="body", source_alert_id=ip, severity=Severity.MAJOR, category="network",
+                           alert_type="device_down", title=f"down {ip}", message=None, occurred_at=event.received_at,
+                           received_at=event.received_at, fingerprint=fingerprint("body", ip, "device_down", ""),
+                           device_ip=ip, device_name=ip, connector=event.connector)
+                     for ip in event.payload["hosts"])
+
+    rules = """
+    channels:
+      - {name: noc, type: log}
+    rules:
+      - name: storm
+        match: {alert_type: device_down}
+        correlate: {count: 3, window: 1m}
+        notify: {channels: [noc]}
+    """
+    base = pipeline(tmp_path, {"rules/r.yaml": rules})
+    ids = itertools.count(1)
+    p = Pipeline(base.view.bundle, base.rules.host, normalizers={**default_normalizers(), "body": many},
+                 new_id=lambda: f"id{next(ids)}")
+    fx = p.process(RawEvent("e1", "hook", "body", at(0), None, {"hosts": ["10.7.0.1", "10.7.0.2", "10.7.0.3", "10.7.0.4"]}))
+    (parent,) = [a for a in fx.created if a.source_system == "correlation"]
+    children = [a for a in fx.created if a.source_system == "body"]
+    assert [(a.status, a.correlated_to_id) for a in children] == [(Status.SUPPRESSED, parent.id)] * 4
+    assert fx.changes == () and [(n.alert.id, n.kind) for n in fx.notifications] == [(parent.id, "firing")]
