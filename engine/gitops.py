@@ -25,7 +25,7 @@ from .config.durations import parse_duration
 from .config.secrets import Secret, is_reference, resolve
 from .errors import OpscError
 from .reload import LiveConfig, ReloadOutcome
-from .store.config_versions import list_versions
+from .store.config_versions import get_current, list_versions
 
 log = logging.getLogger("opsconductor.gitops")
 KEEP_CHECKOUTS = 5
@@ -145,6 +145,40 @@ class GitSync:
                 return SyncResult("refused", f"{target[:12]} is older than the running {running[:12]}; "
                                   "send force to apply it anyway (or use rollback)", target)
             return self._apply(target, trigger)
+
+    def start(self) -> SyncResult:
+        """At start: resume the last applied commit (from config_versions, so a refused branch
+        head cannot keep the engine down), then sync the branch head: applied when it is good,
+        else refused and recorded while the resumed version runs."""
+        last = self._last_applied_commit()
+        if last is not None:
+            try:
+                resumed = self.sync(last, force=True, trigger="start:last-applied")
+                if resumed.status != "applied":
+                    log.warning("could not resume the last applied commit %s: %s", last[:12], resumed.reason)
+            except OpscError as exc:
+                log.error("could not resume the last applied commit %s: %s", last[:12], exc)
+        try:
+            head = self.sync(trigger="start")
+        except OpscError as exc:
+            if self.live.bundle is None:
+                raise
+            log.error("could not sync %s at start (%s); running the last applied commit %s", self.settings.url,
+                      exc, (self.live.bundle.git_commit or "")[:12])
+            return SyncResult("refused", str(exc), None)
+        if head.status == "refused" and self.live.bundle is not None:
+            log.error("the head of %s (%s) is refused: %s; running the last applied commit %s", self.settings.ref,
+                      (head.commit or "")[:12], head.reason, (self.live.bundle.git_commit or "")[:12])
+        return head
+
+    def _last_applied_commit(self) -> str | None:
+        try:
+            with self.live.connect() as conn:
+                current = get_current(conn)
+        except Exception as exc:  # noqa: BLE001 - without the database there is nothing to resume
+            log.error("could not read the last applied config version: %s", exc)
+            return None
+        return current.git_commit if current is not None else None
 
     def rollback(self, actor: str) -> SyncResult:
         """Re-apply the commit of the version applied before the running one (from

@@ -101,18 +101,18 @@ class Engine:
                 " GROUP BY 1, 2, 3").fetchall()
         log.info("rebuilt %d open alerts from the database", len(self.state.by_id))
         self._told = told  # applied once the config (and so the rules' notify actions) is loaded
-        outcome = None
         if self.git is not None:  # a GitOps engine serves the followed branch, not the local tree
             try:
-                outcome = self.git.sync(trigger="start").reload
+                self.git.start()  # a refused head leaves the last applied commit running
             except OpscError as exc:
                 log.error("could not sync %s at start (%s); starting from %s", self.git.settings.url, exc,
                           self.settings.config_dir)
-        if outcome is None:
-            outcome = self.live.request("start")
-        if outcome.outcome != "applied":
-            raise OpscError("the config tree does not validate; the engine does not start:\n"
-                            + "\n".join(p.format() for p in outcome.errors))
+        if self.live.bundle is None:
+            tried = self.live.last if self.git is not None else None
+            outcome = tried if tried is not None and tried.outcome == "refused" else self.live.request("start")
+            if outcome.outcome != "applied":
+                raise OpscError("the config tree does not validate; the engine does not start:\n"
+                                + "\n".join(p.format() for p in outcome.errors))
         # Who was told of which open alert: resolved notifications and throttles survive a restart.
         for alert_id, rule_name, channel, sent_at in self._told:
             alert = self.state.by_id.get(alert_id)

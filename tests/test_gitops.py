@@ -178,3 +178,38 @@ def test_pull_mode_applies_the_branch_head_and_the_next_event_uses_the_new_rules
     assert sync.sync(trigger="pull").status == "applied" and live.bundle.git_commit == head
     assert [n.rule for n in live.pipeline.process(trap(COLD_START, "10.7.0.2", at=5)).notifications] == ["after-pull"]
     assert sync.sync(trigger="pull").status == "unchanged"
+
+
+def test_restart_with_a_refused_head_runs_the_last_applied_commit(setup, tmp_path, db_url) -> None:
+    repo, sync, live, settings = setup
+    good = repo.commit("good-rule")
+    assert sync.sync().status == "applied"
+    bad = repo.commit("Bad Rule Name")
+    assert sync.sync().status == "refused"
+    # A restart: a new process, a fresh git cache; only config_versions remembers what ran.
+    restarted = LiveConfig(tmp_path / "unused", RulesHost(), ActiveAlerts(), lambda: psycopg.connect(db_url))
+    fresh = GitSync(GitSettings(settings.url, settings.ref, settings.secret, None, tmp_path / "restart" / "git"),
+                    restarted)
+    try:
+        head = fresh.start()
+        assert head.status == "refused" and head.commit == bad
+        assert restarted.bundle.git_commit == good and rule_names(restarted) == ["good-rule"]
+        # The refusal is what the API and the dashboard show as the last attempt.
+        assert restarted.last.outcome == "refused" and restarted.last.git_commit == bad
+        assert restarted.last.errors[0].file == "rules/r.yaml"
+        with restarted.connect() as conn:
+            current = conn.execute("SELECT git_commit FROM config_versions WHERE is_current").fetchone()[0]
+            last = conn.execute("SELECT outcome, git_commit FROM config_versions ORDER BY id DESC LIMIT 1").fetchone()
+        assert current == good and last == ("refused", bad)
+        # Fixing the branch applies as usual.
+        fixed = repo.commit("fixed-rule")
+        assert fresh.sync().status == "applied" and restarted.bundle.git_commit == fixed
+    finally:
+        if restarted._pipeline is not None:
+            restarted._pipeline.close()
+
+
+def test_first_start_with_a_refused_head_and_nothing_applied_before_refuses(setup) -> None:
+    repo, sync, live, _ = setup
+    repo.commit("Bad Rule Name")
+    assert sync.start().status == "refused" and live.bundle is None and live.last.outcome == "refused"
