@@ -6,8 +6,13 @@
   per wake-up; v1/v2c are decoded on the fast path (ber.py + convert.py), the community
   checked in constant time, v2c informs answered, and RawEvents queued (bounded).
 * SNMPv3 datagrams go to the event loop, where `V3Engine` (pysnmp) does USM and replies.
-* A flusher task hands queued events to the sink in batches of ≤ 500, at least every
-  50 ms; a batch the sink refuses is kept and retried with back-off.
+* A reader hands each read batch's events to the sink itself, and answers the batch's
+  v2c informs only once the sink has taken them: the engine's sink journals them (fsync'd,
+  intake/journal.py) before it returns, so an acknowledged inform survives a kill -9.
+* What the sink refuses (or what arrives while refused events wait, to keep the order) is
+  queued; a flusher task (in a thread: the sink may wait on the disk) hands it over in
+  batches of ≤ 500 with back-off. Informs of queued events are not answered: their senders
+  retry. SNMPv3 informs are answered by pysnmp on receipt; their events take the queue.
 See docs/snmp-traps.md.
 """
 from __future__ import annotations
@@ -88,6 +93,7 @@ class TrapReceiver:
         self._queue: deque[RawEvent] = deque()
         self._qlock = threading.Lock()
         self._retry: list[RawEvent] | None = None
+        self._sink_lock = threading.Lock()  # one sink call at a time, so events keep their order
         self._kicked = False
         self._v3_backlog = 0
         self._stopping = threading.Event()
@@ -222,6 +228,7 @@ class TrapReceiver:
         """Decode, check and queue one read batch. Faults stay with their datagram: each one is
         dropped, counted and logged (rate-limited) on its own, the others go on."""
         events: list[RawEvent] = []
+        answers: list = []  # informs to answer once their events are taken
         v3: list = []
         n = dict(received=len(batch), decoded=0, dropped_community=0, malformed=0, dropped_unsupported=0,
                  informs_answered=0, dropped_v3_unknown_user=0)
@@ -268,14 +275,15 @@ class TrapReceiver:
                 continue
             n["decoded"] += 1
             if msg.pdu_type == "inform":
+                answers.append((msg, addr))
+        if events and self._deliver(events):  # taken (journaled): now the informs may be answered
+            for msg, addr in answers:
                 try:
                     lst.sock.sendto(encode_response(msg), addr)
                     n["informs_answered"] += 1
                 except Exception as exc:  # OSError, or a value encode_response cannot write back
                     self._log("send", "cannot answer the inform from %s: %s: %s", addr[0], type(exc).__name__, exc)
         self.stats.add(**n)
-        if events:
-            self._enqueue(events)
         if v3:
             self._hand_v3(lst, v3)
 
@@ -283,6 +291,24 @@ class TrapReceiver:
         return RawEvent(event_id=f"{self._id_prefix}{next(self._ids)}", connector=self.name,
                         source_system="snmp_trap", received_at=self._clock(), source_address=addr[0],
                         payload=payload_of(version, note))
+
+    def _deliver(self, events: list[RawEvent]) -> bool:
+        """Reader thread: hand the events to the sink now; True when it took them. When it
+        refuses, or refused events wait already (the order is kept), they are queued."""
+        with self._sink_lock:
+            with self._qlock:
+                waiting = bool(self._queue) or self._retry is not None
+            if not waiting:
+                try:
+                    self._sink(events)
+                    self.stats.add(handed_off=len(events))
+                    return True
+                except Exception as exc:  # back-pressure or a failing pipeline: the flusher retries
+                    self.stats.add(sink_errors=1)
+                    self._log("sink", "the pipeline refused %d events (%s: %s); keeping them and retrying",
+                              len(events), type(exc).__name__, exc)
+        self._enqueue(events)
+        return False
 
     def _enqueue(self, events: list[RawEvent]) -> None:
         """Any thread: queue events for the sink, within MAX_PENDING."""
@@ -362,10 +388,18 @@ class TrapReceiver:
             wake.clear()  # type: ignore[union-attr]
             with self._qlock:
                 self._kicked = False
-            delay = FLUSH_INTERVAL if self._flush() else min(_MAX_BACKOFF, max(delay, FLUSH_INTERVAL) * 2)
+                idle = not self._queue and self._retry is None
+            if idle:
+                continue
+            ok = await asyncio.to_thread(self._flush)  # the sink may wait on the disk (journal fsync)
+            delay = FLUSH_INTERVAL if ok else min(_MAX_BACKOFF, max(delay, FLUSH_INTERVAL) * 2)
 
     def _flush(self) -> bool:
         """Hand everything queued to the sink; False when the sink refused (the batch is kept)."""
+        with self._sink_lock:
+            return self._flush_locked()
+
+    def _flush_locked(self) -> bool:
         while True:
             batch = self._retry
             if batch is None:

@@ -21,6 +21,7 @@ from pysnmp.proto.api import v2c
 
 from opsconductor.engine.config.bundle import ConnectorConfig, Source
 from opsconductor.engine.config.secrets import Secret
+from opsconductor.engine.connectors.base import Backpressure
 from opsconductor.engine.connectors.snmp.ber import TrapMessage, VarBind, decode_message
 from opsconductor.engine.connectors.snmp.receiver import TrapReceiver
 from opsconductor.engine.connectors.snmp.trapwire import encode_response, json_value
@@ -165,6 +166,38 @@ def test_v2c_inform_is_answered():
     assert dict(event.payload) == {"version": "v2c", "trap_oid": "1.3.6.1.6.3.1.1.5.3", "uptime": 4523311,
                                    "agent_addr": None, "varbinds": LINK_VBS}
     assert stats.informs_answered == 1
+
+
+@needs_netsnmp
+def test_an_inform_is_answered_only_once_the_sink_took_its_event():
+    """The engine's sink journals (fsync) before it returns: an inform answered is durable.
+    A refused one is not answered (the sender retries); its event is kept and handed over."""
+    inform = [SNMPINFORM, "-v", "2c", "-c", COMMUNITY, "-r", "0", "-t", "1", "{target}", "1",
+              "1.3.6.1.6.3.1.1.5.3"] + LINK
+    taken: list = []
+
+    async def scenario():
+        def sink(events):
+            if not taken:  # the first offer is refused, as a full journal would
+                taken.append(None)
+                raise Backpressure("journal full")
+            taken.append((len(events), rx.stats.snapshot().informs_answered))
+
+        rx = TrapReceiver(make_config(), sink, clock=lambda: FIXED)
+        await rx.start()
+        try:
+            refused, _ = await run_tool(*[a.replace("{target}", target(rx)) for a in inform])
+            await wait_until(lambda: len(taken) == 2)  # the flusher hands the kept event over
+            answered, out = await run_tool(*[a.replace("{target}", target(rx)) for a in inform])
+            await wait_until(lambda: len(taken) == 3)
+        finally:
+            await rx.stop()
+        return refused, answered, out, rx.stats.snapshot()
+
+    refused, answered, out, stats = asyncio.run(scenario())
+    assert refused != 0 and answered == 0, out
+    assert taken[1:] == [(1, 0), (1, 0)]  # each taken before any answer went out
+    assert stats.informs_answered == 1 and stats.handed_off == 2 and stats.sink_errors == 1
 
 
 def test_inform_response_is_what_pysnmp_expects():
