@@ -34,21 +34,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_test(args: argparse.Namespace) -> int:
     from .config.loader import load_tree
-    from .config.report import render
-    from .rules.testing import run_tests
+    from .config.report import render as render_problems
+    from .ruletest import run_tests
+    from .ruletest.report import render
 
     result = load_tree(_config_dir(args))
     if result.bundle is None:
-        print(render(result.errors, "text"))
+        print(render_problems(result.errors, "github" if args.format == "github" else "text", root=_config_dir(args)))
         print(f"the config tree does not validate ({len(result.errors)} error(s)); no rule test ran")
         return 1
     results = run_tests(result.bundle)
-    for r in results:
-        if not r.passed or args.verbose:
-            print(r.format())
-    passed = sum(r.passed for r in results)
-    print(f"{passed} passed, {len(results) - passed} failed")
-    return 0 if passed == len(results) else 1
+    out = render(results, args.format, verbose=args.verbose, root=_config_dir(args))
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(out + "\n")
+        print(render(results, "text", verbose=args.verbose))
+    else:
+        print(out)
+    return 0 if all(r.passed for r in results) else 1
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -232,7 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("test", help="run the rule unit tests in rules/tests through the real pipeline")
     p.add_argument("--config", metavar="DIR", help="config tree (default: $OPSC_CONFIG_DIR or .)")
-    p.add_argument("-v", "--verbose", action="store_true", help="list passing tests too")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="list passing tests too; a failing test prints every alert and notification with its simulated time")
+    p.add_argument("--format", choices=("text", "junit", "github"), default="text",
+                   help="junit: JUnit XML for CI test reports; github: GitHub Actions annotations")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the --format output to FILE (the text summary still prints)")
     p.set_defaults(func=cmd_test)
 
     p = sub.add_parser("serve", help="run the engine, its connectors and the dashboard")

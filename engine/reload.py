@@ -25,7 +25,7 @@ from .errors import Level, OpscError, Problem
 from .pipeline.pipeline import Pipeline
 from .pipeline.state import ActiveAlerts
 from .rules.host import RulesHost
-from .rules.testing import run_tests
+from .ruletest import run_tests
 from .store.config_versions import record_applied, record_refused
 from .store.projection import apply_projection
 

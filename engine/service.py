@@ -33,6 +33,7 @@ from .reload import LiveConfig
 from .rules.host import RulesHost
 from .store.alerts import load_active_alerts
 from .store.connector_status import count_alerts, set_status
+from .store.notification_log import load_told
 from .store.database import Database
 from .store.migrate import apply_migrations
 from .watch import watch_config
@@ -95,10 +96,7 @@ class Engine:
         """Everything but the asyncio parts: rebuild state, load config, start the threads."""
         with self.connect() as conn:
             self.state.rebuild(load_active_alerts(conn))
-            told = conn.execute(
-                "SELECT n.alert_id::text, n.rule_name, n.channel, max(n.sent_at) FROM notification_log n"
-                " JOIN alerts a ON a.id = n.alert_id WHERE a.status <> 'resolved' AND n.rule_name IS NOT NULL"
-                " GROUP BY 1, 2, 3").fetchall()
+            told = load_told(conn)
         log.info("rebuilt %d open alerts from the database", len(self.state.by_id))
         self._told = told  # applied once the config (and so the rules' notify actions) is loaded
         if self.git is not None:  # a GitOps engine serves the followed branch, not the local tree
@@ -114,12 +112,7 @@ class Engine:
                 raise OpscError("the config tree does not validate; the engine does not start:\n"
                                 + "\n".join(p.format() for p in outcome.errors))
         # Who was told of which open alert: resolved notifications and throttles survive a restart.
-        for alert_id, rule_name, channel, sent_at in self._told:
-            alert = self.state.by_id.get(alert_id)
-            rule = self.live.pipeline.rules.rule(rule_name)
-            if alert is not None:
-                self.state.told(alert_id, alert.fingerprint, rule_name, channel, rule.notify if rule else None,
-                                sent_at)
+        self.state.restore_told(self._told, self.live.pipeline.rules.notify_action)
         tune_gc()
         # What start-up built (the open alerts, the config, the compiled rules) lives as long
         # as the engine: out of the cyclic collector's way, full collections stay short
@@ -158,9 +151,7 @@ class Engine:
             asyncio.run_coroutine_threadsafe(self.supervisor.reconcile(new), self.loop)
 
     def _previous_state(self, connector: str) -> dict[str, Mapping]:
-        """A polling connector's last known problems, from the open alerts it raised."""
-        return {a.source_alert_id: dict(a.raw_data) for a in list(self.state.by_id.values())
-                if a.connector == connector and a.raw_data}
+        return self.state.poll_state(connector)
 
     # ---- EngineView ------------------------------------------------------------------------
 

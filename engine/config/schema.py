@@ -84,7 +84,11 @@ def kind_schema(kind: str) -> dict:
         schema = dict(rule["$defs"][kind])
         schema["properties"] = {**schema["properties"], "type": {"const": kind.split(".", 1)[1]}}
         return _with_defs({**schema, "$defs": rule["$defs"]}, f"https://opsconductor.dev/schemas/{kind}.json")
-    if kind in ("oidmap", "dependency", "rule", "ruletest", "server"):
+    if kind == "ruletest":  # a test's silence matches alerts as a rules file's does
+        schema = _read("ruletest.json")
+        schema["$defs"] = {**schema["$defs"], "alert_match": _read("rule.json")["$defs"]["match"]}
+        return _with_defs(schema, "https://opsconductor.dev/schemas/ruletest.json")
+    if kind in ("oidmap", "dependency", "rule", "server"):
         return _with_defs(_read(f"{kind}.json"), f"https://opsconductor.dev/schemas/{kind}.json")
     raise KeyError(kind)
 

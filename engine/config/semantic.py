@@ -11,6 +11,7 @@ from ..errors import Level, Problem
 from ..model import Severity
 from ..topology import Topology
 from .bundle import Bundle, Dependency, Device, Matcher, Source
+from .ruletests import test_problems
 from .schema import parse_listen
 from .yamlfile import YamlDocument, json_path
 
@@ -246,34 +247,6 @@ def _rule_problems(bundle: Bundle, locate) -> list[Problem]:
     return out
 
 
-def _test_problems(bundle: Bundle, locate) -> list[Problem]:
-    out = []
-    connectors = {c.name: c for c in bundle.connectors}
-    channels = {c.name for c in bundle.channels}
-    rules = {r.name for r in bundle.rules}
-    for t in bundle.tests:
-        for i, event in enumerate(t.events):
-            kinds = [k for k in ("trap", "payload", "alert") if k in event]
-            if len(kinds) > 1 or ("payload" in event) != ("connector" in event and "trap" not in event):
-                at = locate(t.source, "events", i)
-                out.append(_p(at, at.path, "an event is one of: trap; connector + payload; alert; or only `at` (time passes)"))
-                continue
-            name = event.get("connector") or (event.get("trap") or {}).get("connector")
-            if name and name not in connectors:
-                at = locate(t.source, "events", i)
-                out.append(_p(at, at.path, f"test {t.name!r} uses unknown connector {name!r}",
-                              hint=_known(name, connectors, "connector")))
-        for i, n in enumerate(t.expect.get("notifications", ())):
-            at = locate(t.source, "expect", "notifications", i)
-            if n["channel"] not in channels:
-                out.append(_p(at, at.path, f"test {t.name!r} expects unknown channel {n['channel']!r}",
-                              hint=_known(n["channel"], channels, "channel")))
-            if "rule" in n and n["rule"] not in rules:
-                out.append(_p(at, at.path, f"test {t.name!r} expects unknown rule {n['rule']!r}",
-                              hint=_known(n["rule"], rules, "rule")))
-    return out
-
-
 def check_bundle(bundle: Bundle, parts: Any) -> list[Problem]:
     out: list[Problem] = []
     out += _unique(bundle.connectors, "connector")
@@ -290,5 +263,5 @@ def check_bundle(bundle: Bundle, parts: Any) -> list[Problem]:
     out += _cycle_problems(bundle)
     out += _connector_problems(bundle, locate=parts.locate)
     out += _rule_problems(bundle, parts.locate)
-    out += _test_problems(bundle, parts.locate)
+    out += test_problems(bundle, parts.locate)
     return out

@@ -9,6 +9,7 @@ import itertools
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Callable, Iterable
 
 from ..config.bundle import NotifyAction
 from ..model import EMPTY, Alert, Status, evolve
@@ -129,10 +130,29 @@ class ActiveAlerts:
         if effects.ticked_at is not None:
             self._expire(effects.ticked_at)
 
-    def rebuild(self, alerts: list[Alert]) -> None:
+    # ---- start-up: what `opsc serve` rebuilds from the database (and a rule test's restart) ----
+
+    def rebuild(self, alerts: Iterable[Alert]) -> None:
+        """The open alerts, as stored (resolved ones are skipped)."""
         for alert in alerts:
             if alert.status is not Status.RESOLVED:
                 self._put(alert)
+
+    def restore_told(self, rows: Iterable[tuple[str, str, str, datetime]],
+                     action_of: Callable[[str], NotifyAction | None]) -> None:
+        """Who was told of which open alert, from the notification log's latest (alert id, rule,
+        channel, sent_at) rows: resolved notifications, throttles and repeats survive a restart.
+        `action_of(rule)` is the rule's notify action in the config version now loaded."""
+        for alert_id, rule_name, channel, sent_at in rows:
+            alert = self.by_id.get(alert_id)
+            if alert is not None:
+                self.told(alert_id, alert.fingerprint, rule_name, channel, action_of(rule_name), sent_at)
+
+    def poll_state(self, connector: str) -> dict[str, dict]:
+        """A polling connector's last known problems (its diff state), from the open alerts it
+        raised: what a connector starts from after a restart."""
+        return {a.source_alert_id: dict(a.raw_data) for a in list(self.by_id.values())
+                if a.connector == connector and a.raw_data}
 
     def _put(self, alert: Alert) -> None:
         old = self.by_id.get(alert.id)

@@ -58,6 +58,11 @@ class RuleEngine:
         index = self._order.get(name)
         return self.compiled.rules[index] if index is not None else None
 
+    def notify_action(self, name: str) -> NotifyAction | None:
+        """The notify action of a rule by name (None: no such rule in this version, or it does not notify)."""
+        rule = self.rule(name)
+        return rule.notify if rule is not None else None
+
     def close(self) -> None:
         if self._loaded:
             self.host.delete(self.generation)

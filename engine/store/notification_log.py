@@ -85,6 +85,15 @@ def list_notifications(conn: psycopg.Connection, alert_id: str) -> list[Notifica
     return [NotificationLogEntry(*r) for r in rows]
 
 
+def load_told(conn: psycopg.Connection) -> list[tuple[str, str, str, datetime]]:
+    """Who was last told of each open alert, per (alert id, rule, channel): what the engine
+    restores at start (ActiveAlerts.restore_told)."""
+    return conn.execute(
+        "SELECT n.alert_id::text, n.rule_name, n.channel, max(n.sent_at) FROM notification_log n"
+        " JOIN alerts a ON a.id = n.alert_id WHERE a.status <> 'resolved' AND n.rule_name IS NOT NULL"
+        " GROUP BY 1, 2, 3").fetchall()
+
+
 def _params(a: NotificationAttempt) -> dict[str, Any]:
     return {
         "alert_id": a.alert_id,

@@ -34,7 +34,7 @@ def test_seeded_connectors_all_disabled_except_trap_receiver() -> None:
     port = int(enabled[0].settings["listen"][0].rsplit(":", 1)[1])
     assert port > 1024  # unprivileged
     # Besides the seed's: the reachability monitor's webhook (used by `opsc demo`), token-protected.
-    (hook,) = [c for c in bundle.connectors if c.type == "webhook"]
+    (hook,) = [c for c in bundle.connectors if c.type == "webhook" and c.enabled]
     assert hook.enabled and str(hook.settings["auth"]["bearer_token"]).startswith("${env:MONITORING_WEBHOOK_TOKEN")
 
 

@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 from opsconductor.engine.config.loader import load_bundle
-from opsconductor.engine.rules.testing import run_tests
+from opsconductor.engine.ruletest import run_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 

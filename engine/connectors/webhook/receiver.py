@@ -47,6 +47,13 @@ def accept(config: ConnectorConfig, body: bytes, headers: Mapping[str, str], clo
     if len(body) > limit:
         raise ValueError(f"{config.name}: body of {len(body)} bytes is larger than max_body_bytes ({limit})")
     check_auth(config, body, {str(k).lower(): str(v) for k, v in headers.items()})
+    return read_body(config, body, clock)
+
+
+def read_body(config: ConnectorConfig, body: bytes, clock: Clock) -> list[RawEvent]:
+    """The events in a body already let in (size and credentials checked): JSON, then the
+    connector's format and mapping. Rule tests' `webhook:` events come in here too."""
+    settings = config.settings
     try:
         doc = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
