@@ -156,6 +156,9 @@ class Alert:
     connector: str | None = None
     config_version_id: int | None = None
     clears: tuple[str, ...] = field(default=())  # alert types this clear event resolves
+    # the fingerprints of the alerts it resolves, decided with the device identity before any
+    # field was cut to its column width (engine/identity.py; set by the normalize stage)
+    clear_targets: tuple[str, ...] = field(default=())
 
 
 _ALERT_FIELD_SET = frozenset(Alert.__dataclass_fields__)

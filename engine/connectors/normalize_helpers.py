@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from ..config.bundle import ConnectorConfig
-from ..model import Alert, RawEvent, Severity, fingerprint
+from ..model import Alert, RawEvent, Severity
 
 
 def severity_for(config: ConnectorConfig | None, candidates: tuple[Any, ...], default: Severity) -> Severity:
@@ -31,7 +31,7 @@ def poll_alert(event: RawEvent, view: Any, *, alert_type: str, severity: Severit
     is_clear and clears=(alert_type,), with the raise's device and resource key, so it resolves it."""
     config = view.connectors.get(event.connector)
     clear = event.payload.get("state") == "clear"
-    device = device_ip or device_name or ""
+    device = view.identify(device_ip, device_name)  # the one identity (engine/identity.py)
     return Alert(
         source_system=event.source_system, source_alert_id=str(event.payload.get("key", "")),
         severity=Severity.CLEAR if clear else severity,
@@ -39,8 +39,8 @@ def poll_alert(event: RawEvent, view: Any, *, alert_type: str, severity: Severit
         alert_type=alert_type, title=(f"Cleared: {title}" if clear else title)[:255], message=message,
         occurred_at=event.received_at if clear or occurred_at is None else occurred_at,
         received_at=event.received_at,
-        fingerprint=fingerprint(event.source_system, device, alert_type, resource_key),
-        device_ip=device_ip, device_name=device_name, resource_key=resource_key,
+        fingerprint=device.fingerprint(event.source_system, alert_type, resource_key),
+        device_ip=device.ip, device_name=device.name, resource_key=resource_key,
         is_clear=clear, clears=(alert_type,) if clear else (), tags=tuple(config.tags) if config else (),
         custom_fields=MappingProxyType(dict(custom_fields or {})), connector=event.connector,
         raw_data=MappingProxyType(dict(event.payload.get("item") or {})))

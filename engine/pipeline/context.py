@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from ..config.bundle import Bundle, ConnectorConfig, Device
+from ..identity import Identity, Inventory
 from ..topology import Topology
 from .oidindex import OidIndex
 
@@ -25,8 +26,16 @@ class ConfigView:
         return Topology(self.bundle.dependencies)
 
     @cached_property
+    def inventory(self) -> Inventory:
+        return Inventory(self.bundle.devices)
+
+    @cached_property
     def devices_by_ip(self) -> dict[str, Device]:
-        return {d.ip: d for d in self.bundle.devices}
+        return self.inventory.by_ip
+
+    def identify(self, ip: str | None, name: str | None = None) -> Identity:
+        """The one decision of which device an event is about (engine/identity.py)."""
+        return self.inventory.identify(ip, name)
 
     @cached_property
     def connectors(self) -> dict[str, ConnectorConfig]:

@@ -71,8 +71,7 @@ def _decision(alert: Alert, ctx: Context, stage: str, rule: str, detail: dict) -
 def _clear(clear: Alert, work: Work, ctx: Context, fx: EffectsBuilder) -> list[Alert]:
     """Resolves the open alerts the clear clears; returns them."""
     closed = []
-    for alert_type in clear.clears:
-        fp = fingerprint(clear.source_system, clear.device_ip or "", alert_type, clear.resource_key)
+    for fp in clear.clear_targets:  # decided with the device identity at normalize
         target = ctx.state.open_alert(fp)
         if target is None:
             continue

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 from ..errors import ConnectorError
-from ..model import DropEvent, evolve, fit
+from ..model import Alert, DropEvent, evolve, fit
 from .work import Candidate, Context, Work
 
 
@@ -18,6 +18,16 @@ def normalize(work: Work, ctx: Context) -> Work:
         alerts = normalizer(event, ctx.view)
     except DropEvent:
         return work.with_(effects=work.effects.with_(dropped=1))
-    candidates = tuple(Candidate(evolve(fit(a), config_version_id=ctx.view.version_id,
-                                         connector=a.connector or event.connector)) for a in alerts)
+    candidates = tuple(Candidate(_identified(a, ctx, event.connector)) for a in alerts)
     return work.with_(candidates=candidates)
+
+
+def _identified(alert: Alert, ctx: Context, connector: str) -> Alert:
+    """The alert with its device identity and fingerprint decided in the one place
+    (engine/identity.py), whatever the normalizer did, and only then cut to column widths:
+    a long name or resource key never changes which alert a clear resolves."""
+    ident = ctx.view.identify(alert.device_ip, alert.device_name)
+    fp = ident.fingerprint(alert.source_system, alert.alert_type, alert.resource_key)
+    targets = tuple(ident.fingerprint(alert.source_system, t, alert.resource_key) for t in alert.clears)
+    return fit(evolve(alert, device_ip=ident.ip, device_name=ident.name, fingerprint=fp, clear_targets=targets,
+                      config_version_id=ctx.view.version_id, connector=alert.connector or connector))

@@ -15,7 +15,7 @@ from ..connectors.snmp.convert import SNMP_TRAP_OID, SYS_UPTIME, ConvertError, n
 from ..connectors.snmp.trapwire import payload_of
 from ..connectors.webhook.receiver import read_body
 from ..errors import OpscError
-from ..model import Alert, RawEvent, Severity, fingerprint
+from ..model import Alert, RawEvent, Severity
 
 TEST_SOURCE = "opsc_test"
 DEFAULT_TRAP_SOURCE = "192.0.2.1"
@@ -155,10 +155,9 @@ def alert_event(spec: Mapping[str, Any], event_id: str, now: datetime) -> RawEve
 
 def normalize_test_alert(event: RawEvent, view) -> tuple[Alert, ...]:
     """A rule test's `alert:` event: the fields given, with sensible defaults. Device identity
-    and fingerprint as the vendor normalizers make them (IP, else the device name)."""
+    and fingerprint from the one identity function (engine/identity.py), as every normalizer."""
     f = dict(event.payload)
-    device_ip = f.get("device_ip")
-    device_name = f.get("device_name") or view.device_name(device_ip)
+    device = view.identify(f.get("device_ip"), f.get("device_name"))
     source_system = str(f.get("source_system", TEST_SOURCE))
     alert_type = str(f.get("alert_type", "test_alert"))
     resource_key = str(f.get("resource_key", ""))
@@ -168,8 +167,8 @@ def normalize_test_alert(event: RawEvent, view) -> tuple[Alert, ...]:
         severity=Severity(f.get("severity", "clear" if clears else "major")), category=str(f.get("category", "unknown")),
         alert_type=alert_type, title=str(f.get("title", alert_type)), message=f.get("message"),
         occurred_at=event.received_at, received_at=event.received_at,
-        fingerprint=fingerprint(source_system, device_ip or device_name or "", alert_type, resource_key),
-        device_ip=device_ip, device_name=device_name, resource_key=resource_key,
+        fingerprint=device.fingerprint(source_system, alert_type, resource_key),
+        device_ip=device.ip, device_name=device.name, resource_key=resource_key,
         tags=tuple(f.get("tags", ())), custom_fields=MappingProxyType(dict(f.get("custom_fields", {}))),
         is_clear=bool(clears), clears=clears, connector=event.connector),)
 

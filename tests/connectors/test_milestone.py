@@ -108,7 +108,7 @@ def test_normalizer_priorities(h: Harness, priority, severity, plain) -> None:
     if not plain:
         assert (alert.device_name, alert.resource_key) == ("Lobby Cam 1", "a8a8b9dc-3995-49ed-9b00-62caac2ce74a")
         assert alert.title == "Camera tampering - Lobby - Lobby Cam 1"
-        assert alert.fingerprint == fingerprint("milestone", "Lobby Cam 1", "camera_tampering", alert.resource_key)
+        assert alert.fingerprint == fingerprint("milestone", "lobby cam 1", "camera_tampering", alert.resource_key)
     assert alert.occurred_at == datetime(2025, 6, 3, 10, 15, 12, tzinfo=timezone.utc)
 
 

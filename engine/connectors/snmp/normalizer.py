@@ -11,7 +11,8 @@ from typing import Any
 
 from ...config.bundle import OidMapping
 from ...config.templates import render
-from ...model import Alert, DropEvent, RawEvent, Severity, fingerprint
+from ...identity import Identity
+from ...model import Alert, DropEvent, RawEvent, Severity
 from ...pipeline.context import ConfigView
 from ...pipeline.mibnames import TRAP_NAMES
 from ...pipeline.varbinds import Varbinds
@@ -38,8 +39,8 @@ def normalize_trap(event: RawEvent, view: ConfigView) -> tuple[Alert, ...]:
     trap_oid = str(payload.get("trap_oid", ""))
     pairs = [(str(vb["oid"]), vb.get("value")) for vb in payload.get("varbinds", ())]
     varbinds = Varbinds(pairs)
-    device_ip = trap_device(event, varbinds, view)
-    device_name = view.device_name(device_ip)
+    device = view.identify(trap_device(event, varbinds, view))  # engine/identity.py
+    device_ip, device_name = device.ip, device.name
     mapping = view.oid_index.lookup(trap_oid, varbinds)
     connector = view.connectors.get(event.connector)
     if mapping is None:
@@ -48,7 +49,7 @@ def normalize_trap(event: RawEvent, view: ConfigView) -> tuple[Alert, ...]:
             raise DropEvent(f"unmapped trap {trap_oid} (the connector says unmapped: drop)")
         if unmapped != "alert":
             return ()  # `raw`: kept as a raw event only
-        return (_unknown(event, trap_oid, pairs, device_ip, device_name),)
+        return (_unknown(event, trap_oid, pairs, device),)
     context = _context(event, mapping, trap_oid, varbinds, device_ip, device_name)
     alert_type = render(mapping.alert_type, context).strip() or UNKNOWN_TRAP
     context["alert_type"] = alert_type
@@ -69,7 +70,7 @@ def normalize_trap(event: RawEvent, view: ConfigView) -> tuple[Alert, ...]:
         severity=Severity.CLEAR if clears and mapping.severity is Severity.CLEAR else severity,
         category=mapping.category, alert_type=alert_type, title=title, message=message,
         occurred_at=event.received_at, received_at=event.received_at,
-        fingerprint=fingerprint("snmp_trap", device_ip or "", alert_type, resource_key),
+        fingerprint=device.fingerprint("snmp_trap", alert_type, resource_key),
         device_ip=device_ip, device_name=device_name, resource_key=resource_key,
         is_clear=bool(clears), clears=clears, tags=tags, connector=event.connector,
         custom_fields=MappingProxyType({"trap_oid": trap_oid, "vendor": mapping.vendor, "mib_name": mapping.mib_name,
@@ -95,12 +96,13 @@ def _context(event: RawEvent, mapping: OidMapping, trap_oid: str, varbinds: Varb
     }
 
 
-def _unknown(event: RawEvent, trap_oid: str, pairs, device_ip, device_name) -> Alert:
+def _unknown(event: RawEvent, trap_oid: str, pairs, device: Identity) -> Alert:
+    device_ip, device_name = device.ip, device.name
     return Alert(
         source_system="snmp_trap", source_alert_id=trap_oid, severity=Severity.INFO, category="unknown",
         alert_type=UNKNOWN_TRAP, title=f"Unknown trap {TRAP_NAMES.get(trap_oid, trap_oid)} - {device_name or device_ip}"[:255],
         message="; ".join(f"{oid} = {value}" for oid, value in pairs)[:2000] or None,
         occurred_at=event.received_at, received_at=event.received_at,
-        fingerprint=fingerprint("snmp_trap", device_ip or "", UNKNOWN_TRAP, trap_oid),
+        fingerprint=device.fingerprint("snmp_trap", UNKNOWN_TRAP, trap_oid),
         device_ip=device_ip, device_name=device_name, resource_key=trap_oid, connector=event.connector,
         custom_fields=MappingProxyType({"trap_oid": trap_oid}), raw_data=event.payload)

@@ -17,8 +17,8 @@ import re
 from types import MappingProxyType
 from typing import Any
 
-from ...model import Alert, RawEvent, Severity, fingerprint
-from ..normalize_helpers import ip_or_none, parse_time, severity_for
+from ...model import Alert, RawEvent, Severity
+from ..normalize_helpers import parse_time, severity_for
 
 WORDS = {"error": Severity.MAJOR, "high": Severity.MAJOR, "page": Severity.CRITICAL, "crit": Severity.CRITICAL,
          "fatal": Severity.CRITICAL, "emergency": Severity.CRITICAL, "warn": Severity.WARNING,
@@ -51,11 +51,8 @@ def normalize(event: RawEvent, view) -> tuple[Alert, ...]:
         or "webhook_alert"
     clear = bool(fields.get("clear"))
     raw_ip = fields.get("device_ip") or fields.get("device")
-    ip = ip_or_none(raw_ip)
-    device_name = fields.get("device_name") or (raw_ip if not ip else None)
-    if ip and ip in view.devices_by_ip:
-        device_name = view.device_name(ip)
-    device_name = device_name or ip
+    device = view.identify(str(raw_ip) if raw_ip else None, fields.get("device_name"))  # engine/identity.py
+    ip, device_name = device.ip, device.name
     category = str(fields.get("category") or "").lower()
     if category not in CATEGORIES:
         category = (config.category if config and config.category else None) or "application"
@@ -74,7 +71,7 @@ def normalize(event: RawEvent, view) -> tuple[Alert, ...]:
         alert_type=alert_type, title=(f"Cleared: {title}" if clear else title)[:255],
         message=str(fields["message"]) if fields.get("message") else None,
         occurred_at=occurred, received_at=event.received_at,
-        fingerprint=fingerprint(event.source_system, ip or device_name or "", alert_type, resource),
+        fingerprint=device.fingerprint(event.source_system, alert_type, resource),
         device_ip=ip, device_name=device_name, resource_key=resource, is_clear=clear,
         clears=(alert_type,) if clear else (), tags=tuple(config.tags) if config else (),
         custom_fields=MappingProxyType(custom), connector=event.connector,
