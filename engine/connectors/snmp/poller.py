@@ -263,22 +263,28 @@ class SnmpPoller(Connector):
                 self._engine = hlapi.SnmpEngine()
             gate = asyncio.Semaphore(CONCURRENCY)
             outcomes = await asyncio.gather(*(self._poll_target(t, gate) for t in self.targets))
-            current, failures = self._merge(outcomes)
-            events = self.diff(current)
-            if not self.offer(events):
-                return []
-            self.state = current
-            self._emitted += len(events)
-            if not failures:
-                self._status, self._error = "ok", None
-            else:
-                self._status = "failing" if len(failures) == len(self.targets) else "degraded"
-                self._error = self.mask(f"{self.name}: {len(failures)} of {len(self.targets)} target(s) failed: "
-                                        + "; ".join(failures))
-                self.log.warning("%s", self._error)
-            if len(failures) < len(self.targets):
-                self._last_success_at = self._last_poll_at
-            return events
+            return self.conclude(outcomes)
+
+    def conclude(self, outcomes: list[tuple[Target, Any]]) -> list[RawEvent]:
+        """The pure end of a poll: each target's Evaluation (or failure) merged with the previous
+        state, diffed, offered to the sink, and kept when it took them. Rule tests' `poll:` steps
+        come in here with the targets read from their answers."""
+        current, failures = self._merge(outcomes)
+        events = self.diff(current)
+        if not self.offer(events):
+            return []
+        self.state = current
+        self._emitted += len(events)
+        if not failures:
+            self._status, self._error = "ok", None
+        else:
+            self._status = "failing" if len(failures) == len(self.targets) else "degraded"
+            self._error = self.mask(f"{self.name}: {len(failures)} of {len(self.targets)} target(s) failed: "
+                                    + "; ".join(failures))
+            self.log.warning("%s", self._error)
+        if len(failures) < len(self.targets):
+            self._last_success_at = self._last_poll_at
+        return events
 
     async def _poll_target(self, target: Target, gate: asyncio.Semaphore) -> tuple[Target, Any]:
         cfg = self.config
