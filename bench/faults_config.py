@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 KIND_DIRS = ("connectors.d", "oidmaps", "dependencies.d", "rules")
 MEMORY_CAP = 3 * 1024 ** 3
+NET = "the loader failed on this file: "  # engine/config/loader.py _located()
 FIXTURE_MARK = "fixture:"  # corpus paths from tests/config/fixtures (a tree never holds them all)
 
 # Hostile scalars, as YAML text (injected in place of a value).
@@ -221,6 +222,9 @@ def check_tree(tree_dir: Path, files: dict[str, bytes]) -> tuple[str, str | None
     bad = [p for p in result.problems if not _located(p, files)]
     if bad:
         return "unlocated", bad[0].format()[:200]
+    caught = [p for p in result.problems if p.message.startswith(NET)]
+    if caught:  # located, but only by the loader's safety net: a crash all the same
+        return "crash", caught[0].message.removeprefix(NET)[:200]
     return ("accepted" if result.bundle is not None else "refused"), None
 
 

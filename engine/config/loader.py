@@ -135,22 +135,25 @@ def load_tree(root: str | Path, environ: Any = None, with_git: bool = True, chec
             problems.append(Problem(rel, 0, 0, "$", f"cannot read the file: {exc.strerror or exc}"))
             continue
         digest.update(rel.encode() + b"\0" + hashlib.sha256(raw).digest())
+        first_problem = len(problems)
         with _located(problems, rel):
             doc, yaml_problems, _ = _cached_yaml(rel, raw)
             problems.extend(yaml_problems)
-            if doc is None:
-                continue
-            builder = Builder(doc, env, root, check_secrets)
-            # Build into a scratch copy: a file that fails half-way contributes nothing.
-            scratch = parts.scratch()
-            file_problems = _load_document(doc, kind, builder, scratch)
-            parts.docs[rel] = doc
-            parts.absorb(scratch)
-            problems.extend(file_problems)
-            problems.extend(builder.problems)
+            if doc is not None:
+                builder = Builder(doc, env, root, check_secrets)
+                # Build into a scratch copy: a file that fails half-way contributes nothing.
+                scratch = parts.scratch()
+                file_problems = _load_document(doc, kind, builder, scratch)
+                parts.docs[rel] = doc
+                parts.absorb(scratch)
+                problems.extend(file_problems)
+                problems.extend(builder.problems)
+        if any(p.level is Level.ERROR for p in problems[first_problem:]):
+            parts.failed.add(kind)  # names this file would define are unknown: say nothing of them
     devices, dependencies, dep_problems = [], [], []
     with _located(problems, "dependencies.d/"):
-        devices, dependencies, dep_problems = resolve_dependencies(parts.devices, parts.raw_dependencies)
+        devices, dependencies, dep_problems = resolve_dependencies(parts.devices, parts.raw_dependencies,
+                                                                   quiet_unknown="dependency" in parts.failed)
     problems.extend(dep_problems)
     bundle = Bundle(
         root=str(root), content_hash=digest.hexdigest(), git_commit=git_commit(root) if with_git else None,
@@ -249,6 +252,9 @@ class _Parts:
         self.priority_matrix = None
         self.priority_matrix_sources: list = []
         self.docs: dict[str, YamlDocument] = {}
+        # Kinds with a file that did not load: a reference to a name such a file would have
+        # defined is not reported (one mistake, one error), the tree is refused anyway.
+        self.failed: set[str] = set()
 
     def scratch(self) -> "_Parts":
         """An empty _Parts sharing what later documents read (rule order, the priority matrix)."""
@@ -334,20 +340,19 @@ def _typed(doc: YamlDocument, item: Any, path: tuple, family: str, types: tuple[
 
 def _load_connectors(doc: YamlDocument, builder: Builder, parts: _Parts) -> list[Problem]:
     data = doc.data
+    problems: list[Problem] = []
     if "connectors" in data:
-        extra = [k for k in data if k != "connectors"]
-        if extra:
-            m = doc.key_mark((extra[0],))
-            return [Problem(doc.file, m.line, m.col, json_path((extra[0],)),
-                            f"unknown key {extra[0]!r} next to a connectors: list",
-                            hint="a connector file holds one connector, or only a `connectors:` list")]
+        for key in (k for k in data if k != "connectors"):  # every one, and the list is still checked
+            m = doc.key_mark((key,))
+            problems.append(Problem(doc.file, m.line, m.col, json_path((key,)),
+                                    f"unknown key {key!r} next to a connectors: list",
+                                    hint="a connector file holds one connector, or only a `connectors:` list"))
         if not isinstance(data["connectors"], list):
             m = doc.mark(("connectors",))
-            return [Problem(doc.file, m.line, m.col, "$.connectors", "expected a list of connectors")]
+            return [*problems, Problem(doc.file, m.line, m.col, "$.connectors", "expected a list of connectors")]
         items = [(("connectors", i), c) for i, c in enumerate(data["connectors"])]
     else:
         items = [((), data)]
-    problems: list[Problem] = []
     for path, item in items:
         ctype, type_problems = _typed(doc, item, path, "connector", CONNECTOR_TYPES)
         problems.extend(type_problems)
@@ -355,7 +360,7 @@ def _load_connectors(doc: YamlDocument, builder: Builder, parts: _Parts) -> list
             continue
         item_problems = problems_from(doc, f"connector.{ctype}", item, path)
         problems.extend(item_problems)
-        if not item_problems:
+        if not problems:
             parts.connectors.append(builder.connector(item, path))
     return problems
 
@@ -370,7 +375,7 @@ def _load_rules(doc: YamlDocument, builder: Builder, parts: _Parts) -> list[Prob
         if ctype:
             channel_problems.extend(problems_from(doc, f"channel.{ctype}", ch, ("channels", i)))
     # The rule schema only checks a channel's name and type; keep its own problems for the rest.
-    problems = [p for p in problems if not p.path.startswith("$.channels")] + channel_problems
+    problems = [p for p in problems if not p.path.startswith("$.channels[")] + channel_problems
     if problems:
         return problems
     parts.channels.extend(builder.channels(data))

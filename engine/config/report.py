@@ -7,12 +7,15 @@ from typing import Iterable
 from ..errors import Level, Problem
 
 FORMATS = ("text", "json", "github")
+# Bumped when a key of the JSON output changes meaning or goes away (new keys do not bump it).
+JSON_FORMAT_VERSION = 1
 
 
 def render(problems: Iterable[Problem], fmt: str, root: str = "", summary: str = "") -> str:
     problems = list(problems)
     if fmt == "json":
         return json.dumps({
+            "format_version": JSON_FORMAT_VERSION,
             "ok": not any(p.level is Level.ERROR for p in problems),
             "summary": summary,
             "problems": [{"file": p.file, "line": p.line, "col": p.col, "path": p.path, "message": p.message,

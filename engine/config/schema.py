@@ -73,10 +73,13 @@ def kind_schema(kind: str) -> dict:
                 for t in CONNECTOR_TYPES}
         single = {"type": "object", "required": ["name", "type"],
                   "properties": {"type": {"enum": list(CONNECTOR_TYPES)}}, "allOf": branches}
+        # if/then rather than oneOf: an editor reports the typo in the branch the file is in
+        # ("'api_tokn' was unexpected"), not why each of the other branches failed as well.
         schema = {"title": "Connector file (connectors.d/*.yaml): one connector, or a `connectors:` list",
-                  "oneOf": [{"type": "object", "additionalProperties": False, "required": ["connectors"],
-                             "properties": {"connectors": {"type": "array", "items": {"$ref": "#/$defs/connector_any"}}}},
-                            {"$ref": "#/$defs/connector_any"}],
+                  "if": {"type": "object", "required": ["connectors"]},
+                  "then": {"type": "object", "additionalProperties": False, "required": ["connectors"],
+                           "properties": {"connectors": {"type": "array", "items": {"$ref": "#/$defs/connector_any"}}}},
+                  "else": {"$ref": "#/$defs/connector_any"},
                   "$defs": {**defs, "connector_any": single}}
         return _with_defs(schema, "https://opsconductor.dev/schemas/connector.json")
     if kind.startswith("channel.") and kind.split(".", 1)[1] in CHANNEL_TYPES:
@@ -88,7 +91,17 @@ def kind_schema(kind: str) -> dict:
         schema = _read("ruletest.json")
         schema["$defs"] = {**schema["$defs"], "alert_match": _read("rule.json")["$defs"]["match"]}
         return _with_defs(schema, "https://opsconductor.dev/schemas/ruletest.json")
-    if kind in ("oidmap", "dependency", "rule", "server"):
+    if kind == "rule":
+        # Channels chosen by type, for editors (validate checks each channel by its type's schema
+        # itself, with hints, and drops these errors: loader._load_rules).
+        schema = _read("rule.json")
+        channels = schema["properties"]["channels"]
+        items = {**channels["items"], "properties": {"type": {"enum": list(CHANNEL_TYPES)}},
+                 "allOf": [{"if": {"properties": {"type": {"const": t}}, "required": ["type"]},
+                            "then": {"$ref": f"#/$defs/channel.{t}"}} for t in CHANNEL_TYPES]}
+        schema["properties"] = {**schema["properties"], "channels": {**channels, "items": items}}
+        return _with_defs(schema, "https://opsconductor.dev/schemas/rule.json")
+    if kind in ("oidmap", "dependency", "server"):
         return _with_defs(_read(f"{kind}.json"), f"https://opsconductor.dev/schemas/{kind}.json")
     raise KeyError(kind)
 
@@ -246,6 +259,9 @@ def _leaf(error: ValidationError) -> ValidationError:
             by_branch.setdefault(sub.relative_schema_path[0], []).append(sub)
         fitting = [errs for errs in by_branch.values()
                    if not any(e.validator == "type" and not e.relative_path for e in errs)]
+        if len(fitting) > 1 and isinstance(error.instance, (dict, list)):  # an enum of names is no mapping
+            fitting = [errs for errs in fitting
+                       if not any(e.validator in ("enum", "const") and not e.relative_path for e in errs)]
         if len(fitting) == 1:
             return _leaf(fitting[0][0])
         deepest = best_match(error.context)
@@ -258,7 +274,10 @@ def problems_from(doc: YamlDocument, kind: str, instance: Any, prefix: tuple = (
     """Validate `instance` (found at `prefix` inside `doc`) against `kind`."""
     out: list[Problem] = []
     for error in validator_for(kind).iter_errors(instance):
-        out.extend(_to_problems(doc, _leaf(error), prefix))
+        leaf = _leaf(error)
+        if leaf.validator == "pattern" and leaf.schema.get("x-secret"):
+            continue  # the pattern is for editors; x-secret says the same with a hint
+        out.extend(_to_problems(doc, leaf, prefix))
     return out
 
 

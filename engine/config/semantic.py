@@ -22,7 +22,8 @@ def _p(src: Source, path: str, message: str, hint: str | None = None, level: Lev
 
 # ---- dependencies ----------------------------------------------------------------------------
 
-def resolve_dependencies(devices: list[Device], raw: list) -> tuple[list[Device], list[Dependency], list[Problem]]:
+def resolve_dependencies(devices: list[Device], raw: list, quiet_unknown: bool = False
+                         ) -> tuple[list[Device], list[Dependency], list[Problem]]:
     """Resolve device names in dependencies to IPs (names are declared under `devices:`)."""
     problems: list[Problem] = []
     by_name: dict[str, Device] = {}
@@ -58,6 +59,8 @@ def resolve_dependencies(devices: list[Device], raw: list) -> tuple[list[Device]
                                         hint="name the upstream device, or its IP address"))
                 return None
             return str(net)
+        if quiet_unknown:  # perhaps declared in a dependency file that did not load
+            return None
         guess = difflib.get_close_matches(text, list(by_name), n=1)
         problems.append(Problem(doc.file, m.line, m.col, json_path(path),
                                 f"unknown device {text!r}: not a declared device name, an IP address or a CIDR",
@@ -120,7 +123,8 @@ def _known(name: str, known: Iterable[str], what: str) -> str:
     return f"did you mean {guess[0]!r}?" if guess else f"define the {what}, or fix the name"
 
 
-def _matcher_problems(matchers: tuple[Matcher, ...], src: Source, path: str, bundle: Bundle) -> list[Problem]:
+def _matcher_problems(matchers: tuple[Matcher, ...], src: Source, path: str, bundle: Bundle,
+                      quiet: set[str] = frozenset()) -> list[Problem]:
     out = []
     severities = {s.value for s in Severity}
     connectors = {c.name for c in bundle.connectors}
@@ -146,7 +150,7 @@ def _matcher_problems(matchers: tuple[Matcher, ...], src: Source, path: str, bun
                     out.append(_p(src, path, f"{v!r} is not a CIDR network (e.g. 10.1.0.0/16)"))
         if m.field == "connector" and m.op in ("eq", "in", "ne", "not_in"):
             for v in values:
-                if v not in connectors:
+                if v not in connectors and "connector" not in quiet:
                     out.append(_p(src, path, f"unknown connector {v!r}",
                                   hint=_known(str(v), connectors, "connector")))
     return out
@@ -213,14 +217,14 @@ def _connector_problems(bundle: Bundle, locate) -> list[Problem]:
     return out
 
 
-def _rule_problems(bundle: Bundle, locate) -> list[Problem]:
+def _rule_problems(bundle: Bundle, locate, quiet: set[str]) -> list[Problem]:
     out = []
     channels = {c.name for c in bundle.channels}
     for r in bundle.rules:
-        out.extend(_matcher_problems(r.match, r.source, f"{r.source.path}", bundle))
+        out.extend(_matcher_problems(r.match, r.source, f"{r.source.path}", bundle, quiet))
         if r.notify:
             for i, ch in enumerate(r.notify.channels):
-                if ch not in channels:
+                if ch not in channels and "rule" not in quiet:
                     at = locate(r.source, "notify", "channels", i)
                     out.append(_p(at, at.path, f"rule {r.name!r} notifies unknown channel {ch!r}",
                                   hint=_known(ch, channels, "channel under channels:")))
@@ -232,7 +236,7 @@ def _rule_problems(bundle: Bundle, locate) -> list[Problem]:
                           level=Level.WARNING))
     now = datetime.now(timezone.utc)
     for s in bundle.silences:
-        out.extend(_matcher_problems(s.match, s.source, f"{s.source.path}", bundle))
+        out.extend(_matcher_problems(s.match, s.source, f"{s.source.path}", bundle, quiet))
         start = datetime.fromisoformat(s.starts_at) if s.starts_at else None
         end = datetime.fromisoformat(s.ends_at) if s.ends_at else None
         if start and end and end <= start:
@@ -245,6 +249,14 @@ def _rule_problems(bundle: Bundle, locate) -> list[Problem]:
                           hint="give ends_at or a schedule; a permanent mute is better written as a suppress rule",
                           level=Level.WARNING))
     return out
+
+
+# What a rule test names that a file of that kind defines: unknown only if every such file loaded.
+_DEFINED_BY = {"connector": ("unknown connector",), "rule": ("unknown channel", "unknown rule", "unknown silence")}
+
+
+def _follow_on(problem: Problem, quiet: set[str]) -> bool:
+    return any(word in problem.message for kind in quiet for word in _DEFINED_BY.get(kind, ()))
 
 
 def check_bundle(bundle: Bundle, parts: Any) -> list[Problem]:
@@ -262,6 +274,7 @@ def check_bundle(bundle: Bundle, parts: Any) -> list[Problem]:
     out += _oid_overlaps(bundle)
     out += _cycle_problems(bundle)
     out += _connector_problems(bundle, locate=parts.locate)
-    out += _rule_problems(bundle, parts.locate)
-    out += test_problems(bundle, parts.locate)
+    quiet = parts.failed  # kinds with a file that did not load (see loader._Parts)
+    out += _rule_problems(bundle, parts.locate, quiet)
+    out += [p for p in test_problems(bundle, parts.locate) if not _follow_on(p, quiet)]
     return out

@@ -39,7 +39,7 @@ def test_json_format() -> None:
     out = run("validate", "--config", str(FIXTURES / "dependency_cycle"), "--format", "json")
     assert out.returncode == 1
     doc = json.loads(out.stdout)
-    assert doc["ok"] is False
+    assert doc["ok"] is False and doc["format_version"] == 1
     (p,) = doc["problems"]
     assert (p["file"], p["line"], p["level"]) == ("dependencies.d/d.yaml", 8, "error")
     assert p["message"].startswith("dependency cycle: rtr1 (10.0.0.1)")
