@@ -80,3 +80,36 @@ def test_cli_exit_codes(tmp_path) -> None:
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1
     assert bad.stdout.strip().endswith(f"{passed + 1} passed, 3 failed")
+
+
+def test_verbose_prints_the_timeline_of_a_failing_test(tmp_path) -> None:
+    run = subprocess.run([sys.executable, "-m", "opsconductor.engine.cli", "test", "-v", "--config",
+                          str(tree_with_tests(tmp_path))], capture_output=True, text=True, timeout=120)
+    lines = run.stdout.splitlines()
+    at = lines.index(next(line for line in lines if line.startswith("FAIL rules/tests/failing.yaml:3: expects the wrong status")))
+    assert lines[at + 1].split() == ["+0s", "alert", "created:", "link_down@10.20.0.1[3]:active"]
+    assert lines[at + 2].split()[:3] == ["+0s", "notified:", "firing"]
+    assert any(line.startswith("PASS rules/tests/example.yaml:") for line in lines)  # -v lists passing tests too
+
+
+def test_junit_and_github_formats(tmp_path) -> None:
+    from xml.etree import ElementTree as ET
+
+    tree = tree_with_tests(tmp_path)
+    report = tmp_path / "report.xml"
+    run = subprocess.run([sys.executable, "-m", "opsconductor.engine.cli", "test", "--format", "junit", "-o", str(report),
+                          "--config", str(tree)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and run.stdout.strip().endswith("3 failed")
+    root = ET.parse(report).getroot()
+    assert root.tag == "testsuites" and root.get("failures") == "3"
+    suite = next(s for s in root if s.get("name") == "rules/tests/failing.yaml")
+    case = next(c for c in suite if c.get("name") == "wrong channel")
+    assert case.get("line") == "15"
+    failure = case.find("failure")
+    assert failure.get("message").startswith("notifications[0].channel: expected 'noc-email', got 'oncall-pager'")
+    assert "timeline (simulated time):" in failure.text
+    github = subprocess.run([sys.executable, "-m", "opsconductor.engine.cli", "test", "--format", "github",
+                             "--config", str(tree)], capture_output=True, text=True, timeout=120)
+    annotation = next(line for line in github.stdout.splitlines() if "wrong channel" in line)
+    assert annotation.startswith(f"::error file={tree}/rules/tests/failing.yaml,line=15,title=opsc test%3A wrong channel::")
+    assert "notifications[0].channel" in annotation
