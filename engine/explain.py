@@ -63,7 +63,11 @@ def _detail(d: DecisionEntry) -> str:
     if "notify" in detail:
         return "→ " + ", ".join(detail["notify"])
     if detail.get("throttled"):
-        return f"throttled (last notified {detail.get('last_notified')})"
+        return f"throttled: held until {detail.get('held_until')}"
+    if "severity" in detail and isinstance(detail["severity"], list):
+        return f"severity {detail['severity'][0]} → {detail['severity'][1]}"
+    if "cleared_at" in detail:
+        return f"out of order: a clear of {detail['cleared_at']} came first"
     if "suppressed" in detail:
         return f"suppressed: {detail['suppressed']}"
     return ", ".join(f"{k}={v}" for k, v in detail.items())

@@ -28,12 +28,19 @@ def correlate(work: Work, ctx: Context) -> Work:
             continue
         existing = seen_in_event.get(alert.fingerprint) or ctx.state.open_alert(alert.fingerprint)
         if existing is not None:
+            severity = c.outcome.alert.severity if c.outcome else existing.severity
             updated = evolve(existing, occurrence_count=existing.occurrence_count + 1, last_occurrence_at=work.now,
-                              severity=alert.severity, message=alert.message or existing.message)
+                              severity=severity, message=alert.message or existing.message)
             fx.occurrences.append(updated)
             seen_in_event[alert.fingerprint] = updated
             fx.decisions.append(_decision(updated, ctx, "correlate", "dedup",
                                           {"occurrence_count": updated.occurrence_count}))
+            if severity is not existing.severity:
+                rose = severity.rank > existing.severity.rank
+                fx.decisions.append(_decision(updated, ctx, "correlate", "escalated" if rose else "de-escalated",
+                                              {"severity": [existing.severity.value, severity.value]}))
+                if rose:
+                    out.append(Candidate(updated, c.outcome, escalated_from=existing.severity))
             continue
         alert = evolve(alert, id=ctx.new_id(), last_occurrence_at=work.now)
         fx.decisions.append(_decision(alert, ctx, "normalize", _normalized_by(alert),
@@ -41,6 +48,14 @@ def correlate(work: Work, ctx: Context) -> Work:
         for hit in (c.outcome.hits if c.outcome else ()):
             detail = {"changed": list(hit.changed)} if hit.changed else {"matched": True}
             fx.decisions.append(_decision(alert, ctx, "enrich", hit.rule.name, detail))
+        cleared_at = ctx.state.last_clear.get(alert.fingerprint)
+        if cleared_at is not None and _before(alert.occurred_at, cleared_at):
+            # It arrived after the clear that ended it: kept for the record, told to no one.
+            alert = evolve(alert, status=Status.RESOLVED)
+            fx.decisions.append(_decision(alert, ctx, "correlate", "out-of-order", {
+                "occurred_at": alert.occurred_at.isoformat(), "cleared_at": cleared_at.isoformat()}))
+            fx.created.append(alert)
+            continue
         alert = _dependency(alert, ctx, fx)
         if alert.status is Status.ACTIVE and c.outcome and c.outcome.suppress:
             rule, reason = c.outcome.suppress
@@ -60,6 +75,10 @@ def correlate(work: Work, ctx: Context) -> Work:
     return work.with_(candidates=tuple(out), effects=fx.freeze(dropped=work.effects.dropped))
 
 
+def _before(a: datetime | None, b: datetime | None) -> bool:
+    return a is not None and b is not None and a < b
+
+
 def _normalized_by(alert: Alert) -> str:
     return str(alert.custom_fields.get("oid_map") or f"builtin:{alert.source_system}")
 
@@ -72,8 +91,14 @@ def _clear(clear: Alert, work: Work, ctx: Context, fx: EffectsBuilder) -> list[A
     """Resolves the open alerts the clear clears; returns them."""
     closed = []
     for fp in clear.clear_targets:  # decided with the device identity at normalize
+        if clear.occurred_at is not None:
+            fx.clears_seen.append((fp, clear.occurred_at))
         target = ctx.state.open_alert(fp)
         if target is None:
+            continue
+        if _before(clear.occurred_at, target.occurred_at):  # it ended an earlier episode, not this one
+            fx.decisions.append(_decision(target, ctx, "correlate", "out-of-order", {
+                "stale_clear": clear.alert_type, "cleared_at": clear.occurred_at.isoformat()}))
             continue
         resolved = evolve(target, status=Status.RESOLVED)
         fx.changes.append(Change(resolved, "cleared", target.status))

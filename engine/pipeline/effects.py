@@ -60,11 +60,12 @@ class Effects:
     window_entries: tuple[tuple[str, tuple, datetime, str, float], ...] = ()  # (rule, key, at, alert id, window s)
     parents: tuple[tuple[str, tuple, str, datetime], ...] = ()  # (rule, group key, parent id, a member joined at)
     reevaluate: tuple[tuple[str, datetime | None], ...] = ()  # (child id, due; None = done)
-    held: tuple[tuple[str, tuple], ...] = ()  # (alert id, notify actions a silence holds back; () = released)
+    held: tuple[tuple[str, tuple], ...] = ()  # (alert id, every notify action now held for it; () = none)
     dropped: int = 0  # 1 when the connector discards this event entirely (not even stored raw)
     ticked_at: datetime | None = None  # a tick's time: the repeat wake-ups due by then were looked at,
     # and window entries and throttles that expired before it go
     external: tuple[Alert, ...] = ()  # alerts an operator changed (already stored): the view only
+    clears_seen: tuple[tuple[str, datetime], ...] = ()  # (fingerprint cleared, the clear's occurred_at)
 
     def with_(self, **changes) -> "Effects":
         new = object.__new__(Effects)
@@ -73,7 +74,7 @@ class Effects:
 
 
 _LISTS = ("created", "occurrences", "changes", "decisions", "notifications", "window_entries", "parents",
-          "reevaluate", "held", "external")
+          "reevaluate", "held", "external", "clears_seen")
 _DEFAULTS = {name: f.default for name, f in Effects.__dataclass_fields__.items()}
 
 
@@ -95,6 +96,7 @@ class EffectsBuilder:
         self.reevaluate: list = []
         self.held: list = []
         self.external: list[Alert] = []
+        self.clears_seen: list = []
         self.ticked_at: datetime | None = None
 
     def freeze(self, dropped: int = 0) -> Effects:

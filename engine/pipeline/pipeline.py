@@ -125,7 +125,7 @@ class Pipeline:
                                          {"reason": "root cleared, still open"}, self.view.version_id))
             outcome = self.rules.evaluate(active, self.view.site(active.device_ip), now)
             firing(active, outcome.notify, now, self.ctx, notifications, decisions, fx.held)
-        repeats(now, self.ctx, notifications, decisions)
+        repeats(now, self.ctx, notifications, decisions, fx.held)
         fx.ticked_at = now
         released(now, self.ctx, notifications, decisions, fx.held)
         fx.notifications.extend(notifications)

@@ -1,16 +1,22 @@
-"""Stage 4: who is told. New active alerts go to the channels of the rules that matched
-(throttled per rule and fingerprint); cleared alerts send `resolved` to whoever was told
-of the problem."""
+"""Stage 4: who is told. New active alerts go to the channels of the rules that matched;
+an alert whose severity rose goes to the rules it newly matches (`escalated`); cleared
+alerts send `resolved` to whoever was told of the problem.
+
+A notification that may not go out yet is held, never dropped: under a silence, within a
+rule's throttle, while the alert is flapping. Each tick releases what may go now, if the
+alert is still active (`released`)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Iterable
 
 from ..config.bundle import NotifyAction, Rule
 from ..model import Alert, Status
-from .effects import FIRING, RELEASED, REPEAT, RESOLVED, Decision, Notification
+from .effects import ESCALATED, FIRING, RELEASED, REPEAT, RESOLVED, Decision, Notification
 from .silences import active_silence
 from .work import Context, Work
+
+Actions = tuple[tuple[Rule, NotifyAction], ...]
 
 
 def route(work: Work, ctx: Context) -> Work:
@@ -28,6 +34,9 @@ def route(work: Work, ctx: Context) -> Work:
             firing(alert, actions, work.now, ctx, notifications, decisions, held)
         elif outcomes.get(alert.id) is not None:
             firing(alert, outcomes[alert.id].notify, work.now, ctx, notifications, decisions, held)
+    for c in work.candidates:
+        if c.escalated_from is not None and c.outcome is not None:
+            escalated(c.alert, c.outcome.notify, work.now, ctx, notifications, decisions, held)
     for change in work.effects.changes:
         if change.action in ("cleared", "resolved"):
             resolved(change.alert, work.now, ctx, notifications, decisions)
@@ -43,20 +52,61 @@ def firing(alert: Alert, actions: Iterable[tuple[Rule, NotifyAction]], now: date
         return
     silence = active_silence(alert, ctx.view, now)
     if silence is not None:
-        held.append((alert.id, actions))
+        hold(alert.id, actions, ctx, held)
         decisions.append(Decision(alert.id, "route", f"silence:{silence.name}",
                                   {"silenced": True, "until": silence.ends_at, "owner": silence.owner,
                                    "comment": silence.comment}, ctx.view.version_id))
         return
+    if alert.custom_fields.get("flapping"):
+        hold(alert.id, actions, ctx, held)
+        decisions.append(Decision(alert.id, "route", "flapping", {"held": [r.name for r, _ in actions]},
+                                  ctx.view.version_id))
+        return
+    throttled = []
     for rule, action in actions:
-        last = ctx.state.last_notified.get((rule.name, alert.fingerprint))
-        if action.throttle and last is not None and (now - last).total_seconds() < action.throttle:
-            decisions.append(Decision(alert.id, "route", rule.name, {"throttled": True, "last_notified": last.isoformat()},
+        until = throttled_until(rule.name, alert, action, now, ctx)
+        if until is not None:
+            throttled.append((rule, action))
+            decisions.append(Decision(alert.id, "route", rule.name, {"throttled": True, "held_until": until.isoformat()},
                                       ctx.view.version_id))
             continue
         for channel in action.channels:
             out.append(Notification(alert, rule.name, channel, kind, now, action))
         decisions.append(Decision(alert.id, "route", rule.name, {"notify": list(action.channels)}, ctx.view.version_id))
+    if throttled:
+        hold(alert.id, tuple(throttled), ctx, held)
+
+
+def throttled_until(rule: str, alert: Alert, action: NotifyAction, now: datetime, ctx: Context) -> datetime | None:
+    """When the rule's throttle for this fingerprint ends, if it has not yet."""
+    if not action.throttle:
+        return None
+    last = ctx.state.last_notified.get((rule, alert.fingerprint))
+    if last is None:
+        return None
+    until = last + timedelta(seconds=action.throttle)
+    return until if now < until else None
+
+
+def hold(alert_id: str, actions: Actions, ctx: Context, held: list) -> None:
+    """Adds to what is held for the alert (an entry of `held` is the alert's whole held set)."""
+    current = next((a for i, a in reversed(held) if i == alert_id), None)
+    if current is None:
+        current = ctx.state.held.get(alert_id, ())
+    names = {r.name for r, _ in current}
+    held.append((alert_id, current + tuple(a for a in actions if a[0].name not in names)))
+
+
+def escalated(alert: Alert, actions: Iterable[tuple[Rule, NotifyAction]], now: datetime, ctx: Context,
+              out: list[Notification], decisions: list[Decision], held: list) -> None:
+    """The alert's severity rose: the rules it now matches that were neither told nor holding
+    a notification for it are told (`escalated`). A suppressed alert tells no one."""
+    if alert.status not in (Status.ACTIVE, Status.ACKNOWLEDGED):
+        return
+    known = {rule for rule, _ in ctx.state.notified.get(alert.id, {})}
+    known |= {r.name for r, _ in ctx.state.held.get(alert.id, ())}
+    new = tuple((r, a) for r, a in actions if r.name not in known)
+    firing(alert, new, now, ctx, out, decisions, held, ESCALATED)
 
 
 def resolved(alert: Alert, now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision]) -> None:
@@ -70,12 +120,12 @@ def resolved(alert: Alert, now: datetime, ctx: Context, out: list[Notification],
                                   ctx.view.version_id))
 
 
-
-def repeats(now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision]) -> None:
+def repeats(now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision], held: list) -> None:
     """repeat_interval: tell again whoever was told of an alert that is still active. Only
     the wake-ups that are due are looked at. Every notification schedules its own next
     wake-up (ActiveAlerts.told), so one whose alert was told again meanwhile is simply
-    not due yet, and one whose alert closed or was acknowledged is dropped."""
+    not due yet, and one whose alert closed or was acknowledged is dropped. A repeat due
+    under a silence is held like a first notification, and released when the silence ends."""
     seen = set()
     for _, alert_id, rule, channel in ctx.state.due_repeats(now):
         if (alert_id, rule, channel) in seen:  # woken twice (told again meanwhile): once is enough
@@ -88,20 +138,33 @@ def repeats(now: datetime, ctx: Context, out: list[Notification], decisions: lis
         if action is None or not action.repeat_interval:
             continue
         last = ctx.state.last_notified.get((rule, alert.fingerprint))
-        if last is None:
+        if last is None or (now - last).total_seconds() < action.repeat_interval:
             continue
-        if (now - last).total_seconds() >= action.repeat_interval:
-            out.append(Notification(alert, rule, channel, REPEAT, now, action))
-            decisions.append(Decision(alert.id, "route", rule, {"repeat": True, "notify": [channel]},
-                                      ctx.view.version_id))
+        silence = active_silence(alert, ctx.view, now)
+        if silence is not None:
+            current = ctx.rules.rule(rule)
+            if current is not None:
+                hold(alert.id, ((current, action),), ctx, held)
+            decisions.append(Decision(alert.id, "route", f"silence:{silence.name}",
+                                      {"silenced": True, "repeat": True, "until": silence.ends_at,
+                                       "owner": silence.owner, "comment": silence.comment}, ctx.view.version_id))
+            continue
+        out.append(Notification(alert, rule, channel, REPEAT, now, action))
+        decisions.append(Decision(alert.id, "route", rule, {"repeat": True, "notify": [channel]},
+                                  ctx.view.version_id))
 
 
 def released(now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision], held: list) -> None:
-    """Alerts whose silence ended while they are still active are notified now."""
-    for alert_id, actions in list(ctx.state.silenced.items()):
+    """Held notifications of alerts still active go out once nothing holds them any more
+    (the silence ended, the throttle passed, the alert stopped flapping)."""
+    for alert_id, actions in list(ctx.state.held.items()):
         alert = ctx.state.by_id.get(alert_id)
-        if alert is None or alert.status is not Status.ACTIVE:
+        if alert is None or alert.status is not Status.ACTIVE or alert.custom_fields.get("flapping"):
             continue
-        if active_silence(alert, ctx.view, now) is None:
-            held.append((alert_id, ()))
-            firing(alert, actions, now, ctx, out, decisions, held, RELEASED)
+        if active_silence(alert, ctx.view, now) is not None:
+            continue
+        due = tuple(a for a in actions if throttled_until(a[0].name, alert, a[1], now, ctx) is None)
+        if not due:
+            continue
+        held.append((alert_id, tuple(a for a in actions if a not in due)))
+        firing(alert, due, now, ctx, out, decisions, held, RELEASED)

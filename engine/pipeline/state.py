@@ -24,6 +24,10 @@ DOWN_TYPES = frozenset({
 })
 
 
+# How long a clear is remembered after the time it happened (it holds back an older problem
+# that arrives after it).
+CLEAR_MEMORY_SECONDS = 900.0
+
 # Sources whose raw data nothing in memory reads again: polled connectors rebuild their diff
 # state from raw_data at restart; traps and webhooks do not. The database keeps it all.
 SLIM_SOURCES = frozenset({"snmp_trap", "webhook", "correlation"})
@@ -46,7 +50,8 @@ class ActiveAlerts:
     # window is open while members keep joining within the rule's window.
     parents: dict[tuple[str, tuple], tuple[str, datetime]] = field(default_factory=dict)
     reevaluate: dict[str, datetime] = field(default_factory=dict)  # child id → when to look again
-    silenced: dict[str, tuple] = field(default_factory=dict)  # alert id → notify actions held by a silence
+    # alert id → (rule, notify action) pairs held back (silence, throttle, flapping) until they may go
+    held: dict[str, tuple] = field(default_factory=dict)
     # repeat_interval wake-ups, a heap of (due, alert id, rule, channel): the tick looks at
     # what is due instead of every notified alert (100,000 of them took ~100 ms a tick).
     repeat_due: list[tuple[datetime, str, str, str]] = field(default_factory=list)
@@ -55,6 +60,9 @@ class ActiveAlerts:
     # so nothing here grows with the alerts the engine has ever seen.
     expiry: list[tuple[datetime, int, str, tuple, object]] = field(default_factory=list)
     parent_keys: dict[str, tuple[str, tuple]] = field(default_factory=dict)  # parent id → (rule, group key)
+    # fingerprint → the latest occurred_at of a clear for it, for CLEAR_MEMORY_SECONDS: a problem
+    # older than that clear arriving after it (UDP, a retried webhook) is over already.
+    last_clear: dict[str, datetime] = field(default_factory=dict)
     _sequence: itertools.count = field(default_factory=itertools.count, repr=False)
 
     def open_alert(self, fp: str) -> Alert | None:
@@ -117,11 +125,15 @@ class ActiveAlerts:
         for rule, key, parent_id, joined in effects.parents:
             self.parents[(rule, key)] = (parent_id, joined)
             self.parent_keys[parent_id] = (rule, key)
+        for fp, occurred in effects.clears_seen:
+            if fp not in self.last_clear or self.last_clear[fp] < occurred:
+                self.last_clear[fp] = occurred
+                self._expires(occurred + timedelta(seconds=CLEAR_MEMORY_SECONDS), "clear", (fp,), occurred)
         for alert_id, actions in effects.held:
             if actions:
-                self.silenced[alert_id] = actions
+                self.held[alert_id] = actions
             else:
-                self.silenced.pop(alert_id, None)
+                self.held.pop(alert_id, None)
         for child_id, due in effects.reevaluate:
             if due is None:
                 self.reevaluate.pop(child_id, None)
@@ -171,7 +183,7 @@ class ActiveAlerts:
             if key is not None and self.parents.get(key, ("",))[0] == alert.id:
                 del self.parents[key]
             self.reevaluate.pop(alert.id, None)
-            self.silenced.pop(alert.id, None)
+            self.held.pop(alert.id, None)
             return
         if alert.source_system in SLIM_SOURCES and alert.raw_data:
             alert = evolve(alert, raw_data=EMPTY)  # ~1 KB less per open alert held here
@@ -200,6 +212,8 @@ class ActiveAlerts:
                         del self.windows[key]
             elif kind == "throttle" and self.last_notified.get(key) == detail:  # not told again since
                 del self.last_notified[key]
+            elif kind == "clear" and self.last_clear.get(key[0]) == detail:  # no later clear since
+                del self.last_clear[key[0]]
 
     def _unlink(self, alert: Alert) -> None:
         if alert.device_ip in self.down_by_device:

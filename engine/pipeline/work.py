@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Protocol
 
-from ..model import Alert, RawEvent
+from ..model import Alert, RawEvent, Severity
 from ..rules.engine import RuleEngine, RuleOutcome
 from .context import ConfigView
 from .effects import Effects
@@ -19,7 +19,8 @@ REEVALUATE_AFTER_SECONDS = 60.0
 @dataclass(frozen=True)
 class Candidate:
     alert: Alert
-    outcome: RuleOutcome | None = None  # set by enrich for alerts that are new
+    outcome: RuleOutcome | None = None  # set by enrich for alerts that are new, and repeats whose severity moved
+    escalated_from: Severity | None = None  # set by correlate: a repeat raised the open alert's severity
 
 
 @dataclass(frozen=True)

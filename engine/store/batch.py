@@ -61,7 +61,7 @@ class BatchRecord:
     new_history: str = ""  # their history rows (HISTORY_COPY columns), in order
     created: tuple[str, ...] = ()  # the new alerts' ids, in order
     resolved_new: tuple[str, ...] = ()  # new alerts already resolved at the batch's end
-    occurrences: tuple[tuple[str, int, datetime], ...] = ()  # alerts stored before: (id, repeats, last at)
+    occurrences: tuple[tuple[str, int, datetime, str], ...] = ()  # alerts stored before: (id, repeats, last at, severity)
     changes: tuple[EngineChange, ...] = ()  # of alerts stored before
     decisions: str = ""
     touched: tuple[str, ...] = ()  # alerts created, repeated or changed: the NOTIFY payload
@@ -121,10 +121,11 @@ def prepare_batch(raw_events: Sequence[RawEvent], effects: Sequence, config_vers
                 continue
             entry = occurrences.get(a.id)
             if entry is None:
-                occurrences[a.id] = [1, a.last_occurrence_at or a.received_at]
+                occurrences[a.id] = [1, a.last_occurrence_at or a.received_at, a.severity.value]
             else:
                 entry[0] += 1
                 entry[1] = a.last_occurrence_at or a.received_at
+                entry[2] = a.severity.value  # a repeat may raise or lower it
         for c in fx.changes:
             change = EngineChange(c.alert.id, c.action, c.old_status.value, c.alert.status.value,
                                   c.alert.correlated_to_id, c.alert.correlation_rule)
@@ -147,7 +148,7 @@ def prepare_batch(raw_events: Sequence[RawEvent], effects: Sequence, config_vers
         new_history=lines(row for rows in history.values() for row in rows),
         created=tuple(final),
         resolved_new=tuple(i for i, a in final.items() if a.status is Status.RESOLVED),
-        occurrences=tuple((alert_id, n, at) for alert_id, (n, at) in occurrences.items()),
+        occurrences=tuple((alert_id, n, at, severity) for alert_id, (n, at, severity) in occurrences.items()),
         changes=tuple(changes),
         decisions=lines((d.alert_id, d.stage, d.rule[:255], d.config_version_id, dumps(d.detail))
                         for d in _one_dedup_per_alert([d for fx in effects for d in fx.decisions])),
@@ -298,23 +299,26 @@ def _insert_skipping_conflicts(cur: psycopg.Cursor, alerts: str) -> set[str]:
         " ON CONFLICT (fingerprint) WHERE status <> 'resolved' DO NOTHING RETURNING id::text").fetchall()}
 
 
-def _record_occurrences(cur: psycopg.Cursor, occurrences: Sequence[tuple[str, int, datetime]]) -> list[str]:
-    """One UPDATE and one history row per alert per batch, however often it repeated.
-    Returns the alerts that were not counted: resolved meanwhile (an operator, another
-    process), so the repeats are not part of them."""
+def _record_occurrences(cur: psycopg.Cursor, occurrences: Sequence[tuple[str, int, datetime, str]]) -> list[str]:
+    """One UPDATE and one history row per alert per batch, however often it repeated (the
+    severity is the last repeat's: an escalation or de-escalation is stored). Returns the
+    alerts that were not counted: resolved meanwhile (an operator, another process), so the
+    repeats are not part of them."""
     if not occurrences:
         return []
-    repeats = {alert_id: n for alert_id, n, _ in occurrences}
+    repeats = {o[0]: o[1] for o in occurrences}
     rows = cur.execute(
         """
         UPDATE alerts a SET occurrence_count = a.occurrence_count + v.n,
-               last_occurrence_at = GREATEST(COALESCE(a.last_occurrence_at, a.occurred_at), v.at)
-        FROM unnest(%s::uuid[], %s::int[], %s::timestamptz[]) AS v(id, n, at)
+               last_occurrence_at = GREATEST(COALESCE(a.last_occurrence_at, a.occurred_at), v.at),
+               severity = v.severity
+        FROM unnest(%s::uuid[], %s::int[], %s::timestamptz[], %s::text[]) AS v(id, n, at, severity)
         WHERE a.id = v.id AND a.status <> 'resolved'
         RETURNING a.id::text, a.occurrence_count
-        """, ([o[0] for o in occurrences], [o[1] for o in occurrences], [o[2] for o in occurrences])).fetchall()
+        """, ([o[0] for o in occurrences], [o[1] for o in occurrences], [o[2] for o in occurrences],
+              [o[3] for o in occurrences])).fetchall()
     copy_block(cur, _OCCURRED, lines((alert_id, "occurrence", ENGINE.user_id, ENGINE.user_name,
                                       dumps({"occurrences": repeats[alert_id], "occurrence_count": total}))
                                      for alert_id, total in rows))
     counted = {alert_id for alert_id, _ in rows}
-    return [alert_id for alert_id, _, _ in occurrences if alert_id not in counted]
+    return [o[0] for o in occurrences if o[0] not in counted]

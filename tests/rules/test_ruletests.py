@@ -31,7 +31,7 @@ tests:
     expect:
       notifications:
         - {channel: noc-email}
-  - name: time passes and a throttle expires
+  - name: time passes and a throttled notification goes out when the throttle ends
     events:
       - alert: {alert_type: low_battery, category: power, severity: critical, device_ip: 10.20.0.5}
       - at: 1m
@@ -47,7 +47,8 @@ tests:
       notifications:
         - {channel: oncall-pager, kind: firing}
         - {channel: oncall-pager, kind: resolved}
-        - {channel: oncall-pager, kind: firing}
+        - {channel: oncall-pager, kind: released}
+        - {channel: oncall-pager, kind: resolved}
 """
 
 
@@ -64,7 +65,8 @@ def test_failures_name_the_first_difference(tmp_path) -> None:
     assert results["expects no notification but one is sent"].failure.startswith(
         "notifications: expected 0, got 1; unexpected: firing link_down@10.20.0.1 via noc-email by email-major-network")
     assert results["wrong channel"].failure.startswith("notifications[0].channel: expected 'noc-email', got 'oncall-pager'")
-    assert results["time passes and a throttle expires"].passed, results["time passes and a throttle expires"].failure
+    throttled = results["time passes and a throttled notification goes out when the throttle ends"]
+    assert throttled.passed, throttled.failure
     assert results["low battery pages on-call"].passed
     line = results["wrong channel"].format()
     assert line.startswith("FAIL rules/tests/failing.yaml:15: wrong channel: ")

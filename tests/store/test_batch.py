@@ -71,3 +71,22 @@ def test_repeats_of_one_alert_in_a_batch_leave_one_dedup_row(db_url: str) -> Non
         count = conn.execute("SELECT occurrence_count FROM alerts WHERE id = %s", (alert.id,)).fetchone()[0]
     assert trail == [("normalize", "map", {}), ("correlate", "dedup", {"occurrence_count": 4, "occurrences": 3})]
     assert count == 4
+
+
+def test_a_repeat_that_moved_the_severity_stores_it(db_url: str) -> None:
+    """Escalated by one batch's last repeat, de-escalated by the next batch's: the row follows."""
+    from opsconductor.engine.model import evolve
+
+    alert = Alert(id=str(uuid.uuid4()), source_system="s", source_alert_id="x", severity=Severity.MAJOR,
+                  category="power", alert_type="on_battery", title="t", occurred_at=NOW, received_at=NOW,
+                  fingerprint="c" * 64)
+    with psycopg.connect(db_url) as conn:
+        write_batch(conn, [], [Effects(None, created=(alert,))], None)
+        write_batch(conn, [], [Effects(None, occurrences=(evolve(alert, occurrence_count=2, severity=Severity.MINOR),)),
+                               Effects(None, occurrences=(evolve(alert, occurrence_count=3,
+                                                                 severity=Severity.CRITICAL),))], None)
+        up = conn.execute("SELECT severity, occurrence_count FROM alerts WHERE id = %s", (alert.id,)).fetchone()
+        write_batch(conn, [], [Effects(None, occurrences=(evolve(alert, occurrence_count=4, severity=Severity.MINOR),))],
+                    None)
+        down = conn.execute("SELECT severity FROM alerts WHERE id = %s", (alert.id,)).fetchone()[0]
+    assert up == ("critical", 3) and down == "minor"
