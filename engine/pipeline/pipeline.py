@@ -23,7 +23,7 @@ from .correlate import children_to_reevaluate, close_parents, correlate, depende
 from .effects import Change, Decision, Effects, EffectsBuilder
 from .enrich import enrich
 from .normalize import normalize
-from .route import firing, released, repeats, resolved, route
+from .route import firing, release_times, released, repeats, resolved, route
 from .state import ActiveAlerts
 from .work import Context, Stage, Work
 
@@ -98,6 +98,11 @@ class Pipeline:
         effects = fx.freeze()
         self.state.apply(effects)
         return effects
+
+    def wakeups(self) -> list[datetime]:
+        """Times a tick has held notifications to look at (besides repeats, re-evaluations and
+        silences, which the caller knows): for clocks that sleep until the next thing to do."""
+        return release_times(self.ctx)
 
     def tick(self, now: datetime) -> Effects:
         """What time alone triggers: children whose root cleared (relinked to another root,

@@ -168,3 +168,18 @@ def released(now: datetime, ctx: Context, out: list[Notification], decisions: li
             continue
         held.append((alert_id, tuple(a for a in actions if a not in due)))
         firing(alert, due, now, ctx, out, decisions, held, RELEASED)
+
+
+def release_times(ctx: Context) -> list[datetime]:
+    """When held notifications may go out at the latest known time (a throttle's end), for a
+    clock that sleeps until the next thing to do (rule tests)."""
+    times = []
+    for alert_id, actions in ctx.state.held.items():
+        alert = ctx.state.by_id.get(alert_id)
+        if alert is None:
+            continue
+        for rule, action in actions:
+            last = ctx.state.last_notified.get((rule.name, alert.fingerprint))
+            if action.throttle and last is not None:
+                times.append(last + timedelta(seconds=action.throttle))
+    return times

@@ -113,9 +113,10 @@ class Simulation:
         state, now = self.pipeline.state, self.now
         times = [d for d, *_ in state.repeat_due if d > now]
         times += [d for d in state.reevaluate.values() if d > now]
+        times += [d for d in self.pipeline.wakeups() if d > now]  # held notifications (throttles)
         for s in self.pipeline.view.bundle.silences:
             times += [t for t in (_time(s.starts_at), _time(s.ends_at)) if t is not None and t > now]
-            if s.schedule is not None and state.silenced:  # a recurring window: look once a minute
+            if s.schedule is not None and state.held:  # a recurring window: look once a minute
                 times.append(now.replace(second=0, microsecond=0) + timedelta(minutes=1))
         return min(times, default=None)
 
