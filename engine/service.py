@@ -36,6 +36,7 @@ from .store.connector_status import count_alerts, set_status
 from .store.notification_log import load_told
 from .store.database import Database
 from .store.migrate import apply_migrations
+from .store.writer import wait_for_orphan_writers
 from .watch import watch_config
 
 log = logging.getLogger("opsconductor")
@@ -120,6 +121,10 @@ class Engine:
         gc.collect()
         gc.freeze()
         self.journal.open()  # before any event is accepted; refuses a second engine on this journal
+        with self.connect() as conn:
+            if not wait_for_orphan_writers(conn):
+                log.error("a batch writer of an earlier engine process still holds its connection after 60 s;"
+                          " replaying the journal anyway (an event it commits now may be stored twice)")
         self.notifier.start()
         self.worker.start()
         # What the last process accepted and did not commit runs before any connector starts.

@@ -247,6 +247,30 @@ def _send(stream: IO[bytes], frame: tuple) -> None:
 
 # ---- child side ----------------------------------------------------------------------------------
 
+# Held (shared) by every writer's connection for its life. A new engine takes it exclusively
+# before replaying its journal: a writer orphaned by a kill -9 may still be committing a
+# batch, and an event replayed before that commit would be stored twice.
+WRITER_LOCK = 0x6F707363_77726974  # "opscwrit"
+
+
+def connect_writer(url: str) -> psycopg.Connection:
+    conn = psycopg.connect(url, autocommit=True)
+    conn.execute("SELECT pg_advisory_lock_shared(%s)", (WRITER_LOCK,))
+    conn.autocommit = False
+    return conn
+
+
+def wait_for_orphan_writers(conn: psycopg.Connection, timeout_s: int = 60) -> bool:
+    """Wait until no writer of an earlier process holds its connection (they end once they
+    see their parent gone, after the batch at hand). False when one is still there."""
+    try:
+        with conn.transaction():
+            conn.execute(f"SET LOCAL lock_timeout = '{int(timeout_s)}s'")
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+        return True
+    except psycopg.errors.LockNotAvailable:
+        return False
+
 def child_main() -> None:
     # The parent decides when the writer ends: Ctrl-C, or a service manager's SIGTERM to
     # every process of the service, must not drop batches the parent is still draining.
@@ -263,7 +287,7 @@ def child_main() -> None:
 
     kind, url = pickle.load(frames_in)
     assert kind == "url"
-    writer = RecordWriter(lambda: psycopg.connect(url), report_log=lambda level, msg: emit(("log", level, msg)),
+    writer = RecordWriter(lambda: connect_writer(url), report_log=lambda level, msg: emit(("log", level, msg)),
                           give_up=lambda: os.getppid() != parent)
     try:
         while True:
