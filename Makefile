@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test install sysdeps validate demo bench clean lock image
+.PHONY: run test install sysdeps rmem validate demo bench clean lock image
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or 3.12 is needed (durable_rules does not import on 3.13)"; exit 2; }
@@ -39,7 +39,11 @@ sysdeps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "note: install$$missing (apt-get) for the SNMP and browser tests"; fi; \
 	fi
-	@# Trap bursts queue in the socket receive buffer; let the receiver ask for 8 MiB.
+	@$(MAKE) -s rmem
+
+# Trap bursts queue in the socket receive buffer: let the receiver have the 8 MiB it asks for
+# (as root; otherwise the receiver's start-up warning says the command to run, docs/snmp-traps.md).
+rmem:
 	@if [ "$$(id -u)" = 0 ] && [ "$$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo 0)" -lt 16777216 ]; then \
 	  sysctl -q -w net.core.rmem_max=16777216 2>/dev/null || true; fi
 
@@ -48,7 +52,7 @@ sysdeps:
 run demo: export MONITORING_WEBHOOK_TOKEN ?= $(shell mkdir -p var && { test -s var/monitoring-webhook.token || \
 	head -c 24 /dev/urandom | base64 | tr -d '/+=' > var/monitoring-webhook.token; } && cat var/monitoring-webhook.token)
 
-run: $(STAMP)
+run: $(STAMP) rmem
 	$(BIN)/opsc serve --config . --host $(HOST) --port $(PORT)
 
 test: $(STAMP) sysdeps

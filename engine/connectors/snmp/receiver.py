@@ -54,6 +54,7 @@ _READ_BATCH = 256  # datagrams drained from a socket per wake-up
 _RECV_SIZE = 65536  # larger than any UDP payload; bigger datagrams are refused by ber.py
 _POLL = 0.1  # SO_RCVTIMEO: how soon a reader notices stop()
 _MAX_BACKOFF = 2.0
+_TRAP_TRUESIZE = 400  # usable receive-buffer bytes a small trap takes on Linux loopback, about
 
 
 def _parse_listen(text: str) -> tuple[str, int]:
@@ -186,9 +187,12 @@ class TrapReceiver:
             raise ConnectorError(self.name, f"cannot bind {text}: {exc.strerror or exc}", field="listen") from exc
         usable = granted // 2 if sys.platform.startswith("linux") else granted  # Linux reports double
         if usable < self._rcvbuf:
-            log.warning("%s: %s: asked for a %d-byte receive buffer, got %d; the kernel caps it at "
-                        "net.core.rmem_max (raise it with sysctl, or give the engine CAP_NET_ADMIN), "
-                        "or bursts of traps may be lost", self.name, text, self._rcvbuf, usable)
+            log.warning("%s: %s: the kernel granted a %d-byte receive buffer, not the %d bytes asked for: "
+                        "net.core.rmem_max caps it and the engine lacks CAP_NET_ADMIN to go past it. A burst of "
+                        "more than about %d traps will be lost. Fix it as root: `sysctl -w net.core.rmem_max=%d` "
+                        "(and keep it in /etc/sysctl.d/, see deploy/99-opsconductor-sysctl.conf; `make run` does "
+                        "it when run as root), then restart", self.name, text, usable, self._rcvbuf,
+                        usable // _TRAP_TRUESIZE, self._rcvbuf)
         return _Listener(text, sock, granted)
 
     # ---- reader threads ------------------------------------------------------------------

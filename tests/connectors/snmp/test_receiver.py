@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import shutil
 import socket
@@ -391,6 +392,25 @@ def test_receive_buffer_is_as_large_as_the_kernel_allows():
     # 8 MiB by default; without CAP_NET_ADMIN (SO_RCVBUFFORCE) capped at net.core.rmem_max.
     # Linux reports twice the usable size.
     assert granted >= 2 * min(8 * 1024 * 1024, cap), (granted, cap)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/sys/net/core/rmem_max"), reason="Linux only: reads net.core.rmem_max")
+def test_a_capped_receive_buffer_is_a_loud_warning_saying_how_to_fix_it(caplog):
+    with open("/proc/sys/net/core/rmem_max") as f:
+        cap = int(f.read())
+    # more than the kernel grants: past net.core.rmem_max, or (with CAP_NET_ADMIN) past SO_RCVBUFFORCE's INT_MAX / 2
+    asked = 2 ** 31 - 1 if os.geteuid() == 0 else 2 * cap
+
+    async def scenario():
+        rx = TrapReceiver(make_config(receive_buffer=asked), Sink())
+        await rx.start()
+        await rx.stop()
+    caplog.set_level(logging.WARNING, logger="opsconductor.engine.connectors.snmp.receiver")
+    asyncio.run(scenario())
+    (warning,) = [r for r in caplog.records if "receive buffer" in r.getMessage()]
+    assert warning.levelno == logging.WARNING
+    assert f"not the {asked} bytes asked for" in warning.getMessage()
+    assert f"sysctl -w net.core.rmem_max={asked}" in warning.getMessage()
 
 
 def test_unavailable_community_secret_is_a_connector_error():
