@@ -184,8 +184,12 @@ class Engine:
                 "open_alerts": len(self.state.by_id), "connectors_failing": sorted(self.supervisor.errors),
                 "intake": {"journal_events": pending, "spooled_events": self.worker.intake.spooled,
                            "journal_bytes": self.journal.size, "waiting_seconds": round(waited, 1)}}
+        # Why the engine is degraded: every part adds its own (web/health.py puts them on /healthz).
+        reasons = self.supervisor.reasons()
         if pending and waited >= SPOOLING_AFTER:  # accepted and durable, but PostgreSQL is not taking them
-            body["reasons"] = [f"spooling {pending} events for {waited:.0f} seconds"]
+            reasons.append(f"spooling {pending} events for {waited:.0f} seconds")
+        if reasons:
+            body["reasons"] = reasons
             if alive:
                 body["engine"] = "degraded"
         return body

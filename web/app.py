@@ -19,6 +19,7 @@ from . import api_alerts, api_gitops, api_system, login, openapi, page_alerts, p
 from .auth import Auth
 from .db import Db
 from .errors import ApiError, api_error_handler, http_error_handler, internal_error_handler
+from .health import HealthProbe
 from .metrics import HttpMetrics
 from .middleware import BodyLimit, CatchAll, Metrics, SecurityHeaders
 from .render import HERE, templates
@@ -29,6 +30,7 @@ __all__ = ["create_app", "EngineView", "TokenSpec", "WebSettings"]
 
 def create_app(*, database_url: str, engine: EngineView | None = None, settings: WebSettings) -> Starlette:
     db = Db(database_url)
+    health = HealthProbe(database_url)
     http_metrics = HttpMetrics()
     routes = [
         *pages.ROUTES, *page_alerts.ROUTES, *login.ROUTES,
@@ -42,6 +44,7 @@ def create_app(*, database_url: str, engine: EngineView | None = None, settings:
             yield
         finally:
             db.close()
+            health.close()
 
     app = Starlette(
         routes=routes,
@@ -56,6 +59,7 @@ def create_app(*, database_url: str, engine: EngineView | None = None, settings:
         lifespan=lifespan,
     )
     app.state.db = db
+    app.state.health = health
     app.state.engine = engine
     app.state.settings = settings
     app.state.auth = Auth(settings)

@@ -111,9 +111,10 @@ SCHEMAS: dict[str, Any] = {
                                               "properties": {"name": {"type": "string"},
                                                              "hits": {"type": "integer"}}}},
         "engine_running": {"type": "boolean"}}},
-    "Health": {"type": "object", "required": ["status", "database"], "properties": {
+    "Health": {"type": "object", "required": ["status", "database", "reasons"], "properties": {
         "status": {"type": "string", "enum": ["ok", "degraded", "failing"]}, "database": {"type": "string"},
-        "engine": OBJ}},
+        "engine": OBJ, "reasons": {"type": "array", "items": {"type": "string"},
+                                   "description": "Why it is degraded or failing; empty when ok"}}},
 }
 
 PATHS: dict[str, Any] = {
@@ -175,9 +176,11 @@ PATHS: dict[str, Any] = {
         "operationId": "openapi", "summary": "This document", "security": [{}],
         "responses": {"200": _json(OBJ, "OpenAPI 3.1")}}},
     "/healthz": {"get": {
-        "operationId": "health", "summary": "Database ping and engine health", "security": [{}],
+        "operationId": "health", "summary": "Database ping and engine health, within 1 s, with the reasons",
+        "security": [{}],
         "responses": {"200": _json(_ref("Health"), "Healthy or degraded"),
-                      "503": _json(_ref("Health"), "The database does not answer")}}},
+                      "503": _json(_ref("Health"), "Failing: the engine's worker is dead, or (without an engine) "
+                                                   "the database does not answer")}}},
     "/metrics": {"get": {
         "operationId": "metrics", "summary": "Prometheus text: HTTP side, then the engine's", "security": READ,
         "responses": {"200": {"description": "Prometheus exposition format",

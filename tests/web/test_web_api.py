@@ -172,7 +172,7 @@ def test_dependencies_connectors_config(client, add_alerts, db_url):
 def test_healthz_and_metrics(client):
     h = client.get("/healthz")
     assert h.status_code == 200 and h.json() == {"status": "ok", "database": "ok",
-                                                 "engine": {"engine": "ok", "queue_depth": 3}}
+                                                 "engine": {"engine": "ok", "queue_depth": 3}, "reasons": []}
     client.get("/api/v1/alerts")
     m = client.get("/metrics")
     assert m.headers["content-type"].startswith("text/plain")
