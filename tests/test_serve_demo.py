@@ -159,3 +159,33 @@ def test_gitops_engine_and_opsc_sync(tmp_path: Path, db_url: str) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_a_trap_port_taken_at_start_is_retried_and_healthz_says_why(tmp_path: Path, db_url: str) -> None:
+    tree = tmp_path / "tree"
+    for folder in ("connectors.d", "oidmaps", "dependencies.d", "rules"):
+        shutil.copytree(ROOT / folder, tree / folder)
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("127.0.0.1", 0))
+    trap_port = taken.getsockname()[1]
+    traps = tree / "connectors.d" / "snmp-traps.yaml"
+    traps.write_text(traps.read_text().replace("0.0.0.0:1162", f"127.0.0.1:{trap_port}"))
+    env = {**os.environ, "OPSC_ADMIN_TOKEN": "admin-secret-1234"}
+    proc, base = start_serve(["--config", str(tree), "--database-url", db_url, "--no-watch"], env,
+                             free_port(socket.SOCK_STREAM))
+    try:
+        health = httpx.get(f"{base}/healthz", timeout=10).json()
+        assert health["status"] == "degraded" and health["engine"]["connectors_failing"] == ["snmp-traps"]
+        assert any(r.startswith("connector snmp-traps is failing: snmp-traps: listen: cannot bind") and
+                   "Address already in use" in r for r in health["reasons"]), health
+        taken.close()  # the port comes free: a retry binds it
+        deadline = time.monotonic() + 30
+        while health["status"] != "ok" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            health = httpx.get(f"{base}/healthz", timeout=10).json()
+        assert health["status"] == "ok" and health["reasons"] == [], health
+    finally:
+        taken.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert "Traceback" not in proc.stdout.read()
