@@ -103,7 +103,8 @@ def _expectations(t: RuleTest, bundle: Bundle, locate: Locate) -> list[Problem]:
     out: list[Problem] = []
     channels = {c.name for c in bundle.channels}
     rules = {r.name for r in bundle.rules}
-    lists = [(("expect", "notifications"), t.expect.get("notifications", ()))]
+    lists = [(("expect", "notifications"), t.expect.get("notifications", ())),
+             (("expect", "messages"), t.expect.get("messages", ()))]
     for j, span in enumerate(t.expect.get("spans", ())):
         lists.append((("expect", "spans", j, "notifications"), span["notifications"]))
         if "from" in span and "until" in span and parse_duration(span["until"]) < parse_duration(span["from"]):

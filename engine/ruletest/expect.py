@@ -2,6 +2,7 @@
 failure, named by its path in the test (`alerts[0].status: expected …, got …`)."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 from ..model import Alert
@@ -19,6 +20,10 @@ def check(expect: Mapping[str, Any], record: Record) -> str | None:
             return problem
     if "notifications" in expect:
         problem = _check_sequence("notifications", expect["notifications"], record.notifications)
+        if problem:
+            return problem
+    if "messages" in expect:
+        problem = _check_messages(expect["messages"], record)
         if problem:
             return problem
     for i, span in enumerate(expect.get("spans", ())):
@@ -90,21 +95,47 @@ def _check_sequence(where: str, expected: Sequence[Mapping[str, Any]], got: list
 
 
 def _notification_problem(spec: Mapping[str, Any], n: Notification) -> str | None:
-    for key in ("channel", "rule"):
-        if key in spec and getattr(n, key) != spec[key]:
-            return f"{key}: expected {spec[key]!r}, got {getattr(n, key)!r}"
-    if "kind" in spec and n.kind != spec["kind"]:
-        return f"kind: expected {spec['kind']!r}, got {n.kind!r}"
-    if "at" in spec or "within" in spec:
-        start = when(spec.get("at", "0s"))
-        end = start + (when(spec["within"]) - T0) if "within" in spec else start
-        if not start <= n.at <= end:
-            wanted = offset(start) if start == end else f"between {offset(start)} and {offset(end)}"
-            return f"at: expected {wanted}, got {offset(n.at)}"
+    problem = _common_problem(spec, n, n.at)
+    if problem:
+        return problem
     if "alert" in spec:
         diff = first_difference(n.alert, spec["alert"])
         if diff:
             return f"alert.{diff}"
+    return None
+
+
+def _common_problem(spec: Mapping[str, Any], n: Any, at: datetime) -> str | None:
+    """channel, rule, kind and time: what a notification and a message both have."""
+    for key in ("channel", "rule", "kind"):
+        if key in spec and getattr(n, key) != spec[key]:
+            return f"{key}: expected {spec[key]!r}, got {getattr(n, key)!r}"
+    if "at" in spec or "within" in spec:
+        start = when(spec.get("at", "0s"))
+        end = start + (when(spec["within"]) - T0) if "within" in spec else start
+        if not start <= at <= end:
+            wanted = offset(start) if start == end else f"between {offset(start)} and {offset(end)}"
+            return f"at: expected {wanted}, got {offset(at)}"
+    return None
+
+
+def _check_messages(expected: Sequence[Mapping[str, Any]], record: Record) -> str | None:
+    """Exactly these messages to the channels (after grouping), in order, and no others."""
+    got = record.messages.sent if record.messages is not None else []
+    for i, spec in enumerate(expected):
+        if i >= len(got):
+            return f"messages[{i}]: expected {_shown(spec)}, got no more messages"
+        sent = got[i]
+        problem = _common_problem(spec, sent.message, sent.at)
+        if problem is None and "alerts" in spec and len(sent.message.notifications) != spec["alerts"]:
+            problem = f"alerts: expected {spec['alerts']}, got {len(sent.message.notifications)}"
+        if problem is None and "group" in spec and sent.message.group != str(spec["group"]):
+            problem = f"group: expected {spec['group']!r}, got {sent.message.group!r}"
+        if problem:
+            return f"messages[{i}].{problem} ({sent.describe()} at {offset(sent.at)})"
+    if len(got) > len(expected):
+        extra = got[len(expected)]
+        return f"messages: expected {len(expected)}, got {len(got)}; unexpected: {extra.describe()} at {offset(extra.at)}"
     return None
 
 

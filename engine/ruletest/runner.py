@@ -63,6 +63,9 @@ def run_one(pipeline: Pipeline, bundle: Bundle, test: RuleTest, new_id=None) -> 
                 _step(sim, i, spec)
             except (StepError, OpscError) as exc:
                 return TestResult(test, f"events[{i}] at {offset(sim.now)}: {exc}", tuple(sim.record.timeline))
+        waiting = sim.record.messages.pending() if sim.record.messages else 0
+        if waiting:
+            sim.record.note(sim.now, f"end: {waiting} notification(s) still wait in a group (group_wait / group_interval)")
         failure = check(test.expect, sim.record)
     except Exception as exc:  # a failing test must say why, not crash the run
         failure = f"the pipeline raised {type(exc).__name__}: {exc}"

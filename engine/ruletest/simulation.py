@@ -21,6 +21,7 @@ from ..pipeline.effects import Effects, Notification
 from ..pipeline.pipeline import Pipeline
 from ..pipeline.state import ActiveAlerts
 from . import inputs
+from .messages import Messages, Sent
 from .selectors import describe_alert, matches
 
 # Simulated time starts on a Monday morning, so time-window rules behave predictably.
@@ -54,9 +55,15 @@ class Record:
     notifications: list[Notification] = field(default_factory=list)
     told: dict[tuple[str, str, str], datetime] = field(default_factory=dict)  # (alert id, rule, channel) → last
     timeline: list[str] = field(default_factory=list)
+    messages: Messages | None = None  # what the channels get, through the notifier's grouping
 
     def note(self, at: datetime, text: str) -> None:
         self.timeline.append(f"{offset(at):>9}  {text}")
+
+    def sent(self, sent: list["Sent"]) -> None:
+        for s in sent:
+            if s.message.group_key:  # an ungrouped message is its notification, already noted
+                self.note(s.at, s.describe())
 
     def add(self, fx: Effects, at: datetime) -> None:
         for alert in fx.created:
@@ -69,6 +76,8 @@ class Record:
             self.notifications.append(n)
             self.told[(n.alert.id, n.rule, n.channel)] = n.at
             self.note(n.at, f"notified: {describe_notification(n)}")
+            if self.messages is not None:
+                self.sent([m for m in (self.messages.add(n),) if m is not None])
 
 
 def describe_notification(n: Notification) -> str:
@@ -83,7 +92,7 @@ class Simulation:
         self.bundle = bundle
         self.test = test
         self.now = T0
-        self.record = Record()
+        self.record = Record(messages=Messages(T0, pipeline.view.site))
         self.silences: dict[str, Silence] = {}
         self._events = itertools.count(1)
         self._new_id = new_id
@@ -108,12 +117,15 @@ class Simulation:
     def _tick(self, at: datetime) -> None:
         self.now = at
         self.record.add(self.pipeline.tick(at), at)
+        self.record.sent(self.record.messages.due(at))
 
     def _next_due(self) -> datetime | None:
         state, now = self.pipeline.state, self.now
         times = [d for d, *_ in state.repeat_due if d > now]
         times += [d for d in state.reevaluate.values() if d > now]
         times += [d for d in self.pipeline.wakeups() if d > now]  # held notifications (throttles)
+        group = self.record.messages.next_due()
+        times += [group] if group is not None and group > now else []
         for s in self.pipeline.view.bundle.silences:
             times += [t for t in (_time(s.starts_at), _time(s.ends_at)) if t is not None and t > now]
             if s.schedule is not None and state.held:  # a recurring window: look once a minute
