@@ -69,10 +69,11 @@ class _Budget:
 
 
 class _Refusal(Exception):
-    def __init__(self, mark: yaml.Mark | None, message: str, hint: str | None = None):
+    def __init__(self, mark: yaml.Mark | None, message: str, hint: str | None = None, path: Path_ = ()):
         self.mark = mark
         self.message = message
         self.hint = hint
+        self.path = path
 
 
 def json_path(path: Path_) -> str:
@@ -141,7 +142,7 @@ def _load_yaml(file: str, raw: bytes, loader_class) -> tuple[YamlDocument | None
         return YamlDocument(file, data, marks), budget.warnings, False
     except _Refusal as exc:
         line, col = (exc.mark.line + 1, exc.mark.column + 1) if exc.mark else (1, 1)
-        return None, [Problem(file, line, col, "$", exc.message, hint=exc.hint)], False
+        return None, [Problem(file, line, col, json_path(exc.path), exc.message, hint=exc.hint)], False
     except yaml.MarkedYAMLError as exc:
         m = exc.problem_mark or exc.context_mark
         line, col = (m.line + 1, m.column + 1) if m else (1, 1)
@@ -241,7 +242,11 @@ def _build(file: str, node: yaml.Node, path: Path_, marks: dict, budget: _Budget
     first = path not in marks
     marks.setdefault(path, Mark(node.start_mark.line + 1, node.start_mark.column + 1))
     if isinstance(node, _SCALAR):
-        value = scalar_value(node)
+        try:
+            value = scalar_value(node)
+        except _Refusal as exc:
+            exc.path = path
+            raise
         if first:
             _warn_11(file, node, path, budget)
         return value

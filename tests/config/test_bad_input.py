@@ -15,11 +15,15 @@ CASES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
 @pytest.mark.parametrize("case", CASES)
 def test_fixture_gives_exact_problems(case: str) -> None:
     tree = FIXTURES / case
-    result = load_tree(tree, environ={}, with_git=False)
+    # fuzz_* are inputs that once crashed the loader (bench/faults_config.py found them); some
+    # are fine trees whose ${file:} secrets are not, so those resolve secrets as serve does.
+    fuzzed = case.startswith("fuzz_")
+    result = load_tree(tree, environ={}, with_git=False, check_secrets=fuzzed)
     expected = (tree / "expected.txt").read_text(encoding="utf-8").rstrip("\n")
     assert render(result.problems, "text") == expected
-    # A tree with errors never yields a bundle; every case here has at least one error.
-    assert result.errors and result.bundle is None
+    assert "the loader failed" not in expected
+    if not fuzzed:  # A tree with errors never yields a bundle; every such case has at least one error.
+        assert result.errors and result.bundle is None
 
 
 def test_every_fixture_has_expectations() -> None:

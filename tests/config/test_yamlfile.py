@@ -76,7 +76,7 @@ def test_deep_nesting_is_refused_before_it_is_built() -> None:
 
 def test_huge_numbers_are_refused_before_int() -> None:
     doc, problems = load_yaml("f.yaml", b"n: " + b"9" * 5000 + b"\n")
-    assert doc is None and problems[0].format().startswith("f.yaml:1:4: $: a number of 5000 characters")
+    assert doc is None and problems[0].format().startswith("f.yaml:1:4: $.n: a number of 5000 characters")
     doc, problems = load_yaml("f.yaml", b"n: \"" + b"9" * 5000 + b"\"\n")
     assert problems == [] and len(doc.data["n"]) == 5000  # as text it is fine
 
