@@ -289,6 +289,27 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--listen-seconds", type=float, default=10.0, help="how long a trap receiver listens (default 10)")
     c.set_defaults(func=cmd_check)
 
+    from .replay.commands import add_span_arguments, cmd_history_export, cmd_replay
+
+    p = sub.add_parser("replay", help="what a config change would have done to stored history: "
+                                      "both trees through the real pipeline, the decisions compared")
+    p.add_argument("--config", metavar="DIR", help="the candidate tree (default: $OPSC_CONFIG_DIR or .)")
+    p.add_argument("--baseline", metavar="DIR", help="the tree to compare with")
+    p.add_argument("--baseline-ref", metavar="REF", help="or: the candidate's folder at this git ref (e.g. origin/main)")
+    add_span_arguments(p)
+    p.add_argument("--history", metavar="FILE", help="replay a history file (opsc history export) instead of a database")
+    p.add_argument("--format", choices=("text", "json", "github"), default="text")
+    p.add_argument("--limit", type=int, default=50, help="changed alerts shown in full (default 50)")
+    p.add_argument("--exit-code", action="store_true", help="exit 1 when the candidate decides differently")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("history", help="history for replay in CI: opsc history export")
+    hist = p.add_subparsers(dest="what", required=True, metavar="WHAT")
+    h = hist.add_parser("export", help="write the raw events and operator actions of a span to a file")
+    add_span_arguments(h)
+    h.add_argument("-o", "--output", required=True, metavar="FILE", help="e.g. history.jsonl.gz (gzip'd JSON lines)")
+    h.set_defaults(func=cmd_history_export)
+
     p = sub.add_parser("schema", help="print the JSON Schema of a config kind (for editors)")
     p.add_argument("kind", help="connector, oidmap, dependency, rule, ruletest, connector.TYPE or channel.TYPE")
     p.set_defaults(func=cmd_schema)

@@ -1,0 +1,213 @@
+"""`opsc replay` and `opsc history export` on history the real pipeline wrote to real
+PostgreSQL: the default tree against itself changes nothing, one change to the tree gives
+exactly its differences, operators' resolves are honoured, a history file round-trips."""
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from opsconductor.engine.config.loader import load_bundle
+from opsconductor.engine.model import RawEvent
+from opsconductor.engine.notify.notifier import Notifier
+from opsconductor.engine.pipeline.pipeline import Pipeline
+from opsconductor.engine.pipeline.worker import PipelineWorker
+from opsconductor.engine.replay.history_file import HistoryFileError, read_history, write_history
+from opsconductor.engine.replay.report import render
+from opsconductor.engine.replay.run import HistorySource, replay
+from opsconductor.engine.rules.host import RulesHost
+from opsconductor.engine.store.alerts import Actor, resolve
+from opsconductor.engine.store.config_versions import record_applied
+from opsconductor.engine.store.history import stream_operator_actions, stream_raw_events
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).parent / "fixtures"
+LINK_DOWN, LINK_UP, COLD_START = "1.3.6.1.6.3.1.1.5.3", "1.3.6.1.6.3.1.1.5.4", "1.3.6.1.6.3.1.1.5.1"
+IF_INDEX = "1.3.6.1.2.1.2.2.1.1"
+ALICE = Actor(user_id="u-alice", user_name="Alice Operator")
+# A fixed afternoon a while ago: replay is in simulated time, and the stored times are what it reads.
+BASE = datetime(2026, 11, 30, 14, 0, tzinfo=timezone.utc)
+
+
+def trap(n: int, oid: str, source: str, at: float, varbinds=()) -> RawEvent:
+    return RawEvent(f"t{n}", "snmp-traps", "snmp_trap", BASE + timedelta(seconds=at), source,
+                    {"version": "v2c", "trap_oid": oid, "uptime": None, "agent_addr": None,
+                     "varbinds": [{"oid": o, "type": "Integer32", "value": v} for o, v in varbinds]})
+
+
+def monitor(n: int, host: str, state: str, at: float) -> RawEvent:
+    fields = {"device_ip": host, "alert_type": "device_unreachable", "severity": "major", "category": "network",
+              "title": "Device Unreachable"}
+    if state == "ok":
+        fields["clear"] = True
+    return RawEvent(f"m{n}", "monitoring", "webhook", BASE + timedelta(seconds=at), None,
+                    {"format": "generic", "fields": fields, "item": {"host": host, "state": state}})
+
+
+def _write_history(db_url: str) -> None:
+    """What a morning at site 1 leaves in the database, written by the real worker."""
+    bundle = load_bundle(ROOT)
+    with psycopg.connect(db_url) as conn:
+        version = record_applied(conn, content_hash=bundle.content_hash, files=bundle.files)
+    pipeline = Pipeline(bundle, RulesHost(), version_id=version.id)
+    notifier = Notifier(lambda: psycopg.connect(db_url), lambda: bundle, dry_run=True)
+    worker = PipelineWorker(lambda: pipeline, db_url, notifier.submit, max_queue=100, tick_every=0.2)
+    notifier.start()
+    worker.start()
+    try:
+        worker.submit([trap(1, LINK_DOWN, "10.20.0.1", 0, [(f"{IF_INDEX}.3", 3)]),
+                       monitor(2, "10.20.0.2", "down", 10),
+                       trap(3, COLD_START, "10.20.1.11", 20),
+                       trap(4, LINK_UP, "10.20.0.1", 120, [(f"{IF_INDEX}.3", 3)]),
+                       monitor(5, "10.20.0.2", "ok", 300),
+                       trap(6, COLD_START, "10.20.0.1", 400)])
+        assert worker.drain()
+    finally:
+        worker.stop()
+        notifier.stop()
+        pipeline.close()
+    with psycopg.connect(db_url) as conn:
+        (cold,) = conn.execute("SELECT id::text FROM alerts WHERE alert_type = 'cold_start' AND device_ip = '10.20.0.1'"
+                               ).fetchone()
+        resolve(conn, cold, ALICE, notes="router rebooted on purpose")
+        conn.execute("UPDATE alert_history SET created_at = %s WHERE action = 'resolved' AND user_id = 'u-alice'",
+                     (BASE + timedelta(seconds=500),))  # the operator acted at the scenario's time
+        conn.commit()
+
+
+@pytest.fixture
+def history(db_url: str) -> HistorySource:
+    _write_history(db_url)
+    return HistorySource(database_url=db_url, since=BASE - timedelta(minutes=1), until=BASE + timedelta(hours=1))
+
+
+def _tree(tmp_path: Path, edit=None) -> Path:
+    tree = tmp_path / "candidate"
+    for folder in ("connectors.d", "oidmaps", "dependencies.d", "rules"):
+        shutil.copytree(ROOT / folder, tree / folder)
+    if edit:
+        edit(tree)
+    return tree
+
+
+def test_the_default_tree_against_itself_changes_nothing(history, tmp_path) -> None:
+    result = replay(_tree(tmp_path), ROOT, history)
+    assert result.diff.no_change, render(result.diff, "text")
+    run = result.diff.candidate
+    assert run["events"] == 6 and run["failed_events"] == 0 and run["operator_actions"] == 1
+    assert run["counts"]["created"] == 4 and run["counts"]["suppressed"] == 1
+    assert "No change" in render(result.diff, "text")
+
+
+def test_a_channel_change_moves_exactly_those_notifications(history, tmp_path) -> None:
+    def to_audit_log(tree: Path) -> None:
+        rules = tree / "rules" / "notifications.yaml"
+        rules.write_text(rules.read_text().replace("      channels: [noc-email]\n", "      channels: [audit-log]\n"))
+
+    diff = replay(_tree(tmp_path, to_audit_log), ROOT, history).diff
+    before = diff.baseline["notifications"]
+    assert before["noc-email firing"] >= 2  # the link and the switch
+    assert diff.moved["notifications"] == {
+        "audit-log firing": (before.get("audit-log firing", 0), before.get("audit-log firing", 0) + before["noc-email firing"]),
+        "audit-log resolved": (before.get("audit-log resolved", 0),
+                               before.get("audit-log resolved", 0) + before["noc-email resolved"]),
+        "noc-email firing": (before["noc-email firing"], 0),
+        "noc-email resolved": (before["noc-email resolved"], 0)}
+    assert diff.moved["counts"] == {} and diff.moved["suppressed_under"] == {}
+    changed = {c.title.split(":")[0] for c in diff.changed}
+    assert changed == {"link_down on site1-router", "device_unreachable on site1-switch"}
+
+
+def test_removing_a_dependency_unsuppresses_the_camera(history, tmp_path) -> None:
+    def no_camera_vlan(tree: Path) -> None:
+        deps = tree / "dependencies.d" / "site1.yaml"
+        text = deps.read_text()
+        start = text.index("  - device: 10.20.1.0/24")
+        end = text.index("  - device: [site1-switch")
+        deps.write_text(text[:start] + text[end:])
+
+    diff = replay(_tree(tmp_path, no_camera_vlan), ROOT, history).diff
+    assert diff.moved["counts"]["suppressed"] == (1, 0)
+    assert diff.moved["suppressed_under"] == {"device_unreachable on site1-switch: Device Unreachable - site1-switch": (1, 0)}
+    (camera,) = [c for c in diff.changed if c.title.startswith("cold_start on site1-cam1")]
+    assert "suppressed under" in camera.before and "suppressed under" not in camera.after
+    assert camera.pages_before == 0 and camera.pages_after >= 1
+
+
+def test_a_silence_holds_what_it_matches(history, tmp_path) -> None:
+    def silence_router(tree: Path) -> None:
+        (tree / "rules" / "router-work.yaml").write_text(textwrap.dedent("""\
+            silences:
+              - name: router-work
+                match: {device_ip: 10.20.0.1}
+                starts_at: "2026-11-30T13:00:00Z"
+                ends_at: "2026-11-30T18:00:00Z"
+                owner: alice
+                comment: router maintenance
+            """))
+
+    diff = replay(_tree(tmp_path, silence_router), ROOT, history).diff
+    assert diff.moved["counts"]["silenced"][0] == 0 and diff.moved["counts"]["silenced"][1] >= 1
+    assert diff.moved["by_rule"]["silence:silence:router-work"][1] >= 1
+
+
+def test_the_operators_resolve_is_honoured(history, tmp_path) -> None:
+    result = replay(_tree(tmp_path), ROOT, history)
+    assert result.diff.candidate["counts"]["operator_resolved"] == 1
+    without = HistorySource(database_url=history.database_url, since=history.since,
+                            until=BASE + timedelta(seconds=450))  # before the operator acted
+    assert replay(_tree(tmp_path / "2"), ROOT, without).diff.candidate["counts"].get("operator_resolved", 0) == 0
+
+
+def test_a_history_file_round_trips_and_replays_the_same(history, tmp_path) -> None:
+    with psycopg.connect(history.database_url) as a, psycopg.connect(history.database_url) as b:
+        from opsconductor.engine.replay.history_file import merged
+
+        items = list(merged(stream_raw_events(a, history.since, history.until),
+                            stream_operator_actions(b, history.since, history.until)))
+    path = tmp_path / "history.jsonl.gz"
+    assert write_history(path, items, since=history.since, until=history.until) == 7
+    assert list(read_history(path)) == items
+    from_file = replay(_tree(tmp_path), ROOT, HistorySource(file=path)).diff
+    from_db = replay(_tree(tmp_path / "2"), ROOT, history).diff
+    assert from_file.candidate == from_db.candidate
+
+
+def test_a_bad_history_file_names_the_line(tmp_path) -> None:
+    path = tmp_path / "bad.jsonl.gz"
+    with gzip.open(path, "wt") as out:
+        out.write(json.dumps({"format": "opsconductor-history", "version": 1}) + "\n")
+        out.write(json.dumps({"t": "event", "at": "2026-11-30T14:00:00+00:00", "connector": "x"}) + "\n")
+    with pytest.raises(HistoryFileError, match=r"bad\.jsonl\.gz:2: missing 'event_id'"):
+        list(read_history(path))
+
+
+def test_the_cli_exports_and_replays_with_github_output(history, tmp_path) -> None:
+    path = tmp_path / "h.jsonl.gz"
+    cli = [sys.executable, "-m", "opsconductor.engine.cli"]
+    span = ["--from", history.since.isoformat(), "--until", history.until.isoformat()]
+    out = subprocess.run([*cli, "history", "export", *span, "--database-url", history.database_url, "-o", str(path)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "wrote 7 events" in out.stdout, out.stderr
+
+    def to_audit_log(tree: Path) -> None:
+        rules = tree / "rules" / "notifications.yaml"
+        rules.write_text(rules.read_text().replace("      channels: [noc-email]\n", "      channels: [audit-log]\n"))
+
+    tree = _tree(tmp_path, to_audit_log)
+    out = subprocess.run([*cli, "replay", "--config", str(tree), "--baseline", str(ROOT), "--history", str(path),
+                          "--format", "github", "--exit-code"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1, out.stderr
+    expected = (FIXTURES / "channel_change.github.md").read_text()
+    got = out.stdout.replace(str(ROOT), "BASELINE")
+    if not (FIXTURES / "channel_change.github.md").exists() or expected != got:
+        (tmp_path / "got.md").write_text(got)
+    assert got == expected
