@@ -29,7 +29,7 @@ def render(problems: Iterable[Problem], fmt: str, root: str = "", summary: str =
     return "\n".join(lines)
 
 
-def _escape(text: str, prop: bool = False) -> str:
+def github_escape(text: str, prop: bool = False) -> str:
     # https://docs.github.com/actions/reference/workflow-commands-for-github-actions
     text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     if prop:
@@ -41,5 +41,5 @@ def _github(p: Problem, root: str) -> str:
     command = "error" if p.level is Level.ERROR else "warning"
     path = f"{root.rstrip('/')}/{p.file}" if root and root not in (".", "./") else p.file
     message = f"{p.path}: {p.message}" + (f"\nHint: {p.hint}" if p.hint else "")
-    props = f"file={_escape(path, True)},line={max(p.line, 1)},col={max(p.col, 1)},title={_escape('opsc validate', True)}"
-    return f"::{command} {props}::{_escape(message)}"
+    props = f"file={github_escape(path, True)},line={max(p.line, 1)},col={max(p.col, 1)},title={github_escape('opsc validate', True)}"
+    return f"::{command} {props}::{github_escape(message)}"

@@ -62,7 +62,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 1
     bundle = load_tree(candidate, with_git=False).bundle
     span = f" from {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M}" if since and until else ""
-    print(render(result.diff, args.format, bundle=bundle, span=span, baseline=label))
+    print(render(result.diff, args.format, bundle=bundle, span=span, baseline=label,
+                 root=args.config or os.environ.get("OPSC_CONFIG_DIR") or "."))
     events = result.diff.baseline["events"]
     if args.format == "text":
         print(f"\n({events} events through both trees in {elapsed:.1f}s)", file=sys.stderr)

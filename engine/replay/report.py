@@ -8,6 +8,7 @@ import json
 from dataclasses import asdict
 
 from ..config.bundle import Bundle
+from ..config.report import github_escape
 from .diff import ReplayDiff
 
 JSON_FORMAT, JSON_VERSION = "opsconductor-replay", 1
@@ -16,11 +17,12 @@ TITLES = {"counts": "What the engine did", "by_type": "Per alert type", "by_rule
 NO_CHANGE = "No change: the candidate decides exactly as the baseline on this history."
 
 
-def render(diff: ReplayDiff, fmt: str, *, bundle: Bundle | None = None, span: str = "", baseline: str = "") -> str:
+def render(diff: ReplayDiff, fmt: str, *, bundle: Bundle | None = None, span: str = "", baseline: str = "",
+           root: str = "") -> str:
     if fmt == "json":
         return render_json(diff, span=span, baseline=baseline)
     if fmt == "github":
-        return render_github(diff, bundle, span=span, baseline=baseline)
+        return render_github(diff, bundle, span=span, baseline=baseline, root=root)
     return render_text(diff, span=span, baseline=baseline)
 
 
@@ -54,7 +56,7 @@ def render_json(diff: ReplayDiff, *, span: str = "", baseline: str = "") -> str:
     return json.dumps(doc, indent=2, sort_keys=True)
 
 
-def render_github(diff: ReplayDiff, bundle: Bundle | None, *, span: str = "", baseline: str = "") -> str:
+def render_github(diff: ReplayDiff, bundle: Bundle | None, *, span: str = "", baseline: str = "", root: str = "") -> str:
     """Markdown for a pull-request comment, then `::notice` lines GitHub turns into
     annotations on the rules whose behaviour changed."""
     b = diff.baseline
@@ -71,11 +73,13 @@ def render_github(diff: ReplayDiff, bundle: Bundle | None, *, span: str = "", ba
     for c in diff.changed[:20]:
         out += ["", f"<details><summary>{_md(c.title)}: notifications {c.pages_before} → {c.pages_after}</summary>", "",
                 "```diff", *_unified(c.before, c.after), "```", "</details>"]
-    out += ["", *_annotations(diff, bundle)]
+    out += ["", *_annotations(diff, bundle, root)]
     return "\n".join(out)
 
 
-def _annotations(diff: ReplayDiff, bundle: Bundle | None) -> list[str]:
+def _annotations(diff: ReplayDiff, bundle: Bundle | None, root: str) -> list[str]:
+    """One notice per rule whose decisions changed: its counts that moved, and the alerts
+    (among those shown) whose trail lines naming it differ."""
     if bundle is None:
         return []
     rules = {r.name: r for r in bundle.rules}
@@ -84,10 +88,18 @@ def _annotations(diff: ReplayDiff, bundle: Bundle | None) -> list[str]:
         what, _, name = key.partition(":")
         if name in rules:
             notes.setdefault(name, []).append(f"{what} {before} → {after}")
+    for c in diff.changed:
+        old, new = set((c.before or "").splitlines()), set((c.after or "").splitlines())
+        for line in old ^ new:
+            name = line.rsplit(" by ", 1)[-1] if " by " in line else None
+            if name in rules and f"decisions changed for {c.title}" not in notes.get(name, ()):
+                notes.setdefault(name, []).append(f"decisions changed for {c.title}")
     lines = []
     for name, changes in sorted(notes.items()):
         src = rules[name].source
-        lines.append(f"::notice file={src.file},line={src.line},title=replay: rule {name}::" + ", ".join(changes))
+        path = f"{root.rstrip('/')}/{src.file}" if root and root not in (".", "./") else src.file
+        lines.append(f"::notice file={github_escape(path, True)},line={src.line},"
+                     f"title={github_escape(f'opsc replay: rule {name}', True)}::{github_escape('; '.join(changes))}")
     return lines
 
 

@@ -30,6 +30,7 @@ log = logging.getLogger("opsconductor.replay")
 # Between two events the clock still moves: ticks this far apart carry settle times,
 # repeat intervals, throttles and silence ends (all whole minutes or more in practice).
 TICK = timedelta(seconds=15)
+SECOND = timedelta(seconds=1)
 SETTLE_AFTER = timedelta(minutes=10)  # ticks after the last event, so pending settles finish
 
 HistoryItem = RawEvent | OperatorAction
@@ -183,6 +184,7 @@ def simulate(bundle: Bundle, history: Iterable[HistoryItem], trails_path: Path, 
         for item in history:
             now = max(at_of(item), clock)  # a stored event a moment out of order runs at the current time
             clock = _tick_until(pipeline, rec, clock, now)
+            now = max(now, clock)
             if isinstance(item, RawEvent):
                 rec.summary.events += 1
                 try:
@@ -204,8 +206,12 @@ def simulate(bundle: Bundle, history: Iterable[HistoryItem], trails_path: Path, 
 
 
 def _tick_until(pipeline: Pipeline, rec: Recorder, clock: datetime, now: datetime) -> datetime:
+    """Tick up to `now`; returns the time of the last tick. As in serve, the tick runs about
+    once a second, not once per event."""
     while clock + TICK < now:
         clock += TICK
         rec.record(pipeline.tick(clock), clock)
-    rec.record(pipeline.tick(now), now)
-    return now
+    if now - clock >= SECOND:
+        rec.record(pipeline.tick(now), now)
+        return now
+    return clock

@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from conftest import _create_database, _drop_database, _unique_name
 from opsconductor.engine.config.loader import load_bundle
 from opsconductor.engine.model import RawEvent
 from opsconductor.engine.notify.notifier import Notifier
@@ -77,16 +78,22 @@ def _write_history(db_url: str) -> None:
     with psycopg.connect(db_url) as conn:
         (cold,) = conn.execute("SELECT id::text FROM alerts WHERE alert_type = 'cold_start' AND device_ip = '10.20.0.1'"
                                ).fetchone()
-        resolve(conn, cold, ALICE, notes="router rebooted on purpose")
+        resolve(conn, cold, actor=ALICE, notes="router rebooted on purpose")
         conn.execute("UPDATE alert_history SET created_at = %s WHERE action = 'resolved' AND user_id = 'u-alice'",
                      (BASE + timedelta(seconds=500),))  # the operator acted at the scenario's time
         conn.commit()
 
 
-@pytest.fixture
-def history(db_url: str) -> HistorySource:
-    _write_history(db_url)
-    return HistorySource(database_url=db_url, since=BASE - timedelta(minutes=1), until=BASE + timedelta(hours=1))
+@pytest.fixture(scope="module")
+def history(pg_server_url: str, pg_template: str):
+    """One history for the module (replays only read it)."""
+    name = _unique_name("replay")
+    db_url = _create_database(pg_server_url, name, template=pg_template)
+    try:
+        _write_history(db_url)
+        yield HistorySource(database_url=db_url, since=BASE - timedelta(minutes=1), until=BASE + timedelta(hours=1))
+    finally:
+        _drop_database(pg_server_url, name)
 
 
 def _tree(tmp_path: Path, edit=None) -> Path:
@@ -107,25 +114,6 @@ def test_the_default_tree_against_itself_changes_nothing(history, tmp_path) -> N
     assert "No change" in render(result.diff, "text")
 
 
-def test_a_channel_change_moves_exactly_those_notifications(history, tmp_path) -> None:
-    def to_audit_log(tree: Path) -> None:
-        rules = tree / "rules" / "notifications.yaml"
-        rules.write_text(rules.read_text().replace("      channels: [noc-email]\n", "      channels: [audit-log]\n"))
-
-    diff = replay(_tree(tmp_path, to_audit_log), ROOT, history).diff
-    before = diff.baseline["notifications"]
-    assert before["noc-email firing"] >= 2  # the link and the switch
-    assert diff.moved["notifications"] == {
-        "audit-log firing": (before.get("audit-log firing", 0), before.get("audit-log firing", 0) + before["noc-email firing"]),
-        "audit-log resolved": (before.get("audit-log resolved", 0),
-                               before.get("audit-log resolved", 0) + before["noc-email resolved"]),
-        "noc-email firing": (before["noc-email firing"], 0),
-        "noc-email resolved": (before["noc-email resolved"], 0)}
-    assert diff.moved["counts"] == {} and diff.moved["suppressed_under"] == {}
-    changed = {c.title.split(":")[0] for c in diff.changed}
-    assert changed == {"link_down on site1-router", "device_unreachable on site1-switch"}
-
-
 def test_removing_a_dependency_unsuppresses_the_camera(history, tmp_path) -> None:
     def no_camera_vlan(tree: Path) -> None:
         deps = tree / "dependencies.d" / "site1.yaml"
@@ -138,8 +126,9 @@ def test_removing_a_dependency_unsuppresses_the_camera(history, tmp_path) -> Non
     assert diff.moved["counts"]["suppressed"] == (1, 0)
     assert diff.moved["suppressed_under"] == {"device_unreachable on site1-switch: Device Unreachable - site1-switch": (1, 0)}
     (camera,) = [c for c in diff.changed if c.title.startswith("cold_start on site1-cam1")]
-    assert "suppressed under" in camera.before and "suppressed under" not in camera.after
-    assert camera.pages_before == 0 and camera.pages_after >= 1
+    # before: held under the switch, told only once the switch was back and it was still open
+    assert "under" in camera.before and "unsuppressed" in camera.before
+    assert "suppressed" not in camera.after and camera.after.splitlines()[1].endswith("firing by log-everything-else")
 
 
 def test_a_silence_holds_what_it_matches(history, tmp_path) -> None:
@@ -177,8 +166,9 @@ def test_a_history_file_round_trips_and_replays_the_same(history, tmp_path) -> N
     assert write_history(path, items, since=history.since, until=history.until) == 7
     assert list(read_history(path)) == items
     from_file = replay(_tree(tmp_path), ROOT, HistorySource(file=path)).diff
-    from_db = replay(_tree(tmp_path / "2"), ROOT, history).diff
-    assert from_file.candidate == from_db.candidate
+    assert from_file.no_change
+    assert (from_file.candidate["events"], from_file.candidate["operator_actions"]) == (6, 1)
+    assert from_file.candidate["counts"]["operator_resolved"] == 1
 
 
 def test_a_bad_history_file_names_the_line(tmp_path) -> None:
@@ -202,12 +192,11 @@ def test_the_cli_exports_and_replays_with_github_output(history, tmp_path) -> No
         rules = tree / "rules" / "notifications.yaml"
         rules.write_text(rules.read_text().replace("      channels: [noc-email]\n", "      channels: [audit-log]\n"))
 
-    tree = _tree(tmp_path, to_audit_log)
-    out = subprocess.run([*cli, "replay", "--config", str(tree), "--baseline", str(ROOT), "--history", str(path),
-                          "--format", "github", "--exit-code"], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 1, out.stderr
-    expected = (FIXTURES / "channel_change.github.md").read_text()
+    _tree(tmp_path, to_audit_log)
+    out = subprocess.run([*cli, "replay", "--config", "candidate", "--baseline", str(ROOT), "--history", str(path),
+                          "--format", "github", "--exit-code"], capture_output=True, text=True, timeout=300,
+                         cwd=tmp_path)
+    assert out.returncode == 1, out.stderr  # --exit-code: the candidate decides differently
+    # exactly the noc-email notifications move to audit-log; nothing else changes
     got = out.stdout.replace(str(ROOT), "BASELINE")
-    if not (FIXTURES / "channel_change.github.md").exists() or expected != got:
-        (tmp_path / "got.md").write_text(got)
-    assert got == expected
+    assert got == (FIXTURES / "channel_change.github.md").read_text()
