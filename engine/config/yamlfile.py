@@ -287,9 +287,17 @@ _INF = re.compile(r"[-+]?\.(inf|Inf|INF)\Z")
 _NAN = re.compile(r"\.(nan|NaN|NAN)\Z")
 
 
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
 def scalar_value(node: yaml.ScalarNode) -> Any:
     """The value of a scalar by the YAML 1.2 core schema (also for explicit tags such as !!int)."""
     tag, text = node.tag, node.value
+    if node.style == '"' and _NOT_TEXT.search(text):  # only escapes ("\0", "\ud800") make these
+        bad = _NOT_TEXT.search(text).group()
+        raise _Refusal(node.start_mark, f"the escape for U+{ord(bad):04X} is not text ("
+                       + ("a NUL byte" if bad == "\x00" else "half of a UTF-16 surrogate pair") + ")",
+                       hint="remove the escape; no config value needs it (PostgreSQL cannot even store a NUL)")
     if tag == _T + "str":
         return text
     if tag == _T + "null":

@@ -88,3 +88,11 @@ def test_tags_beyond_the_core_schema_are_refused() -> None:
         assert doc is None and word in problems[0].message and problems[0].line == 1
     doc, problems = load_yaml("f.yaml", b"a: !!int 0x10\nb: !!str 12\n")
     assert doc.data == {"a": 16, "b": "12"}
+
+
+def test_escapes_that_are_not_text_are_refused() -> None:
+    for text, code in ((b'a: "x\\0y"\n', "U+0000"), (b'a: "\\ud800"\n', "U+D800")):
+        doc, problems = load_yaml("f.yaml", text)
+        assert doc is None and problems[0].format().startswith(f"f.yaml:1:4: $.a: the escape for {code} is not text")
+    doc, problems = load_yaml("f.yaml", b'a: "\\U0001F600 \\t"\n')
+    assert problems == [] and doc.data == {"a": "\U0001F600 \t"}
