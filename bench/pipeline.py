@@ -6,7 +6,11 @@ Two mixes, as in the engine issue:
 Then the RSS with 100,000 open alerts in memory. Each line also gives the engine's RSS
 and the batch writer process's, and how busy the stage thread and the writer were.
 
-    .venv/bin/python bench/pipeline.py [--events 20000]
+    .venv/bin/python bench/pipeline.py [--events 20000] [--no-journal]
+
+Events are handed over as `opsc serve` does: through the intake journal (written and
+fdatasync'd before `submit` returns, intake/journal.py) in a scratch directory, unless
+--no-journal.
 
 Writes into a scratch database (see benchdb.py), dropped at the end.
 """
@@ -15,7 +19,9 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,6 +30,7 @@ import psutil
 import psycopg
 
 from opsconductor.engine.config.loader import load_bundle
+from opsconductor.engine.intake.journal import Journal
 from opsconductor.engine.model import RawEvent
 from opsconductor.engine.pipeline.pipeline import Pipeline
 from opsconductor.engine.pipeline.worker import PipelineWorker
@@ -75,12 +82,17 @@ def mixed(count: int, rng: random.Random):
             yield trap(n, LINK_DOWN, dev, idx)
 
 
-def run(url: str, events, label: str, count: int, rate: float | None = None) -> None:
+def run(url: str, events, label: str, count: int, rate: float | None = None, journal: bool = True) -> None:
     bundle = load_bundle(ROOT)
     with psycopg.connect(url) as conn:
         version = record_applied(conn, content_hash=bundle.content_hash, files=bundle.files)
     pipeline = Pipeline(bundle, RulesHost(), version_id=version.id)
-    worker = PipelineWorker(lambda: pipeline, url, lambda n: None, max_queue=20_000, max_batch=1_000)
+    scratch = Path(tempfile.mkdtemp(prefix="opsc-bench-journal-")) if journal else None
+    intake = Journal(scratch) if scratch else None
+    if intake is not None:
+        intake.open()
+    worker = PipelineWorker(lambda: pipeline, url, lambda n: None, max_queue=20_000, max_batch=1_000,
+                            journal=intake)
     worker.start()
     if label == "mixed":  # the switch the children hang behind is down for the whole run
         worker.submit([trap(-1, LINK_DOWN, "10.20.0.2", 1)])
@@ -111,6 +123,10 @@ def run(url: str, events, label: str, count: int, rate: float | None = None) -> 
     elapsed = time.perf_counter() - started
     writer_rss = psutil.Process(worker.writer_pid).memory_info().rss / 2**20
     worker.stop()
+    if intake is not None:
+        syncs = intake.syncs
+        intake.close()
+        shutil.rmtree(scratch, ignore_errors=True)
     p50, p99 = worker.stats.percentile(0.5), worker.stats.percentile(0.99)
     rss = psutil.Process(os.getpid()).memory_info().rss / 2**20
     label = label if rate is None else f"{label} @{rate:,.0f}/s"
@@ -119,7 +135,8 @@ def run(url: str, events, label: str, count: int, rate: float | None = None) -> 
           f"+ writer {writer_rss:3.0f} MiB  "
           f"(stage thread busy {worker.stats.process_seconds / elapsed:.0%}, of which COPY text "
           f"{worker.stats.prepare_seconds / elapsed:.0%}; writer busy "
-          f"{worker.stats.write_seconds / elapsed:.0%})")
+          f"{worker.stats.write_seconds / elapsed:.0%}"
+          + (f"; journal {syncs} fsyncs)" if intake is not None else "; no journal)"))
     pipeline.close()
 
 
@@ -148,6 +165,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--open-alerts", type=int, default=100_000)
+    parser.add_argument("--no-journal", action="store_true", help="submit without the intake journal")
     args = parser.parse_args()
     if args.open_alerts:  # first, so the figure is not inflated by the runs below
         rss_at_open_alerts(args.open_alerts)
@@ -156,13 +174,13 @@ def main() -> None:
             with scratch_database(base) as url:
                 apply_migrations(url)
                 events = new_only(args.events) if label == "new" else mixed(args.events, random.Random(1))
-                run(url, events, label, args.events)
+                run(url, events, label, args.events, journal=not args.no_journal)
         for label, rate in (("new", 1000.0), ("mixed", 2000.0)):  # paced: latency at a sustained rate
             with scratch_database(base) as url:
                 apply_migrations(url)
                 count = int(rate * 10)
                 events = new_only(count) if label == "new" else mixed(count, random.Random(2))
-                run(url, events, label, count, rate)
+                run(url, events, label, count, rate, journal=not args.no_journal)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Trap receiver throughput on loopback: bounded bursts in, RawEvents and alerts out.
 
-    .venv/bin/python bench/traps.py [--burst 5000] [--rate 10000] [--seconds 10] [--no-map]
+    .venv/bin/python bench/traps.py [--burst 5000] [--rate 10000] [--seconds 10] [--no-map] [--no-journal]
 
 Starts the real TrapReceiver (the `snmp-traps` connector of the default config tree,
 listening on 127.0.0.1, an ephemeral port) and a sender in a separate process that
@@ -9,7 +9,9 @@ sends pre-encoded v2c linkDown traps (each with its own ifIndex value):
 1. burst: --burst traps, unpaced (as fast as one Python process can call sendto);
 2. paced: --rate traps/s for --seconds (bounded: rate × seconds traps in all).
 
-The sink maps each batch through the real OID maps (normalize_trap with a ConfigView
+The sink first journals each batch as the engine's does (intake/journal.py: written and
+fdatasync'd before the receiver may answer informs; the segments let go at once), unless
+--no-journal. It maps each batch through the real OID maps (normalize_trap with a ConfigView
 of the default tree), as the pipeline would, unless --no-map. For each scenario it
 prints traps sent, received, decoded, handed off, mapped (alerts), lost, the rates,
 and the kernel's UDP receive-buffer drops (/proc/net/snmp RcvbufErrors) in that time.
@@ -20,7 +22,9 @@ import argparse
 import asyncio
 import dataclasses
 import multiprocessing
+import shutil
 import socket
+import tempfile
 import time
 from pathlib import Path
 from types import MappingProxyType
@@ -31,6 +35,7 @@ from pysnmp.proto.api import v2c
 from opsconductor.engine.config.loader import load_bundle
 from opsconductor.engine.connectors.snmp.normalizer import normalize_trap
 from opsconductor.engine.connectors.snmp.receiver import TrapReceiver
+from opsconductor.engine.intake.journal import Journal
 from opsconductor.engine.pipeline.context import ConfigView
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,14 +82,18 @@ def rcvbuf_errors() -> int:
 
 
 class Sink:
-    def __init__(self, view: ConfigView | None):
+    def __init__(self, view: ConfigView | None, journal: Journal | None = None):
         self.view = view
+        self.journal = journal
         self.events = 0
         self.alerts = 0
         self.marks: set[int] = set()
         self.first = self.last = 0.0
 
     def __call__(self, batch) -> None:
+        if self.journal is not None:
+            written = self.journal.append(batch)
+            self.journal.done({written.segment: len(batch)})
         now = time.perf_counter()
         self.first = self.first or now
         self.last = now
@@ -125,11 +134,15 @@ async def scenario(name: str, rx: TrapReceiver, sink: Sink, packet: bytes, first
 async def main(args) -> None:
     bundle = load_bundle(ROOT)
     view = ConfigView(bundle)
-    connector = next(c for c in bundle.connectors if c.type == "snmp_trap")
+    connector = next(c for c in bundle.connectors if c.type == "snmp_trap" and c.settings.get("communities"))
     settings = dict(connector.settings, listen=("127.0.0.1:0",))
     connector = dataclasses.replace(connector, settings=MappingProxyType(settings))
     community = settings["communities"][0].reveal()
-    sink = Sink(None if args.no_map else view)
+    scratch = None if args.no_journal else Path(tempfile.mkdtemp(prefix="opsc-bench-journal-"))
+    journal = Journal(scratch) if scratch else None
+    if journal is not None:
+        journal.open()
+    sink = Sink(None if args.no_map else view, journal)
     rx = TrapReceiver(connector, sink)
     await rx.start()
     try:
@@ -151,8 +164,13 @@ async def main(args) -> None:
         await scenario(f"paced {args.rate:,}/s for {args.seconds} s", rx, sink, packet, args.burst,
                        int(args.rate * args.seconds), args.rate)
         print(f"receiver totals: {rx.stats.snapshot()}")
+        if journal is not None:
+            print(f"journal: {journal.syncs} fsyncs")
     finally:
         await rx.stop()
+        if journal is not None:
+            journal.close()
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
@@ -161,6 +179,7 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=int, default=10000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--no-map", action="store_true", help="hand events to a counting sink only")
+    parser.add_argument("--no-journal", action="store_true", help="do not journal before handing over")
     args = parser.parse_args()
     if not (0 < args.burst <= 200_000 and 0 < args.rate <= 200_000 and 0 < args.seconds <= 60):
         parser.error("bounded: --burst ≤ 200000, --rate ≤ 200000, --seconds ≤ 60")

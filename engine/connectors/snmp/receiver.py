@@ -6,13 +6,13 @@
   per wake-up; v1/v2c are decoded on the fast path (ber.py + convert.py), the community
   checked in constant time, v2c informs answered, and RawEvents queued (bounded).
 * SNMPv3 datagrams go to the event loop, where `V3Engine` (pysnmp) does USM and replies.
-* A reader hands each read batch's events to the sink itself, and answers the batch's
-  v2c informs only once the sink has taken them: the engine's sink journals them (fsync'd,
-  intake/journal.py) before it returns, so an acknowledged inform survives a kill -9.
-* What the sink refuses (or what arrives while refused events wait, to keep the order) is
-  queued; a flusher task (in a thread: the sink may wait on the disk) hands it over in
-  batches of ≤ 500 with back-off. Informs of queued events are not answered: their senders
-  retry. SNMPv3 informs are answered by pysnmp on receipt; their events take the queue.
+* A flusher hands queued events to the sink in batches of ≤ 500, at least every 50 ms,
+  in a thread (the engine's sink journals and fdatasyncs before it returns); a batch the
+  sink refuses is kept and retried with back-off.
+* v2c informs are answered by the flusher once the sink has taken their events (so an
+  acknowledged inform is durable and survives a kill -9); an inform whose event is
+  dropped (overflow) is not answered, and its sender retries. SNMPv3 informs are
+  answered by pysnmp on receipt.
 See docs/snmp-traps.md.
 """
 from __future__ import annotations
@@ -95,6 +95,9 @@ class TrapReceiver:
         self._qlock = threading.Lock()
         self._retry: list[RawEvent] | None = None
         self._sink_lock = threading.Lock()  # one sink call at a time, so events keep their order
+        self._queued_total = 0  # events ever queued: an inform's answer waits for its event's number
+        self._taken_total = 0  # of which the sink took
+        self._answers: deque[tuple[int, socket.socket, bytes, tuple]] = deque()  # (event number, sock, reply, to)
         self._kicked = False
         self._v3_backlog = 0
         self._stopping = threading.Event()
@@ -232,7 +235,7 @@ class TrapReceiver:
         """Decode, check and queue one read batch. Faults stay with their datagram: each one is
         dropped, counted and logged (rate-limited) on its own, the others go on."""
         events: list[RawEvent] = []
-        answers: list = []  # informs to answer once their events are taken
+        answers: list = []  # (index of the event, reply, address): answered once the sink took the event
         v3: list = []
         n = dict(received=len(batch), decoded=0, dropped_community=0, malformed=0, dropped_unsupported=0,
                  informs_answered=0, dropped_v3_unknown_user=0)
@@ -279,15 +282,13 @@ class TrapReceiver:
                 continue
             n["decoded"] += 1
             if msg.pdu_type == "inform":
-                answers.append((msg, addr))
-        if events and self._deliver(events):  # taken (journaled): now the informs may be answered
-            for msg, addr in answers:
                 try:
-                    lst.sock.sendto(encode_response(msg), addr)
-                    n["informs_answered"] += 1
-                except Exception as exc:  # OSError, or a value encode_response cannot write back
+                    answers.append((len(events) - 1, lst.sock, encode_response(msg), addr))
+                except Exception as exc:  # a value encode_response cannot write back
                     self._log("send", "cannot answer the inform from %s: %s: %s", addr[0], type(exc).__name__, exc)
         self.stats.add(**n)
+        if events:
+            self._enqueue(events, answers)
         if v3:
             self._hand_v3(lst, v3)
 
@@ -296,33 +297,21 @@ class TrapReceiver:
                         source_system="snmp_trap", received_at=self._clock(), source_address=addr[0],
                         payload=payload_of(version, note))
 
-    def _deliver(self, events: list[RawEvent]) -> bool:
-        """Reader thread: hand the events to the sink now; True when it took them. When it
-        refuses, or refused events wait already (the order is kept), they are queued."""
-        with self._sink_lock:
-            with self._qlock:
-                waiting = bool(self._queue) or self._retry is not None
-            if not waiting:
-                try:
-                    self._sink(events)
-                    self.stats.add(handed_off=len(events))
-                    return True
-                except Exception as exc:  # back-pressure or a failing pipeline: the flusher retries
-                    self.stats.add(sink_errors=1)
-                    self._log("sink", "the pipeline refused %d events (%s: %s); keeping them and retrying",
-                              len(events), type(exc).__name__, exc)
-        self._enqueue(events)
-        return False
-
-    def _enqueue(self, events: list[RawEvent]) -> None:
-        """Any thread: queue events for the sink, within MAX_PENDING."""
+    def _enqueue(self, events: list[RawEvent], answers: list = ()) -> None:
+        """Any thread: queue events for the sink, within MAX_PENDING; `answers`: (index of
+        the event, socket, reply, address) of informs to answer once it is taken."""
         with self._qlock:
             room = MAX_PENDING - len(self._queue)
             lost = max(0, len(events) - room)
             if lost:
                 events = events[:room]
+            base = self._queued_total
             self._queue.extend(events)
-            kick = len(self._queue) >= BATCH_SIZE and not self._kicked
+            self._queued_total += len(events)
+            for i, sock, reply, addr in answers:
+                if i < len(events):  # a dropped event's inform stays unanswered: its sender retries
+                    self._answers.append((base + i + 1, sock, reply, addr))
+            kick = (len(self._queue) >= BATCH_SIZE or bool(answers)) and not self._kicked
             if kick:
                 self._kicked = True
         if lost:
@@ -422,6 +411,24 @@ class TrapReceiver:
                 return False
             self._retry = None
             self.stats.add(handed_off=len(batch))
+            self._answer(len(batch))
+
+    def _answer(self, taken: int) -> None:
+        """The sink took `taken` more events (journaled): answer the informs among them."""
+        answered = 0
+        with self._qlock:
+            self._taken_total += taken
+            due = []
+            while self._answers and self._answers[0][0] <= self._taken_total:
+                due.append(self._answers.popleft())
+        for _, sock, reply, addr in due:
+            try:
+                sock.sendto(reply, addr)
+                answered += 1
+            except OSError as exc:
+                self._log("send", "cannot answer the inform from %s: %s", addr[0], exc)
+        if answered:
+            self.stats.add(informs_answered=answered)
 
     def _pending_count(self) -> int:
         return len(self._queue) + len(self._retry or ())
