@@ -69,7 +69,7 @@ class HistoryAction(str, Enum):
     CREATED = "created"
     OCCURRENCE = "occurrence"
     ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"  # by an operator
+    RESOLVED = "resolved"  # by an operator, or a correlation parent whose last child closed
     CLEARED = "cleared"  # by a clear event
     SUPPRESSED = "suppressed"
     UNSUPPRESSED = "unsuppressed"  # its root cleared and it is still open

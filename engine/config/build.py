@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import Level, Problem
 from ..model import Severity
-from .bundle import (Channel, ConnectorConfig, CorrelateAction, Device, Matcher, NotifyAction,
+from .bundle import (Channel, ConnectorConfig, CorrelateAction, FlapPolicy, Device, Matcher, NotifyAction,
                      OidMapping, Rule, RuleTest, SetAction, Silence, Source, TimeWindow, VarbindCondition)
 from .durations import parse_duration
 from .oids import parse_oid_pattern
@@ -59,7 +59,7 @@ class Builder:
 
     def connector(self, data: dict, path: tuple) -> ConnectorConfig:
         common = {"name", "type", "display_name", "description", "enabled", "poll_interval", "timeout", "retries",
-                  "tags", "category", "severity_map"}
+                  "tags", "category", "severity_map", "flapping"}
         enabled = data.get("enabled", True)
         settings = {k: v for k, v in data.items() if k not in common}
         return ConnectorConfig(
@@ -71,7 +71,15 @@ class Builder:
             tags=tuple(data.get("tags", ())), category=data.get("category"),
             severity_map=MappingProxyType({str(k): Severity(v) for k, v in data.get("severity_map", {}).items()}),
             settings=self.freeze(settings, path, check_secrets=enabled),
-            source=self.source(path))
+            source=self.source(path), flapping=self.flapping(data.get("flapping")))
+
+    @staticmethod
+    def flapping(data: dict | None) -> FlapPolicy | None:
+        if not data:
+            return None
+        window = parse_duration(data["window"])
+        return FlapPolicy(changes=data["changes"], window=window,
+                          stable=parse_duration(data["stable"]) if "stable" in data else window)
 
     # ---- OID maps -----------------------------------------------------------------------
 
@@ -165,7 +173,8 @@ class Builder:
                                           parent_title=c.get("parent", {}).get("title"),
                                           parent_severity=Severity(c["parent"]["severity"]) if "severity" in c.get("parent", {}) else None,
                                           parent_category=c.get("parent", {}).get("category")) if c else None,
-                continue_=r.get("continue", False), source=self.source(("rules", i))))
+                continue_=r.get("continue", False), source=self.source(("rules", i)),
+                flapping=self.flapping(r.get("flapping"))))
         return out
 
     def channels(self, data: dict) -> list[Channel]:

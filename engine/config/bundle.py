@@ -28,6 +28,16 @@ class Source:
 
 
 @dataclass(frozen=True)
+class FlapPolicy:
+    """`changes` state changes within `window` seconds make an alert flapping; `stable`
+    seconds without a change end it."""
+
+    changes: int
+    window: float
+    stable: float
+
+
+@dataclass(frozen=True)
 class ConnectorConfig:
     """One connector instance. `settings` holds the type-specific keys (secrets as Secret);
     each connector type reads them into its own typed config."""
@@ -44,6 +54,7 @@ class ConnectorConfig:
     severity_map: FrozenMap
     settings: FrozenMap
     source: Source
+    flapping: FlapPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +190,7 @@ class Rule:
     correlate: CorrelateAction | None
     continue_: bool
     source: Source
+    flapping: FlapPolicy | None = None
 
 
 @dataclass(frozen=True)

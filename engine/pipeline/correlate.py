@@ -12,6 +12,7 @@ from ..config.durations import format_duration
 from ..config.templates import render
 from ..model import Alert, Status, evolve, fingerprint
 from ..rules.fields import alert_fields
+from . import flapping
 from .effects import Change, Decision, EffectsBuilder
 from .work import REEVALUATE_AFTER_SECONDS, Candidate, Context, Work
 
@@ -31,6 +32,8 @@ def correlate(work: Work, ctx: Context) -> Work:
             severity = c.outcome.alert.severity if c.outcome else existing.severity
             updated = evolve(existing, occurrence_count=existing.occurrence_count + 1, last_occurrence_at=work.now,
                               severity=severity, message=alert.message or existing.message)
+            if existing.custom_fields.get("flapping"):
+                updated = flapping.repeated(updated, work.now, ctx, fx)
             fx.occurrences.append(updated)
             seen_in_event[alert.fingerprint] = updated
             fx.decisions.append(_decision(updated, ctx, "correlate", "dedup",
@@ -56,6 +59,7 @@ def correlate(work: Work, ctx: Context) -> Work:
                 "occurred_at": alert.occurred_at.isoformat(), "cleared_at": cleared_at.isoformat()}))
             fx.created.append(alert)
             continue
+        alert = flapping.opened(alert, c.outcome, work.now, ctx, fx)
         alert = _dependency(alert, ctx, fx)
         if alert.status is Status.ACTIVE and c.outcome and c.outcome.suppress:
             rule, reason = c.outcome.suppress
@@ -100,6 +104,8 @@ def _clear(clear: Alert, work: Work, ctx: Context, fx: EffectsBuilder) -> list[A
             fx.decisions.append(_decision(target, ctx, "correlate", "out-of-order", {
                 "stale_clear": clear.alert_type, "cleared_at": clear.occurred_at.isoformat()}))
             continue
+        if flapping.cleared(target, work.now, ctx, fx) is not None:
+            continue  # flapping: it stays open until stable
         resolved = evolve(target, status=Status.RESOLVED)
         fx.changes.append(Change(resolved, "cleared", target.status))
         fx.decisions.append(_decision(resolved, ctx, "correlate", _normalized_by(clear),

@@ -27,7 +27,7 @@ class Change:
     """A status change of an existing alert (the alert as it is after the change)."""
 
     alert: Alert
-    action: str  # cleared | suppressed | unsuppressed | relinked | resolved
+    action: str  # cleared | suppressed | unsuppressed | relinked | resolved | flapping
     old_status: Status
 
 
@@ -66,6 +66,7 @@ class Effects:
     # and window entries and throttles that expired before it go
     external: tuple[Alert, ...] = ()  # alerts an operator changed (already stored): the view only
     clears_seen: tuple[tuple[str, datetime], ...] = ()  # (fingerprint cleared, the clear's occurred_at)
+    flap_changes: tuple[tuple[str, datetime, Any], ...] = ()  # (fingerprint, when its state changed, FlapPolicy)
 
     def with_(self, **changes) -> "Effects":
         new = object.__new__(Effects)
@@ -74,7 +75,7 @@ class Effects:
 
 
 _LISTS = ("created", "occurrences", "changes", "decisions", "notifications", "window_entries", "parents",
-          "reevaluate", "held", "external", "clears_seen")
+          "reevaluate", "held", "external", "clears_seen", "flap_changes")
 _DEFAULTS = {name: f.default for name, f in Effects.__dataclass_fields__.items()}
 
 
@@ -97,6 +98,7 @@ class EffectsBuilder:
         self.held: list = []
         self.external: list[Alert] = []
         self.clears_seen: list = []
+        self.flap_changes: list = []
         self.ticked_at: datetime | None = None
 
     def freeze(self, dropped: int = 0) -> Effects:

@@ -19,6 +19,7 @@ from ..model import RawEvent, Status, evolve
 from ..rules.engine import RuleEngine
 from ..rules.host import RulesHost
 from .context import ConfigView
+from . import flapping
 from .correlate import children_to_reevaluate, close_parents, correlate, dependency_rule, find_root
 from .effects import Change, Decision, Effects, EffectsBuilder
 from .enrich import enrich
@@ -102,7 +103,7 @@ class Pipeline:
     def wakeups(self) -> list[datetime]:
         """Times a tick has held notifications to look at (besides repeats, re-evaluations and
         silences, which the caller knows): for clocks that sleep until the next thing to do."""
-        return release_times(self.ctx)
+        return release_times(self.ctx) + flapping.times_next(self.ctx)
 
     def tick(self, now: datetime) -> Effects:
         """What time alone triggers: children whose root cleared (relinked to another root,
@@ -130,6 +131,14 @@ class Pipeline:
                                          {"reason": "root cleared, still open"}, self.view.version_id))
             outcome = self.rules.evaluate(active, self.view.site(active.device_ip), now)
             firing(active, outcome.notify, now, self.ctx, notifications, decisions, fx.held)
+        closed = flapping.settled(now, self.ctx, fx, notifications, decisions)
+        if closed:  # ended up, after flapping: as a clear would
+            before = len(fx.changes)
+            close_parents(closed, self.ctx, fx)
+            for change in fx.changes[before:]:
+                resolved(change.alert, now, self.ctx, notifications, decisions)
+            for alert in closed:
+                fx.reevaluate.extend(children_to_reevaluate(alert.id, now, self.ctx))
         repeats(now, self.ctx, notifications, decisions, fx.held)
         fx.ticked_at = now
         released(now, self.ctx, notifications, decisions, fx.held)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
-from ..config.bundle import NotifyAction
+from ..config.bundle import FlapPolicy, NotifyAction
 from ..model import EMPTY, Alert, Status, evolve
 from .effects import RESOLVED, Effects
 
@@ -35,6 +35,18 @@ SLIM_SOURCES = frozenset({"snmp_trap", "webhook", "correlation"})
 
 def is_down(alert: Alert) -> bool:
     return alert.alert_type in DOWN_TYPES and alert.status is not Status.RESOLVED
+
+
+@dataclass
+class FlapTrack:
+    """One fingerprint's recent state changes, for flap detection (pipeline/flapping.py)."""
+
+    policy: FlapPolicy
+    times: deque = field(default_factory=deque)
+
+    def within(self, now: datetime) -> int:
+        horizon = now - timedelta(seconds=self.policy.window)
+        return sum(1 for t in self.times if t >= horizon)
 
 
 @dataclass
@@ -63,6 +75,8 @@ class ActiveAlerts:
     # fingerprint → the latest occurred_at of a clear for it, for CLEAR_MEMORY_SECONDS: a problem
     # older than that clear arriving after it (UDP, a retried webhook) is over already.
     last_clear: dict[str, datetime] = field(default_factory=dict)
+    flaps: dict[str, FlapTrack] = field(default_factory=dict)  # fingerprint → its recent state changes
+    flapping: set[str] = field(default_factory=set)  # ids of open alerts marked flapping
     _sequence: itertools.count = field(default_factory=itertools.count, repr=False)
 
     def open_alert(self, fp: str) -> Alert | None:
@@ -129,6 +143,15 @@ class ActiveAlerts:
             if fp not in self.last_clear or self.last_clear[fp] < occurred:
                 self.last_clear[fp] = occurred
                 self._expires(occurred + timedelta(seconds=CLEAR_MEMORY_SECONDS), "clear", (fp,), occurred)
+        for fp, at, policy in effects.flap_changes:
+            track = self.flaps.get(fp)
+            if track is None:
+                track = self.flaps[fp] = FlapTrack(policy)
+            track.policy = policy
+            track.times.append(at)
+            while track.times and track.times[0] < at - timedelta(seconds=policy.window):
+                track.times.popleft()
+            self._expires(at + timedelta(seconds=policy.window), "flap", (fp,), at)
         for alert_id, actions in effects.held:
             if actions:
                 self.held[alert_id] = actions
@@ -184,6 +207,7 @@ class ActiveAlerts:
                 del self.parents[key]
             self.reevaluate.pop(alert.id, None)
             self.held.pop(alert.id, None)
+            self.flapping.discard(alert.id)
             return
         if alert.source_system in SLIM_SOURCES and alert.raw_data:
             alert = evolve(alert, raw_data=EMPTY)  # ~1 KB less per open alert held here
@@ -193,6 +217,10 @@ class ActiveAlerts:
             self.down_by_device.setdefault(alert.device_ip, set()).add(alert.id)
         if alert.correlated_to_id:
             self.children.setdefault(alert.correlated_to_id, set()).add(alert.id)
+        if alert.custom_fields.get("flapping"):
+            self.flapping.add(alert.id)
+        else:
+            self.flapping.discard(alert.id)
 
     def _expires(self, at: datetime, kind: str, key: tuple, detail: object) -> None:
         heapq.heappush(self.expiry, (at, next(self._sequence), kind, key, detail))
@@ -214,6 +242,14 @@ class ActiveAlerts:
                 del self.last_notified[key]
             elif kind == "clear" and self.last_clear.get(key[0]) == detail:  # no later clear since
                 del self.last_clear[key[0]]
+            elif kind == "flap":
+                track = self.flaps.get(key[0])
+                if track is None or not track.times or track.times[-1] != detail:
+                    continue  # changed again since: a later entry decides
+                if self.by_fp.get(key[0]) in self.flapping:  # still flapping: look again later
+                    self._expires(now + timedelta(seconds=track.policy.window), "flap", key, detail)
+                else:
+                    del self.flaps[key[0]]
 
     def _unlink(self, alert: Alert) -> None:
         if alert.device_ip in self.down_by_device:

@@ -38,7 +38,7 @@ from ..model import Alert, RawEvent, Status
 from .alerts import ALERT_COLUMNS, ENGINE, alert_row
 from .copytext import copy_block, first_fields, lines, only, text_array, without
 from .jsonb import dumps
-from .transitions import HISTORY_COPY, EngineChange, history_row, store_engine_changes
+from .transitions import HISTORY_COPY, ROW_ONLY, EngineChange, history_row, store_engine_changes
 
 log = logging.getLogger("opsconductor.store")
 
@@ -128,14 +128,16 @@ def prepare_batch(raw_events: Sequence[RawEvent], effects: Sequence, config_vers
                 entry[2] = a.severity.value  # a repeat may raise or lower it
         for c in fx.changes:
             change = EngineChange(c.alert.id, c.action, c.old_status.value, c.alert.status.value,
-                                  c.alert.correlated_to_id, c.alert.correlation_rule)
+                                  c.alert.correlated_to_id, c.alert.correlation_rule,
+                                  dumps(c.alert.custom_fields) if "flapping" in c.alert.custom_fields else None)
             touched[c.alert.id] = None
             if c.alert.id in final:
                 final[c.alert.id] = c.alert
                 if c.alert.id in repeats:  # the repeats so far come before the change in its history
                     history[c.alert.id].append(_occurrence_row(c.alert.id, repeats.pop(c.alert.id),
                                                                c.alert.occurrence_count))
-                history[c.alert.id].append(history_row(change))
+                if change.action not in ROW_ONLY:
+                    history[c.alert.id].append(history_row(change))
             else:
                 changes.append(change)
     for alert_id, n in repeats.items():

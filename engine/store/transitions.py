@@ -20,6 +20,9 @@ from .jsonb import dumps
 # The transitions the engine makes on its own (operators' go through alerts.py).
 ACTIONS = frozenset({HistoryAction.CLEARED, HistoryAction.SUPPRESSED, HistoryAction.UNSUPPRESSED,
                      HistoryAction.RELINKED, HistoryAction.RESOLVED})
+# Changes of the row only, without a history row: the flapping mark in custom_fields (marked,
+# a change while flapping, stable again); the decision trail says each one.
+ROW_ONLY = frozenset({"flapping"})
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class EngineChange:
     new_status: str  # the alert's status after the change
     correlated_to_id: str | None
     correlation_rule: str | None
+    custom_fields: str | None = None  # JSON, when the change moved them (the flapping mark)
 
 
 def store_engine_changes(cur: psycopg.Cursor, changes: Sequence[EngineChange], *, actor: Actor = ENGINE) -> int:
@@ -39,7 +43,7 @@ def store_engine_changes(cur: psycopg.Cursor, changes: Sequence[EngineChange], *
     row per change, in order. Returns how many alerts changed."""
     if not changes:
         return 0
-    unknown = {c.action for c in changes} - ACTIONS
+    unknown = {c.action for c in changes} - ACTIONS - ROW_ONLY
     if unknown:
         raise ValueError(f"unknown engine transition(s): {sorted(unknown)}")
     last = {c.alert_id: c for c in changes}
@@ -47,15 +51,17 @@ def store_engine_changes(cur: psycopg.Cursor, changes: Sequence[EngineChange], *
     changed = {row[0] for row in cur.execute(
         """
         UPDATE alerts a SET status = v.status, correlated_to_id = v.root, correlation_rule = v.rule,
+               custom_fields = COALESCE(v.cf::jsonb, a.custom_fields),
                resolved_at = CASE WHEN v.status = 'resolved' THEN NOW() ELSE a.resolved_at END,
                resolved_by = CASE WHEN v.status = 'resolved' THEN %s ELSE a.resolved_by END
-        FROM unnest(%s::uuid[], %s::text[], %s::uuid[], %s::text[]) AS v(id, status, root, rule)
+        FROM unnest(%s::uuid[], %s::text[], %s::uuid[], %s::text[], %s::text[]) AS v(id, status, root, rule, cf)
         WHERE a.id = v.id AND a.status <> 'resolved'
         RETURNING a.id::text
         """,
         (actor.label, ids, [last[i].new_status for i in ids], [last[i].correlated_to_id for i in ids],
-         [last[i].correlation_rule for i in ids])).fetchall()}
-    copy_text(cur, HISTORY_COPY, (history_row(c, actor) for c in changes if c.alert_id in changed))
+         [last[i].correlation_rule for i in ids], [last[i].custom_fields for i in ids])).fetchall()}
+    copy_text(cur, HISTORY_COPY, (history_row(c, actor) for c in changes
+                                  if c.alert_id in changed and c.action not in ROW_ONLY))
     return len(changed)
 
 

@@ -90,3 +90,24 @@ def test_a_repeat_that_moved_the_severity_stores_it(db_url: str) -> None:
                     None)
         down = conn.execute("SELECT severity FROM alerts WHERE id = %s", (alert.id,)).fetchone()[0]
     assert up == ("critical", 3) and down == "minor"
+
+
+def test_the_flapping_mark_is_stored_on_the_row_and_in_the_trail_not_the_history(db_url: str) -> None:
+    from opsconductor.engine.model import Status, evolve
+    from opsconductor.engine.pipeline.effects import Change
+
+    alert = Alert(id=str(uuid.uuid4()), source_system="s", source_alert_id="x", severity=Severity.MAJOR,
+                  category="network", alert_type="link_down", title="t", occurred_at=NOW, received_at=NOW,
+                  fingerprint="b" * 64, custom_fields={"ifname": "ge-0/0/1"})
+    marked = evolve(alert, custom_fields={"ifname": "ge-0/0/1", "flapping": True, "flap_count": 5,
+                                          "flap_state": "clear"})
+    with psycopg.connect(db_url) as conn:
+        write_batch(conn, [], [Effects(None, created=(alert,))], None)
+        write_batch(conn, [], [Effects(None, changes=(Change(marked, "flapping", Status.ACTIVE),),
+                                       decisions=(Decision(alert.id, "correlate", "flapping", {"changes": 5}),))],
+                    None)
+        fields, status = conn.execute("SELECT custom_fields, status FROM alerts WHERE id = %s", (alert.id,)).fetchone()
+        history = conn.execute("SELECT action FROM alert_history WHERE alert_id = %s", (alert.id,)).fetchall()
+        trail = conn.execute("SELECT rule FROM alert_decisions WHERE alert_id = %s", (alert.id,)).fetchall()
+    assert fields == {"ifname": "ge-0/0/1", "flapping": True, "flap_count": 5, "flap_state": "clear"}
+    assert status == "active" and history == [("created",)] and trail == [("flapping",)]
