@@ -25,6 +25,7 @@ from .config.durations import parse_duration
 from .config.secrets import Secret, is_reference, resolve
 from .errors import OpscError
 from .reload import LiveConfig, ReloadOutcome
+from .replay.on_sync import CommitReplays, extra_pages, headline
 from .store.config_versions import get_current, list_versions
 
 log = logging.getLogger("opsconductor.gitops")
@@ -114,9 +115,10 @@ def parse_push(body: bytes) -> tuple[str | None, str | None]:
 
 
 class GitSync:
-    def __init__(self, settings: GitSettings, live: LiveConfig):
+    def __init__(self, settings: GitSettings, live: LiveConfig, replays: CommitReplays | None = None):
         self.settings = settings
         self.live = live
+        self.replays = replays  # each synced commit replayed against the running tree (and the gate)
         self.cache = settings.work_dir / "cache.git"
         self.checkouts = settings.work_dir / "checkouts"
         self._lock = threading.Lock()
@@ -242,7 +244,15 @@ class GitSync:
         if not target.exists():
             self.checkouts.mkdir(parents=True, exist_ok=True)
             self._git("--git-dir", str(self.cache), "worktree", "add", "--detach", "--force", str(target), commit)
+        baseline = self._running_tree(target)
+        gated = self.replays is not None and baseline is not None and self.replays.gate.max_extra_pages is not None
+        if gated:
+            refusal = self._gate(commit, target, baseline)
+            if refusal is not None:
+                return refusal
         outcome = self.live.request(f"{trigger}:{commit[:12]}", config_dir=target)
+        if self.replays is not None and baseline is not None and not gated:
+            self.replays.in_background(commit, target, baseline)
         if outcome.outcome == "refused":
             return SyncResult("refused", f"{len(outcome.errors)} error(s) in {commit[:12]}", commit, outcome)
         self.live.config_dir = target  # SIGHUP and the API reload this tree from now on
@@ -250,6 +260,26 @@ class GitSync:
             self.applied.append(commit)
         self._prune()
         return SyncResult("applied", f"version {outcome.version_id} from {commit[:12]}", commit, outcome)
+
+    def _running_tree(self, target: Path) -> Path | None:
+        bundle = self.live.bundle
+        if bundle is None or Path(bundle.root) == target:
+            return None
+        return Path(bundle.root)
+
+    def _gate(self, commit: str, target: Path, baseline: Path) -> SyncResult | None:
+        """The replay gate: a commit that would page more than allowed is refused, and runs nothing."""
+        assert self.replays is not None and self.replays.gate.max_extra_pages is not None
+        diff = self.replays.run(commit, target, baseline)
+        if diff is None:  # the replay failed: said in the log and on /config; the gate does not block on it
+            return None
+        extra, allowed = extra_pages(diff), self.replays.gate.max_extra_pages
+        if extra <= allowed:
+            return None
+        reason = (f"replay gate: {commit[:12]} would have sent {extra} more paging notifications than the running "
+                  f"version over the last {self.replays.gate.since / 3600:g} h (at most {allowed}); {headline(diff)}")
+        log.error("%s", reason)
+        return SyncResult("refused", reason, commit)
 
     def _prune(self) -> None:
         keep = set(self.applied[-KEEP_CHECKOUTS:])

@@ -22,6 +22,7 @@ from .connectors.snmp.trapstats import drop_samples
 from .connectors.supervisor import ConnectorSupervisor
 from .errors import OpscError
 from .gitops import GitSettings, GitSync, verify_signature
+from .replay.on_sync import CommitReplays, ReplayGate
 from .intake.journal import MAX_BYTES as JOURNAL_MAX_BYTES, Journal
 from .intake.replay import journal_directory, replay_journal
 from .metrics import Exposition
@@ -88,7 +89,8 @@ class Engine:
         self.supervisor = ConnectorSupervisor(self.worker.submit, self._previous_state)
         self.loop: asyncio.AbstractEventLoop | None = None
         git_settings = GitSettings.from_env(os.environ, settings.data_dir or Path("var"), settings.server.git)
-        self.git = GitSync(git_settings, self.live) if git_settings else None
+        replays = CommitReplays(database_url, ReplayGate.from_settings(settings.server.replay_gate))
+        self.git = GitSync(git_settings, self.live, replays) if git_settings else None
         self._counted: dict[str, int] = {}
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -168,7 +170,8 @@ class Engine:
             current = {"id": pipeline.view.version_id, "content_hash": b.content_hash, "git_commit": b.git_commit,
                        "loaded_at": self.live.last_success.at.isoformat() if self.live.last_success else None,
                        "files": list(b.files), "root": b.root}
-        return {"current": current, "last_attempt": self.live.last.as_dict() if self.live.last else None}
+        return {"current": current, "last_attempt": self.live.last.as_dict() if self.live.last else None,
+                "replay": self.git.replays.latest() if self.git is not None and self.git.replays else None}
 
     def reload(self, actor: str) -> dict:
         return self.live.request(f"http:{actor}").as_dict()

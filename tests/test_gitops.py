@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -213,3 +214,54 @@ def test_first_start_with_a_refused_head_and_nothing_applied_before_refuses(setu
     repo, sync, live, _ = setup
     repo.commit("Bad Rule Name")
     assert sync.start().status == "refused" and live.bundle is None and live.last.outcome == "refused"
+
+
+QUIET = "channels:\n  - {name: noc, type: log}\nrules:\n  - name: only-critical\n    match: {severity: critical}\n" \
+        "    notify: {channels: [noc]}\n"
+LOUD = "channels:\n  - {name: noc, type: log}\nrules:\n  - name: everything\n    notify: {channels: [noc]}\n"
+
+
+def _commit_rules(repo: Repo, text: str, message: str) -> str:
+    (repo.work / "rules" / "r.yaml").write_text(text)
+    git("add", "-A", cwd=repo.work)
+    git("commit", "-qm", message, cwd=repo.work)
+    git("push", "-q", "origin", "HEAD:main", cwd=repo.work)
+    return git("rev-parse", "HEAD", cwd=repo.work)
+
+
+def _recent_cold_starts(db_url: str, count: int) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from opsconductor.engine.model import RawEvent
+    from opsconductor.engine.store.raw_events import insert_raw_events
+
+    start = datetime.now(timezone.utc) - timedelta(hours=1)
+    events = [RawEvent(f"cs{i}", "snmp-traps", "snmp_trap", start + timedelta(minutes=i), f"10.77.0.{i + 1}",
+                       {"version": "v2c", "trap_oid": "1.3.6.1.6.3.1.1.5.1", "uptime": None, "agent_addr": None,
+                        "varbinds": []}) for i in range(count)]
+    with psycopg.connect(db_url) as conn:
+        insert_raw_events(conn, events)
+
+
+@pytest.mark.parametrize("gate", [2, None])
+def test_a_synced_commit_is_replayed_against_the_running_one_and_the_gate_refuses_a_loud_one(setup, db_url, gate):
+    from opsconductor.engine.replay.on_sync import CommitReplays, ReplayGate
+
+    repo, _, live, settings = setup
+    sync = GitSync(settings, live, CommitReplays(db_url, ReplayGate(max_extra_pages=gate)))
+    quiet = _commit_rules(repo, QUIET, "quiet")
+    assert sync.sync().status == "applied"
+    _recent_cold_starts(db_url, 5)  # major: the quiet rule pages for none of them, the loud one for all
+    loud = _commit_rules(repo, LOUD, "loud")
+    result = sync.sync()
+    if gate is not None:
+        assert result.status == "refused" and "replay gate" in result.reason and "5 more paging" in result.reason
+        assert live.bundle.git_commit == quiet
+    else:
+        assert result.status == "applied" and live.bundle.git_commit == loud
+    deadline = time.monotonic() + 120
+    while (sync.replays.latest() or {}).get("state") in (None, "running") and time.monotonic() < deadline:
+        time.sleep(0.2)  # the replay runs in the background when no gate waits for it
+    latest = sync.replays.latest()
+    assert latest["commit"] == loud and latest["state"] == "done", latest
+    assert latest["extra_pages"] == 5 and latest["headline"].startswith("this change: +5 notifications to noc")

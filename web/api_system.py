@@ -35,10 +35,10 @@ def config_view(conn: psycopg.Connection, engine: EngineView | None) -> dict[str
     """Running version, last attempt and rules with hit counts; from the engine when it runs."""
     if engine is not None:
         status = engine.config_status()
-        current, last = status.get("current"), status.get("last_attempt")
+        current, last, replay = status.get("current"), status.get("last_attempt"), status.get("replay")
         hits = engine.rule_hits()
     else:
-        current, last, hits = _version(get_current(conn)), _attempt(get_last_attempt(conn)), {}
+        current, last, hits, replay = _version(get_current(conn)), _attempt(get_last_attempt(conn)), {}, None
     rows = conn.execute("SELECT name, description, enabled, priority FROM notification_rules ORDER BY priority, name"
                         ).fetchall()
     rules = [{"name": r[0], "description": r[1], "enabled": bool(r[2]), "priority": r[3], "hits": hits.get(r[0], 0)}
@@ -47,7 +47,7 @@ def config_view(conn: psycopg.Connection, engine: EngineView | None) -> dict[str
     rules += [{"name": n, "description": None, "enabled": True, "priority": None, "hits": h}
               for n, h in sorted(hits.items()) if n not in known]
     return {"current": jsonable(current), "last_attempt": jsonable(last), "rules": rules,
-            "engine_running": engine is not None}
+            "engine_running": engine is not None, "replay": jsonable(replay)}
 
 
 def _version(v: ConfigVersion | None) -> dict[str, Any] | None:

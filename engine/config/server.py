@@ -28,6 +28,7 @@ class ServerConfig:
     dashboard_url: str | None = None
     tokens: tuple[TokenConfig, ...] = ()
     git: Mapping[str, Any] | None = None  # url, ref, sync_secret (Secret), poll_interval (seconds)
+    replay_gate: Mapping[str, Any] | None = None  # since (text), max_extra_pages: replay of synced commits
 
 
 def load_server_config(path: str | Path | None, environ: Mapping[str, str] | None = None) -> ServerConfig:
@@ -66,4 +67,4 @@ def load_server_config(path: str | Path | None, environ: Mapping[str, str] | Non
                "sync_secret": resolve(git["sync_secret"], env, file.parent) if "sync_secret" in git else None,
                "poll_interval": parse_duration(git["poll_interval"]) if "poll_interval" in git else None}
     return ServerConfig(read_access=data.get("read_access", "public"), dashboard_url=data.get("dashboard_url"),
-                        tokens=tuple(tokens), git=git)
+                        tokens=tuple(tokens), git=git, replay_gate=data.get("replay_gate"))
