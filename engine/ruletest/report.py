@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 from xml.etree import ElementTree as ET
 
-from ..config.report import _escape
+from ..config.report import github_escape as _escape
 from .runner import TestResult
 
 FORMATS = ("text", "junit", "github")
