@@ -316,8 +316,7 @@ def outage(workdir: Path, server, db_url: str, seconds: float, rate: float) -> d
     settled = serve.settled(timeout=max(120.0, seconds * 2))
     code = serve.stop()
     out = figures("outage", {"webhook": tally}, db_url)
-    reasons = health[0].get("engine", {}).get("reasons") if isinstance(health[0].get("engine"), dict) else None
-    out.update(settled=settled, clean_exit=code == 0, healthz_during=reasons)
+    out.update(settled=settled, clean_exit=code == 0, healthz_during=health[0].get("reasons", health[0]))
     return out
 
 

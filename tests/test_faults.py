@@ -41,12 +41,14 @@ def test_a_database_outage_spools_and_drains(tmp_path: Path) -> None:
     server = EmbeddedPostgres(tmp_path / "pg")
     try:
         db = faults.create_database(server.start(), "outage")
-        result = faults.outage(tmp_path / "outage", server, db, seconds=4, rate=100)
+        result = faults.outage(tmp_path / "outage", server, db, seconds=6, rate=50)
     finally:
         server.stop()
     assert result["settled"] and result["clean_exit"], result
     no_loss(result, "webhook")
-    assert result["webhook"]["acknowledged"] == 400 and result["webhook"]["refused_503"] == 0, result
+    assert result["webhook"]["acknowledged"] == 300 and result["webhook"]["refused_503"] == 0, result
+    # the sender took 6 s at its pace, all of it without a commit: /healthz says why
+    assert any(r.startswith("spooling ") for r in result["healthz_during"]), result
     assert result["duplicate_alerts"] == 0, result
 
 
