@@ -125,7 +125,8 @@ def repeats(now: datetime, ctx: Context, out: list[Notification], decisions: lis
     the wake-ups that are due are looked at. Every notification schedules its own next
     wake-up (ActiveAlerts.told), so one whose alert was told again meanwhile is simply
     not due yet, and one whose alert closed or was acknowledged is dropped. A repeat due
-    under a silence is held like a first notification, and released when the silence ends."""
+    under a silence, or while the alert flaps, is held like a first notification, and
+    released when nothing holds it any more."""
     seen = set()
     for _, alert_id, rule, channel in ctx.state.due_repeats(now):
         if (alert_id, rule, channel) in seen:  # woken twice (told again meanwhile): once is enough
@@ -141,10 +142,14 @@ def repeats(now: datetime, ctx: Context, out: list[Notification], decisions: lis
         if last is None or (now - last).total_seconds() < action.repeat_interval:
             continue
         silence = active_silence(alert, ctx.view, now)
-        if silence is not None:
+        if silence is not None or alert.custom_fields.get("flapping"):
             current = ctx.rules.rule(rule)
             if current is not None:
                 hold(alert.id, ((current, action),), ctx, held)
+            if silence is None:
+                decisions.append(Decision(alert.id, "route", "flapping", {"held": [rule], "repeat": True},
+                                          ctx.view.version_id))
+                continue
             decisions.append(Decision(alert.id, "route", f"silence:{silence.name}",
                                       {"silenced": True, "repeat": True, "until": silence.ends_at,
                                        "owner": silence.owner, "comment": silence.comment}, ctx.view.version_id))

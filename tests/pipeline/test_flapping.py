@@ -47,3 +47,25 @@ def test_a_rule_policy_marks_its_alerts_flapping_and_others_are_not(tmp_path) ->
     assert [(c.action, c.alert.status) for c in fx.changes] == [("cleared", Status.RESOLVED)]
     assert fx.notifications == ()  # nobody heard of this alert: nobody hears it ended
     assert alert.id not in p.state.by_id and p.state.flapping == set()
+
+
+def test_a_repeat_due_while_the_alert_flaps_is_held_and_goes_out_once_it_is_stable(tmp_path) -> None:
+    rules = """
+    channels:
+      - {name: noc, type: log}
+    rules:
+      - name: core-ports
+        flapping: {changes: 2, window: 5m, stable: 2m}
+        notify: {channels: [noc], repeat_interval: 1m}
+    """
+    p = pipeline(tmp_path, {"oidmaps/m.yaml": MAPS, "rules/r.yaml": rules})
+    (alert,) = p.process(port(LINK_DOWN, "10.1.0.1", 0)).created
+    assert p.process(port(LINK_UP, "10.1.0.1", 10)).notifications == ()  # the second change: flapping, kept open
+    assert p.state.by_id[alert.id].custom_fields["flapping"] is True
+    p.process(port(LINK_DOWN, "10.1.0.1", 20))  # down again: an occurrence of the same alert
+    assert p.tick(at(60)).notifications == ()  # the repeat is due, but it flaps: held
+    assert p.tick(at(139)).notifications == ()
+    fx = p.tick(at(140))  # stable for 2m, down: open, and the held repeat goes out
+    assert [(n.alert.id, n.kind) for n in fx.notifications] == [(alert.id, "released")]
+    assert p.state.by_id[alert.id].custom_fields["flapping"] is False
+    assert [n.kind for n in p.tick(at(200)).notifications] == ["repeat"]  # and repeats go on
