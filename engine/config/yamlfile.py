@@ -215,15 +215,17 @@ class _SlowLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, 
         CoreResolver.__init__(self)
 
 
-if hasattr(yaml, "CParser"):  # libyaml's parser when PyYAML was built with it: ~10x faster, same nodes and marks
-    class _CLoader(yaml.CParser, CoreResolver):  # type: ignore[name-defined,misc]
+try:  # libyaml's parser when PyYAML was built with it (the wheels are): ~10x faster, same nodes and marks
+    from yaml.cyaml import CParser
+except ImportError:  # pragma: no cover
+    _FastLoader: type = _SlowLoader
+else:
+    class _CLoader(CParser, CoreResolver):  # type: ignore[misc]
         def __init__(self, stream):
-            yaml.CParser.__init__(self, stream)
+            CParser.__init__(self, stream)
             CoreResolver.__init__(self)
 
-    _FastLoader: type = _CLoader
-else:
-    _FastLoader = _SlowLoader
+    _FastLoader = _CLoader
 
 _SCALAR = yaml.ScalarNode
 _SEQ = yaml.SequenceNode
@@ -334,7 +336,7 @@ def scalar_value(node: yaml.ScalarNode) -> Any:
 
 
 def _warn_11(file: str, node: yaml.ScalarNode, path: Path_, budget: _Budget) -> None:
-    if node.style is not None:  # quoted or block scalars read the same in every YAML version
+    if node.style:  # quoted or block scalars read the same in every YAML version (plain: None, or "" from libyaml)
         return
     reading = differs_in_11(node.value, node.tag)
     if reading is None:
