@@ -71,7 +71,7 @@ def _note(body: bytes) -> str | None:
         return None
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; RecursionError: [[[[…]]]]
         raise ApiError(400, "the body must be JSON, e.g. {\"note\": \"on it\"}") from None
     if not isinstance(data, dict):
         raise ApiError(400, "the body must be a JSON object, e.g. {\"note\": \"on it\"}")
@@ -88,7 +88,17 @@ def check_note(note: Any) -> str | None:
         raise ApiError(400, "note must be a string", {"field": "note"})
     if len(note) > NOTE_MAX:
         raise ApiError(400, f"note is longer than {NOTE_MAX} characters", {"field": "note", "max": NOTE_MAX})
+    if "\x00" in note or not note.isascii() and not _utf8(note):
+        raise ApiError(400, "note must be text without NUL characters or lone surrogates", {"field": "note"})
     return note.strip() or None
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def transition(conn: psycopg.Connection, alert_id: str, action: str, who: Principal, note: str | None) -> dict:

@@ -105,7 +105,10 @@ async def ingest_event(request: Request) -> JSONResponse:
     except PermissionError as exc:
         raise ApiError(401, str(exc) or "the connector refused these credentials", {"connector": connector}) from None
     except ValueError as exc:
-        raise ApiError(400, str(exc) or "the body is not what this connector accepts", {"connector": connector}) from None
+        raise ApiError(400, str(exc)[:500] or "the body is not what this connector accepts",
+                       {"connector": connector}) from None
+    except RecursionError:  # JSON nested deeper than the parser goes
+        raise ApiError(400, "the body is nested too deeply to read", {"connector": connector}) from None
     except OverflowError as exc:  # back-pressure: nothing was accepted, the sender keeps the events and retries
         busy = ApiError(503, str(exc) or "the engine cannot take more events now; retry later",
                         {"connector": connector, "retry_after": BUSY_RETRY_AFTER})

@@ -21,7 +21,7 @@ from .db import Db
 from .errors import ApiError, api_error_handler, http_error_handler, internal_error_handler
 from .health import HealthProbe
 from .metrics import HttpMetrics
-from .middleware import BodyLimit, CatchAll, Metrics, SecurityHeaders
+from .middleware import BodyLimit, CatchAll, Metrics, QueryGuard, SecurityHeaders
 from .render import HERE, templates
 from .settings import EngineView, TokenSpec, WebSettings
 
@@ -52,6 +52,7 @@ def create_app(*, database_url: str, engine: EngineView | None = None, settings:
             Middleware(SecurityHeaders),
             Middleware(Metrics, metrics=http_metrics, routes=lambda: routes),
             Middleware(CatchAll),
+            Middleware(QueryGuard),
             Middleware(BodyLimit, limit=settings.max_body_bytes),
         ],
         exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler,

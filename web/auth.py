@@ -84,13 +84,19 @@ class TokenStore:
     def by_tag(self, name: str, tag: str) -> _Known | None:
         found = None
         for k in self._known:
-            if k.name == name and hmac.compare_digest(_tag(k.digest), tag):
+            if k.name == name and same(_tag(k.digest), tag):
                 found = k
         return found
 
 
+def same(a: str, b: str) -> bool:
+    """Constant-time equality of two strings from anywhere: hmac.compare_digest raises TypeError on
+    str with non-ASCII characters (a cookie or form field may hold any), so bytes are compared."""
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
+
+
 def _sha(token: str) -> bytes:
-    return hashlib.sha256(token.encode("utf-8")).digest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
 
 
 def _tag(digest: bytes) -> str:
@@ -169,7 +175,7 @@ class Auth:
         return secrets.token_urlsafe(32), True
 
     def csrf_token(self, nonce: str) -> str:
-        return hmac.new(self._secret, b"csrf:" + nonce.encode(), hashlib.sha256).hexdigest()
+        return hmac.new(self._secret, b"csrf:" + nonce.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
     def set_csrf_cookie(self, response: Response, nonce: str) -> None:
         response.set_cookie(CSRF_COOKIE, nonce, path="/", httponly=True, samesite="strict",
@@ -177,7 +183,7 @@ class Auth:
 
     def check_csrf(self, request: Request, submitted: str | None) -> None:
         nonce = request.cookies.get(CSRF_COOKIE, "")
-        if not nonce or not submitted or not hmac.compare_digest(self.csrf_token(nonce), submitted):
+        if not nonce or not submitted or not same(self.csrf_token(nonce), submitted):
             raise ApiError(403, "the form's CSRF token is missing or wrong; reload the page and try again",
                            {"reason": "csrf"})
 
@@ -188,13 +194,14 @@ class Auth:
 
     def _unsign(self, value: str) -> dict | None:
         body, _, mac = value.rpartition(".")
-        if not body or not hmac.compare_digest(hmac.new(self._secret, body.encode(), hashlib.sha256).hexdigest(), mac):
+        if not body or not same(hmac.new(self._secret, body.encode("utf-8", "surrogatepass"), hashlib.sha256
+                                         ).hexdigest(), mac):
             return None
         try:
             data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
-        return data if isinstance(data, dict) else None
+        return data if isinstance(data, dict) and isinstance(data.get("exp", 0), (int, float)) else None
 
 
 def _unauthorized(role: str) -> ApiError:

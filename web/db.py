@@ -46,6 +46,10 @@ class Db:
         except psycopg.OperationalError as exc:
             raise ApiError(503, "the database is not answering; try again shortly",
                            {"reason": type(exc).__name__}) from None
+        except psycopg.DataError as exc:  # a value of the request the database cannot take (the net under
+            # the endpoints' own checks: a NUL in a text, a number out of range)
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise ApiError(400, f"a value in this request is not valid: {first}", {"reason": "invalid_value"}) from None
 
     async def cached(self, key: str, ttl: float, fn: Callable[..., T], *args: Any) -> T:
         """fn's answer, reused for `ttl` seconds (the wall screen's counts: cheap to be 2 s old)."""

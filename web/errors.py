@@ -24,6 +24,7 @@ CODES: dict[int, str] = {
     405: "method_not_allowed",
     409: "conflict",
     413: "payload_too_large",
+    414: "uri_too_long",
     500: "internal",
     503: "unavailable",
 }
@@ -49,8 +50,23 @@ def is_api_path(path: str) -> bool:
     return path.startswith("/api/") or path in ("/healthz", "/metrics")
 
 
+MAX_MESSAGE = 1000  # characters; an error never echoes a huge request value back whole
+MAX_DETAIL = 200
+
+
+def _bounded(value: Any, limit: int = MAX_DETAIL) -> Any:
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[:limit] + f"… ({len(value) - limit} more characters)"
+    if isinstance(value, dict):
+        return {str(k)[:limit]: _bounded(v) for k, v in list(value.items())[:50]}
+    if isinstance(value, (list, tuple)):
+        return [_bounded(v) for v in value[:50]]
+    return value
+
+
 def _respond(request: Request, status: int, code: str, message: str, details: dict[str, Any],
              headers: dict[str, str] | None = None) -> Response:
+    message, details = _bounded(message, MAX_MESSAGE), _bounded(details)
     if is_api_path(request.url.path):
         return JSONResponse(envelope(code, message, details), status_code=status, headers=headers)
     from .render import page  # the page helpers import this module

@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: security headers, the POST body limit, HTTP metrics.
+"""Pure ASGI middleware: security headers, the query-string guard, the POST body limit, HTTP metrics.
 
 Pure ASGI (not BaseHTTPMiddleware) so server-sent event streams pass through
 untouched and nothing is buffered.
@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -49,6 +50,42 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+MAX_QUERY_BYTES = 8192  # no filter needs more; a longer query string is refused, not parsed
+
+
+def query_problem(query_string: bytes) -> ApiError | None:
+    """Why a query string cannot reach any endpoint, or None. PostgreSQL text cannot hold NUL,
+    so a NUL in any parameter is refused here once, for every route and page."""
+    if len(query_string) > MAX_QUERY_BYTES:
+        return ApiError(414, f"the query string is longer than {MAX_QUERY_BYTES} bytes",
+                        {"limit_bytes": MAX_QUERY_BYTES})
+    if b"%00" not in query_string and b"\x00" not in query_string:
+        return None
+    for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in key or "\x00" in value:
+            return ApiError(400, f"query parameter {key[:40]!r} contains a NUL character", {"parameter": key[:40]})
+    return None
+
+
+class QueryGuard:
+    """Answer a query string no endpoint can use (query_problem) with the error envelope."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        problem = query_problem(scope.get("query_string", b"")) if scope["type"] == "http" else None
+        if problem is None:
+            await self.app(scope, receive, send)
+            return
+        from starlette.requests import Request
+
+        from .errors import api_error_handler
+
+        response = await api_error_handler(Request(scope), problem)
+        await response(scope, receive, send)
+
+
 class BodyLimit:
     """Refuse request bodies over `limit` bytes with 413, by Content-Length or as they stream."""
 
@@ -61,7 +98,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        too_big = declared is not None and declared.isdigit() and int(declared) > self.limit
+        # bytes.isdigit() is ASCII only; a length of 19+ digits is beyond any limit (and int() stays cheap)
+        too_big = declared is not None and declared.isdigit() and (len(declared) > 18 or int(declared) > self.limit)
         seen = 0
 
         async def limited() -> Message:

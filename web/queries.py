@@ -91,8 +91,9 @@ def _choices(params: Mapping[str, str], key: str, allowed: tuple[str, ...], alia
     for value in raw:
         for v in aliases.get(value, (value,)):
             if v not in allowed:
-                raise ApiError(400, f"{key} {value!r} is not one of {', '.join(allowed + tuple(aliases))}",
-                               {"parameter": key, "value": value, "allowed": list(allowed + tuple(aliases))})
+                shown = value[:40]  # an answer never echoes a huge value back
+                raise ApiError(400, f"{key} {shown!r} is not one of {', '.join(allowed + tuple(aliases))}",
+                               {"parameter": key, "value": shown, "allowed": list(allowed + tuple(aliases))})
             if v not in out:
                 out.append(v)
     return tuple(out)
@@ -101,8 +102,10 @@ def _choices(params: Mapping[str, str], key: str, allowed: tuple[str, ...], alia
 def parse_limit(raw: str | None) -> int:
     if raw is None or raw == "":
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise ApiError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}", {"parameter": "limit", "value": raw})
+    # ASCII digits only ('²'.isdigit() is true), and few of them (int() refuses 4,300+ digits)
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ApiError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}",
+                       {"parameter": "limit", "value": raw[:40]})
     return int(raw)
 
 

@@ -115,6 +115,20 @@ def test_bad_bodies_name_the_field(am, body, expect) -> None:
     assert expect in str(info.value)
 
 
+@pytest.mark.parametrize("body,expect", [
+    (b"[" * 100000 + b"]" * 100000, "nested too deeply"),
+    (b'{"alerts": [{"status": "firing", "labels": {"alertname": "X\\u0000"}}]}', "NUL"),
+    (b'{"alerts": [{"status": "firing", "labels": {"alertname": "\\ud800"}}]}', "surrogate"),
+])
+def test_bodies_postgresql_cannot_store_are_refused_at_the_door(am, body, expect) -> None:
+    config, _ = am
+    with pytest.raises(ValueError) as info:
+        accept(config, body, {"authorization": f"Bearer {TOKEN}"}, lambda: NOW)
+    assert expect in str(info.value)
+    pair = b'{"alerts": [{"status": "firing", "labels": {"alertname": "\\ud83d\\ude00 up"}}]}'  # a pair is fine
+    assert accept(config, pair, {"authorization": f"Bearer {TOKEN}"}, lambda: NOW)
+
+
 def test_body_too_large(tmp_path, monkeypatch) -> None:
     config, _ = setup(tmp_path, monkeypatch, max_body_bytes=1024, auth={"bearer_token": "${env:OPSC_TEST_WH_TOKEN}"})
     with pytest.raises(ValueError, match="larger than max_body_bytes"):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from rawasgi import raw
 from web_fixtures import ADMIN, OPERATOR, FakeEngine, bearer, make_alert, new_id
 
 
@@ -84,3 +85,76 @@ def test_pages_render_errors_as_pages(client):
     r = client.get("/alerts/" + new_id())
     assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
     assert "not_found" not in r.text and "not found" in r.text
+
+
+# --------------------------------------------------------------------------- bad input is a 4xx
+
+
+def raw_envelope(answer, status: int) -> dict:
+    import json
+    assert answer["status"] == status, answer
+    assert answer["headers"][b"content-type"].startswith(b"application/json")
+    err = json.loads(answer["body"])["error"]
+    assert set(err) == {"code", "message", "details"} and len(err["message"]) < 600
+    return err
+
+
+@pytest.mark.parametrize("query", [b"q=a%00b", b"category=%00", b"device_ip=10.0.0.1%00", b"source_system=x%00y",
+                                   b"status=open&q=%00", b"%00=1"])
+def test_a_nul_in_a_filter_is_a_400_naming_the_parameter(client, query):
+    err = raw_envelope(raw(client, "GET", b"/api/v1/alerts", query), 400)
+    assert err["code"] == "bad_request" and "NUL" in err["message"] and "parameter" in err["details"]
+    page = raw(client, "GET", b"/alerts", query)  # the page shows the same refusal as a page
+    assert page["status"] == 400 and page["headers"][b"content-type"].startswith(b"text/html")
+
+
+def test_a_huge_query_string_or_limit_is_refused(client):
+    err = raw_envelope(raw(client, "GET", b"/api/v1/alerts", b"q=" + b"x" * 20000), 414)
+    assert err["code"] == "uri_too_long" and err["details"] == {"limit_bytes": 8192}
+    for limit in (b"9" * 5000, "²".encode(), b"-1", b"1e3"):  # 5,000 digits: int() would refuse to read it
+        err = raw_envelope(raw(client, "GET", b"/api/v1/alerts", b"limit=" + limit), 400)
+        assert err["details"]["parameter"] == "limit" and len(err["details"]["value"]) <= 40
+
+
+@pytest.mark.parametrize("cookie", ["opsc_session=\xe9\xe9.\xe9", "opsc_session=abc.\xff\xfe", "opsc_session=\x00.\x00",
+                                    "opsc_session=" + "é" * 3000 + "." + "a" * 64, "opsc_csrf=\xe9; opsc_session=."])
+def test_a_non_ascii_cookie_is_not_a_session(client, cookie):
+    header = cookie.encode("latin-1")
+    assert raw(client, "GET", b"/api/v1/alerts", headers=[(b"cookie", header)])["status"] == 200  # public reading
+    err = raw_envelope(raw(client, "POST", b"/api/v1/config/reload", headers=[(b"cookie", header)]), 401)
+    assert err["code"] == "unauthorized"
+    assert raw(client, "GET", b"/", headers=[(b"cookie", header)])["status"] == 200
+
+
+@pytest.mark.parametrize("csrf", ["\xe9", "é" * 64, "\x00", "a" * 100000])
+def test_a_non_ascii_csrf_field_is_a_403(client, csrf):
+    from urllib.parse import quote
+    body = f"token={ADMIN}&csrf={quote(csrf)}".encode()
+    answer = raw(client, "POST", b"/login", body=body, headers=[
+        (b"content-type", b"application/x-www-form-urlencoded"), (b"cookie", b"opsc_csrf=" + b"a" * 43)])
+    assert answer["status"] == 403 and b"CSRF" in answer["body"]
+    answer = raw(client, "POST", b"/login", body=body, headers=[  # a non-ASCII nonce cookie as well
+        (b"content-type", b"application/x-www-form-urlencoded"), (b"cookie", "opsc_csrf=\xe9\xe9".encode("latin-1"))])
+    assert answer["status"] == 403
+
+
+def test_bad_bodies_and_headers_are_4xx(client, add_alerts):
+    (alert_id,) = add_alerts(make_alert())
+    path = f"/api/v1/alerts/{alert_id}/acknowledge".encode()
+    auth = (b"authorization", f"Bearer {OPERATOR}".encode())
+    for body in (b"[" * 100000 + b"]" * 100000, b'{"note": "a\\u0000b"}', b"\xff\xfe{}", b'{"note": "\\ud800"}'):
+        answer = raw(client, "POST", path, headers=[auth], body=body)
+        assert 400 <= answer["status"] < 500, (body[:20], answer)
+    raw_envelope(raw(client, "POST", b"/api/v1/events/am", body=b"[" * 100000 + b"]" * 100000), 401)
+    for length in (b"9" * 5000, "²".encode(), b"-5"):  # a Content-Length no one can read
+        answer = raw(client, "POST", path, headers=[auth, (b"content-length", length)], body=b"{}")
+        assert answer["status"] < 500, answer
+    for value in ("Bearer \xe9\xff".encode("latin-1"), b"Bearer \x00", b"Basic abc", b"Bearer " + b"x" * 100000):
+        raw_envelope(raw(client, "GET", b"/api/v1/alerts", headers=[(b"authorization", value)]), 401)
+
+
+@pytest.mark.parametrize("path", [b"/api/v1/alerts/%ff%fe", b"/api/v1/alerts/%00", b"/alerts/%c3%28",
+                                  b"/api/v1/alerts/" + b"a" * 10000, b"/%ff/../etc/passwd"])
+def test_odd_paths_are_4xx(client, path):
+    answer = raw(client, "GET", path)
+    assert 400 <= answer["status"] < 500, answer

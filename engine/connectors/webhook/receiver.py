@@ -60,6 +60,12 @@ def read_body(config: ConnectorConfig, body: bytes, clock: Clock) -> list[RawEve
         raise ValueError(f"{config.name}: the body is not UTF-8 text; expected JSON") from None
     except ValueError as exc:
         raise ValueError(f"{config.name}: the body is not JSON ({exc.msg} at position {exc.pos})") from None
+    except RecursionError:
+        raise ValueError(f"{config.name}: the body is JSON nested too deeply to read") from None
+    if _UNSTORABLE_ESCAPE.search(body):
+        problem = _unstorable(doc)
+        if problem:
+            raise ValueError(f"{config.name}: {problem}")
     fmt = settings.get("format") or "generic"
     if fmt == "alertmanager":
         items = alertmanager_fields(config.name, doc, str(settings.get("category_label") or "category"))
@@ -69,6 +75,31 @@ def read_body(config: ConnectorConfig, body: bytes, clock: Clock) -> list[RawEve
     return [RawEvent(event_id=uuid.uuid4().hex, connector=config.name, source_system="webhook",
                      received_at=received, source_address=None,
                      payload={"format": fmt, "fields": fields, "item": item}) for fields, item in items]
+
+
+# JSON escapes PostgreSQL cannot store (jsonb refuses \u0000, UTF-8 has no lone surrogates):
+# searched in the raw body first, so the common body is not walked.
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+def _unstorable(doc: object) -> str | None:
+    """Why a parsed body cannot be stored, or None: a NUL or a lone surrogate in a string."""
+    stack = [doc]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return "a string in the body contains \\u0000 (NUL), which cannot be stored"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "a string in the body contains a lone UTF-16 surrogate escape (\\ud800-\\udfff)"
+    return None
 
 
 # ---- credentials -------------------------------------------------------------------------
