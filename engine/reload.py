@@ -19,13 +19,14 @@ from typing import Any, Callable
 
 from .config.bundle import Bundle
 from .config.loader import git_commit as git_commit_of
-from .config.loader import load_tree
+from .config.loader import load_tree, tree_texts
 from .config.rows import projection_of
 from .errors import Level, OpscError, Problem
 from .pipeline.pipeline import Pipeline
 from .pipeline.state import ActiveAlerts
 from .rules.host import RulesHost
 from .ruletest import run_tests
+from .store.config_trees import store_tree
 from .store.config_versions import record_applied, record_refused
 from .store.projection import apply_projection
 
@@ -200,6 +201,12 @@ class LiveConfig:
         with self.connect() as conn:
             version = record_applied(conn, content_hash=bundle.content_hash, git_commit=bundle.git_commit,
                                      files=list(bundle.files))
+            texts = tree_texts(bundle)
+            try:  # the text, for `opsc replay`'s default baseline; never a reason to refuse
+                if texts is not None:
+                    store_tree(conn, bundle.content_hash, texts)
+            except Exception:  # noqa: BLE001
+                log.exception("could not store the text of config version %s", version.id)
         return version.id
 
     def _project(self, bundle: Bundle, version_id: int) -> None:

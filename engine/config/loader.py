@@ -113,6 +113,20 @@ def git_commit(root: Path) -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def tree_texts(bundle: Bundle) -> dict[str, str] | None:
+    """The text of every file of `bundle`, read again; None when the files changed since it
+    was loaded (the content hash no longer matches) or one is not UTF-8."""
+    root, digest, texts = Path(bundle.root), hashlib.sha256(), {}
+    try:
+        for rel in bundle.files:
+            raw = _read_bounded(root / rel)
+            digest.update(rel.encode() + b"\0" + hashlib.sha256(raw).digest())
+            texts[rel] = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return texts if digest.hexdigest() == bundle.content_hash else None
+
+
 def load_tree(root: str | Path, environ: Any = None, with_git: bool = True, check_secrets: bool = False) -> LoadResult:
     """Load and check a tree. `check_secrets` also warns about secret references that do not
     resolve here (the server wants that; CI validating a pull request has no secrets)."""

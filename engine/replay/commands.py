@@ -52,13 +52,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
             elif args.baseline_ref:
                 baseline, label = tree_at_ref(candidate, args.baseline_ref, Path(work)), args.baseline_ref
             else:
-                raise OpscError("say what to compare with: --baseline DIR (a tree) or --baseline-ref REF (a git ref of "
-                                "the candidate's repository, e.g. origin/main)")
+                baseline, label = running_tree(source, Path(work))
             started = time.monotonic()
             result = replay(candidate, baseline, source, limit=args.limit, baseline_label=label)
             elapsed = time.monotonic() - started
-    except OpscError as exc:
+    except (OpscError, OSError) as exc:
         print(f"opsc replay: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the database (psycopg.Error) or a child process: said, not a traceback
+        print(f"opsc replay: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     bundle = load_tree(candidate, with_git=False).bundle
     span = f" from {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M}" if since and until else ""
@@ -88,6 +90,25 @@ def cmd_history_export(args: argparse.Namespace) -> int:
         return 1
     print(f"wrote {count} events and operator actions to {args.output}")
     return 0
+
+
+def running_tree(source, into: Path) -> tuple[Path, str]:
+    """The default baseline: the version running now, as config_versions and config_trees keep it."""
+    import psycopg
+
+    from ..store.config_trees import load_tree_files, write_tree
+    from ..store.config_versions import get_current
+
+    if source.database_url is None:
+        raise OpscError("with --history, say what to compare with: --baseline DIR or --baseline-ref REF")
+    with psycopg.connect(source.database_url) as conn:
+        current = get_current(conn)
+        files = load_tree_files(conn, current.content_hash) if current is not None else None
+    if current is None or files is None:
+        raise OpscError("the database keeps no running version's text to compare with (it is stored from this release "
+                        "on, at each reload): give --baseline DIR or --baseline-ref REF")
+    label = f"the running version #{current.id}" + (f" ({current.git_commit[:12]})" if current.git_commit else "")
+    return write_tree(files, into / "running"), label
 
 
 def _database_url(args: argparse.Namespace) -> str:

@@ -16,17 +16,16 @@ import psycopg
 import pytest
 
 from conftest import _create_database, _drop_database, _unique_name
-from opsconductor.engine.config.loader import load_bundle
+from opsconductor.engine.pipeline.state import ActiveAlerts
+from opsconductor.engine.reload import LiveConfig
 from opsconductor.engine.model import RawEvent
 from opsconductor.engine.notify.notifier import Notifier
-from opsconductor.engine.pipeline.pipeline import Pipeline
 from opsconductor.engine.pipeline.worker import PipelineWorker
 from opsconductor.engine.replay.history_file import HistoryFileError, read_history, write_history
 from opsconductor.engine.replay.report import render
 from opsconductor.engine.replay.run import HistorySource, replay
 from opsconductor.engine.rules.host import RulesHost
 from opsconductor.engine.store.alerts import Actor, resolve
-from opsconductor.engine.store.config_versions import record_applied
 from opsconductor.engine.store.history import stream_operator_actions, stream_raw_events
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,11 +54,10 @@ def monitor(n: int, host: str, state: str, at: float) -> RawEvent:
 
 def _write_history(db_url: str) -> None:
     """What a morning at site 1 leaves in the database, written by the real worker."""
-    bundle = load_bundle(ROOT)
-    with psycopg.connect(db_url) as conn:
-        version = record_applied(conn, content_hash=bundle.content_hash, files=bundle.files)
-    pipeline = Pipeline(bundle, RulesHost(), version_id=version.id)
-    notifier = Notifier(lambda: psycopg.connect(db_url), lambda: bundle, dry_run=True)
+    live = LiveConfig(ROOT, RulesHost(), ActiveAlerts(), lambda: psycopg.connect(db_url), run_rule_tests=False)
+    assert live.request("test").outcome == "applied"  # recorded as the running version, with its text
+    pipeline = live.pipeline
+    notifier = Notifier(lambda: psycopg.connect(db_url), lambda: live.bundle, dry_run=True)
     worker = PipelineWorker(lambda: pipeline, db_url, notifier.submit, max_queue=100, tick_every=0.2)
     notifier.start()
     worker.start()
@@ -199,4 +197,25 @@ def test_the_cli_exports_and_replays_with_github_output(history, tmp_path) -> No
     assert out.returncode == 1, out.stderr  # --exit-code: the candidate decides differently
     # exactly the noc-email notifications move to audit-log; nothing else changes
     got = out.stdout.replace(str(ROOT), "BASELINE")
-    assert got == (FIXTURES / "channel_change.github.md").read_text()
+    from opsconductor.engine.config.loader import load_bundle
+
+    line = next(r.source.line for r in load_bundle(ROOT).rules if r.name == "email-major-network")
+    assert got == (FIXTURES / "channel_change.github.md").read_text().replace("RULE_LINE", str(line))
+
+
+def test_the_default_baseline_is_the_running_version(history, tmp_path) -> None:
+    """No --baseline: the text of the version running in the database (stored at each reload)."""
+    def to_audit_log(tree: Path) -> None:
+        rules = tree / "rules" / "notifications.yaml"
+        rules.write_text(rules.read_text().replace("      channels: [noc-email]\n", "      channels: [audit-log]\n"))
+
+    tree = _tree(tmp_path, to_audit_log)
+    out = subprocess.run([sys.executable, "-m", "opsconductor.engine.cli", "replay", "--config", str(tree),
+                          "--database-url", history.database_url, "--from", history.since.isoformat(),
+                          "--until", history.until.isoformat(), "--format", "json"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["format"] == "opsconductor-replay" and doc["version"] == 1
+    assert doc["baseline"].startswith("the running version #")
+    assert doc["moved"]["notifications"]["noc-email firing"] == {"before": 2, "after": 0}
