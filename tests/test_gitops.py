@@ -265,3 +265,32 @@ def test_a_synced_commit_is_replayed_against_the_running_one_and_the_gate_refuse
     latest = sync.replays.latest()
     assert latest["commit"] == loud and latest["state"] == "done", latest
     assert latest["extra_pages"] == 5 and latest["headline"].startswith("this change: +5 notifications to noc")
+
+
+def test_engine_start_with_a_refused_head_serves_the_last_applied_commit(setup, tmp_path, db_url, monkeypatch) -> None:
+    """`opsc serve`'s start-up (Engine.start) after a refused push and a restart."""
+    import gc
+
+    from opsconductor.engine.service import Engine, ServeSettings
+
+    repo, sync, live, settings = setup
+    good = repo.commit("good-rule")
+    assert sync.sync().status == "applied"
+    bad = repo.commit("Bad Rule Name")
+    monkeypatch.setenv("OPSC_GIT_URL", settings.url)
+    monkeypatch.setenv("OPSC_GIT_REF", "main")
+    thresholds = gc.get_threshold()
+    engine = Engine(ServeSettings(config_dir=tmp_path / "unused", database_url=db_url, data_dir=tmp_path / "engine",
+                                  watch=False), db_url)
+    engine.start()
+    try:
+        status = engine.config_status()
+        assert status["current"]["git_commit"] == good
+        assert [r.name for r in engine.live.pipeline.rules.compiled.rules] == ["good-rule"]
+        attempt = status["last_attempt"]
+        assert attempt["outcome"] == "refused" and attempt["git_commit"] == bad
+        assert attempt["errors"][0]["file"] == "rules/r.yaml"
+    finally:
+        engine.stop()
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
