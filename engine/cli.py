@@ -76,7 +76,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
                              data_dir=Path(data_dir) if data_dir else None, host=args.host, port=args.port,
                              watch=not args.no_watch, run_rule_tests=not args.skip_rule_tests)
     try:
-        return asyncio.run(serve(settings))
+        import uvloop  # the event loop uvicorn and the connectors run on: several times cheaper per request
+
+        return uvloop.run(serve(settings))
     except OpscError as exc:
         print(f"opsc serve: {exc}", file=sys.stderr)
         return 1

@@ -78,12 +78,13 @@ class Engine:
         self.live = LiveConfig(settings.config_dir, self.host, self.state, self.connect,
                                run_rule_tests=settings.run_rule_tests, on_swap=self._on_swap,
                                in_use=lambda: None)
-        self.notifier = Notifier(self.connect, lambda: self.live.bundle,
-                                 dashboard_url=dashboard_url(settings))
+        self.notifier = Notifier(self.connect, lambda: self.live.bundle, dashboard_url=dashboard_url(settings),
+                                 on_failed=lambda failed: self.worker.notifications_failed(failed))
         with self.connect() as conn:  # one journal per database (see intake/replay.py)
             directory = journal_directory(settings.data_dir or Path("var"), conn)
         self.journal = Journal(directory, max_bytes=settings.journal_max_bytes)
-        self.worker = PipelineWorker(lambda: self.live.pipeline, database_url, self.notifier.submit,
+        # A batch's notifications are in the outbox once it commits: the worker only wakes the notifier.
+        self.worker = PipelineWorker(lambda: self.live.pipeline, database_url, self.notifier.wake,
                                      journal=self.journal)
         self.live.in_use = lambda: self.worker.in_use
         self.supervisor = ConnectorSupervisor(self.worker.submit, self._previous_state)
@@ -186,7 +187,8 @@ class Engine:
         body = {"engine": "ok" if alive else "failing", "queue_depth": self.worker.depth(),
                 "open_alerts": len(self.state.by_id), "connectors_failing": sorted(self.supervisor.errors),
                 "intake": {"journal_events": pending, "spooled_events": self.worker.intake.spooled,
-                           "journal_bytes": self.journal.size, "waiting_seconds": round(waited, 1)}}
+                           "journal_bytes": self.journal.size, "waiting_seconds": round(waited, 1)},
+                "notifications": self.notifier.status()}
         # Why the engine is degraded: every part adds its own (web/health.py puts them on /healthz).
         reasons = self.supervisor.reasons()
         if pending and waited >= SPOOLING_AFTER:  # accepted and durable, but PostgreSQL is not taking them
@@ -258,6 +260,19 @@ class Engine:
                    [({"status": "sent"}, self.notifier.sent), ({"status": "failed"}, self.notifier.failed),
                     ({"status": "skipped"}, self.notifier.skipped), ({"status": "dropped"}, self.notifier.dropped),
                     ({"status": "retried"}, self.notifier.retried)])
+        notify = self.notifier.status()
+        out.metric("opsc_notification_outbox_depth", "gauge", "Notifications decided and not yet delivered",
+                   [({}, notify["outbox_depth"])])
+        out.metric("opsc_notification_outbox_oldest_seconds", "gauge", "Age of the oldest notification in the outbox",
+                   [({}, notify["outbox_oldest_seconds"])])
+        out.metric("opsc_notification_in_flight", "gauge", "Notifications read from the outbox, not yet settled",
+                   [({}, notify["in_flight"])])
+        out.metric("opsc_notification_storm", "gauge", "1 while a channel's storm guard sends digests",
+                   [({"channel": c}, 1 if s["storm"] else 0) for c, s in sorted(notify["storm_guard"].items())])
+        out.metric("opsc_notification_storms_total", "counter", "Storms the guard switched a channel to digests for",
+                   [({}, notify["storms_started"])])
+        out.metric("opsc_notification_rate_limited", "gauge", "1 while a channel waits out a receiver's Retry-After",
+                   [({"channel": c}, 1) for c in sorted(notify["rate_limited"])])
         last, ok = self.live.last, self.live.last_success
         out.metric("opsc_config_last_reload_successful", "gauge", "Whether the last reload attempt applied",
                    [({}, 1 if last is not None and last.outcome in ("applied", "unchanged") else 0)])
@@ -338,7 +353,7 @@ async def serve(settings: ServeSettings) -> int:
         await engine.supervisor.reconcile(engine.live.bundle)
         app = create_app(database_url=location.url, engine=engine, settings=web_settings(settings))
         server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
-                                               lifespan="on"))
+                                               lifespan="on", loop="none", http="httptools"))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -11,7 +11,6 @@ import asyncio
 import logging
 import random
 import traceback
-import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,6 +21,7 @@ import httpx
 
 from ..config.bundle import ConnectorConfig
 from ..errors import ConnectorError, OpscError
+from ..ids import new_hex
 from ..model import RawEvent
 from . import http
 from .http import HttpFailure, HttpPolicy, Unauthorized
@@ -103,7 +103,7 @@ class Connector(ABC):
             return False
 
     def event(self, payload: Mapping[str, Any], source_address: str | None = None) -> RawEvent:
-        return RawEvent(event_id=uuid.uuid4().hex, connector=self.name, source_system=self.type,
+        return RawEvent(event_id=new_hex(), connector=self.name, source_system=self.type,
                         received_at=self.clock(), source_address=source_address, payload=payload)
 
 

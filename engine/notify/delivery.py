@@ -10,12 +10,13 @@ channel's secrets before they leave this module.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
+
+import orjson
 
 from ..store.notification_log import NotificationAttempt
 from .channels.base import DeliveryError, Driver, Outbound
@@ -38,14 +39,39 @@ class RetryPolicy:
         return min(self.backoff_max, self.backoff_base * (2 ** attempt))
 
 
+class ChannelGates:
+    """When each channel may be called again. A 429 (or a 503 with Retry-After) holds the
+    whole channel, every message to it, for the time the receiver asked; other channels
+    go on (each waits on its own gate)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._until: dict[str, float] = {}
+
+    def hold(self, channel: str, seconds: float) -> None:
+        self._until[channel] = max(self._until.get(channel, 0.0), self._clock() + seconds)
+
+    async def wait(self, channel: str, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+        while (left := self._until.get(channel, 0.0) - self._clock()) > 0:
+            await sleep(left)
+        self._until.pop(channel, None)
+
+    def held(self) -> dict[str, float]:
+        """Channels held now and the seconds left."""
+        now = self._clock()
+        return {c: round(t - now, 3) for c, t in self._until.items() if t > now}
+
+
 async def deliver(driver: Driver, msg: Message, out: Outbound, policy: RetryPolicy,
                   record: Callable[[list[NotificationAttempt]], None],
                   sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-                  extra: dict | None = None) -> bool:
+                  extra: dict | None = None, gates: ChannelGates | None = None) -> bool:
     """Send `out` until it is accepted or retries are spent; True when sent."""
     payload = _payload(driver, msg, out, extra)
     total = driver.retries + 1
     for attempt in range(total):
+        if gates is not None:
+            await gates.wait(driver.name, sleep)
         started = time.monotonic()
         try:
             detail = await asyncio.wait_for(driver.send(out), timeout=driver.timeout + 1.0)
@@ -65,6 +91,10 @@ async def deliver(driver: Driver, msg: Message, out: Outbound, policy: RetryPoli
         if not last:
             wait = policy.delay(attempt, error)
             message += f"; retrying in {wait:g}s"
+            if gates is not None and error.retry_after is not None:
+                gates.hold(driver.name, wait)  # the receiver's rate limit is the channel's, not this message's
+                message += " (the channel waits)"
+                wait = 0.0  # the gate does the waiting
         elif error.retry:
             message += "; retries exhausted"
         record(_rows(driver, msg, out, "failed" if last else "retrying", message,
@@ -78,19 +108,33 @@ async def deliver(driver: Driver, msg: Message, out: Outbound, policy: RetryPoli
 
 
 def _payload(driver: Driver, msg: Message, out: Outbound, extra: dict | None) -> dict:
-    request: Any = out.body
-    text = None
-    try:
-        request = driver.mask_json(out.body)
-        text = json.dumps(request, default=str)
-    except (TypeError, ValueError):
-        request = driver.mask(str(out.body))
-    if text is not None and len(text) > PAYLOAD_MAX:
+    """What the log keeps of a request: the body as sent (masked), encoded once. An HTTP
+    channel's wire bytes are already its JSON; the log stores them as a pre-encoded fragment
+    instead of parsing and dumping the body again."""
+    request: Any
+    if isinstance(out.data, bytes) and out.data[:1] in (b"{", b"["):
+        text = out.data.decode("utf-8", "replace")
+    else:
+        try:
+            text = orjson.dumps(out.body, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+        except (TypeError, orjson.JSONEncodeError):
+            text = orjson.dumps(driver.mask(str(out.body))).decode()
+    if driver.secrets:
+        text = driver.mask(text)
+        try:
+            orjson.loads(text)
+        except orjson.JSONDecodeError:  # a mask cut through an escape: keep it as a string
+            text = orjson.dumps(text).decode()
+    if len(text) > PAYLOAD_MAX:
         request = {"truncated": text[:PAYLOAD_MAX]}
+    else:
+        request = orjson.Fragment(text)
     payload = {"kind": msg.kind, "type": driver.type, "alerts": len(out.alerts), "request": request}
     if msg.group_key:
         payload["group"] = {"key": msg.group_key, "labels": driver.mask_json(dict(msg.group_labels)),
                             "size": len(msg.notifications)}
+    if msg.storm:
+        payload["storm"] = dict(msg.storm)
     if extra:
         payload.update(driver.mask_json(extra))
     return payload

@@ -40,6 +40,7 @@ class Message:
     group_key: str = ""  # "" when the rule does not group
     group_labels: Mapping[str, Any] = field(default_factory=dict)
     dashboard_url: str | None = None
+    storm: Mapping[str, Any] = field(default_factory=dict)  # set on a storm digest (storm.py): counts, window, link
 
     @property
     def alerts(self) -> tuple[Alert, ...]:
@@ -61,6 +62,15 @@ class Message:
     def representative(self) -> int:
         """Index of the alert whose fields stand for the whole message: the most severe, first."""
         return max(range(len(self.notifications)), key=lambda i: (self.notifications[i].alert.severity.rank, -i))
+
+
+@dataclass(frozen=True)
+class OutboxNotification(Notification):
+    """A notification read back from the outbox: `outbox_id` is its row, acknowledged when
+    it is delivered (or finally failed) and sent as the webhook's idempotency key."""
+
+    outbox_id: str = ""
+    attempts: int = 0  # attempts made before a restart
 
 
 def human_time(at: datetime | None) -> str:

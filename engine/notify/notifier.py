@@ -1,16 +1,28 @@
-"""Delivery of the notifications the pipeline decided, on a thread and event loop of its own.
+"""Delivery of the notifications the pipeline decided, from the outbox, on a thread and
+event loop of its own.
 
-`submit` never blocks: notifications go into a bounded queue (overflow is counted in
-`dropped` and logged). The notifier's loop takes them out, files them into groups
-(grouping.py), and sends every message that is due as its own task, so a slow or failing
-channel delays only its own messages. Messages of one group (or, ungrouped, of one alert) on
-one channel go out in order, so a PagerDuty resolve never overtakes its trigger. Each
-attempt becomes notification_log rows, written in batches by one database thread.
+The pipeline writes every decision to notify into the outbox (store/outbox.py) in the
+transaction that stores its alert, then calls `wake()`; it never waits on delivery. The
+notifier reads the outbox in batches, oldest first, while fewer than `max_in_flight`
+notifications are in its hands (the outbox, not memory, is the buffer: nothing is ever
+dropped), files them into groups (grouping.py), passes each message through the channel's
+storm guard (storm.py), and sends every message that is due as its own task, so a slow,
+failing or rate-limited channel delays only its own messages (a 429 holds only its
+channel: delivery.ChannelGates). Messages of one group (or, ungrouped, of one alert) on
+one channel go out in order, so a PagerDuty resolve never overtakes its trigger.
 
-Time: grouping reads the injected `clock` (seconds, monotonic). Tests drive a fake clock and
-call `flush()`, which processes everything due at that moment and waits until it is sent
-and logged. `stop()` sends what groups still hold (rather than losing it), waits up to its
-timeout for deliveries in flight, and writes the log.
+Every attempt becomes notification_log rows; a notification that is done (sent, finally
+failed or skipped) leaves the outbox in the same transaction that logs it (`settle`,
+batched, retried until the database takes it). A crash between the commit of the alert
+and that transaction leaves the row in the outbox, and the next start sends it again:
+at-least-once. A notification that finally failed is reported to `on_failed`, so the
+engine's throttle does not count it (it told nobody).
+
+Time: grouping and the storm guard read the injected `clock` (seconds, monotonic). Tests
+drive a fake clock and call `flush()`, which reads everything pending, processes what is
+due at that moment and waits until it is sent and logged. `stop()` sends what groups still
+hold, waits up to its timeout for deliveries in flight, and logs them; what it could not
+send stays in the outbox for the next start.
 
 `dry_run=True` records every non-`log` channel as `skipped` without contacting it.
 """
@@ -18,61 +30,78 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
-import httpx
+import uvloop
 
-from ..config.bundle import Bundle, Channel
+from ..config.bundle import Bundle, Channel, Rule
 from ..pipeline.effects import Notification
 from ..rules.fields import alert_fields
-from ..store.notification_log import NotificationAttempt, record_notifications
+from ..store.notification_log import NotificationAttempt
+from ..store.outbox import OutboxState, PendingRow, add_pending, outbox_state, read_pending, settle
 from .channels import DRIVERS, DeliveryError, Driver
-from .delivery import RetryPolicy, deliver
+from .delivery import ChannelGates, RetryPolicy, deliver
 from .grouping import Grouper
-from .message import Message, alert_view
+from .http import HttpClient
+from .message import Message, OutboxNotification, alert_view
+from .storm import StormGuard, storm_limit
 
 log = logging.getLogger("opsconductor.notify")
-MAX_CONCURRENCY_PER_CHANNEL = 8
+MAX_CONCURRENCY_PER_CHANNEL = 32
+READ_BATCH = 1_000
+RESCAN_EVERY = 10.0  # seconds: look again from the start of the outbox for rows committed out of order
+STATE_EVERY = 2.0  # seconds between readings of the outbox's depth and age
 
 
 class Notifier:
-    def __init__(self, connect: Callable, bundle_provider: Callable[[], Bundle], max_queue: int = 10_000, *,
+    def __init__(self, connect: Callable, bundle_provider: Callable[[], Bundle], *, max_in_flight: int = 10_000,
                  clock: Callable[[], float] = time.monotonic, dashboard_url: str | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None, policy: RetryPolicy | None = None,
-                 dry_run: bool = False, tick: float = 0.5) -> None:
-        self._connect = connect  # () -> context manager yielding a psycopg connection
+                 policy: RetryPolicy | None = None, dry_run: bool = False, tick: float = 0.5,
+                 on_failed: Callable[[list[Notification]], None] | None = None) -> None:
+        self._connect = connect  # () -> a psycopg connection (used as a context manager by tools)
         self._bundle = bundle_provider
-        self._max = max_queue
-        self._queue: queue.Queue = queue.Queue(maxsize=max_queue)
+        self._max = max_in_flight
         self._clock = clock
         self._dashboard_url = dashboard_url
-        self._transport = transport
         self._policy = policy or RetryPolicy()
         self._dry_run = dry_run
         self._tick = tick
+        self._on_failed = on_failed
         self._grouper = Grouper(dashboard_url)
+        self._storm = StormGuard(dashboard_url)
+        self._gates = ChannelGates()
         self._thread = threading.Thread(target=self._run, name="opsc-notifier", daemon=True)
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsc-notify-log")
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsc-notify-db")
+        self._conn = None  # the db thread's connection
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
         self._stopping = False
         self._stop_timeout = 5.0
         self._tasks: set[asyncio.Task] = set()
-        self._journal: list[NotificationAttempt] = []
+        self._attempts: list[NotificationAttempt] = []
+        self._done: list[str] = []
+        self._retried: list[tuple[str, str]] = []
+        self._known: set[str] = set()  # outbox ids read and not yet settled
+        self._after = 0  # highest outbox seq read
+        self._taken = 0  # rows taken since start
+        self._more = True  # the outbox may hold rows past _after
+        self._rescan_at = 0.0
+        self._state_at = 0.0
         self._drivers: dict[str, tuple[Channel, Driver]] = {}
+        self._rules: tuple[Bundle | None, dict[str, Rule]] = (None, {})
         self._locks: dict[tuple, tuple[asyncio.Lock, int]] = {}  # order key → (lock, users)
-        self._grouped = 0  # notifications waiting in groups, as of the loop's last pass
         self._slots: dict[str, asyncio.Semaphore] = {}
+        self.outbox = OutboxState(0, 0.0)
+        self.db_errors = 0
         self.sent = 0
         self.failed = 0
         self.skipped = 0
-        self.dropped = 0
         self.retried = 0
+        self.dropped = 0  # always 0: kept for the metric that shows it
 
     # ---- the caller's side (any thread) ------------------------------------------------------
 
@@ -85,31 +114,12 @@ class Notifier:
             return
         self._stop_timeout = timeout
         self._stopping = True
-        self._wake()
-        self._thread.join(timeout + 5.0)
+        self.wake()
+        self._thread.join(timeout + 10.0)
 
-    def submit(self, notifications: Sequence[Notification]) -> None:
-        for n in notifications:
-            try:
-                self._queue.put_nowait(n)
-            except queue.Full:
-                self.dropped += 1  # counted and logged; the pipeline never blocks on delivery
-                log.error("notification queue full (%d): dropped %s notification of alert %s for channel %s",
-                          self._max, n.kind, n.alert.id, n.channel)
-        self._wake()
-
-    def pending(self) -> int:
-        """Notifications not yet delivered: queued, waiting in a group, or being sent."""
-        return self._queue.qsize() + self._grouped + len(self._tasks)
-
-    def flush(self, now: float | None = None, timeout: float = 30.0) -> None:
-        """Process everything submitted, send every group due at `now` (default: the clock),
-        and wait until those deliveries are done and logged."""
-        if self._loop is None or not self._thread.is_alive():
-            raise RuntimeError("the notifier is not running; call start() first")
-        asyncio.run_coroutine_threadsafe(self._flush(now), self._loop).result(timeout)
-
-    def _wake(self) -> None:
+    def wake(self, *_: object) -> None:
+        """New rows are in the outbox (the pipeline committed a batch); any thread."""
+        self._more = True
         loop = self._loop
         if loop is not None and not loop.is_closed():
             try:
@@ -117,47 +127,88 @@ class Notifier:
             except RuntimeError:  # the loop closed meanwhile
                 pass
 
+    def submit(self, notifications: Sequence[Notification]) -> tuple[str, ...]:
+        """Put notifications into the outbox outside a pipeline batch (tools, tests); their
+        alerts must be stored. Returns their outbox ids."""
+        with self._connect() as conn:
+            ids = add_pending(conn, notifications)
+        self.wake()
+        return ids
+
+    def pending(self) -> int:
+        """Notifications in the notifier's hands: read from the outbox and not yet settled."""
+        return len(self._known)
+
+    def status(self) -> dict:
+        """For /api/v1/system and /metrics: the outbox, what is in flight, storms, held channels."""
+        now = self._clock()
+        return {"outbox_depth": self.outbox.depth, "outbox_oldest_seconds": round(self.outbox.oldest_seconds, 3),
+                "in_flight": len(self._known), "grouped": self._grouper.pending(),
+                "storm_guard": self._storm.state(now), "storms_started": self._storm.storms,
+                "rate_limited": self._gates.held(), "sent": self.sent, "failed": self.failed,
+                "skipped": self.skipped, "retried": self.retried, "database_errors": self.db_errors}
+
+    def flush(self, now: float | None = None, timeout: float = 30.0) -> None:
+        """Read everything pending, send every group due at `now` (default: the clock), and
+        wait until those deliveries are done and logged."""
+        if self._loop is None or not self._thread.is_alive():
+            raise RuntimeError("the notifier is not running; call start() first")
+        asyncio.run_coroutine_threadsafe(self._flush(now), self._loop).result(timeout)
+
     # ---- the notifier's loop -----------------------------------------------------------------
 
     def _run(self) -> None:
-        loop = asyncio.new_event_loop()
+        loop = uvloop.new_event_loop()
         try:
             loop.run_until_complete(self._main(loop))
         finally:
             loop.close()
+            self._db.submit(self._close_db).result()
             self._db.shutdown(wait=True)
 
     async def _main(self, loop: asyncio.AbstractEventLoop) -> None:
         self._event = asyncio.Event()
-        self._client = httpx.AsyncClient(transport=self._transport, follow_redirects=False, trust_env=False)
+        self._client = HttpClient()
         self._loop = loop
         self._ready.set()
-        writer = asyncio.create_task(self._journal_loop())
+        settler = asyncio.create_task(self._settle_loop())
         try:
             while not self._stopping:
-                due = self._grouper.next_due()
-                wait = self._tick if due is None else min(self._tick, max(0.0, due - self._clock()))
-                try:
-                    await asyncio.wait_for(self._event.wait(), wait)
-                except (asyncio.TimeoutError, TimeoutError):
-                    pass
+                dues = [d for d in (self._grouper.next_due(), self._storm.next_due()) if d is not None]
+                wait = self._tick if not dues else min(self._tick, max(0.0, min(dues) - self._clock()))
+                if not self._more or len(self._known) >= self._max:
+                    try:
+                        await asyncio.wait_for(self._event.wait(), wait)
+                    except (asyncio.TimeoutError, TimeoutError):
+                        pass
                 self._event.clear()
+                await self._read()
                 self._process(self._clock())
+            await self._read()
             self._process(self._clock())
             await self._finish(self._stop_timeout)
         finally:
-            writer.cancel()
-            await self._write_journal()
-            await self._client.aclose()
+            settler.cancel()
+            await self._settle(final=True)
+            await self._client.close()
             for _, driver in self._drivers.values():
                 driver.close()
             self._loop = None
 
     async def _flush(self, now: float | None) -> None:
-        self._process(self._clock() if now is None else now)
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        await self._write_journal()
+        """Rounds of read → process → deliver → settle until a round reads nothing new (the
+        in-flight bound may take several rounds to empty the outbox)."""
+        while True:
+            taken = self._taken
+            self._more = True
+            while self._more and len(self._known) < self._max:
+                await self._read()
+            self._process(self._clock() if now is None else now)
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await self._settle()
+            if self._taken == taken:
+                return
 
     async def _finish(self, timeout: float) -> None:
         if self._tasks:
@@ -166,29 +217,76 @@ class Notifier:
                 task.cancel()
             if late:
                 await asyncio.wait(late, timeout=1.0)
-                log.error("notifier stopped with %d deliveries unfinished", len(late))
+                log.warning("notifier stopped with %d deliveries unfinished; they stay in the outbox for the next"
+                            " start", len(late))
 
-    def _process(self, now: float) -> None:
-        """Queue → groups → messages due → delivery tasks. Takes from the queue only while
-        what waits in groups and tasks stays under the bound, so memory is bounded too."""
-        bundle = None
-        room = self._max - self._grouper.pending() - len(self._tasks)
-        while room > 0:
+    # ---- reading the outbox ------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        now = time.monotonic()
+        if now >= self._state_at:
+            self._state_at = now + STATE_EVERY
             try:
-                n = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            room -= 1
-            bundle = bundle or self._bundle()
+                self.outbox = await self._in_db(outbox_state)
+            except Exception:
+                pass  # counted and logged by _in_db
+        if now >= self._rescan_at:  # a batch committed after a later one (another process): look again
+            self._rescan_at = now + RESCAN_EVERY
+            self._after, self._more = 0, True
+        room = self._max - len(self._known)
+        if not self._more or room <= 0:
+            return
+        limit = min(room, READ_BATCH)
+        try:
+            rows = await self._in_db(read_pending, self._after, limit)
+        except Exception:
+            await asyncio.sleep(min(self._tick, 0.5))  # PostgreSQL away: try again on the next pass
+            return
+        self._more = len(rows) == limit
+        if rows:
+            self._after = rows[-1].seq
+            self._take(rows)
+
+    def _take(self, rows: list[PendingRow]) -> None:
+        bundle = self._bundle()
+        rules = self._rules_of(bundle)
+        now = self._clock()
+        for row in rows:
+            if row.id in self._known:
+                continue
+            self._known.add(row.id)
+            self._taken += 1
+            rule = rules.get(row.rule_name)
+            n = OutboxNotification(row.alert, row.rule_name, row.channel, row.kind, row.decided_at,
+                                   rule.notify if rule is not None else None, outbox_id=row.id,
+                                   attempts=row.attempts)
             site = _site(bundle, n.alert.device_ip)
             view = alert_view(n.alert, site, self._dashboard_url)
             labels = alert_fields(n.alert, site) if n.action and n.action.group_by else {}
             message = self._grouper.add(n, view, labels, now)
             if message is not None:
-                self._dispatch(message, ("alert", n.alert.fingerprint))
+                self._admit(message, ("alert", n.alert.fingerprint), bundle, now)
+
+    def _rules_of(self, bundle: Bundle) -> dict[str, Rule]:
+        if self._rules[0] is not bundle:
+            self._rules = (bundle, {r.name: r for r in bundle.rules})
+        return self._rules[1]
+
+    # ---- from groups to deliveries -----------------------------------------------------------
+
+    def _process(self, now: float) -> None:
+        bundle = None
         for message in self._grouper.due(now, everything=self._stopping):
-            self._dispatch(message, ("group", message.group_key))
-        self._grouped = self._grouper.pending()
+            bundle = bundle or self._bundle()
+            self._admit(message, ("group", message.group_key), bundle, now)
+        for message in self._storm.due(now, everything=self._stopping):
+            self._dispatch(message, ("group", message.group_key or message.notifications[0].alert.fingerprint))
+
+    def _admit(self, message: Message, order_key: tuple, bundle: Bundle, now: float) -> None:
+        channel = bundle.channel(message.channel)
+        limit = storm_limit(channel.type, channel.settings) if channel is not None else None
+        if self._storm.admit(message, limit, now) is not None:
+            self._dispatch(message, order_key)
 
     def _dispatch(self, message: Message, order_key: tuple) -> None:
         task = asyncio.get_running_loop().create_task(self._deliver(message, (message.channel, *order_key)))
@@ -202,11 +300,11 @@ class Notifier:
             async with lock, self._slot(msg.channel):
                 await self._deliver_now(msg)
         except asyncio.CancelledError:
-            self._record_all(msg, "failed", "the notifier stopped before this notification was delivered", msg.channel)
-            raise
+            raise  # stopping: the rows stay in the outbox and are sent at the next start
         except Exception as exc:  # never lose the record of a notification to a bug
             log.exception("delivery of a %s notification for rule %s to channel %s failed", msg.kind, msg.rule, msg.channel)
             self._record_all(msg, "failed", f"internal error: {type(exc).__name__}", msg.channel)
+            self._finished(msg, failed={n.alert.id for n in msg.notifications})
         finally:
             lock, users = self._locks[order_key]
             if users <= 1:
@@ -216,24 +314,43 @@ class Notifier:
 
     async def _deliver_now(self, msg: Message) -> None:
         channel = self._bundle().channel(msg.channel)
+        everyone = {n.alert.id for n in msg.notifications}
         if channel is None:
             self._record_all(msg, "failed", f"channel {msg.channel!r} is not in the running config", msg.channel)
-            return
+            return self._finished(msg, failed=everyone)
         driver = self._driver(channel)
         if driver is None:
             self._record_all(msg, "skipped", f"channel type {channel.type!r} has no delivery", channel.type)
-            return
+            return self._finished(msg, failed=everyone)
         if self._dry_run and channel.type != "log":
             self._record_all(msg, "skipped", f"dry run: would send to {channel.type} channel {channel.name}",
                              driver.recipient)
-            return
+            return self._finished(msg, failed=everyone)
         try:
             requests = driver.requests(msg)
         except DeliveryError as exc:
             self._record_all(msg, "failed", driver.mask(exc.message), driver.recipient)
-            return
+            return self._finished(msg, failed=everyone)
+        failed: set[str] = set()
+        record = self._recorder(msg)
         for out in requests:
-            await deliver(driver, msg, out, self._policy, self._record)
+            if not await deliver(driver, msg, out, self._policy, record, gates=self._gates):
+                failed.update(a.id for a in out.alerts)
+        self._finished(msg, failed)
+
+    def _finished(self, msg: Message, failed: set[str]) -> None:
+        """The message's notifications are done: out of the outbox at the next settle; the
+        firing ones that reached nobody are reported (they must not throttle)."""
+        for n in msg.notifications:
+            oid = getattr(n, "outbox_id", "")
+            if oid:
+                self._done.append(oid)
+        lost = [n for n in msg.notifications if n.alert.id in failed and n.kind == "firing"]
+        if lost and self._on_failed is not None:
+            try:
+                self._on_failed(lost)
+            except Exception:
+                log.exception("could not report %d failed notifications to the engine", len(lost))
 
     def _driver(self, channel: Channel) -> Driver | None:
         known = self._drivers.get(channel.name)
@@ -251,7 +368,17 @@ class Notifier:
     def _slot(self, channel: str) -> asyncio.Semaphore:
         return self._slots.setdefault(channel, asyncio.Semaphore(MAX_CONCURRENCY_PER_CHANNEL))
 
-    # ---- the notification log ----------------------------------------------------------------
+    # ---- the notification log and the outbox acknowledgements --------------------------------
+
+    def _recorder(self, msg: Message) -> Callable[[list[NotificationAttempt]], None]:
+        ids = {n.alert.id: getattr(n, "outbox_id", "") for n in msg.notifications}
+
+        def record(attempts: list[NotificationAttempt]) -> None:
+            self._record(attempts)
+            for a in attempts:
+                if a.status == "retrying" and ids.get(a.alert_id):
+                    self._retried.append((ids[a.alert_id], a.error_message or ""))
+        return record
 
     def _record(self, attempts: list[NotificationAttempt]) -> None:
         for a in attempts:
@@ -263,7 +390,7 @@ class Notifier:
                 self.skipped += 1
             elif a.status == "retrying":
                 self.retried += 1
-        self._journal.extend(attempts)
+        self._attempts.extend(attempts)
 
     def _record_all(self, msg: Message, status: str, error: str, recipient: str) -> None:
         now = datetime.now(timezone.utc)
@@ -271,24 +398,56 @@ class Notifier:
                                           payload={"kind": msg.kind, "title": n.alert.title}, sent_at=now)
                       for n in msg.notifications])
 
-    async def _journal_loop(self) -> None:
+    async def _settle_loop(self) -> None:
         while True:
-            await asyncio.sleep(0.2)
-            await self._write_journal()
+            await asyncio.sleep(0.05)
+            await self._settle()
 
-    async def _write_journal(self) -> None:
-        if not self._journal:
-            return
-        batch, self._journal = self._journal, []
+    async def _settle(self, final: bool = False) -> None:
+        """Attempts into the log and done rows out of the outbox, in one transaction. On a
+        database error everything is kept and tried again (the log loses nothing to a blip;
+        the rows stay in flight, so no more are read meanwhile)."""
+        for _ in range(20 if final else 1):
+            if not (self._attempts or self._done or self._retried):
+                return
+            attempts, done, retried = self._attempts, self._done, self._retried
+            self._attempts, self._done, self._retried = [], [], []
+            try:
+                await self._in_db(settle, attempts, done, retried)
+            except Exception:
+                self._attempts[:0], self._done[:0], self._retried[:0] = attempts, done, retried
+                if final:
+                    await asyncio.sleep(0.5)
+                continue
+            self._known.difference_update(done)
+            if done and len(self._known) < self._max:
+                self._event.set()  # room again: read on
+        if final and (self._attempts or self._done):
+            log.critical("could not record %d notification attempts at shutdown; their notifications stay in the"
+                         " outbox and are sent again at the next start", len(self._attempts))
+
+    async def _in_db(self, fn: Callable, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._db, self._call, fn, args)
+
+    def _call(self, fn: Callable, args: tuple):
+        """On the db thread: one connection, reopened after an error."""
         try:
-            await asyncio.get_running_loop().run_in_executor(self._db, self._write, batch)
-        except Exception:  # the log is best effort; delivery already happened
-            log.exception("could not record %d notification attempts", len(batch))
+            if self._conn is None or self._conn.closed:
+                self._conn = self._connect()
+            return fn(self._conn, *args)
+        except Exception as exc:
+            self.db_errors += 1
+            log.error("notifier: database error (%s: %s); trying again", type(exc).__name__, exc)
+            self._close_db()
+            raise
 
-    def _write(self, batch: list[NotificationAttempt]) -> None:
-        for i in range(0, len(batch), 500):
-            with self._connect() as conn:
-                record_notifications(conn, batch[i:i + 500])
+    def _close_db(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass
 
 
 _SITES: dict[int, tuple[Bundle, dict[str, str | None]]] = {}

@@ -126,7 +126,25 @@ def render_message(msg: Message, body_default: str = BODY_TEXT,
     title = _one(action.title_template if action else None, TITLE, ctx, errors, "title")
     body_ctx = _escaped(ctx, escape) if escape else ctx
     text = _one(action.body_template if action else None, body_default, body_ctx, errors, "body")
-    return Rendered(" ".join(title.split()), text.strip() + "\n", errors)
+    title = " ".join(title.split())
+    if msg.storm:  # a digest says so, in words, before anything else
+        title, text = storm_title(msg, title), storm_note(msg, escape) + "\n\n" + text.strip()
+    return Rendered(title, text.strip() + "\n", errors)
+
+
+def storm_title(msg: Message, title: str) -> str:
+    return f"[STORM GUARD] {msg.storm.get('alerts', len(msg.views))} alerts, rule {msg.rule}: {title}"
+
+
+def storm_note(msg: Message, escape: Callable[[str], str] | None = None) -> str:
+    s = msg.storm
+    text = (f"Storm guard: more than {s.get('limit')} messages within {s.get('window_seconds'):g}s on channel "
+            f"{msg.channel}, so this channel gets one digest per group. This digest stands for {s.get('alerts')} "
+            f"alert(s) from {s.get('messages')} message(s){' for ' + msg.group if msg.group else ''}; "
+            f"the storm has lasted {s.get('storm_seconds'):g}s.")
+    if s.get("link"):
+        text += f" All open alerts: {s['link']}"
+    return escape(text) if escape else text
 
 
 def render_html(msg: Message, title: str) -> tuple[str, list[str]]:

@@ -6,11 +6,11 @@ root cleared are looked at again). The caller persists and notifies from the Eff
 """
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from datetime import datetime
 from typing import Callable, Sequence
 
+from .. import ids
 from ..config.bundle import Bundle
 # At import, not lazily in a constructor: pysnmp keeps the ImportError of its optional pysmi,
 # and with it every frame of the import, which would pin the first Pipeline for good.
@@ -45,7 +45,7 @@ class Pipeline:
         self.stages = tuple(stages)
         self.ctx = Context(self.view, self.rules, self.state,
                            normalizers if normalizers is not None else default_normalizers(),
-                           new_id or (lambda: str(uuid.uuid4())))
+                           new_id or ids.new_id)
 
     def close(self) -> None:
         self.rules.close()

@@ -109,6 +109,18 @@ class ActiveAlerts:
         if action is not None and action.repeat_interval:
             heapq.heappush(self.repeat_due, (at + timedelta(seconds=action.repeat_interval), alert_id, rule, channel))
 
+    def untold(self, alert_id: str, fingerprint: str, rule: str, channel: str, at: datetime) -> None:
+        """A firing notification decided at `at` finally failed: it told nobody, so the
+        channel is not among those told of the alert (no resolve goes there) and, if it is
+        still the latest of its rule for this fingerprint, no throttle counts from it."""
+        told = self.notified.get(alert_id, {})
+        told.pop((rule, channel), None)
+        if not told:
+            self.notified.pop(alert_id, None)
+        other_channel = any(r == rule for r, _ in told)  # the rule reached this alert elsewhere: it throttles
+        if self.last_notified.get((rule, fingerprint)) == at and not other_channel:
+            del self.last_notified[(rule, fingerprint)]
+
     def root_of(self, alert: Alert) -> Alert:
         seen = set()
         while alert.correlated_to_id and alert.correlated_to_id in self.by_id and alert.id not in seen:

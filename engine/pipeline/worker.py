@@ -94,6 +94,7 @@ class PipelineWorker:
         self._inflight = 0  # accepted and not yet written
         self._stop = threading.Event()
         self._changes: deque[tuple[str, Status]] = deque()  # operators' acknowledges and resolves
+        self._undelivered: deque = deque()  # firing notifications that finally failed (the notifier)
         self._replays: deque[RawEvent] = deque()  # events to run again, already stored raw
         self._unstored: deque[str] = deque()  # alerts the writer could not store: the view forgets them
         self._thread = threading.Thread(target=self._process_loop, name="opsc-pipeline", daemon=True)
@@ -128,6 +129,11 @@ class PipelineWorker:
     def alert_changed(self, alert_id: str, status: Status) -> None:
         """An operator acknowledged or resolved an alert (already stored); any thread."""
         self._changes.append((alert_id, status))
+
+    def notifications_failed(self, notifications: Sequence) -> None:
+        """Firing notifications whose delivery finally failed (the notifier's thread): the
+        stage thread takes them out of the view's throttles and resolve targets."""
+        self._undelivered.extend(notifications)
 
     def alive(self) -> bool:
         """The stage thread runs and a writer process is there (a dead one is being replaced)."""
@@ -169,6 +175,8 @@ class PipelineWorker:
         while not self._stop.is_set():
             batch, segments = self.intake.take(self._max_batch, 0.05)
             changes = _drain(self._changes)
+            for n in _drain(self._undelivered):
+                self._current().state.untold(n.alert.id, n.alert.fingerprint, n.rule, n.channel, n.at)
             replays = _drain(self._replays)
             batch = replays + batch
             due = time.monotonic() >= next_tick

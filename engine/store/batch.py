@@ -1,5 +1,6 @@
 """One pipeline batch → one transaction: raw events, new alerts, occurrences, engine
-status changes and the decision trail, then NOTIFY so dashboards update live.
+status changes, the decision trail and the notifications to send (the outbox), then
+NOTIFY so dashboards update live.
 
 Two steps, so the writing can happen in another process (store/writer.py):
 `prepare_batch` turns the stages' Effects into a BatchRecord of COPY text and plain
@@ -27,17 +28,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 import psycopg
 
+from ..ids import new_id
 from ..model import Alert, RawEvent, Status
 from .alerts import ALERT_COLUMNS, ENGINE, alert_row
 from .copytext import copy_block, first_fields, lines, only, text_array, without
 from .jsonb import dumps
+from .outbox import COPY_OUTBOX, outbox_rows
 from .transitions import HISTORY_COPY, ROW_ONLY, EngineChange, history_row, store_engine_changes
 
 log = logging.getLogger("opsconductor.store")
@@ -65,7 +67,8 @@ class BatchRecord:
     changes: tuple[EngineChange, ...] = ()  # of alerts stored before
     decisions: str = ""
     touched: tuple[str, ...] = ()  # alerts created, repeated or changed: the NOTIFY payload
-    token: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))  # written once, however often sent
+    outbox: str = ""  # the decisions to notify, one row per notification per channel (store/outbox.py)
+    token: str = dataclasses.field(default_factory=new_id)  # written once, however often sent
 
     def raw_only(self) -> "BatchRecord":
         """What is kept of a batch whose effects cannot be written: its raw events (replayable)."""
@@ -79,7 +82,7 @@ class BatchRecord:
                            occurrences=tuple(o for o in self.occurrences if o[0] in ids),
                            changes=tuple(c for c in self.changes if c.alert_id in ids),
                            decisions=only(self.decisions, ids), touched=tuple(i for i in self.touched if i in ids),
-                           token=self.token)
+                           outbox=only(self.outbox, ids), token=self.token)
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,7 @@ def prepare_batch(raw_events: Sequence[RawEvent], effects: Sequence, config_vers
         decisions=lines((d.alert_id, d.stage, d.rule[:255], d.config_version_id, dumps(d.detail))
                         for d in _one_dedup_per_alert([d for fx in effects for d in fx.decisions])),
         touched=tuple(touched),
+        outbox=outbox_rows(n for fx in effects for n in fx.notifications)[0],
     )
 
 
@@ -230,6 +234,7 @@ def _write_effects(cur: psycopg.Cursor, record: BatchRecord) -> tuple[set[str], 
     store_engine_changes(cur, later)
     # A closed alert's part of the batch did not happen to it: its trail says nothing of it.
     copy_block(cur, _DECISIONS, without(record.decisions, skip | set(closed)))
+    copy_block(cur, COPY_OUTBOX, without(record.outbox, skip))  # the notifier delivers from here
     return skip, closed
 
 

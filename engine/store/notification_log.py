@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
+import orjson
 import psycopg
 
-from .jsonb import jsonb
+from .jsonb import _NUL, _default, jsonb
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,15 @@ def record_notifications(conn: psycopg.Connection, attempts: Sequence[Notificati
     return ids
 
 
+def payload_json(payload: Any) -> str | None:
+    """A payload as JSON text, with orjson (the notifier logs thousands a second): pre-encoded
+    request bodies (orjson.Fragment) go in as they are; NULs, which jsonb refuses, are dropped."""
+    if payload is None:
+        return None
+    text = orjson.dumps(payload, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
+    return _NUL.sub(r"\1", text) if "\\u0000" in text else text
+
+
 def list_notifications(conn: psycopg.Connection, alert_id: str) -> list[NotificationLogEntry]:
     """Every attempt for one alert, oldest first."""
     with conn.transaction():
@@ -87,11 +97,20 @@ def list_notifications(conn: psycopg.Connection, alert_id: str) -> list[Notifica
 
 def load_told(conn: psycopg.Connection) -> list[tuple[str, str, str, datetime]]:
     """Who was last told of each open alert, per (alert id, rule, channel): what the engine
-    restores at start (ActiveAlerts.restore_told)."""
-    return conn.execute(
-        "SELECT n.alert_id::text, n.rule_name, n.channel, max(n.sent_at) FROM notification_log n"
-        " JOIN alerts a ON a.id = n.alert_id WHERE a.status <> 'resolved' AND n.rule_name IS NOT NULL"
-        " GROUP BY 1, 2, 3").fetchall()
+    restores at start (ActiveAlerts.restore_told). Told means a firing notification that was
+    delivered (a `sent` row here) or is still pending in the outbox (it will be); one that
+    finally failed told nobody, so it neither throttles nor gets a resolve."""
+    with conn.transaction():
+        return conn.execute(
+            "SELECT alert_id, rule_name, channel, max(at) FROM ("
+            "  SELECT n.alert_id::text AS alert_id, n.rule_name, n.channel, n.sent_at AS at FROM notification_log n"
+            "   JOIN alerts a ON a.id = n.alert_id"
+            "   WHERE a.status <> 'resolved' AND n.status = 'sent' AND n.rule_name IS NOT NULL"
+            "     AND COALESCE(n.payload->>'kind', 'firing') = 'firing'"
+            "  UNION ALL"
+            "  SELECT o.alert_id::text, o.rule_name, o.channel, o.decided_at FROM notification_outbox o"
+            "   JOIN alerts a ON a.id = o.alert_id WHERE a.status <> 'resolved' AND o.kind = 'firing'"
+            ") t GROUP BY 1, 2, 3").fetchall()
 
 
 def _params(a: NotificationAttempt) -> dict[str, Any]:

@@ -71,5 +71,10 @@ def log_rows(db_url: str, channel: str | None = None) -> list[dict[str, Any]]:
         return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
+def outbox_count(db_url: str) -> int:
+    with psycopg.connect(db_url) as conn:
+        return conn.execute("SELECT count(*) FROM notification_outbox").fetchone()[0]
+
+
 def connector(db_url: str):
     return lambda: psycopg.connect(db_url)

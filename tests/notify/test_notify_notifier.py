@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from notify_helpers import FAST, connector, load_tree, log_rows, make_alert, notification, store_alerts
+from notify_helpers import FAST, connector, load_tree, log_rows, make_alert, notification, outbox_count, store_alerts
 
 from opsconductor.engine.notify.notifier import Notifier
 
@@ -32,18 +32,17 @@ def test_slow_channel_does_not_block_the_others(sinks, tmp_path, db_url) -> None
     assert sorted((r["channel"], r["status"]) for r in log_rows(db_url)) == [("fast", "sent"), ("slow", "sent")]
 
 
-def test_queue_is_bounded_and_overflow_counted(tmp_path, db_url, caplog) -> None:
+def test_in_flight_is_bounded_and_the_outbox_is_the_buffer(tmp_path, db_url) -> None:
     bundle = load_tree(tmp_path, [{"name": "l", "type": "log"}], [{"name": "r", "notify": {"channels": ["l"]}}])
     alerts = [make_alert(i) for i in range(8)]
     store_alerts(db_url, alerts)
-    notifier = Notifier(connector(db_url), lambda: bundle, max_queue=5, policy=FAST)
-    notifier.submit([notification(a, bundle, "r") for a in alerts])  # not started: nothing drains
-    assert (notifier.dropped, notifier.pending()) == (3, 5)
-    assert "notification queue full (5)" in caplog.text
+    notifier = Notifier(connector(db_url), lambda: bundle, max_in_flight=5, policy=FAST)
+    notifier.submit([notification(a, bundle, "r") for a in alerts])  # not started: all 8 wait in the outbox
+    assert (notifier.dropped, notifier.pending(), outbox_count(db_url)) == (0, 0, 8)
     notifier.start()
     notifier.flush()
     notifier.stop()
-    assert notifier.sent == 5 and len(log_rows(db_url)) == 5
+    assert notifier.sent == 8 and len(log_rows(db_url)) == 8 and outbox_count(db_url) == 0
 
 
 def test_dry_run_skips_everything_but_log(sinks, tmp_path, db_url) -> None:

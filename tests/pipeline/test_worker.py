@@ -45,7 +45,7 @@ def engine(db_url):
     pipeline = Pipeline(bundle, RulesHost(), version_id=version.id)
     connect = lambda: psycopg.connect(db_url)  # noqa: E731  (notifier: per batch; worker: kept open)
     notifier = Notifier(connect, lambda: bundle, dry_run=True)  # no SMTP server here
-    worker = PipelineWorker(lambda: pipeline, db_url, notifier.submit, max_queue=100, tick_every=0.2)
+    worker = PipelineWorker(lambda: pipeline, db_url, notifier.wake, max_queue=100, tick_every=0.2)
     notifier.start()
     worker.start()
     yield worker, notifier, db_url, version.id

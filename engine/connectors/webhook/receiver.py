@@ -22,12 +22,12 @@ import hashlib
 import hmac
 import json
 import re
-import uuid
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
 from ...config.bundle import ConnectorConfig
 from ...config.secrets import Secret
+from ...ids import new_hex
 from ...model import RawEvent
 
 DEFAULT_MAX_BODY = 1024 * 1024
@@ -72,7 +72,7 @@ def read_body(config: ConnectorConfig, body: bytes, clock: Clock) -> list[RawEve
     else:
         items = generic_fields(config.name, doc, settings.get("mapping") or {})
     received = clock()
-    return [RawEvent(event_id=uuid.uuid4().hex, connector=config.name, source_system="webhook",
+    return [RawEvent(event_id=new_hex(), connector=config.name, source_system="webhook",
                      received_at=received, source_address=None,
                      payload={"format": fmt, "fields": fields, "item": item}) for fields, item in items]
 

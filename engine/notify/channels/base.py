@@ -9,12 +9,10 @@ Retries, backoff, timeouts per attempt and the notification log are the caller's
 """
 from __future__ import annotations
 
-import json
+import orjson
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping
 from urllib.parse import urlsplit
-
-import httpx
 
 from ...config.bundle import Channel
 from ...config.durations import parse_duration
@@ -22,6 +20,7 @@ from ...config.secrets import MASK, Secret, mask_text
 from ...connectors.http import parse_retry_after, register_secret, secrets_in, unregister_secret, variants
 from ...errors import OpscError
 from ...model import Alert
+from ..http import HttpClient, Reply, Timeout, TransportError
 from ..message import Message
 
 DEFAULT_TIMEOUT = 10.0
@@ -51,7 +50,7 @@ class Driver:
 
     type: ClassVar[str] = ""
 
-    def __init__(self, channel: Channel, client: httpx.AsyncClient) -> None:
+    def __init__(self, channel: Channel, client: HttpClient) -> None:
         self.channel = channel
         self.name = channel.name
         self.settings: Mapping[str, Any] = channel.settings
@@ -61,7 +60,7 @@ class Driver:
         self.secrets: tuple[Secret, ...] = tuple(secrets_in(self.settings))
         self._registered = [s.reveal() for s in self.secrets if s.available]
         self._masked = _mask_values(self._registered)
-        for value in self._registered:  # httpx logs request URLs (a Slack webhook URL is the secret)
+        for value in self._registered:  # connectors' httpx logs request URLs (a Slack webhook URL is the secret)
             register_secret(value)
 
     @property
@@ -85,7 +84,7 @@ class Driver:
         """A JSON-able value with every secret of this channel masked."""
         if not self.secrets:
             return value
-        return json.loads(self.mask(json.dumps(value, default=str)))
+        return orjson.loads(self.mask(orjson.dumps(value, default=str).decode()))
 
     def reveal(self, key: str) -> str:
         value = self.settings[key]
@@ -120,23 +119,21 @@ def host_of(url: str) -> str:
 
 
 async def http_send(driver: Driver, method: str, url: str, content: bytes,
-                    headers: Mapping[str, str] | None = None) -> httpx.Response:
+                    headers: Mapping[str, str] | None = None) -> Reply:
     """One HTTP request, classified: 2xx returns; 429 and 5xx raise a retryable DeliveryError
     (429 with its Retry-After); timeouts and connection errors are retryable; other statuses are not."""
     all_headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **(headers or {})}
     try:
-        response = await driver.client.request(method, url, content=content, headers=all_headers,
-                                               timeout=httpx.Timeout(driver.timeout))
-    except httpx.TimeoutException as exc:
-        raise DeliveryError(f"timed out after {driver.timeout:g}s ({type(exc).__name__})", retry=True) from None
-    except httpx.TransportError as exc:
-        raise DeliveryError(f"connection failed: {type(exc).__name__}: {driver.mask(str(exc)) or 'no detail'}",
-                            retry=True) from None
-    status = response.status_code
+        response = await driver.client.request(method, url, content, all_headers, driver.timeout)
+    except Timeout:
+        raise DeliveryError(f"timed out after {driver.timeout:g}s", retry=True) from None
+    except TransportError as exc:
+        raise DeliveryError(f"connection failed: {driver.mask(str(exc)) or 'no detail'}", retry=True) from None
+    status = response.status
     if 200 <= status < 300:
         return response
     snippet = driver.mask(" ".join(response.text[:200].split()))
-    reason = f"HTTP {status} {response.reason_phrase}" + (f": {snippet}" if snippet else "")
+    reason = f"HTTP {status} {response.reason}" + (f": {snippet}" if snippet else "")
     if status == 429:
         raise DeliveryError(reason, retry=True, retry_after=parse_retry_after(response.headers.get("Retry-After")),
                             status=status)
@@ -149,4 +146,4 @@ async def http_send(driver: Driver, method: str, url: str, content: bytes,
 
 
 def json_bytes(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return orjson.dumps(body, default=str)

@@ -59,4 +59,4 @@ class PagerDutyDriver(Driver):
 
     async def send(self, out: Outbound) -> str:
         response = await http_send(self, "POST", self.url, out.data)
-        return f"HTTP {response.status_code}"
+        return f"HTTP {response.status}"

@@ -59,4 +59,4 @@ class TeamsDriver(Driver):
 
     async def send(self, out: Outbound) -> str:
         response = await http_send(self, "POST", self.reveal("webhook_url"), out.data)
-        return f"HTTP {response.status_code}"
+        return f"HTTP {response.status}"

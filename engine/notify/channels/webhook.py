@@ -44,4 +44,4 @@ class WebhookDriver(Driver):
         if "hmac_secret" in self.settings:
             headers[SIGNATURE_HEADER] = sign(self.reveal("hmac_secret"), out.data)
         response = await http_send(self, str(self.settings.get("method", "POST")), self.reveal("url"), out.data, headers)
-        return f"HTTP {response.status_code}"
+        return f"HTTP {response.status}"

@@ -1,0 +1,126 @@
+"""The notification outbox (migration 012): decisions to notify, written with the alert,
+delivered from here.
+
+Write side: `outbox_rows` formats a batch's notifications as COPY text (store/batch.py
+copies it in the batch's transaction, like the rest); `add_pending` inserts directly
+(tools, tests). Read side, the notifier's: `read_pending` takes the rows after a sequence
+number, oldest first, with their alerts; `settle` writes the attempts to notification_log
+and removes the rows that are done, in one transaction, so "who was told" never says less
+than what was delivered and a row is either pending or logged. What a restart
+rebuilds throttles and resolve targets from (notification_log.load_told) counts rows
+still pending here as told.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable
+
+import psycopg
+from psycopg.rows import dict_row
+
+from ..ids import new_id
+from ..model import Alert
+from .alerts import ALERT_COLUMNS, _alert_from_row
+from .copytext import lines
+from .notification_log import NotificationAttempt, payload_json
+
+COPY_OUTBOX = "COPY notification_outbox (alert_id, id, rule_name, channel, kind, decided_at) FROM STDIN"
+_ALERT_SELECT = ", ".join(f"a.{c}" for c in ALERT_COLUMNS)
+
+
+@dataclass(frozen=True)
+class PendingRow:
+    id: str
+    seq: int
+    rule_name: str
+    channel: str
+    kind: str
+    decided_at: datetime
+    attempts: int
+    alert: Alert
+
+
+@dataclass(frozen=True)
+class OutboxState:
+    depth: int  # rows waiting
+    oldest_seconds: float  # age of the oldest row (0 when empty)
+
+
+def outbox_rows(notifications: Iterable) -> tuple[str, tuple[str, ...]]:
+    """COPY text for notifications (rows start with the alert id, so a batch can leave out
+    the rows of alerts it did not insert) and the ids given to them, in order."""
+    rows, ids = [], []
+    for n in notifications:
+        oid = new_id()
+        ids.append(oid)
+        rows.append((n.alert.id, oid, n.rule[:255], n.channel[:50], n.kind, n.at))
+    return lines(rows), tuple(ids)
+
+
+def add_pending(conn: psycopg.Connection, notifications: Sequence) -> tuple[str, ...]:
+    """Insert notifications outside a batch (their alerts must be stored); returns their ids."""
+    text, ids = outbox_rows(notifications)
+    with conn.transaction(), conn.cursor() as cur:
+        if text:
+            with cur.copy(COPY_OUTBOX) as copy:
+                copy.write(text)
+    return ids
+
+
+def read_pending(conn: psycopg.Connection, after_seq: int, limit: int) -> list[PendingRow]:
+    """Rows after `after_seq`, oldest first, each with its alert as it is now."""
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            f"SELECT o.id AS outbox_id, o.seq, o.rule_name, o.channel, o.kind, o.decided_at, o.attempts, {_ALERT_SELECT}"
+            " FROM notification_outbox o JOIN alerts a ON a.id = o.alert_id"
+            " WHERE o.seq > %s ORDER BY o.seq LIMIT %s", (after_seq, limit)).fetchall()
+    return [PendingRow(str(r["outbox_id"]), r["seq"], r["rule_name"], r["channel"], r["kind"], r["decided_at"],
+                       r["attempts"], _alert_from_row(r)) for r in rows]
+
+
+def settle(conn: psycopg.Connection, attempts: Sequence[NotificationAttempt], done: Sequence[str],
+           retried: Sequence[tuple[str, str]] = ()) -> None:
+    """One transaction: the attempts into notification_log, the `done` rows out of the
+    outbox, and for rows being retried (id, error) their attempt count and last error."""
+    with conn.transaction(), conn.cursor() as cur:
+        append_attempts(cur, attempts)
+        if retried:
+            cur.execute("UPDATE notification_outbox o SET attempts = o.attempts + 1, last_error = v.error"
+                        " FROM unnest(%s::uuid[], %s::text[]) AS v(id, error) WHERE o.id = v.id",
+                        ([i for i, _ in retried], [e for _, e in retried]))
+        if done:
+            cur.execute("DELETE FROM notification_outbox WHERE id = ANY(%s::uuid[])", (list(done),))
+
+
+def append_attempts(cur: psycopg.Cursor, attempts: Sequence[NotificationAttempt]) -> None:
+    """Attempts as notification_log rows in one statement (the rule id looked up by name)."""
+    if not attempts:
+        return
+    cur.execute(
+        """
+        INSERT INTO notification_log (alert_id, rule_id, rule_name, channel, recipient, status, error_message,
+                                      payload, sent_at, response_time_ms)
+        SELECT v.alert_id, COALESCE(v.rule_id, (SELECT r.id FROM notification_rules r WHERE r.name = v.rule_name
+                                                LIMIT 1)),
+               v.rule_name, v.channel, v.recipient, v.status, v.error, v.payload::jsonb, COALESCE(v.sent_at, NOW()),
+               v.ms
+        FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+                    %s::timestamptz[], %s::int[])
+             AS v(alert_id, rule_id, rule_name, channel, recipient, status, error, payload, sent_at, ms)
+        """,
+        ([a.alert_id for a in attempts], [a.rule_id for a in attempts], [a.rule_name for a in attempts],
+         [a.channel for a in attempts], [a.recipient for a in attempts], [a.status for a in attempts],
+         [a.error_message for a in attempts],
+         [payload_json(a.payload) for a in attempts],
+         [a.sent_at for a in attempts], [a.response_time_ms for a in attempts]))
+
+
+def outbox_state(conn: psycopg.Connection) -> OutboxState:
+    with conn.transaction():
+        depth, age = conn.execute(
+            "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM NOW() - min(created_at)), 0) FROM notification_outbox"
+        ).fetchone()
+    return OutboxState(int(depth), float(age))
+
