@@ -22,6 +22,7 @@ import contextlib
 import hmac
 import itertools
 import logging
+import os
 import socket
 import struct
 import sys
@@ -39,7 +40,7 @@ from ...model import RawEvent
 from . import v3 as v3mod
 from .ber import BerError, UnsupportedPdu, UnsupportedVersion, decode_message
 from .convert import ConvertError, notification_of
-from .trapstats import RateLimitedLog, ReceiverStats, ReceiverStatsSnapshot
+from .trapstats import RateLimitedLog, ReceiverStats, ReceiverStatsSnapshot, kernel_drops
 from .trapwire import encode_response, payload_of
 
 __all__ = ["DEFAULT_RECEIVE_BUFFER", "ReceiverStats", "ReceiverStatsSnapshot", "TrapReceiver"]
@@ -86,7 +87,7 @@ class TrapReceiver:
         self._rcvbuf = int(s.get("receive_buffer", DEFAULT_RECEIVE_BUFFER))
         self._communities = tuple(self._reveal(c) for c in s.get("communities", ()))
         self._v3_users = tuple(s.get("v3_users", ()))
-        self.stats = ReceiverStats(self._pending_count)
+        self.stats = ReceiverStats(self._pending_count, self._kernel_drops)
         self._log = RateLimitedLog(log, self.name)
         self._id_prefix = uuid.uuid4().hex[:16] + "-"
         self._ids = itertools.count(1)
@@ -429,6 +430,15 @@ class TrapReceiver:
                 self._log("send", "cannot answer the inform from %s: %s", addr[0], exc)
         if answered:
             self.stats.add(informs_answered=answered)
+
+    def _kernel_drops(self) -> int:
+        inodes = set()
+        for lst in list(self._listeners):
+            try:
+                inodes.add(os.fstat(lst.sock.fileno()).st_ino)
+            except (OSError, ValueError):  # closed meanwhile
+                continue
+        return kernel_drops(inodes) if inodes else 0
 
     def _pending_count(self) -> int:
         return len(self._queue) + len(self._retry or ())

@@ -26,6 +26,7 @@ class ReceiverStatsSnapshot:
     sink_errors: int = 0  # sink calls that raised (their batch is retried)
     dropped_overflow: int = 0  # events (or v3 datagrams) beyond the bounded queues
     pending: int = 0  # events waiting for the sink
+    dropped_socket_buffer: int = 0  # datagrams the kernel dropped, its receive buffer full (Linux; never received)
 
 
 # /metrics reason label → the snapshot counter it reads
@@ -36,7 +37,25 @@ DROP_REASONS = (
     ("malformed", "malformed"),
     ("unsupported", "dropped_unsupported"),
     ("buffer_overflow", "dropped_overflow"),
+    ("socket_buffer", "dropped_socket_buffer"),
 )
+
+
+def kernel_drops(inodes: set[int]) -> int:
+    """Datagrams the kernel dropped on these sockets (receive buffer full): the `drops` column of
+    /proc/net/udp and udp6 (Linux). 0 where that is not readable."""
+    total = 0
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(table) as f:
+                next(f, None)
+                for line in f:
+                    cols = line.split()
+                    if len(cols) >= 13 and cols[9].isdigit() and int(cols[9]) in inodes:
+                        total += int(cols[12])
+        except OSError:
+            continue
+    return total
 
 
 def drop_samples(connector: str, snap: ReceiverStatsSnapshot) -> list[tuple[dict[str, str], int]]:
@@ -47,12 +66,13 @@ def drop_samples(connector: str, snap: ReceiverStatsSnapshot) -> list[tuple[dict
 class ReceiverStats:
     """Counters shared by the reader threads and the event loop; `snapshot()` is a frozen copy."""
 
-    _NAMES = tuple(f.name for f in fields(ReceiverStatsSnapshot) if f.name != "pending")
+    _NAMES = tuple(f.name for f in fields(ReceiverStatsSnapshot) if f.name not in ("pending", "dropped_socket_buffer"))
 
-    def __init__(self, pending: Callable[[], int]):
+    def __init__(self, pending: Callable[[], int], kernel_drops: Callable[[], int] = lambda: 0):
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(self._NAMES, 0)
         self._pending = pending
+        self._kernel_drops = kernel_drops
 
     def add(self, **deltas: int) -> None:
         with self._lock:
@@ -62,13 +82,15 @@ class ReceiverStats:
     def snapshot(self) -> ReceiverStatsSnapshot:
         with self._lock:
             counts = dict(self._counts)
-        return ReceiverStatsSnapshot(**counts, pending=self._pending())
+        return ReceiverStatsSnapshot(**counts, pending=self._pending(), dropped_socket_buffer=self._kernel_drops())
 
     def __getattr__(self, name: str) -> int:
         if name in ReceiverStats._NAMES:
             return self._counts[name]
         if name == "pending":
             return self._pending()
+        if name == "dropped_socket_buffer":
+            return self._kernel_drops()
         raise AttributeError(name)
 
 

@@ -98,3 +98,45 @@ async def wait(predicate, timeout: float = 20.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting")
         await asyncio.sleep(0.01)
+
+
+@pytest.mark.skipif(not Path("/proc/net/udp").exists(), reason="Linux only: reads /proc/net/udp")
+def test_kernel_drops_are_counted_as_socket_buffer():
+    from opsconductor.engine.connectors.snmp.trapstats import kernel_drops
+    import os
+
+    # a socket nobody reads, with the smallest buffer: the kernel must drop most of 200 datagrams
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as quiet, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        quiet.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        quiet.bind(("127.0.0.1", 0))
+        quiet.setblocking(False)
+        for _ in range(200):
+            sender.sendto(b"x" * 1000, quiet.getsockname())
+        queued = 0
+        while True:
+            try:
+                quiet.recv(2048)
+                queued += 1
+            except BlockingIOError:
+                break
+        assert kernel_drops({os.fstat(quiet.fileno()).st_ino}) == 200 - queued > 0
+
+    # a live receiver with a tiny buffer under an unpaced burst: whatever the kernel drops is counted
+    events = []
+
+    async def scenario():
+        rx = TrapReceiver(trapfuzz.config(receive_buffer=4096), events.extend)
+        await rx.start()
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                for mark in range(2000):
+                    s.sendto(trapfuzz.valid(mark), rx.bound_addresses[0])
+            await wait(lambda: rx.stats.received + rx.stats.dropped_socket_buffer == 2000 and not rx.stats.pending)
+            return rx.stats.snapshot()
+        finally:
+            await rx.stop()
+
+    stats = asyncio.run(scenario())
+    assert stats.received + stats.dropped_socket_buffer == 2000 and len(events) == stats.decoded == stats.received
+    assert dict((s["reason"], n) for s, n in drop_samples("fuzz", stats))["socket_buffer"] == stats.dropped_socket_buffer
