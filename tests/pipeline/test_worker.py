@@ -280,3 +280,26 @@ def test_repeats_of_an_alert_resolved_behind_the_engines_back_become_a_new_alert
     assert worker.stats.replayed == 2
     assert rows(db_url, "SELECT count(*) FROM raw_events")[0][0] == 3  # run again, stored once
     assert rows(db_url, "SELECT count(*) FROM alert_decisions WHERE alert_id = %s AND rule = 'dedup'", first) == [(0,)]
+
+
+def test_an_alert_the_database_refused_does_not_stay_open_in_memory(engine) -> None:
+    """Another writer holds an open alert with the fingerprint: the engine's new alert is a
+    conflict, not stored; the view forgets it (its notifications are not sent)."""
+    from opsconductor.engine.model import evolve
+    from opsconductor.engine.store.alerts import insert_alerts
+
+    worker, _, db_url, version_id = engine
+    probe = Pipeline(load_bundle(ROOT), RulesHost(), version_id=version_id)
+    (theirs,) = probe.process(trap(COLD_START, "10.77.5.1")).created
+    probe.close()
+    with psycopg.connect(db_url) as conn:
+        insert_alerts(conn, [evolve(theirs, id="00000000-0000-4000-8000-0000000000aa")])
+    worker.submit([trap(COLD_START, "10.77.5.1", at=1), trap(COLD_START, "10.77.5.2", at=2)])
+    assert worker.drain()
+    assert worker.stats.conflicts == 1
+    worker.submit([trap(COLD_START, "10.77.5.3", at=3)])  # a batch later the view has caught up
+    assert worker.drain()
+    view = worker._current().state  # the pipeline the worker runs
+    assert theirs.fingerprint not in view.by_fp
+    assert {a.device_ip for a in view.by_id.values()} >= {"10.77.5.2", "10.77.5.3"}
+    assert rows(db_url, "SELECT count(*) FROM alerts WHERE device_ip = '10.77.5.1'")[0][0] == 1
