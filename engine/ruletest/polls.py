@@ -79,6 +79,8 @@ class Pollers:
             connector = factory(config, out.extend, transport=httpx.MockTransport(book.reply), **options)
         except TypeError:  # an SNMP poller: no HTTP transport
             connector = factory(config, out.extend, **options)
+            if not isinstance(connector, SnmpPoller):  # never a connector that could reach the network
+                raise StepError(f"connector {config.name} ({config.type}) cannot be polled in a rule test")
         connector.log = _QUIET
         if isinstance(connector, TokenPollingConnector):
             connector._set_token("opsc-rule-test-token", None)  # logged in: the test gives the data, not the login

@@ -13,11 +13,8 @@ from ..pipeline.pipeline import Pipeline, default_normalizers
 from ..rules.host import RulesHost
 from . import inputs
 from .expect import check
-from .simulation import Record, Simulation, StepError, offset, when
-
-STEP_KINDS = ("trap", "webhook", "payload", "alert", "poll", "acknowledge", "resolve", "silence", "end_silence",
-              "restart")
-
+from .polls import Pollers
+from .simulation import Simulation, StepError, offset, when
 
 @dataclass(frozen=True)
 class TestResult:
@@ -48,15 +45,13 @@ def run_tests(bundle: Bundle, host: RulesHost | None = None) -> list[TestResult]
     new_id = lambda: f"00000000-0000-4000-8000-{next(counter):012d}"  # noqa: E731 - stable ids in output
     pipeline = Pipeline(bundle, host or RulesHost(), normalizers=normalizers, new_id=new_id)
     try:
-        return [run_one(pipeline, bundle, test, new_id) for test in bundle.tests]
+        return [run_one(pipeline, bundle, test) for test in bundle.tests]
     finally:
         pipeline.close()
 
 
-def run_one(pipeline: Pipeline, bundle: Bundle, test: RuleTest, new_id=None) -> TestResult:
-    from .polls import Pollers
-
-    sim = Simulation(pipeline, bundle, test, new_id or (lambda: ""), Pollers)
+def run_one(pipeline: Pipeline, bundle: Bundle, test: RuleTest) -> TestResult:
+    sim = Simulation(pipeline, bundle, test, Pollers)
     try:
         for i, spec in enumerate(test.events):
             try:
@@ -99,4 +94,4 @@ def _step(sim: Simulation, i: int, spec: Mapping[str, Any]) -> None:
         sim.restart()
 
 
-__all__ = ["Record", "TestResult", "run_tests", "run_one"]
+__all__ = ["TestResult", "run_one", "run_tests"]

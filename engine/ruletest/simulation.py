@@ -20,7 +20,6 @@ from ..model import Alert, RawEvent, Status
 from ..pipeline.effects import Effects, Notification
 from ..pipeline.pipeline import Pipeline
 from ..pipeline.state import ActiveAlerts
-from . import inputs
 from .messages import Messages, Sent
 from .selectors import describe_alert, matches
 
@@ -86,7 +85,7 @@ def describe_notification(n: Notification) -> str:
 
 
 class Simulation:
-    def __init__(self, pipeline: Pipeline, bundle: Bundle, test: RuleTest, new_id: Callable[[], str],
+    def __init__(self, pipeline: Pipeline, bundle: Bundle, test: RuleTest,
                  pollers: Callable[["Simulation"], Any] | None = None):
         self.pipeline = pipeline
         self.bundle = bundle
@@ -95,7 +94,6 @@ class Simulation:
         self.record = Record(messages=Messages(T0, pipeline.view.site))
         self.silences: dict[str, Silence] = {}
         self._events = itertools.count(1)
-        self._new_id = new_id
         self.pollers = pollers(self) if pollers else None
         pipeline.with_state(ActiveAlerts())
         pipeline.with_silences(bundle.silences)
