@@ -23,6 +23,7 @@ One engine per journal directory: an exclusive lock (`flock` on DIR/lock) refuse
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -181,29 +182,39 @@ class Journal:
 
     def write(self, record: bytes, events: int) -> Written:
         """Append one encoded record (not yet durable: `sync`). Any thread."""
-        with self._lock:
-            seg = self._current
-            if seg is None:
-                raise JournalError("the intake journal is closed")
-            if self._bytes + len(record) > self._max_bytes:
-                raise JournalError(f"the intake journal is full ({self._bytes} bytes of {self._max_bytes})")
+        gone: list[_Segment] = []
+        try:
+            with self._lock:
+                return self._write(record, events, gone)
+        finally:
+            self._release(gone)
+
+    def _write(self, record: bytes, events: int, gone: list) -> Written:
+        seg = self._current
+        if seg is None:
+            raise JournalError("the intake journal is closed")
+        if self._bytes + len(record) > self._max_bytes:
+            raise JournalError(f"the intake journal is full ({self._bytes} bytes of {self._max_bytes})")
+        try:
             if seg.size and seg.size + len(record) > self._segment_bytes:
                 os.fdatasync(seg.fd)  # its records are durable before any goes to the next file
-                seg = self._start_segment(seg.number + 1)
+                old, seg = seg, self._start_segment(seg.number + 1)
                 _sync_dir(self.directory)
+                if old.done >= old.appended:  # all committed already: nobody calls done() for it again
+                    self._forget(old, gone)
             start = Position(seg.number, seg.size)
-            try:
-                _write_all(seg.fd, record)
-            except OSError as exc:
+            _write_all(seg.fd, record)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
                 os.ftruncate(seg.fd, seg.size)  # no torn record in the middle of the file
-                raise JournalError(f"the intake journal cannot write to {seg.path}: {exc.strerror or exc}") from exc
-            seg.size += len(record)
-            self._bytes += len(record)
-            if seg.appended == seg.done:
-                seg.first_at = self._clock()
-            seg.appended += events
-            self._seq += 1
-            return Written(seg.number, start, Position(seg.number, seg.size), self._seq)
+            raise JournalError(f"the intake journal cannot write to {seg.path}: {exc.strerror or exc}") from exc
+        seg.size += len(record)
+        self._bytes += len(record)
+        if seg.appended == seg.done:
+            seg.first_at = self._clock()
+        seg.appended += events
+        self._seq += 1
+        return Written(seg.number, start, Position(seg.number, seg.size), self._seq)
 
     def sync(self, written: Written) -> None:
         """Return once the record is on disk: one fdatasync for everything written so far."""
@@ -265,7 +276,7 @@ class Journal:
     def done(self, counts: dict[int, int]) -> None:
         """These events (per segment) are committed; a segment left behind with all its events
         committed is deleted."""
-        gone = []
+        gone: list[_Segment] = []
         with self._lock:
             now = self._clock()
             for number, n in counts.items():
@@ -275,9 +286,16 @@ class Journal:
                 seg.done += n
                 seg.first_at = now if seg.done < seg.appended else None  # progress: the wait starts again
                 if seg.done >= seg.appended and seg is not self._current:
-                    del self._segments[number]
-                    self._bytes -= seg.size
-                    gone.append(seg)
+                    self._forget(seg, gone)
+        self._release(gone)
+
+    def _forget(self, seg: _Segment, gone: list) -> None:
+        """(self._lock held) The segment is done with; its file goes in _release."""
+        del self._segments[seg.number]
+        self._bytes -= seg.size
+        gone.append(seg)
+
+    def _release(self, gone: list) -> None:
         if gone:
             with self._sync_lock:  # never close a descriptor an fsync is using
                 for seg in gone:

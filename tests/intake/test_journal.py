@@ -88,6 +88,16 @@ def test_segments_go_once_their_events_are_committed(tmp_path: Path) -> None:
     assert list(tmp_path.glob("*.journal")) == []
 
 
+def test_a_segment_committed_before_the_next_one_starts_goes_too(tmp_path: Path) -> None:
+    journal = Journal(tmp_path, segment_bytes=300)
+    journal.open()
+    for i in range(12):  # each committed at once, as batches are when PostgreSQL keeps up
+        written = journal.append(events(1, i))
+        journal.done({written.segment: 1})
+    assert len(list(tmp_path.glob("*.journal"))) == 1 and journal.size < 300
+    journal.close()
+
+
 def test_the_queue_spools_beyond_memory_and_reads_back_in_order(tmp_path: Path) -> None:
     journal = Journal(tmp_path, segment_bytes=2_000)
     journal.open()
