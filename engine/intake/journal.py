@@ -107,9 +107,15 @@ def read_records(path: Path, offset: int = 0, limit: int | None = None,
             if len(payload) < length or zlib.crc32(payload) != crc:
                 log.warning("journal %s: a torn or corrupt record at byte %d is cut off", path, offset)
                 return
-            offset += HEADER.size + length
+            at, offset = offset, offset + HEADER.size + length
+            try:
+                events = decode(payload)
+            except Exception as exc:  # intact but unreadable (another version of us?): say so, go on
+                log.error("journal %s: the record at byte %d cannot be read (%s: %s); skipped", path, at,
+                          type(exc).__name__, exc)
+                continue
             count += 1
-            yield decode(payload), offset
+            yield events, offset
 
 
 class Journal:
