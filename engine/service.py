@@ -102,6 +102,7 @@ class Engine:
             self.state.rebuild(load_active_alerts(conn))
             told = load_told(conn)
         log.info("rebuilt %d open alerts from the database", len(self.state.by_id))
+        self.silences_changed()
         self._told = told  # applied once the config (and so the rules' notify actions) is loaded
         if self.git is not None:  # a GitOps engine serves the followed branch, not the local tree
             try:
@@ -201,6 +202,34 @@ class Engine:
 
     def alert_changed(self, alert_id: str, status: str) -> None:
         self.worker.alert_changed(alert_id, Status(status))
+
+    def silences_changed(self) -> None:
+        """Read the ad-hoc silences again (one was created or ended); at start too."""
+        from .pipeline.silences import adhoc
+        from .store.silences import live
+
+        with self.connect() as conn:
+            self.state.adhoc_silences = tuple(adhoc(s) for s in live(conn))
+
+    def silenced(self) -> dict[str, str]:
+        """Open alerts whose notifications a silence holds now → that silence's name."""
+        from .pipeline.silences import active_silence
+
+        pipeline, now = self.live._pipeline, datetime.now(timezone.utc)
+        if pipeline is None:
+            return {}
+        out = {}
+        for alert_id in list(self.state.held):
+            alert = self.state.by_id.get(alert_id)
+            silence = active_silence(alert, pipeline.view, now, self.state.adhoc_silences) if alert else None
+            if silence is not None:
+                out[alert_id] = silence.name
+        return out
+
+    def silences(self) -> list:
+        """The running config's silences (rules/), for the silences page."""
+        bundle = self.live.bundle
+        return list(bundle.silences) if bundle else []
 
     def accept_webhook(self, connector: str, body: bytes, headers: Mapping[str, str]) -> dict:
         bundle = self.live.bundle

@@ -32,13 +32,17 @@ def connectors(conn: psycopg.Connection) -> list[dict[str, Any]]:
 
 
 def config_view(conn: psycopg.Connection, engine: EngineView | None) -> dict[str, Any]:
-    """Running version, last attempt and rules with hit counts; from the engine when it runs."""
+    """Running version, last attempt (from the engine when it runs) and rules with their hit
+    counts: the decisions stored naming each rule (migration 013's rule_hits), so they
+    survive reloads and restarts; `hits_since` is the oldest decision counted."""
     if engine is not None:
         status = engine.config_status()
         current, last, replay = status.get("current"), status.get("last_attempt"), status.get("replay")
-        hits = engine.rule_hits()
     else:
-        current, last, hits, replay = _version(get_current(conn)), _attempt(get_last_attempt(conn)), {}, None
+        current, last, replay = _version(get_current(conn)), _attempt(get_last_attempt(conn)), None
+    stored = conn.execute("SELECT rule, hits, first_at FROM rule_hits").fetchall()
+    hits = {r: n for r, n, _ in stored}
+    since = min((f for _, _, f in stored), default=None)
     rows = conn.execute("SELECT name, description, enabled, priority FROM notification_rules ORDER BY priority, name"
                         ).fetchall()
     rules = [{"name": r[0], "description": r[1], "enabled": bool(r[2]), "priority": r[3], "hits": hits.get(r[0], 0)}
@@ -47,7 +51,7 @@ def config_view(conn: psycopg.Connection, engine: EngineView | None) -> dict[str
     rules += [{"name": n, "description": None, "enabled": True, "priority": None, "hits": h}
               for n, h in sorted(hits.items()) if n not in known]
     return {"current": jsonable(current), "last_attempt": jsonable(last), "rules": rules,
-            "engine_running": engine is not None, "replay": jsonable(replay)}
+            "hits_since": jsonable(since), "engine_running": engine is not None, "replay": jsonable(replay)}
 
 
 def _version(v: ConfigVersion | None) -> dict[str, Any] | None:

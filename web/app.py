@@ -15,11 +15,12 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from . import api_alerts, api_gitops, api_system, login, openapi, page_alerts, pages, sse
+from . import api_alerts, api_gitops, api_system, login, openapi, page_alerts, pages, silences, sse
 from .auth import Auth
 from .db import Db
 from .errors import ApiError, api_error_handler, http_error_handler, internal_error_handler
 from .health import HealthProbe
+from .live import LiveHub
 from .metrics import HttpMetrics
 from .middleware import BodyLimit, CatchAll, Metrics, QueryGuard, SecurityHeaders
 from .render import HERE, templates
@@ -34,7 +35,7 @@ def create_app(*, database_url: str, engine: EngineView | None = None, settings:
     http_metrics = HttpMetrics()
     routes = [
         *pages.ROUTES, *page_alerts.ROUTES, *login.ROUTES,
-        *api_alerts.ROUTES, *api_system.ROUTES, *api_gitops.ROUTES, *sse.ROUTES, *openapi.ROUTES,
+        *api_alerts.ROUTES, *silences.ROUTES, *api_system.ROUTES, *api_gitops.ROUTES, *sse.ROUTES, *openapi.ROUTES,
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
 
@@ -43,6 +44,7 @@ def create_app(*, database_url: str, engine: EngineView | None = None, settings:
         try:
             yield
         finally:
+            await app.state.live.stop()
             db.close()
             health.close()
 
@@ -61,6 +63,7 @@ def create_app(*, database_url: str, engine: EngineView | None = None, settings:
     )
     app.state.db = db
     app.state.health = health
+    app.state.live = LiveHub(db)
     app.state.engine = engine
     app.state.settings = settings
     app.state.auth = Auth(settings)

@@ -136,6 +136,23 @@ PATHS: dict[str, Any] = {
         "operationId": "resolveAlert", "summary": "open → resolved (operator)", "security": WRITE,
         "parameters": [_path("alert_id", "Alert UUID")], "requestBody": NOTE_BODY,
         "responses": _responses(200, _ref("Transition"), 400, 401, 403, 404, 409, 413, 503)}},
+    "/api/v1/silences": {
+        "get": {"operationId": "listSilences", "summary": "Silences (rules/ and ad hoc): active, upcoming, recurring,"
+                " recently ended; each with what it holds now and where it is defined", "security": READ,
+                "responses": _responses(200, OBJ, 401, 403, 503)},
+        "post": {"operationId": "createSilence", "summary": "An ad-hoc silence (operator): matchers as in a rule's"
+                 " match, duration or ends_at (at most 31 days), optional starts_at, comment", "security": WRITE,
+                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                     "type": "object", "required": ["matchers", "comment"], "additionalProperties": False,
+                     "properties": {"matchers": OBJ, "duration": {"type": "string", "examples": ["2h"]},
+                                    "starts_at": {"type": "string", "format": "date-time"},
+                                    "ends_at": {"type": "string", "format": "date-time"},
+                                    "comment": {"type": "string"}}}}}},
+                 "responses": _responses(201, OBJ, 400, 401, 403, 413, 503, description="Created")}},
+    "/api/v1/silences/{silence_id}": {"delete": {
+        "operationId": "endSilence", "summary": "End an ad-hoc silence now (operator)", "security": WRITE,
+        "parameters": [_path("silence_id", "The ad-hoc silence's number (adhoc-N)")],
+        "responses": _responses(200, OBJ, 401, 403, 404, 503)}},
     "/api/v1/dependencies": {"get": {
         "operationId": "getDependencies", "summary": "Dependency edges and devices with their worst open alert",
         "security": READ, "responses": _responses(200, _ref("Dependencies"), 401, 403, 503)}},
@@ -166,7 +183,7 @@ PATHS: dict[str, Any] = {
         "requestBody": {"required": False, "content": {"application/json": {"schema": {}}}},
         "responses": _responses(202, OBJ, 400, 401, 404, 413, 503, description="Accepted for processing")}},
     "/api/v1/stream": {"get": {
-        "operationId": "streamAlerts", "summary": "Server-sent events: `alerts` with {items, html}",
+        "operationId": "streamAlerts", "summary": "Server-sent events: `alerts` with {items, gone, counts}; `resync` when news may have been lost",
         "security": READ, "parameters": FILTERS,
         "responses": {"200": {"description": "An event stream", "content": {"text/event-stream": {
             "schema": {"type": "string"}}}}, "400": {"$ref": "#/components/responses/E400"},

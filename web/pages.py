@@ -8,18 +8,23 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from . import queries, topology
+from . import notifications, queries, rootcause, topology
 from .api_system import config_view, connectors, do_reload, topology_nodes
 from .auth import Principal
+from .page_alerts import mark_silenced
 from .queries import AlertFilter
-from .render import form, page, reader, signed_in_with
+from .render import form, page, reader, signed_in_with, silenced_now
 
 URGENT = AlertFilter(status=("active", "acknowledged"), severity=("critical", "major"))
 
 
-def _overview(conn: psycopg.Connection, engine: Any) -> dict[str, Any]:
+def _overview(conn: psycopg.Connection, engine: Any, silenced: dict[str, str]) -> dict[str, Any]:
     urgent, _ = queries.list_alerts(conn, URGENT, limit=12)
-    return {"counts": queries.open_counts(conn), "urgent": urgent, "connectors": connectors(conn),
+    rootcause.name_roots(conn, urgent)
+    causes = rootcause.root_causes(conn)
+    mark_silenced([*urgent, *(c["root"] for c in causes)], silenced)
+    return {"counts": rootcause.counts(conn, silenced), "urgent": urgent, "causes": causes,
+            "trouble": notifications.troubled(conn), "connectors": connectors(conn),
             "config": config_view(conn, engine)}
 
 
@@ -27,7 +32,7 @@ async def overview(request: Request) -> Response:
     who = reader(request)
     if not isinstance(who, Principal):
         return who
-    data = await request.app.state.db.run(_overview, request.app.state.engine)
+    data = await request.app.state.db.run(_overview, request.app.state.engine, silenced_now(request))
     return page(request, "overview.html", data, who=who)
 
 
@@ -45,7 +50,9 @@ async def connectors_page(request: Request) -> Response:
     who = reader(request)
     if not isinstance(who, Principal):
         return who
-    return page(request, "connectors.html", {"items": await request.app.state.db.run(connectors)}, who=who)
+    db = request.app.state.db
+    return page(request, "connectors.html", {"items": await db.run(connectors),
+                                             "channels": await db.run(notifications.by_channel)}, who=who)
 
 
 async def config_page(request: Request) -> Response:

@@ -33,12 +33,17 @@ DEFAULT_LIMIT = 50
 SUMMARY_COLUMNS = (
     "id", "severity", "status", "title", "device_name", "device_ip", "source_system", "category",
     "alert_type", "connector", "occurred_at", "received_at", "last_occurrence_at", "occurrence_count",
-    "correlated_to_id", "acknowledged_by", "resolved_at",
+    "correlated_to_id", "acknowledged_by", "resolved_at", "message",
 )  # fmt: skip
-_SUMMARY = sql.SQL(", ").join(
+SUMMARY_SQL = _SUMMARY = sql.SQL(", ").join(
     sql.SQL("{}::text").format(sql.Identifier(c)) if c in ("id", "correlated_to_id") else sql.Identifier(c)
     for c in SUMMARY_COLUMNS
 )
+
+
+# The text q= searches: title, message and device name as one string, the expression of
+# the trigram index idx_alerts_search_trgm (migration 013); spelled identically here.
+SEARCH_TEXT = sql.SQL("(coalesce(title, '') || ' ' || coalesce(message, '') || ' ' || coalesce(device_name, ''))")
 
 
 @dataclass(frozen=True)
@@ -80,9 +85,24 @@ class AlertFilter:
                 parts.append(sql.SQL("{} = {}").format(sql.Identifier(column), sql.Literal(value)))
         if self.q:
             pattern = "%" + self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            parts.append(sql.SQL("(title ILIKE {p} OR message ILIKE {p} OR device_name ILIKE {p})")
-                         .format(p=sql.Literal(pattern)))
+            parts.append(sql.SQL("{} ILIKE {}").format(SEARCH_TEXT, sql.Literal(pattern)))
         return parts
+
+    def matches(self, row: Mapping[str, Any]) -> bool:
+        """The same test as where(), on a fetched row (the live stream filters one fetch for
+        every open page). Needs the row's message for q."""
+        if self.status and row["status"] not in self.status:
+            return False
+        if self.severity and row["severity"] not in self.severity:
+            return False
+        for column in ("category", "source_system", "device_ip"):
+            value = getattr(self, column)
+            if value is not None and row.get(column) != value:
+                return False
+        if self.q:
+            text = " ".join(row.get(c) or "" for c in ("title", "message", "device_name"))
+            return self.q.lower() in text.lower()
+        return True
 
 
 def _choices(params: Mapping[str, str], key: str, allowed: tuple[str, ...], aliases: dict) -> tuple[str, ...]:
@@ -128,9 +148,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 def list_alerts(conn: psycopg.Connection, flt: AlertFilter, *, cursor: str | None = None,
-                limit: int = DEFAULT_LIMIT) -> tuple[list[dict[str, Any]], str | None]:
+                limit: int = DEFAULT_LIMIT, extra: list[sql.Composable] = ()) -> tuple[list[dict[str, Any]], str | None]:
     """One page, newest first, and the cursor of the next page (None on the last)."""
-    where = flt.where()
+    where = flt.where() + list(extra)
     if cursor:
         when, alert_id = decode_cursor(cursor)
         where.append(sql.SQL("(received_at, id) < ({}, {}::uuid)").format(sql.Literal(when), sql.Literal(alert_id)))
@@ -164,14 +184,17 @@ def open_counts(conn: psycopg.Connection) -> dict[str, Any]:
     ).fetchall()
     by_status = {s: 0 for s in OPEN}
     by_severity = {s: 0 for s in SEVERITIES}
+    problems = {s: 0 for s in SEVERITIES}  # active + acknowledged: what a person has to deal with
     unhandled = {s: 0 for s in SEVERITIES}  # active only: what nobody has looked at yet
     for status, severity, n in rows:
         by_status[status] = by_status.get(status, 0) + n
         by_severity[severity] = by_severity.get(severity, 0) + n
+        if status != "suppressed":
+            problems[severity] = problems.get(severity, 0) + n
         if status == "active":
             unhandled[severity] = unhandled.get(severity, 0) + n
-    return {"by_status": by_status, "by_severity": by_severity, "active_by_severity": unhandled,
-            "open_total": sum(by_status.values())}
+    return {"by_status": by_status, "by_severity": by_severity, "problems_by_severity": problems,
+            "active_by_severity": unhandled, "open_total": sum(by_status.values())}
 
 
 def children(conn: psycopg.Connection, alert_id: str, limit: int = 100) -> tuple[list[dict[str, Any]], int]:

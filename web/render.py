@@ -97,18 +97,26 @@ def page(request: Request, name: str, context: dict[str, Any], *, who: Principal
     return response
 
 
-async def form(request: Request) -> dict[str, str]:
-    """A urlencoded form (the dashboard's only kind), its CSRF token already checked."""
+async def form(request: Request, *, lists: tuple[str, ...] = (), max_fields: int = 20) -> dict[str, Any]:
+    """A urlencoded form (the dashboard's only kind), its CSRF token already checked.
+    Keys in `lists` (ticked checkboxes) keep every value, as a list."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/x-www-form-urlencoded":
         raise ApiError(400, "forms must be sent as application/x-www-form-urlencoded")
     try:
-        parsed = parse_qs((await request.body()).decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+        parsed = parse_qs((await request.body()).decode("utf-8"), keep_blank_values=True, max_num_fields=max_fields)
     except (UnicodeDecodeError, ValueError):
         raise ApiError(400, "the form could not be read") from None
-    data = {k: v[0] for k, v in parsed.items()}
+    data: dict[str, Any] = {k: v if k in lists else v[0] for k, v in parsed.items()}
     request.app.state.auth.check_csrf(request, data.get("csrf"))
     return data
+
+
+def silenced_now(request: Request) -> dict[str, str]:
+    """Open alerts whose notifications a silence holds now: alert id → the silence's name
+    (the engine knows; without one, nothing is known to be silenced)."""
+    engine = request.app.state.engine
+    return {} if engine is None else dict(engine.silenced())
 
 
 def multi(request: Request) -> dict[str, str]:

@@ -64,3 +64,7 @@ class EngineView(Protocol):
     def rollback(self, actor: str) -> dict: ...
 
     def alert_changed(self, alert_id: str, status: str) -> None: ...  # an operator acknowledged or resolved it
+
+    def silenced(self) -> dict[str, str]: ...  # open alert id → the silence holding its notifications now
+
+    def silences_changed(self) -> None: ...  # an ad-hoc silence was created or ended: read them again

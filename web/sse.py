@@ -1,34 +1,35 @@
-"""GET /api/v1/stream: new and changed alerts as server-sent events.
+"""GET /api/v1/stream: changed alerts as server-sent events, for every open page.
 
-The engine runs `NOTIFY opsc_alerts, '<id>[,<id>…]'` after each committed batch. Each
-stream holds its own LISTEN connection (psycopg async, conn.notifies()); notifications
-arriving close together are gathered, the alerts fetched once through the pool, passed
-through the stream's filter (the same query parameters as GET /api/v1/alerts) and sent
-as one `alerts` event: {"items": [...], "html": "<tr>…"} (the rows as the list page
-draws them, so the page's script only inserts them). A comment line every 15 s keeps
-proxies from closing an idle stream.
+Each stream subscribes to the app's one LiveHub (web/live.py: one LISTEN for all
+browsers) and filters the hub's batches with its own query parameters (the same as
+GET /api/v1/alerts). Events:
+
+- `ready` once the stream is open;
+- `alerts` {"items": [alerts that match the filter], "gone": [ids that changed and no
+  longer match], "counts": {open counts by status and severity}} — pages redraw their
+  live parts from it;
+- `resync` when news may have been lost (the hub's LISTEN reconnected, or this stream
+  fell behind): read the state again.
+
+A comment line every 15 s keeps proxies from closing an idle stream; the browser's
+EventSource reconnects by itself, and a page resynchronises after each reconnect.
 """
 from __future__ import annotations
 
+import asyncio
 import json
-import logging
 from collections.abc import AsyncIterator
 
-import psycopg
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
-from . import queries
 from .errors import ApiError
+from .live import Batch
 from .queries import AlertFilter, jsonable
 
-log = logging.getLogger("opsconductor.web")
-
-CHANNEL = "opsc_alerts"
 HEARTBEAT_S = 15.0
-GATHER_S = 0.1
-MAX_CLIENTS = 64
+MAX_CLIENTS = 256
 
 
 async def stream(request: Request) -> StreamingResponse:
@@ -37,41 +38,33 @@ async def stream(request: Request) -> StreamingResponse:
     state = request.app.state
     if state.http_metrics.sse_clients >= MAX_CLIENTS:
         raise ApiError(503, f"too many live streams open (at most {MAX_CLIENTS}); try again later")
-    try:
-        conn = await psycopg.AsyncConnection.connect(state.db.url, autocommit=True, connect_timeout=5)
-        await conn.execute(f"LISTEN {CHANNEL}")
-    except psycopg.OperationalError:
-        raise ApiError(503, "the database is not answering; the live stream will retry") from None
-    headers = {"X-Accel-Buffering": "no"}
-    return StreamingResponse(_events(request, conn, flt), media_type="text/event-stream", headers=headers)
+    headers = {"X-Accel-Buffering": "no", "Cache-Control": "no-store"}
+    return StreamingResponse(_events(request, flt), media_type="text/event-stream", headers=headers)
 
 
-async def _events(request: Request, conn: psycopg.AsyncConnection, flt: AlertFilter) -> AsyncIterator[str]:
+async def _events(request: Request, flt: AlertFilter) -> AsyncIterator[str]:
     state = request.app.state
-    rows_template = state.templates.get_template("_rows.html")
+    hub = state.live
+    queue = hub.subscribe()
     state.http_metrics.sse_clients += 1
     try:
-        yield "retry: 3000\nevent: ready\ndata: {}\n\n"
+        yield "retry: 2000\nevent: ready\ndata: {}\n\n"
         while True:
-            ids: list[str] = []
-            async for n in conn.notifies(timeout=HEARTBEAT_S, stop_after=1):
-                ids += [i.strip() for i in n.payload.split(",") if i.strip()]
-            if not ids:
+            try:
+                batch: Batch = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
+            except asyncio.TimeoutError:
                 yield ": ping\n\n"
                 continue
-            async for n in conn.notifies(timeout=GATHER_S):
-                ids += [i.strip() for i in n.payload.split(",") if i.strip()]
-                if len(ids) >= 500:
-                    break
-            rows = await state.db.run(queries.alerts_by_ids, list(dict.fromkeys(ids)), flt)
-            if rows:
-                html = rows_template.render(rows=rows)
-                yield f"event: alerts\ndata: {json.dumps({'items': jsonable(rows), 'html': html})}\n\n"
-    except psycopg.OperationalError as exc:
-        log.warning("live stream ended: %s", exc)
+            if batch.resync:
+                yield "event: resync\ndata: {}\n\n"
+                continue
+            items = [r for r in batch.rows if flt.matches(r)]
+            gone = [r["id"] for r in batch.rows if not flt.matches(r)]
+            data = {"items": jsonable(items), "gone": gone, "counts": batch.counts}
+            yield f"event: alerts\ndata: {json.dumps(data)}\n\n"
     finally:
+        hub.unsubscribe(queue)
         state.http_metrics.sse_clients -= 1
-        await conn.close()
 
 
 ROUTES = [Route("/api/v1/stream", stream, methods=["GET"])]

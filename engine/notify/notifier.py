@@ -386,6 +386,9 @@ class Notifier:
                 self.sent += 1
             elif a.status == "failed":
                 self.failed += 1
+                # A page that did not reach anyone is an incident of its own: ERROR, with what to look at.
+                log.error("notification failed: channel %s, rule %s, alert %s, to %s: %s", a.channel,
+                          a.rule_name or "-", a.alert_id or "-", a.recipient, a.error_message or "no reason given")
             elif a.status == "skipped":
                 self.skipped += 1
             elif a.status == "retrying":

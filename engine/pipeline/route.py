@@ -50,7 +50,7 @@ def firing(alert: Alert, actions: Iterable[tuple[Rule, NotifyAction]], now: date
     actions = tuple(actions)
     if not actions:
         return
-    silence = active_silence(alert, ctx.view, now)
+    silence = active_silence(alert, ctx.view, now, ctx.state.adhoc_silences)
     if silence is not None:
         hold(alert.id, actions, ctx, held)
         decisions.append(Decision(alert.id, "route", f"silence:{silence.name}",
@@ -141,7 +141,7 @@ def repeats(now: datetime, ctx: Context, out: list[Notification], decisions: lis
         last = ctx.state.last_notified.get((rule, alert.fingerprint))
         if last is None or (now - last).total_seconds() < action.repeat_interval:
             continue
-        silence = active_silence(alert, ctx.view, now)
+        silence = active_silence(alert, ctx.view, now, ctx.state.adhoc_silences)
         if silence is not None or alert.custom_fields.get("flapping"):
             current = ctx.rules.rule(rule)
             if current is not None:
@@ -166,7 +166,7 @@ def released(now: datetime, ctx: Context, out: list[Notification], decisions: li
         alert = ctx.state.by_id.get(alert_id)
         if alert is None or alert.status is not Status.ACTIVE or alert.custom_fields.get("flapping"):
             continue
-        if active_silence(alert, ctx.view, now) is not None:
+        if active_silence(alert, ctx.view, now, ctx.state.adhoc_silences) is not None:
             continue
         due = tuple(a for a in actions if throttled_until(a[0].name, alert, a[1], now, ctx) is None)
         if not due:

@@ -2,12 +2,15 @@
 nobody is told while the silence holds; when it ends, alerts still active are notified."""
 from __future__ import annotations
 
+import ipaddress
+import re
 from datetime import datetime
 from functools import lru_cache
+from typing import Any, Sequence
 
-from ..config.bundle import Silence
+from ..config.bundle import Matcher, Silence, Source
 from ..model import Alert
-from ..rules.fields import alert_fields
+from ..rules.fields import MATCH_FIELDS, alert_fields
 from ..rules.predicates import matcher_holds, window_holds
 from .context import ConfigView
 
@@ -26,8 +29,68 @@ def holds(silence: Silence, fields: dict, now: datetime) -> bool:
     return all(matcher_holds(m, fields) for m in silence.match)
 
 
-def active_silence(alert: Alert, view: ConfigView, now: datetime) -> Silence | None:
-    if not view.bundle.silences:
+def active_silence(alert: Alert, view: ConfigView, now: datetime, adhoc: Sequence[Silence] = ()) -> Silence | None:
+    """The first silence holding `alert` now: the config's (rules/), then the ad-hoc ones
+    (the database's, kept in memory by the engine: no query per alert)."""
+    if not view.bundle.silences and not adhoc:
         return None
     fields = alert_fields(alert, view.site(alert.device_ip))
-    return next((s for s in view.bundle.silences if holds(s, fields, now)), None)
+    return next((s for group in (view.bundle.silences, adhoc) for s in group if holds(s, fields, now)), None)
+
+
+# ---- ad-hoc silences (the database's, beside the YAML ones) --------------------------------------
+
+ADHOC_OPS = ("eq", "ne", "in", "not_in", "regex", "not_regex", "cidr")
+
+
+def parse_match(match: Any) -> tuple[Matcher, ...]:
+    """A silence's `match` as a rule writes it ({field: value | [values] | {op: value}}),
+    checked; ValueError names the field and what is wrong."""
+    if not isinstance(match, dict) or not match:
+        raise ValueError("matchers must be an object of field: value, e.g. {\"device_ip\": \"10.0.0.5\"}")
+    out: list[Matcher] = []
+    for name, cond in match.items():
+        if name not in MATCH_FIELDS and not str(name).startswith("custom_fields."):
+            raise ValueError(f"matchers.{name}: unknown field; known: {', '.join(MATCH_FIELDS)}")
+        pairs = cond.items() if isinstance(cond, dict) else [("in" if isinstance(cond, list) else "eq", cond)]
+        for op, value in pairs:
+            if op not in ADHOC_OPS:
+                raise ValueError(f"matchers.{name}: unknown operator {op!r}; known: {', '.join(ADHOC_OPS)}")
+            if isinstance(value, list):
+                if op not in ("in", "not_in", "cidr") or not all(isinstance(v, (str, int, float)) for v in value):
+                    raise ValueError(f"matchers.{name}.{op}: expected one value")
+                value = tuple(value)
+            elif not isinstance(value, (str, int, float, bool)):
+                raise ValueError(f"matchers.{name}.{op}: expected a string or a number")
+            _check_value(name, op, value)
+            out.append(Matcher(name, op, value))
+    return tuple(out)
+
+
+def _check_value(name: str, op: str, value: Any) -> None:
+    try:
+        if op in ("regex", "not_regex"):
+            re.compile(str(value))
+        elif op == "cidr":
+            for v in value if isinstance(value, tuple) else (value,):
+                ipaddress.ip_network(str(v), strict=False)
+    except (re.error, ValueError) as exc:
+        raise ValueError(f"matchers.{name}.{op}: {exc}") from None
+
+
+def adhoc(stored: Any) -> Silence:
+    """A stored silence (store.silences.StoredSilence) as the engine matches it: named adhoc-<id>, sourced from the database."""
+    return Silence(name=stored.name, match=parse_match(dict(stored.matchers)), starts_at=stored.starts_at.isoformat(),
+                   ends_at=stored.ends_at.isoformat(), schedule=None, owner=stored.created_by,
+                   comment=stored.comment, source=Source("database", stored.id, path=f"silences/{stored.id}"))
+
+
+def describe_match(matchers: tuple[Matcher, ...]) -> list[str]:
+    """Matchers as people read them: `device_ip = 10.0.0.5`, `site in a, b`."""
+    signs = {"eq": "=", "ne": "≠", "in": "in", "not_in": "not in", "regex": "=~", "not_regex": "!~", "cidr": "in",
+             "gt": ">", "gte": "≥", "lt": "<", "lte": "≤", "contains": "has", "exists": "exists"}
+    out = []
+    for m in matchers:
+        value = ", ".join(map(str, m.value)) if isinstance(m.value, tuple) else str(m.value)
+        out.append(f"{m.field} {signs.get(m.op, m.op)} {value}")
+    return out

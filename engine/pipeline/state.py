@@ -64,6 +64,9 @@ class ActiveAlerts:
     reevaluate: dict[str, datetime] = field(default_factory=dict)  # child id → when to look again
     # alert id → (rule, notify action) pairs held back (silence, throttle, flapping) until they may go
     held: dict[str, tuple] = field(default_factory=dict)
+    # The database's ad-hoc silences, replaced whole (one assignment) when one is created or
+    # ended, so the stage thread reads a consistent tuple and never queries per alert.
+    adhoc_silences: tuple = ()
     # repeat_interval wake-ups, a heap of (due, alert id, rule, channel): the tick looks at
     # what is due instead of every notified alert (100,000 of them took ~100 ms a tick).
     repeat_due: list[tuple[datetime, str, str, str]] = field(default_factory=list)

@@ -156,7 +156,15 @@ def test_dependencies_connectors_config(client, add_alerts, db_url):
                      " ('10.1.2.0/24', '10.1.1.2')")
         conn.execute("INSERT INTO connectors (name, type, enabled, status, config) VALUES"
                      " ('prtg-main', 'prtg', true, 'ok', '{\"api_token\": \"********\"}')")
-    add_alerts(make_alert(device_ip="10.1.1.2", severity=Severity.CRITICAL), make_alert(device_ip="10.1.2.7"))
+    first, _ = add_alerts(make_alert(device_ip="10.1.1.2", severity=Severity.CRITICAL),
+                          make_alert(device_ip="10.1.2.7"))
+    assert client.get("/api/v1/config").json()["hits_since"] is None
+    from opsconductor.engine.store.decisions import Decision, record_decisions
+
+    with psycopg.connect(db_url, autocommit=True) as conn:  # two batches, as the engine writes them
+        record_decisions(conn, [Decision(first, "route", "page-oncall-critical")] * 40)
+        record_decisions(conn, [Decision(first, "route", "page-oncall-critical")] * 2
+                         + [Decision(first, "enrich", "site-tags")])
     deps = client.get("/api/v1/dependencies").json()
     devices = {d["device"]: d for d in deps["devices"]}
     assert len(deps["dependencies"]) == 2
@@ -166,7 +174,9 @@ def test_dependencies_connectors_config(client, add_alerts, db_url):
     assert conns[0]["name"] == "prtg-main" and "config" not in conns[0]
     cfg = client.get("/api/v1/config").json()
     assert cfg["current"]["id"] == 7 and cfg["last_attempt"]["errors"][0]["line"] == 14
-    assert {r["name"]: r["hits"] for r in cfg["rules"]}["page-oncall-critical"] == 42
+    # Hits come from the stored decisions: they survive reloads and restarts, and say since when.
+    assert {r["name"]: r["hits"] for r in cfg["rules"]} == {"page-oncall-critical": 42, "site-tags": 1}
+    assert cfg["hits_since"] is not None
 
 
 def test_healthz_and_metrics(client):

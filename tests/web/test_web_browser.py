@@ -25,9 +25,9 @@ if not Path(CHROMIUM).exists():
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright-python is not installed (pip install playwright)")
 uvicorn = pytest.importorskip("uvicorn")
 
-from web_fixtures import FakeEngine, OPERATOR, VIEWER, make_alert, settings  # noqa: E402
+from web_fixtures import OPERATOR, VIEWER, bearer, make_alert, settings  # noqa: E402
 from opsconductor.engine.model import Severity  # noqa: E402
-from opsconductor.engine.store.alerts import insert_alerts  # noqa: E402
+from opsconductor.engine.store.alerts import clear, insert_alerts, suppress  # noqa: E402
 from opsconductor.web.app import create_app  # noqa: E402
 from web_demo_data import seed  # noqa: E402
 
@@ -55,10 +55,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def site(db_url):
+def site(db_url, engine):
     """The app served by uvicorn on 127.0.0.1 in a thread, on the demo scenario's data."""
     ids = seed(db_url)
-    app = create_app(database_url=db_url, engine=FakeEngine(), settings=settings())
+    app = create_app(database_url=db_url, engine=engine, settings=settings())
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=2))
@@ -123,12 +123,13 @@ def test_every_page_and_the_readme_images(site, page):
 def test_list_filter_live_arrival_and_open(site, page, db_url):
     base, ids = site
     page.goto(base + "/alerts")
-    rows = page.locator("#alert-rows tr")
-    assert rows.count() == 14
+    rows = page.locator("#alert-rows > tr[data-id]")
+    assert rows.count() == 8  # the six cameras are folded under their switch
+    assert "6 suppressed: 6 video" in page.inner_text(f'#alert-rows tr.group[data-root="{ids["switch"]}"]')
     page.locator("label.sevbox.sev-critical").click()  # a checkbox change submits the filter
     page.wait_for_url("**severity=critical**")
     assert rows.count() == 2
-    assert set(page.locator("#alert-rows .sev").all_inner_texts()) == {"CRITICAL"}
+    assert {t.split()[-1] for t in page.locator("#alert-rows > tr[data-id] .sev").all_inner_texts()} == {"CRITICAL"}
     shot(page, "alerts-filtered")
 
     page.wait_for_selector("#live:not(.down)", state="visible")  # the stream said ready
@@ -177,3 +178,108 @@ def test_viewer_refused(site, page):
             f.submit(); }""", csrf)
     assert nav.value.status == 403 and "operator role" in page.inner_text("main")
     shot(page, "viewer-refused")
+
+
+def _notify(conn, *ids: str) -> None:
+    conn.execute("SELECT pg_notify('opsc_alerts', %s)", (",".join(ids),))
+
+
+def _tile(pg, severity: str) -> int:
+    return int(pg.inner_text(f'#tiles a[data-sev="{severity}"] .n'))
+
+
+def _stat(pg, status: str) -> int:
+    return int(pg.inner_text(f'#statusbar a[data-status="{status}"] .n'))
+
+
+def test_open_pages_follow_every_change_without_a_reload(site, browser, page, db_url):
+    """/alerts (open, grouped) and the overview stay open while alerts are created,
+    cleared, acknowledged from another session and suppressed under a root."""
+    base, ids = site
+    page.goto(base + "/alerts")
+    wall = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+    wall.set_default_timeout(TIMEOUT_MS)
+    wall.goto(base + "/")
+    for pg in (page, wall):
+        pg.wait_for_selector("#live:not(.down)", state="visible")
+        pg.evaluate("window.__notReloaded = true")
+    top = page.locator("#alert-rows > tr[data-id]")
+    assert top.count() == 8 and _tile(wall, "critical") == 2 and _stat(wall, "suppressed") == 6
+
+    # Created: a new critical router alert appears on both pages, counts follow.
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        (router,) = insert_alerts(conn, [make_alert(severity=Severity.CRITICAL, title="Core router down",
+                                                    alert_type="device_down", device_ip="10.20.0.1",
+                                                    device_name="core-rtr-01", received_at=datetime.now(timezone.utc))])
+        _notify(conn, router.id)
+    page.wait_for_selector(f'#alert-rows > tr[data-id="{router.id}"]')
+    wall.wait_for_function("() => document.querySelector('#tiles a[data-sev=critical] .n').textContent.trim() === '3'")
+
+    # Acknowledged from another session (the API, as another operator's tool would).
+    answer = page.request.post(f"{base}/api/v1/alerts/{ids['vpn']}/acknowledge", headers=bearer(OPERATOR),
+                               data={"note": "carrier ticket"})
+    assert answer.status == 200
+    page.wait_for_selector(f'#alert-rows > tr[data-id="{ids["vpn"]}"].st-acknowledged')
+    wall.wait_for_function("() => document.querySelector('#statusbar a[data-status=acknowledged] .n')"
+                           ".textContent.trim() === '2'")
+
+    # Suppressed under a root: the UPS alert goes under the new router alert; the list folds it.
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        suppress(conn, ids["ups"], correlated_to_id=router.id, correlation_rule="dependency:power")
+        _notify(conn, ids["ups"])
+    page.wait_for_selector(f'#alert-rows > tr[data-id="{ids["ups"]}"]', state="detached")
+    group = page.locator(f'#alert-rows tr.group[data-root="{router.id}"]')
+    group.wait_for()
+    assert "1 suppressed: 1 power" in group.inner_text()
+    wall.wait_for_selector(f'#root-causes li[data-root="{router.id}"]')
+    assert "core-rtr-01" in wall.inner_text("#root-causes") and _stat(wall, "suppressed") == 7
+
+    # Cleared: the switch goes; its open view drops it (the cameras stay, no longer folded).
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        clear(conn, ids["switch"])
+        _notify(conn, ids["switch"])
+    page.wait_for_selector(f'#alert-rows > tr[data-id="{ids["switch"]}"]', state="detached")
+    page.wait_for_selector(f'#alert-rows > tr[data-id="{ids["camera"]}"]')
+    # Open problems are active + acknowledged: the router and the (acknowledged) VPN tunnel.
+    wall.wait_for_function("() => document.querySelector('#tiles a[data-sev=critical] .n').textContent.trim() === '2'")
+    for pg in (page, wall):
+        assert pg.evaluate("window.__notReloaded") is True
+    shot(page, "alerts-live-followed")
+    shot(wall, "overview-1280x720")
+    wall.context.close()
+
+
+def test_connectors_page_lists_connectors(site, page):
+    base, _ = site
+    page.goto(base + "/connectors")
+    names = page.locator("table.connectors tbody td b").all_inner_texts()
+    assert names == ["cradlepoint", "eaton-ups", "milestone-vms", "prtg-main", "snmp-traps"]
+    assert "HTTP 503 from recording server rs-02" in page.inner_text("table.connectors")
+    assert "email" in page.inner_text("#channels")  # per-channel outcomes
+    shot(page, "connectors")
+
+
+def test_operator_acknowledges_several_from_the_list(site, page, engine):
+    base, ids = site
+    login(page, base, OPERATOR, "/alerts")
+    chosen = [ids["vpn"], ids["ups"]]
+    for alert_id in chosen:
+        page.check(f'#alert-rows > tr[data-id="{alert_id}"] input[name=id]')
+    assert page.inner_text("#picked") == "2 selected"
+    page.fill("#bulk input[name=note]", "site visit booked")
+    page.click("#bulk-ack")
+    page.wait_for_url("**done=acknowledge**")
+    assert "2 alerts acknowledged." in page.inner_text(".flash")
+    for alert_id in chosen:
+        assert page.locator(f'#alert-rows > tr[data-id="{alert_id}"].st-acknowledged').count() == 1
+    assert sorted(engine.changed) == sorted((i, "acknowledged") for i in chosen)  # handed to the engine
+    # Keyboard: j moves to the first row, x ticks it, r resolves it.
+    page.locator("body").click()
+    page.keyboard.press("j")
+    first = page.evaluate("document.activeElement.getAttribute('data-id')")
+    page.keyboard.press("x")
+    assert page.inner_text("#picked") == "1 selected"
+    page.keyboard.press("r")
+    page.wait_for_url("**done=resolve**")
+    assert page.locator(f'#alert-rows > tr[data-id="{first}"]').count() == 0
+    shot(page, "alerts-bulk")

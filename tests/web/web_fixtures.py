@@ -118,6 +118,24 @@ class FakeEngine:
     def alert_changed(self, alert_id: str, status: str) -> None:
         self.changed = [*self.changed, (alert_id, status)]
 
+    # Silences: the config's (one nightly window), which alerts one holds (set by a test),
+    # and how often the web layer said the ad-hoc ones changed.
+    held: dict = {}
+    silence_reads: int = 0
+
+    def silences(self) -> list:
+        from opsconductor.engine.config.bundle import Matcher, Silence, Source, TimeWindow
+
+        return [Silence("nightly-backup-window", (Matcher("site", "eq", "north"),), None, None,
+                        TimeWindow(("mon", "tue", "wed", "thu", "fri"), "01:00", "03:00", "Europe/Berlin"),
+                        "noc", "backup traffic saturates the WAN", Source("rules/silences.yaml", 4))]
+
+    def silenced(self) -> dict[str, str]:
+        return dict(self.held)
+
+    def silences_changed(self) -> None:
+        self.silence_reads += 1
+
 
 
 

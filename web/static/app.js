@@ -1,5 +1,10 @@
-// OpsConductor dashboard: clock, relative times, live alerts (server-sent events).
-// No inline script anywhere (CSP script-src 'self'); rows arrive rendered by the server.
+// OpsConductor dashboard: clock, relative times, live pages (server-sent events), acting
+// on several alerts from the list, keyboard. No inline script anywhere (CSP script-src 'self').
+//
+// Live pages: every page region marked data-sync (with an id) is redrawn from the server
+// when the stream says something changed, so rows enter and leave filtered views, groups
+// and counts follow, and the server stays the one place that renders. After a reconnect
+// (or a "resync" event) the page redraws the same way: nothing missed stays missed.
 (function () {
   "use strict";
 
@@ -38,47 +43,137 @@
     el.lastChild.textContent = on ? "LIVE" : "RECONNECTING";
   }
 
-  var MAX_ROWS = 200;
+  function each(list, fn) { Array.prototype.forEach.call(list, fn); }
 
-  function startAlertStream(table) {
-    var tbody = document.getElementById("alert-rows");
+  // ---- redrawing the data-sync regions ------------------------------------------------------
+  var syncing = false, again = false, fresh = {}, seen = null;
+
+  function rowIds() {
+    var ids = {};
+    each(document.querySelectorAll("tr[data-id]"), function (tr) { ids[tr.getAttribute("data-id")] = true; });
+    return ids;
+  }
+
+  function sync() {
+    if (syncing) { again = true; return; }
+    syncing = true;
+    var keep = {
+      picked: Array.prototype.map.call(document.querySelectorAll('input[name="id"]:checked'), function (i) { return i.value; }),
+      open: Array.prototype.map.call(document.querySelectorAll("details[open][id]"), function (d) { return d.id; }),
+      focus: document.activeElement && document.activeElement.getAttribute("data-id")
+    };
+    fetch(window.location.href, { cache: "no-store", credentials: "same-origin", headers: { "X-Opsc-Live": "1" } })
+      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.text(); })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        each(document.querySelectorAll("[data-sync][id]"), function (el) {
+          var next = doc.getElementById(el.id);
+          if (next) el.innerHTML = next.innerHTML;  // server-rendered, autoescaped
+        });
+        keep.picked.forEach(function (id) {
+          var box = document.querySelector('input[name="id"][value="' + id + '"]');
+          if (box) box.checked = true;
+        });
+        keep.open.forEach(function (id) { var d = document.getElementById(id); if (d) d.open = true; });
+        each(document.querySelectorAll("tr[data-id]"), function (tr) {
+          if (fresh[tr.getAttribute("data-id")]) tr.classList.add("fresh");
+        });
+        if (keep.focus) { var f = document.querySelector('tr[data-id="' + keep.focus + '"]'); if (f) f.focus(); }
+        refreshTimes(document);
+        updatePicked();
+        document.body.setAttribute("data-synced", String(Date.now()));
+      })
+      .catch(function () { /* the next event or reconnect redraws */ })
+      .then(function () {
+        syncing = false;
+        if (again) { again = false; sync(); }
+      });
+  }
+
+  function startLive(query) {
     var counter = document.getElementById("newcount");
-    var fresh = 0;
-    var query = table.getAttribute("data-live");
+    var newCount = 0, broken = false;
+    seen = rowIds();
     var source = new EventSource("/api/v1/stream" + (query ? "?" + query : ""));
-    source.addEventListener("ready", function () { liveBadge(true); });
-    source.onerror = function () { liveBadge(false); };
+    source.addEventListener("ready", function () {
+      liveBadge(true);
+      if (broken) { broken = false; sync(); }  // resynchronise after a reconnect
+    });
+    source.onerror = function () { broken = true; liveBadge(false); };
+    source.addEventListener("resync", function () { sync(); });
     source.addEventListener("alerts", function (ev) {
       liveBadge(true);
       var data = JSON.parse(ev.data);
-      var holder = document.createElement("tbody");
-      holder.innerHTML = data.html;  // server-rendered, autoescaped rows
-      var rows = Array.prototype.slice.call(holder.children).reverse();
-      rows.forEach(function (row) {
-        var id = row.getAttribute("data-id");
-        var old = tbody.querySelector('tr[data-id="' + id + '"]');
-        if (old) old.remove(); else fresh += 1;
-        row.classList.add("fresh");
-        tbody.insertBefore(row, tbody.firstChild);
+      data.items.forEach(function (a) {
+        fresh[a.id] = true;
+        if (!seen[a.id]) { seen[a.id] = true; newCount += 1; }
       });
-      while (tbody.children.length > MAX_ROWS) tbody.removeChild(tbody.lastChild);
-      var empty = document.getElementById("empty");
-      if (empty) empty.remove();
-      if (counter && fresh) { counter.hidden = false; counter.textContent = "+" + fresh + " new since load"; }
-      refreshTimes(tbody);
+      if (counter && newCount) { counter.hidden = false; counter.textContent = "+" + newCount + " new since load"; }
+      sync();
     });
     window.addEventListener("beforeunload", function () { source.close(); });
   }
 
-  function startOverviewRefresh() {
-    // The overview is a wall screen: redraw on news (at most every 5 s) and every minute anyway.
-    var pending = null;
-    function reload() { if (!pending) pending = setTimeout(function () { window.location.reload(); }, 5000); }
-    var source = new EventSource("/api/v1/stream");
-    source.addEventListener("ready", function () { liveBadge(true); });
-    source.addEventListener("alerts", reload);
-    source.onerror = function () { liveBadge(false); };
-    setTimeout(function () { window.location.reload(); }, 60000);
+  // ---- acting on several alerts ---------------------------------------------------------------
+  function picks() { return document.querySelectorAll('input[name="id"][form="bulk"]'); }
+
+  function updatePicked() {
+    var out = document.getElementById("picked");
+    if (!out) return;
+    var n = document.querySelectorAll('input[name="id"][form="bulk"]:checked').length;
+    out.textContent = n ? n + " selected" : "none selected";
+    each(document.querySelectorAll("#bulk button[name=action]"), function (b) { b.disabled = n === 0; });
+  }
+
+  function startBulk() {
+    var form = document.getElementById("bulk");
+    if (!form) return;
+    var all = document.getElementById("pick-all");
+    all.addEventListener("change", function () {
+      each(picks(), function (box) { box.checked = all.checked; });
+      updatePicked();
+    });
+    document.addEventListener("change", function (ev) {
+      if (ev.target.name === "id") updatePicked();
+    });
+    updatePicked();
+  }
+
+  // ---- keyboard: j/k move, x select, a acknowledge, r resolve, / search, Enter open -------------
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll("#alert-rows > tr[data-id]")); }
+
+  function startKeys() {
+    document.addEventListener("keydown", function (ev) {
+      var t = ev.target, tag = t && t.tagName;
+      if (ev.ctrlKey || ev.metaKey || ev.altKey || tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") return;
+      var list = rows(), at = list.indexOf(document.activeElement && document.activeElement.closest
+        ? document.activeElement.closest("tr[data-id]") : null);
+      if (ev.key === "j" || ev.key === "k") {
+        if (!list.length) return;
+        var next = ev.key === "j" ? Math.min(list.length - 1, at + 1) : Math.max(0, at - 1);
+        list[next].focus();
+        ev.preventDefault();
+      } else if (ev.key === "x" && at >= 0) {
+        var box = list[at].querySelector('input[name="id"]');
+        if (box) { box.checked = !box.checked; updatePicked(); }
+        ev.preventDefault();
+      } else if ((ev.key === "a" || ev.key === "r") && document.getElementById("bulk")) {
+        if (!document.querySelector('input[name="id"][form="bulk"]:checked') && at >= 0) {
+          var own = list[at].querySelector('input[name="id"]');
+          if (own) own.checked = true;
+        }
+        updatePicked();
+        var button = document.getElementById(ev.key === "a" ? "bulk-ack" : "bulk-resolve");
+        if (!button.disabled) button.click();
+        ev.preventDefault();
+      } else if (ev.key === "/") {
+        var search = document.getElementById("search");
+        if (search) { search.focus(); ev.preventDefault(); }
+      } else if (ev.key === "Enter" && at >= 0) {
+        var link = list[at].querySelector(".c-title a");
+        if (link) link.click();
+      }
+    });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -86,8 +181,10 @@
     setInterval(tickClock, 1000);
     setInterval(refreshTimes, 15000);
     var table = document.getElementById("alert-table");
-    if (table && table.hasAttribute("data-live")) startAlertStream(table);
-    if (document.querySelector('[data-refresh="overview"]')) startOverviewRefresh();
+    if (table && table.hasAttribute("data-live")) startLive(table.getAttribute("data-live"));
+    else if (document.querySelector("[data-live-page]")) startLive("");
+    startBulk();
+    startKeys();
     var filters = document.getElementById("filters");
     if (filters) {
       filters.addEventListener("change", function (ev) {
