@@ -205,6 +205,15 @@ def test_open_pages_follow_every_change_without_a_reload(site, browser, page, db
         pg.evaluate("window.__notReloaded = true")
     top = page.locator("#alert-rows > tr[data-id]")
     assert top.count() == 8 and _tile(wall, "critical") == 2 and _stat(wall, "suppressed") == 6
+    with psycopg.connect(db_url, autocommit=True) as conn:  # two open pages, one LISTEN: the app's hub
+        deadline = time.monotonic() + 10  # bounded "eventually": the hub connects as the first page subscribes
+        while True:
+            listening = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+                                     " AND query LIKE 'LISTEN%%'", (conn.info.dbname,)).fetchone()[0]
+            if listening or time.monotonic() > deadline:
+                break
+            conn.execute("SELECT pg_sleep(0.05)")
+    assert listening == 1
 
     # Created: a new critical router alert appears on both pages, counts follow.
     with psycopg.connect(db_url, autocommit=True) as conn:

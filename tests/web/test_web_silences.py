@@ -41,36 +41,3 @@ def test_silences_need_an_operator_and_a_good_body(client):
                       ({**body, "extra": 1}, "unknown field(s): extra")]:
         answer = client.post("/api/v1/silences", json=bad, headers=bearer(OPERATOR))
         assert answer.status_code == 400 and says in answer.json()["error"]["message"], answer.text
-
-
-def test_one_listen_connection_for_every_stream(client_for, db_url):
-    """Three open pages share the app's one LISTEN connection."""
-    import psycopg
-    import threading
-
-    client = client_for()
-    opened = threading.Barrier(4, timeout=20)
-    stop = threading.Event()
-
-    def watch() -> None:
-        with client.stream("GET", "/api/v1/stream") as r:
-            for line in r.iter_lines():
-                if line.startswith("event: ready"):
-                    opened.wait()
-                    stop.wait(20)
-                    return
-
-    threads = [threading.Thread(target=watch, daemon=True) for _ in range(3)]
-    for t in threads:
-        t.start()
-    opened.wait()
-    dbname = db_url.rsplit("/", 1)[1]
-    with psycopg.connect(db_url) as conn:
-        for _ in range(600):  # the hub connects as the first stream subscribes: bounded wait (a busy CI box)
-            n = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND query LIKE 'LISTEN%%'",
-                             (dbname,)).fetchone()[0]
-            if n:
-                break
-            conn.execute("SELECT pg_sleep(0.05)")
-    assert n == 1
-    stop.set()
