@@ -159,7 +159,7 @@ def _stored(s: store.StoredSilence) -> dict:
 
 
 async def end(request: Request, who: Principal, raw_id: str) -> store.StoredSilence:
-    if not raw_id.isdigit():
+    if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18):  # a bigint, or no such silence
         raise ApiError(404, f"no ad-hoc silence has id {raw_id!r} (silences in rules/ end by a commit)",
                        {"silence_id": raw_id})
     ended = await request.app.state.db.run(store.end, int(raw_id), who.name)
