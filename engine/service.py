@@ -25,6 +25,7 @@ from .gitops import GitSettings, GitSync, verify_signature
 from .replay.on_sync import CommitReplays, ReplayGate
 from .intake.journal import MAX_BYTES as JOURNAL_MAX_BYTES, Journal
 from .intake.replay import journal_directory, replay_journal
+from .connectors.base import CONNECTOR_STATES
 from .metrics import Exposition
 from .model import Status
 from .notify.notifier import Notifier
@@ -282,8 +283,7 @@ class Engine:
                    [({}, self.journal.size)])
         out.metric("opsc_intake_journal_syncs_total", "counter", "fdatasync calls of the intake journal (group"
                    " commits)", [({}, self.journal.syncs)])
-        out.metric("opsc_pipeline_latency_seconds", "summary", "Receipt to commit, recent events",
-                   [({"quantile": str(q)}, stats.percentile(q) or 0.0) for q in (0.5, 0.99)])
+        stats.latency.expose(out, "opsc_pipeline_latency_seconds", "Receipt to commit of each event")
         out.metric("opsc_open_alerts", "gauge", "Open alerts in memory", [({}, len(self.state.by_id))])
         out.metric("opsc_notifications_total", "counter", "Notification attempts by outcome",
                    [({"status": "sent"}, self.notifier.sent), ({"status": "failed"}, self.notifier.failed),
@@ -310,9 +310,14 @@ class Engine:
         bundle = self.live.bundle
         out.metric("opsc_config_hash", "gauge", "Hash of the running config (first 48 bits)",
                    [({"hash": bundle.content_hash}, int(bundle.content_hash[:12], 16))] if bundle else [])
+        statuses = self.supervisor.statuses(bundle)
         out.metric("opsc_connector_up", "gauge", "1 when a connector is running and healthy",
-                   [({"connector": s.name, "status": s.status}, 1 if s.status == "ok" else 0)
-                    for s in self.supervisor.statuses(bundle)])
+                   [({"connector": s.name}, 1 if s.status == "ok" else 0) for s in statuses])
+        # One series per state, 1 for the current one: a state change moves a value, it does not
+        # start a new series (alert on opsc_connector_state{state="failing"} == 1).
+        out.metric("opsc_connector_state", "gauge", "1 for the state a connector is in, 0 for the others",
+                   [({"connector": s.name, "state": state}, 1 if s.status == state else 0)
+                    for s in statuses for state in CONNECTOR_STATES])
         traps = [(name, r.stats.snapshot()) for name, r in self.supervisor.trap_receivers()]
         out.metric("opsc_trap_datagrams_total", "counter", "Datagrams the trap receivers read",
                    [({"connector": name}, snap.received) for name, snap in traps])

@@ -2,7 +2,9 @@
 receiver, events through the webhook endpoint, correlation visible in the API; SIGHUP reloads."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_TOKEN = "demo-webhook-token-for-tests"
@@ -100,18 +103,35 @@ def test_demo_scenario_and_sighup_reload(server) -> None:
         time.sleep(0.2)
     assert current["id"] != version
     metrics = httpx.get(f"{base}/metrics", timeout=10).text
-    assert "opsc_config_last_reload_successful 1" in metrics and 'opsc_events_in_total{connector="monitoring"}' in metrics
+    families = {f.name: f for f in text_string_to_metric_families(metrics)}  # the reference parser
+    assert families["opsc_config_last_reload_successful"].samples[0].value == 1
+    assert any(s.labels == {"connector": "monitoring"} for s in families["opsc_events_in"].samples)
+    latency = families["opsc_pipeline_latency_seconds"]
+    assert latency.type == "histogram" and {s.name for s in latency.samples} == {
+        "opsc_pipeline_latency_seconds_bucket", "opsc_pipeline_latency_seconds_count", "opsc_pipeline_latency_seconds_sum"}
+    states = {s.labels["state"]: s.value for s in families["opsc_connector_state"].samples
+              if s.labels["connector"] == "snmp-traps"}
+    assert states == {"ok": 1, "degraded": 0, "failing": 0, "disabled": 0, "unknown": 0}
+    assert families["process_resident_memory_bytes"].samples[0].value > 0
+    grafana = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for panel in grafana["panels"] for t in panel.get("targets", ())]
+    used = {name for expr in exprs for name in re.findall(r"\b(opsc_[a-z_]+|process_[a-z_]+)", expr)}
+    exposed = {s.name for f in families.values() for s in f.samples} | set(families)  # some have no series yet
+    assert used and used <= exposed, used - exposed  # every metric the dashboard reads exists
     # a datagram that used to crash the receiver's batch: dropped, counted by reason on /metrics
     crashing = ROOT / "tests" / "connectors" / "snmp" / "fixtures" / "huge-integer-varbind.hex"
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.sendto(bytes.fromhex("".join(line for line in crashing.read_text().splitlines() if not line.startswith("#"))),
                  ("127.0.0.1", trap_port))
-    malformed = 'opsc_trap_dropped_total{connector="snmp-traps",reason="malformed"} 1'
+    def dropped(reason: str) -> float | None:
+        families = text_string_to_metric_families(httpx.get(f"{base}/metrics", timeout=10).text)
+        return next((s.value for f in families if f.name == "opsc_trap_dropped" for s in f.samples
+                     if s.labels == {"connector": "snmp-traps", "reason": reason}), None)
+
     deadline = time.monotonic() + 20
-    while malformed not in metrics and time.monotonic() < deadline:
+    while dropped("malformed") != 1 and time.monotonic() < deadline:
         time.sleep(0.2)
-        metrics = httpx.get(f"{base}/metrics", timeout=10).text
-    assert malformed in metrics and 'opsc_trap_dropped_total{connector="snmp-traps",reason="bad_community"} 0' in metrics
+    assert dropped("malformed") == 1 and dropped("bad_community") == 0
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
     out = proc.stdout.read()

@@ -1,8 +1,10 @@
-"""HTTP-side Prometheus metrics; /metrics adds the engine's own text after these."""
+"""HTTP-side Prometheus metrics (and the process_* ones); /metrics adds the engine's families after these."""
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
+
+from opsconductor.engine.metrics import Exposition
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -26,31 +28,16 @@ class HttpMetrics:
             self._sums[route] += seconds
 
     def render(self) -> str:
-        lines = [
-            "# HELP opsc_http_requests_total HTTP requests answered, by method, route template and status.",
-            "# TYPE opsc_http_requests_total counter",
-        ]
+        """The HTTP families and the process_* metrics (once per scrape: the engine's text,
+        appended by /metrics, has none)."""
+        out = Exposition()
         with self._lock:
-            for (method, route, status), n in sorted(self._requests.items()):
-                lines.append(f'opsc_http_requests_total{{method="{method}",route="{_esc(route)}",status="{status}"}} {n}')
-            lines += [
-                "# HELP opsc_http_request_duration_seconds Time to answer an HTTP request, by route template.",
-                "# TYPE opsc_http_request_duration_seconds histogram",
-            ]
-            for route, buckets in sorted(self._buckets.items()):
-                r = _esc(route)
-                for bound, n in zip(BUCKETS, buckets):
-                    lines.append(f'opsc_http_request_duration_seconds_bucket{{route="{r}",le="{bound}"}} {n}')
-                lines.append(f'opsc_http_request_duration_seconds_bucket{{route="{r}",le="+Inf"}} {buckets[-1]}')
-                lines.append(f'opsc_http_request_duration_seconds_sum{{route="{r}"}} {self._sums[route]:.6f}')
-                lines.append(f'opsc_http_request_duration_seconds_count{{route="{r}"}} {buckets[-1]}')
-            lines += [
-                "# HELP opsc_sse_clients Dashboard clients connected to the live alert stream.",
-                "# TYPE opsc_sse_clients gauge",
-                f"opsc_sse_clients {self.sse_clients}",
-            ]
-        return "\n".join(lines) + "\n"
-
-
-def _esc(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+            out.metric("opsc_http_requests_total", "counter", "HTTP requests answered, by method, route template and "
+                       "status.", [({"method": m, "route": r, "status": st}, n)
+                                   for (m, r, st), n in sorted(self._requests.items())])
+            out.histogram("opsc_http_request_duration_seconds", "Time to answer an HTTP request, by route template.",
+                          BUCKETS, [({"route": route}, list(buckets), self._sums[route])
+                                    for route, buckets in sorted(self._buckets.items())])
+            out.metric("opsc_sse_clients", "gauge", "Dashboard clients connected to the live alert stream.",
+                       [({}, self.sse_clients)])
+        return out.text(with_process=True)

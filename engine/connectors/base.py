@@ -42,10 +42,13 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+CONNECTOR_STATES = ("ok", "degraded", "failing", "disabled", "unknown")
+
+
 @dataclass(frozen=True)
 class ConnectorStatus:
     name: str
-    status: str  # ok | degraded | failing | disabled | unknown
+    status: str  # one of CONNECTOR_STATES
     error_message: str | None
     last_poll_at: datetime | None
     last_success_at: datetime | None

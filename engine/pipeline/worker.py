@@ -38,11 +38,15 @@ from typing import Callable, Sequence
 from ..connectors.base import Backpressure
 from ..intake.journal import Journal
 from ..intake.queue import IntakeQueue
+from ..metrics import Histogram
 from ..model import RawEvent, Status, evolve
 from ..store.batch import prepare_batch
 from ..store.writer import BatchWriter, WriteReport
 from .effects import Effects
 from .pipeline import Pipeline
+
+# Receipt → commit, seconds: the buckets of opsc_pipeline_latency_seconds.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 log = logging.getLogger("opsconductor.worker")
 _REFUSED_KEPT = 100_000  # event ids remembered as refused, so an event offered again is not counted again
@@ -62,7 +66,8 @@ class WorkerStats:
         self.process_seconds = 0.0  # time the stage thread spent running the pipeline
         self.prepare_seconds = 0.0  # of which formatting batches for COPY
         self.write_seconds = 0.0  # time the writer process spent in PostgreSQL transactions
-        self.latencies: deque[float] = deque(maxlen=50_000)  # receipt → commit, seconds
+        self.latencies: deque[float] = deque(maxlen=50_000)  # receipt → commit, seconds (bench percentiles)
+        self.latency = Histogram(LATENCY_BUCKETS)  # the same, for /metrics
 
     def percentile(self, q: float) -> float | None:
         data = sorted(self.latencies)
@@ -235,7 +240,10 @@ class PipelineWorker:
         self.stats.conflicts += len(report.conflicts)
         if report.raw_only:
             self.stats.errors += sent.events
-        self.stats.latencies.extend(committed - at for at in sent.received)
+        waited = [committed - at for at in sent.received]
+        self.stats.latencies.extend(waited)
+        for seconds in waited:
+            self.stats.latency.observe(seconds)
         if report.closed:
             self._replay(sent, set(report.closed))
         unstored = set(report.failed) | set(report.conflicts)

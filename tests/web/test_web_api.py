@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import psycopg
+from prometheus_client.parser import text_string_to_metric_families
 
 from web_fixtures import ADMIN, OPERATOR, T0, VIEWER, bearer, make_alert
 from opsconductor.engine.model import Severity
@@ -186,8 +187,13 @@ def test_healthz_and_metrics(client):
     client.get("/api/v1/alerts")
     m = client.get("/metrics")
     assert m.headers["content-type"].startswith("text/plain")
-    assert 'opsc_http_requests_total{method="GET",route="/api/v1/alerts",status="200"} 1' in m.text
-    assert "opsc_queue_depth 3" in m.text
+    families = {f.name: f for f in text_string_to_metric_families(m.text)}  # the reference parser
+    (requests,) = [s for s in families["opsc_http_requests"].samples
+                   if s.labels == {"method": "GET", "route": "/api/v1/alerts", "status": "200"}]
+    assert requests.value == 1
+    assert families["opsc_http_request_duration_seconds"].type == "histogram"
+    assert "process_resident_memory_bytes" in families
+    assert "opsc_queue_depth 3" in m.text  # the engine's own families follow
 
 
 def test_healthz_reports_a_dead_database(client_for):
