@@ -22,6 +22,7 @@ from .errors import ApiError, api_error_handler, http_error_handler, internal_er
 from .health import HealthProbe
 from .live import LiveHub
 from .metrics import HttpMetrics
+from .known_params import KnownParams
 from .middleware import BodyLimit, CatchAll, Metrics, QueryGuard, SecurityHeaders
 from .render import HERE, templates
 from .settings import EngineView, TokenSpec, WebSettings
@@ -55,6 +56,7 @@ def create_app(*, database_url: str, engine: EngineView | None = None, settings:
             Middleware(Metrics, metrics=http_metrics, routes=lambda: routes),
             Middleware(CatchAll),
             Middleware(QueryGuard),
+            Middleware(KnownParams),
             Middleware(BodyLimit, limit=settings.max_body_bytes),
         ],
         exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler,

@@ -158,3 +158,15 @@ def test_bad_bodies_and_headers_are_4xx(client, add_alerts):
 def test_odd_paths_are_4xx(client, path):
     answer = raw(client, "GET", path)
     assert 400 <= answer["status"] < 500, answer
+
+
+def test_an_unknown_query_parameter_on_the_api_is_a_400_naming_it(client) -> None:
+    r = client.get("/api/v1/alerts?severty=critical&status=open")  # a typo: would silently list every alert
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert error["code"] == "bad_request" and error["details"]["unknown"] == ["severty"]
+    assert "severity" in error["details"]["allowed"] and "severty" in error["message"]
+    assert client.get("/api/v1/alerts?severity=critical&status=open&limit=5").status_code == 200
+    assert client.get("/api/v1/dependencies?x=1").json()["error"]["details"]["unknown"] == ["x"]
+    assert client.get("/healthz?verbose=1").status_code == 400
+    assert client.get("/alerts?whatever=1").status_code == 200  # pages are for people: not refused
