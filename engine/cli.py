@@ -24,12 +24,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
         summary = (f"ok: {len(b.files)} files, {len(b.connectors)} connectors, {len(b.oid_mappings)} OID maps, "
                    f"{len(b.dependencies)} dependencies, {len(b.rules)} rules, {len(b.channels)} channels, "
                    f"{len(b.tests)} rule tests; {warnings} warning(s); version {b.content_hash[:12]}")
+        if args.roots:
+            summary = "\n".join(_root_causes(b)) + "\n" + summary
     out = render(result.problems, args.format, root=_config_dir(args), summary=summary)
     if out:
         print(out)
     if args.format == "github" and not result.problems:
         print(summary)
     return 1 if result.errors or (args.strict and result.warnings) else 0
+
+
+def _root_causes(bundle) -> list[str]:
+    """What counts as a root cause in this tree (engine/rootcause.py), one line each."""
+    from .rootcause import KINDS, RootCauses
+
+    lines = RootCauses(bundle.connectors).listing(bundle.connectors, bundle.oid_mappings)
+    kinds = "; ".join(f"{k} explains {', '.join(sorted(v))} dependents" for k, v in KINDS.items())
+    return [f"root causes ({kinds}):", *(f"  {line}" for line in lines)]
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -233,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
     p.add_argument("--secrets", action="store_true",
                    help="also check that every ${env:…}/${file:…} secret resolves here (on the server, not in CI)")
+    p.add_argument("--roots", action="store_true",
+                   help="also list which alerts count as root causes (device down), per connector and OID map")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("test", help="run the rule unit tests in rules/tests through the real pipeline")

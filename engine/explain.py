@@ -45,6 +45,10 @@ def _detail(d: DecisionEntry) -> str:
     detail = dict(d.detail or {})
     if "changed" in detail:
         return "set " + ", ".join(detail["changed"])
+    if "root_cause" in detail:
+        kinds = {"device_down": "network, logical and service", "power_down": "power"}
+        return (f"root cause ({detail['root_cause']}): alerts of what depends on this device through "
+                f"{kinds.get(detail['root_cause'], detail['root_cause'])} dependencies are suppressed under it")
     if "suppressed_under" in detail:
         title = detail.get("root_title")
         return f"suppressed under {detail['suppressed_under']}" + (f" ({title})" if title else "")

@@ -159,6 +159,10 @@ class Alert:
     # the fingerprints of the alerts it resolves, decided with the device identity before any
     # field was cut to its column width (engine/identity.py; set by the normalize stage)
     clear_targets: tuple[str, ...] = field(default=())
+    # device_down | power_down when this alert explains alerts of what depends on its device
+    # (engine/rootcause.py); root_cause_by says what decided it (not stored: the decision trail has it)
+    root_cause: str | None = None
+    root_cause_by: str | None = None
 
 
 _ALERT_FIELD_SET = frozenset(Alert.__dataclass_fields__)

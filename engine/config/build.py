@@ -59,7 +59,7 @@ class Builder:
 
     def connector(self, data: dict, path: tuple) -> ConnectorConfig:
         common = {"name", "type", "display_name", "description", "enabled", "poll_interval", "timeout", "retries",
-                  "tags", "category", "severity_map", "flapping"}
+                  "tags", "category", "severity_map", "flapping", "root_causes"}
         enabled = data.get("enabled", True)
         settings = {k: v for k, v in data.items() if k not in common}
         return ConnectorConfig(
@@ -71,7 +71,8 @@ class Builder:
             tags=tuple(data.get("tags", ())), category=data.get("category"),
             severity_map=MappingProxyType({str(k): Severity(v) for k, v in data.get("severity_map", {}).items()}),
             settings=self.freeze(settings, path, check_secrets=enabled),
-            source=self.source(path), flapping=self.flapping(data.get("flapping")))
+            source=self.source(path), flapping=self.flapping(data.get("flapping")),
+            root_causes=MappingProxyType({str(k): str(v) for k, v in data.get("root_causes", {}).items()}))
 
     @staticmethod
     def flapping(data: dict | None) -> FlapPolicy | None:
@@ -102,7 +103,8 @@ class Builder:
                 if sev_from else None,
                 value_maps=MappingProxyType({str(k): MappingProxyType({str(rk): rv for rk, rv in v.items()})
                                              for k, v in m.get("value_maps", {}).items()}),
-                tags=tuple(m.get("tags", ())), notes=m.get("notes"), source=self.source(path)))
+                tags=tuple(m.get("tags", ())), notes=m.get("notes"), source=self.source(path),
+                root_cause=m.get("root_cause")))
         return out
 
     # ---- dependencies --------------------------------------------------------------------

@@ -55,6 +55,9 @@ class ConnectorConfig:
     settings: FrozenMap
     source: Source
     flapping: FlapPolicy | None = None
+    # alert type (or alert_type/sub-type, `*` wildcards) → device_down | power_down | none
+    # (engine/rootcause.py); over the connector type's defaults
+    root_causes: FrozenMap = field(default_factory=lambda: EMPTY)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class OidMapping:
     tags: tuple[str, ...]
     notes: str | None
     source: Source
+    root_cause: str | None = None  # device_down | power_down (engine/rootcause.py)
 
     @property
     def is_clear(self) -> bool:

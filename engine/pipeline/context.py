@@ -6,6 +6,7 @@ from functools import cached_property
 
 from ..config.bundle import Bundle, ConnectorConfig, Device
 from ..identity import Identity, Inventory
+from ..rootcause import RootCauses
 from ..topology import Topology
 from .oidindex import OidIndex
 
@@ -28,6 +29,10 @@ class ConfigView:
     @cached_property
     def inventory(self) -> Inventory:
         return Inventory(self.bundle.devices)
+
+    @cached_property
+    def root_causes(self) -> RootCauses:
+        return RootCauses(self.bundle.connectors)
 
     @cached_property
     def devices_by_ip(self) -> dict[str, Device]:

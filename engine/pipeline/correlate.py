@@ -48,6 +48,9 @@ def correlate(work: Work, ctx: Context) -> Work:
         alert = evolve(alert, id=ctx.new_id(), last_occurrence_at=work.now)
         fx.decisions.append(_decision(alert, ctx, "normalize", _normalized_by(alert),
                                       {"source_system": alert.source_system, "alert_type": alert.alert_type}))
+        if alert.root_cause:  # why it counts as one (engine/rootcause.py)
+            fx.decisions.append(_decision(alert, ctx, "normalize", (alert.root_cause_by or "root_cause")[:200],
+                                          {"root_cause": alert.root_cause}))
         for hit in (c.outcome.hits if c.outcome else ()):
             detail = {"changed": list(hit.changed)} if hit.changed else {"matched": True}
             fx.decisions.append(_decision(alert, ctx, "enrich", hit.rule.name, detail))
@@ -142,7 +145,7 @@ def children_to_reevaluate(root_id: str, now: datetime, ctx: Context) -> list[tu
 def find_root(alert: Alert, ctx: Context, exclude: frozenset[str] = frozenset()):
     """The nearest upstream down alert (followed to its own root) and the edge that leads there."""
     for edge in ctx.view.topology.ancestors(alert.device_ip):
-        down = ctx.state.down_alert_on(edge.upstream)
+        down = ctx.state.down_alert_on(edge.upstream, edge.type)
         if down is not None and down.id not in exclude and down.id != alert.id:
             return ctx.state.root_of(down), edge
     return None, None

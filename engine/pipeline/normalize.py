@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..errors import ConnectorError
 from ..model import Alert, DropEvent, evolve, fit
+from ..rootcause import SUBTYPES, Decision as RootCause
 from .work import Candidate, Context, Work
 
 
@@ -22,6 +23,9 @@ def normalize(work: Work, ctx: Context) -> Work:
     return work.with_(candidates=candidates)
 
 
+ROOT_NONE = RootCause(None, None)  # a clear is never a root
+
+
 def _identified(alert: Alert, ctx: Context, connector: str) -> Alert:
     """The alert with its device identity and fingerprint decided in the one place
     (engine/identity.py), whatever the normalizer did, and only then cut to column widths:
@@ -29,5 +33,10 @@ def _identified(alert: Alert, ctx: Context, connector: str) -> Alert:
     ident = ctx.view.identify(alert.device_ip, alert.device_name)
     fp = ident.fingerprint(alert.source_system, alert.alert_type, alert.resource_key)
     targets = tuple(ident.fingerprint(alert.source_system, t, alert.resource_key) for t in alert.clears)
+    connector = alert.connector or connector
+    root = ROOT_NONE if alert.is_clear else ctx.view.root_causes.decide(
+        connector, alert.source_system, alert.alert_type, alert.custom_fields.get(SUBTYPES.get(alert.source_system, "")),
+        alert.root_cause, alert.root_cause_by)
     return fit(evolve(alert, device_ip=ident.ip, device_name=ident.name, fingerprint=fp, clear_targets=targets,
-                      config_version_id=ctx.view.version_id, connector=alert.connector or connector))
+                      config_version_id=ctx.view.version_id, connector=connector, root_cause=root.kind,
+                      root_cause_by=root.by))

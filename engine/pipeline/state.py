@@ -13,16 +13,8 @@ from typing import Callable, Iterable
 
 from ..config.bundle import FlapPolicy, NotifyAction
 from ..model import EMPTY, Alert, Status, evolve
+from ..rootcause import explains
 from .effects import RESOLVED, Effects
-
-# Alert types that mean "this device (or the path through it) is down" for dependency
-# suppression: an alert on a device below one of these is a symptom. linkDown is not one:
-# one port going down says nothing about what hangs off the device's other ports.
-DOWN_TYPES = frozenset({
-    "device_down", "device_unreachable", "node_down", "ping_down", "sensor_down",
-    "siklu_rf_link_down", "rf_link_down", "wan_down", "output_off", "shutdown_imminent", "battery_discharged",
-})
-
 
 # How long a clear is remembered after the time it happened (it holds back an older problem
 # that arrives after it).
@@ -34,7 +26,9 @@ SLIM_SOURCES = frozenset({"snmp_trap", "webhook", "correlation"})
 
 
 def is_down(alert: Alert) -> bool:
-    return alert.alert_type in DOWN_TYPES and alert.status is not Status.RESOLVED
+    """An open root cause: its device is down (which dependents it explains: engine/rootcause.py).
+    Configuration decides, through OID maps and connector mappings, never a list of types here."""
+    return alert.root_cause is not None and alert.status is not Status.RESOLVED
 
 
 @dataclass
@@ -53,7 +47,7 @@ class FlapTrack:
 class ActiveAlerts:
     by_id: dict[str, Alert] = field(default_factory=dict)
     by_fp: dict[str, str] = field(default_factory=dict)  # fingerprint → id, open alerts only
-    down_by_device: dict[str, set[str]] = field(default_factory=dict)  # device ip → open down-type alert ids
+    down_by_device: dict[str, set[str]] = field(default_factory=dict)  # device ip → open root-cause alert ids
     children: dict[str, set[str]] = field(default_factory=dict)  # root/parent id → linked child ids
     notified: dict[str, dict[tuple[str, str], NotifyAction | None]] = field(default_factory=dict)
     last_notified: dict[tuple[str, str], datetime] = field(default_factory=dict)  # (rule, fingerprint)
@@ -86,12 +80,14 @@ class ActiveAlerts:
         alert_id = self.by_fp.get(fp)
         return self.by_id.get(alert_id) if alert_id else None
 
-    def down_alert_on(self, device_ip: str) -> Alert | None:
-        """An open down-type alert on the device, oldest first (deterministic)."""
+    def down_alert_on(self, device_ip: str, dependency_type: str) -> Alert | None:
+        """The oldest open root cause on the device that explains dependents of this type
+        (deterministic: received_at, then id)."""
         ids = self.down_by_device.get(device_ip)
         if not ids:
             return None
-        return min((self.by_id[i] for i in ids), key=lambda a: (a.received_at, a.id))
+        roots = [a for a in (self.by_id[i] for i in ids) if explains(a.root_cause, dependency_type)]
+        return min(roots, key=lambda a: (a.received_at, a.id)) if roots else None
 
     def due_repeats(self, now: datetime) -> list[tuple[datetime, str, str, str]]:
         """The wake-ups due by `now`, in order, leaving the heap as it is: entries ≤ now form

@@ -54,3 +54,14 @@ class Varbinds(Mapping[str, Any]):
 
     def pairs(self) -> tuple[tuple[str, Any], ...]:
         return self._pairs
+
+    def instance(self, prefix: str, arcs: int = 1) -> str:
+        """The instance of the first varbind below `prefix` (a table, or a MIB's object subtree):
+        its last `arcs` arcs, e.g. the alarm index of an alarm-table varbind, so distinct alarms
+        get distinct resource keys and a clear naming the same row finds its raise. "" when none."""
+        head = resolve_name(str(prefix)).rstrip(".") + "."
+        for full, _ in self._pairs:
+            if full.startswith(head):
+                rest = full[len(head):].split(".")
+                return ".".join(rest[-arcs:]) if len(rest) > arcs else ""
+        return ""

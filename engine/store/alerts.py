@@ -108,7 +108,7 @@ ALERT_COLUMNS = (
     "alert_type", "impact", "urgency", "priority", "title", "message", "status", "is_clear",
     "occurred_at", "received_at", "correlated_to_id", "correlation_rule", "tags", "custom_fields",
     "raw_data", "fingerprint", "occurrence_count", "last_occurrence_at", "resource_key", "connector",
-    "config_version_id",
+    "config_version_id", "root_cause",
 )  # fmt: skip
 
 # The arbiter is the partial unique index alerts_one_open_per_fingerprint; its WHERE
@@ -323,7 +323,7 @@ def alert_row(alert: Alert, alert_id: str | None, tags: Callable[[tuple], Any], 
         title, alert.message, alert.status.value, alert.is_clear, alert.occurred_at, alert.received_at,
         alert.correlated_to_id, alert.correlation_rule, tags(alert.tags), json(alert.custom_fields),
         raw_data if raw_data is not None else json(alert.raw_data), alert.fingerprint, alert.occurrence_count,
-        alert.last_occurrence_at, alert.resource_key, alert.connector, alert.config_version_id,
+        alert.last_occurrence_at, alert.resource_key, alert.connector, alert.config_version_id, alert.root_cause,
     )  # fmt: skip
 
 
@@ -365,6 +365,7 @@ def _alert_from_row(row: Mapping[str, Any]) -> Alert:
         resource_key=row["resource_key"],
         connector=row["connector"],
         config_version_id=row["config_version_id"],
+        root_cause=row.get("root_cause"),
     )
 
 

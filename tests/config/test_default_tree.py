@@ -72,8 +72,13 @@ def test_seed_oid_mappings_present() -> None:
         assert (m.alert_type, m.severity) == (alert_type, severity)
     assert by_oid["1.3.6.1.6.3.1.1.5.4"][0].clears == ("link_down",)
     assert by_oid["1.3.6.1.6.3.1.1.5.3"][0].title == "Interface Down - {{ device_name }}"
-    # Eaton: real trap OIDs, never the 534.1.7.x descriptors as trap OIDs.
-    assert not any(m.pattern.prefix.startswith("1.3.6.1.4.1.534.1.7") for m in bundle.oid_mappings)
+    # Eaton: the real trap OIDs, the descriptor-in-varbind form, and the seed's rows as written
+    # (the 534.1.7.x descriptors as trap OID patterns), each problem with its clear.
+    seed_rows = {m.pattern.text: (m.alert_type, m.severity, m.clears) for m in bundle.oid_mappings
+                 if m.pattern.prefix.startswith("1.3.6.1.4.1.534.1.7")}
+    assert seed_rows == {"1.3.6.1.4.1.534.1.7.3.*": ("on_battery", Severity.WARNING, ()),
+                         "1.3.6.1.4.1.534.1.7.4.*": ("low_battery", Severity.CRITICAL, ()),
+                         "1.3.6.1.4.1.534.1.7.5.*": ("utility_restored", Severity.CLEAR, ("on_battery",))}
     assert by_oid["1.3.6.1.4.1.534.1.11.4.1.0.3"][0].alert_type == "on_battery"
     assert by_oid["1.3.6.1.4.1.534.1.11.4.1.0.4"][0].alert_type == "low_battery"
     assert by_oid["1.3.6.1.4.1.534.1.11.4.1.0.5"][0].clears == ("on_battery",)

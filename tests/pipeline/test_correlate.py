@@ -10,6 +10,7 @@ STD = """
 mappings:
   - oid: 1.3.6.1.6.3.1.1.5.3
     alert_type: device_down
+    root_cause: device_down
     category: network
     severity: major
     title: "Interface Down - {{ device_name }}"
@@ -130,7 +131,7 @@ def test_dependency_suppression_links_root_and_notifies_no_one(tmp_path) -> None
     assert cam.correlation_rule == "dependency:network:10.0.1.20->rtr"
     assert fx.notifications == ()
     trail = [(d.stage, d.rule) for d in fx.decisions]
-    assert trail[0] == ("normalize", "oidmaps/std.yaml:16") and ("correlate", cam.correlation_rule) in trail
+    assert trail[0] == ("normalize", "oidmaps/std.yaml:17") and ("correlate", cam.correlation_rule) in trail
 
 
 def test_root_clear_reevaluates_children_after_grace(tmp_path) -> None:

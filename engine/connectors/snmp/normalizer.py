@@ -73,6 +73,7 @@ def normalize_trap(event: RawEvent, view: ConfigView) -> tuple[Alert, ...]:
         fingerprint=device.fingerprint("snmp_trap", alert_type, resource_key),
         device_ip=device_ip, device_name=device_name, resource_key=resource_key,
         is_clear=bool(clears), clears=clears, tags=tags, connector=event.connector,
+        root_cause=mapping.root_cause, root_cause_by=str(mapping.source) if mapping.root_cause else None,
         custom_fields=MappingProxyType({"trap_oid": trap_oid, "vendor": mapping.vendor, "mib_name": mapping.mib_name,
                                         "mib_object": mapping.mib_object, "oid_map": str(mapping.source)}),
         raw_data=event.payload),)
