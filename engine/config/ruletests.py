@@ -24,7 +24,7 @@ def _p(at: Source, message: str, hint: str | None = None) -> Problem:
 
 
 def _known(name: str, known: Iterable[str], what: str) -> str:
-    guess = difflib.get_close_matches(name, list(known), n=1)
+    guess = difflib.get_close_matches(str(name), list(known), n=1)  # str: a fuzzed name can be a Secret
     return f"did you mean {guess[0]!r}?" if guess else f"define the {what}, or fix the name"
 
 
