@@ -199,18 +199,5 @@ class Builder:
                          events=tuple(self.freeze(e, ("tests", i, "events", j), check_secrets=False)
                                       for j, e in enumerate(t["events"])),
                          expect=self.freeze(t["expect"], ("tests", i, "expect"), check_secrets=False),
-                         source=self.source(("tests", i)), silences=self._test_silences(t, i))
+                         source=self.source(("tests", i)))
                 for i, t in enumerate(data["tests"])]
-
-    def _test_silences(self, test: dict, i: int) -> Any:
-        """A `silence:` step's silence, with its matchers built like a rules file's; its start
-        and end are set when the step runs (simulated time)."""
-        out = {}
-        for j, event in enumerate(test["events"]):
-            s = event.get("silence")
-            if isinstance(s, dict):
-                where = ("tests", i, "events", j, "silence")
-                out[j] = Silence(name=s["name"], match=self.matchers(s["match"], (*where, "match")), starts_at=None,
-                                 ends_at=None, schedule=self.time_window(s.get("schedule")), owner=s.get("owner"),
-                                 comment=s.get("comment"), source=self.source(where))
-        return MappingProxyType(out)

@@ -226,7 +226,6 @@ class RuleTest:
     events: tuple[FrozenMap, ...]
     expect: FrozenMap
     source: Source
-    silences: Mapping[int, Silence] = field(default_factory=lambda: EMPTY)  # event index → the silence a `silence:` step creates
 
 
 DEFAULT_PRIORITY_MATRIX: FrozenMap = MappingProxyType({

@@ -87,10 +87,6 @@ def kind_schema(kind: str) -> dict:
         schema = dict(rule["$defs"][kind])
         schema["properties"] = {**schema["properties"], "type": {"const": kind.split(".", 1)[1]}}
         return _with_defs({**schema, "$defs": rule["$defs"]}, f"https://opsconductor.dev/schemas/{kind}.json")
-    if kind == "ruletest":  # a test's silence matches alerts as a rules file's does
-        schema = _read("ruletest.json")
-        schema["$defs"] = {**schema["$defs"], "alert_match": _read("rule.json")["$defs"]["match"]}
-        return _with_defs(schema, "https://opsconductor.dev/schemas/ruletest.json")
     if kind == "rule":
         # Channels chosen by type, for editors (validate checks each channel by its type's schema
         # itself, with hints, and drops these errors: loader._load_rules).
@@ -101,7 +97,7 @@ def kind_schema(kind: str) -> dict:
                             "then": {"$ref": f"#/$defs/channel.{t}"}} for t in CHANNEL_TYPES]}
         schema["properties"] = {**schema["properties"], "channels": {**channels, "items": items}}
         return _with_defs(schema, "https://opsconductor.dev/schemas/rule.json")
-    if kind in ("oidmap", "dependency", "server"):
+    if kind in ("oidmap", "dependency", "ruletest", "server"):
         return _with_defs(_read(f"{kind}.json"), f"https://opsconductor.dev/schemas/{kind}.json")
     raise KeyError(kind)
 

@@ -57,15 +57,6 @@ class Pipeline:
         self.view = view
         self.ctx = replace(self.ctx, view=view)
 
-    def with_silences(self, silences: tuple) -> "Pipeline":
-        """The same config version with another set of silences (rule tests create and end them)."""
-        if silences != self.view.bundle.silences:
-            view = ConfigView(replace(self.view.bundle, silences=tuple(silences)), self.view.version_id)
-            view.__dict__.update({k: v for k, v in self.view.__dict__.items() if k not in ("bundle", "version_id")})
-            self.view = view
-            self.ctx = replace(self.ctx, view=view)
-        return self
-
     def with_state(self, state: ActiveAlerts) -> "Pipeline":
         """Share the open-alert view with a pipeline of another config version (hot reload)."""
         self.state = state

@@ -87,7 +87,7 @@ def _step(sim: Simulation, i: int, spec: Mapping[str, Any]) -> None:
         action = "acknowledge" if "acknowledge" in spec else "resolve"
         sim.operator(action, spec[action])
     elif "silence" in spec:
-        sim.start_silence(sim.test.silences[i], spec["silence"])
+        sim.start_silence(spec["silence"])
     elif "end_silence" in spec:
         sim.end_silence(spec["end_silence"])
     elif spec.get("restart"):

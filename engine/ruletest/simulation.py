@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
-from ..config.bundle import Bundle, RuleTest, Silence
+from ..config.bundle import Bundle, RuleTest
 from ..config.durations import parse_duration
 from ..model import Alert, RawEvent, Status
 from ..pipeline.effects import Effects, Notification
@@ -22,6 +22,7 @@ from ..pipeline.pipeline import Pipeline
 from ..pipeline.state import ActiveAlerts
 from .messages import Messages, Sent
 from .selectors import describe_alert, matches
+from .silences import Silences
 
 # Simulated time starts on a Monday morning, so time-window rules behave predictably.
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
@@ -92,11 +93,10 @@ class Simulation:
         self.test = test
         self.now = T0
         self.record = Record(messages=Messages(T0, pipeline.view.site))
-        self.silences: dict[str, Silence] = {}
+        self.silences = Silences()
         self._events = itertools.count(1)
         self.pollers = pollers(self) if pollers else None
         pipeline.with_state(ActiveAlerts())
-        pipeline.with_silences(bundle.silences)
 
     # ---- time ------------------------------------------------------------------------------
 
@@ -124,7 +124,7 @@ class Simulation:
         times += [d for d in self.pipeline.wakeups() if d > now]  # held notifications (throttles)
         group = self.record.messages.next_due()
         times += [group] if group is not None and group > now else []
-        for s in self.pipeline.view.bundle.silences:
+        for s in (*self.pipeline.view.bundle.silences, *state.adhoc_silences):
             times += [t for t in (_time(s.starts_at), _time(s.ends_at)) if t is not None and t > now]
             if s.schedule is not None and state.held:  # a recurring window: look once a minute
                 times.append(now.replace(second=0, microsecond=0) + timedelta(minutes=1))
@@ -156,24 +156,21 @@ class Simulation:
         self.record.note(self.now, f"operator {action}s{who}{note}: {describe_alert(found[0])}")
         self.record.add(self.pipeline.operator_change(found[0].id, status, self.now), self.now)
 
-    def start_silence(self, silence: Silence, spec: Mapping[str, Any]) -> None:
-        ends = self.now + timedelta(seconds=parse_duration(spec["for"])) if spec.get("for") else None
-        self.silences[silence.name] = replace(silence, starts_at=self.now.isoformat(),
-                                              ends_at=ends.isoformat() if ends else None)
-        self._use_silences()
-        self.record.note(self.now, f"silence {silence.name} created" + (f" until {offset(ends)}" if ends else ""))
+    def start_silence(self, spec: Mapping[str, Any]) -> None:
+        try:
+            stored = self.silences.create(spec, self.now)
+        except ValueError as exc:  # what the API answers with 400
+            raise StepError(f"silence {spec['name']}: {exc}") from None
+        self.silences.publish(self.pipeline.state, self.now)
+        self.record.note(self.now, f"silence {spec['name']} ({stored.name}) created until {offset(stored.ends_at)}")
 
     def end_silence(self, name: str) -> None:
-        silence = self.silences.get(name)
-        if silence is None:
+        if name not in self.silences.by_name:
             raise StepError(f"end_silence: no silence {name!r} was created by this test")
-        self.silences[name] = replace(silence, ends_at=self.now.isoformat())
-        self._use_silences()
-        self.record.note(self.now, f"silence {name} ended")
+        ended = self.silences.end(name, self.now)
+        self.silences.publish(self.pipeline.state, self.now)
+        self.record.note(self.now, f"silence {name} ended" if ended else f"silence {name} had already ended")
         self._tick(self.now)  # the serving worker's next tick (within a second) releases what it held
-
-    def _use_silences(self) -> None:
-        self.pipeline.with_silences((*self.bundle.silences, *self.silences.values()))
 
     def restart(self) -> None:
         """What `opsc serve` does at start, from what it would find stored."""
@@ -181,6 +178,7 @@ class Simulation:
         state.rebuild(self.record.alerts.values())
         state.restore_told([(*key, at) for key, at in self.record.told.items()], self.pipeline.rules.notify_action)
         self.pipeline.with_state(state)
+        self.silences.publish(state, self.now)  # serve reads the database's silences at start
         if self.pollers is not None:
             self.pollers.restart()
         self.record.note(self.now, f"restart: {len(state.by_id)} open alert(s) rebuilt from the store")
