@@ -28,7 +28,7 @@ from .intake.replay import journal_directory, replay_journal
 from .connectors.base import CONNECTOR_STATES
 from .metrics import Exposition
 from .model import Status
-from .notify.notifier import Notifier
+from .notify.process import NotifierProcess
 from .pipeline.state import ActiveAlerts
 from .pipeline.worker import PipelineWorker
 from .reload import LiveConfig
@@ -79,8 +79,8 @@ class Engine:
         self.live = LiveConfig(settings.config_dir, self.host, self.state, self.connect,
                                run_rule_tests=settings.run_rule_tests, on_swap=self._on_swap,
                                in_use=lambda: None)
-        self.notifier = Notifier(self.connect, lambda: self.live.bundle, dashboard_url=dashboard_url(settings),
-                                 on_failed=lambda failed: self.worker.notifications_failed(failed))
+        self.notifier = NotifierProcess(database_url, dashboard_url=dashboard_url(settings),
+                                        on_failed=lambda failed: self.worker.notifications_failed(failed))
         with self.connect() as conn:  # one journal per database (see intake/replay.py)
             directory = journal_directory(settings.data_dir or Path("var"), conn)
         self.journal = Journal(directory, max_bytes=settings.journal_max_bytes)
@@ -130,7 +130,8 @@ class Engine:
             if not wait_for_orphan_writers(conn):
                 log.error("a batch writer of an earlier engine process still holds its connection after 60 s;"
                           " replaying the journal anyway (an event it commits now may be stored twice)")
-        self.notifier.start()
+        bundle = self.live.bundle
+        self.notifier.start(bundle.root, bundle.content_hash)
         self.worker.start()
         # What the last process accepted and did not commit runs before any connector starts.
         replay_journal(self.journal, self.connect, self.worker.submit)
@@ -157,6 +158,7 @@ class Engine:
                     self._counted[st.name] = counts.get(st.name, 0)
 
     def _on_swap(self, old, new) -> None:
+        self.notifier.config_changed(new.root, new.content_hash)  # the notifier process loads it too
         if self.loop is not None:
             asyncio.run_coroutine_threadsafe(self.supervisor.reconcile(new), self.loop)
 

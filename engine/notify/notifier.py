@@ -15,8 +15,10 @@ Every attempt becomes notification_log rows; a notification that is done (sent, 
 failed or skipped) leaves the outbox in the same transaction that logs it (`settle`,
 batched, retried until the database takes it). A crash between the commit of the alert
 and that transaction leaves the row in the outbox, and the next start sends it again:
-at-least-once. A notification that finally failed is reported to `on_failed`, so the
-engine's throttle does not count it (it told nobody).
+at-least-once. A firing notification that finally failed is reported to `on_failed` as
+(alert id, fingerprint, rule, channel, decided at), so the engine's throttle does not
+count it (it told nobody). In `opsc serve` this class runs in a process of its own
+(process.py); tests and tools run it in theirs.
 
 Time: grouping and the storm guard read the injected `clock` (seconds, monotonic). Tests
 drive a fake clock and call `flush()`, which reads everything pending, processes what is
@@ -61,7 +63,7 @@ class Notifier:
     def __init__(self, connect: Callable, bundle_provider: Callable[[], Bundle], *, max_in_flight: int = 10_000,
                  clock: Callable[[], float] = time.monotonic, dashboard_url: str | None = None,
                  policy: RetryPolicy | None = None, dry_run: bool = False, tick: float = 0.5,
-                 on_failed: Callable[[list[Notification]], None] | None = None) -> None:
+                 on_failed: Callable[[list[tuple]], None] | None = None) -> None:
         self._connect = connect  # () -> a psycopg connection (used as a context manager by tools)
         self._bundle = bundle_provider
         self._max = max_in_flight
@@ -89,6 +91,7 @@ class Notifier:
         self._after = 0  # highest outbox seq read
         self._taken = 0  # rows taken since start
         self._more = True  # the outbox may hold rows past _after
+        self._wakes = 0  # wake() calls: a read that began before the last one must not clear _more
         self._rescan_at = 0.0
         self._state_at = 0.0
         self._drivers: dict[str, tuple[Channel, Driver]] = {}
@@ -109,6 +112,10 @@ class Notifier:
         self._thread.start()
         self._ready.wait(5.0)
 
+    @property
+    def started(self) -> bool:
+        return self._thread.is_alive()
+
     def stop(self, timeout: float = 5.0) -> None:
         if not self._thread.is_alive():
             return
@@ -120,6 +127,7 @@ class Notifier:
     def wake(self, *_: object) -> None:
         """New rows are in the outbox (the pipeline committed a batch); any thread."""
         self._more = True
+        self._wakes += 1
         loop = self._loop
         if loop is not None and not loop.is_closed():
             try:
@@ -184,6 +192,7 @@ class Notifier:
                 self._event.clear()
                 await self._read()
                 self._process(self._clock())
+            self._more = True  # what was committed before stop() is sent now, not at the next start
             await self._read()
             self._process(self._clock())
             await self._finish(self._stop_timeout)
@@ -237,12 +246,13 @@ class Notifier:
         if not self._more or room <= 0:
             return
         limit = min(room, READ_BATCH)
+        wakes = self._wakes
         try:
             rows = await self._in_db(read_pending, self._after, limit)
         except Exception:
             await asyncio.sleep(min(self._tick, 0.5))  # PostgreSQL away: try again on the next pass
             return
-        self._more = len(rows) == limit
+        self._more = len(rows) == limit or self._wakes != wakes
         if rows:
             self._after = rows[-1].seq
             self._take(rows)
@@ -345,7 +355,8 @@ class Notifier:
             oid = getattr(n, "outbox_id", "")
             if oid:
                 self._done.append(oid)
-        lost = [n for n in msg.notifications if n.alert.id in failed and n.kind == "firing"]
+        lost = [(n.alert.id, n.alert.fingerprint, n.rule, n.channel, n.at)
+                for n in msg.notifications if n.alert.id in failed and n.kind == "firing"]
         if lost and self._on_failed is not None:
             try:
                 self._on_failed(lost)

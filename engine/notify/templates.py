@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..config.templates import render
+from . import defaults
 from .message import Message
 
 log = logging.getLogger("opsconductor.notify")
@@ -123,9 +124,15 @@ def render_message(msg: Message, body_default: str = BODY_TEXT,
     ctx = context(msg)
     errors: list[str] = []
     action = msg.action
-    title = _one(action.title_template if action else None, TITLE, ctx, errors, "title")
-    body_ctx = _escaped(ctx, escape) if escape else ctx
-    text = _one(action.body_template if action else None, body_default, body_ctx, errors, "body")
+    title_source = action.title_template if action else None
+    body_source = action.body_template if action else None
+    # The defaults as Python (defaults.py): the same text, without Jinja on the hot path.
+    title = defaults.title(ctx) if not title_source else _one(title_source, TITLE, ctx, errors, "title")
+    if not body_source and body_default is BODY_TEXT and escape is None:
+        text = defaults.body_text(ctx)
+    else:
+        body_ctx = _escaped(ctx, escape) if escape else ctx
+        text = _one(body_source, body_default, body_ctx, errors, "body")
     title = " ".join(title.split())
     if msg.storm:  # a digest says so, in words, before anything else
         title, text = storm_title(msg, title), storm_note(msg, escape) + "\n\n" + text.strip()

@@ -135,10 +135,11 @@ class PipelineWorker:
         """An operator acknowledged or resolved an alert (already stored); any thread."""
         self._changes.append((alert_id, status))
 
-    def notifications_failed(self, notifications: Sequence) -> None:
-        """Firing notifications whose delivery finally failed (the notifier's thread): the
-        stage thread takes them out of the view's throttles and resolve targets."""
-        self._undelivered.extend(notifications)
+    def notifications_failed(self, failed: Sequence[tuple]) -> None:
+        """Firing notifications whose delivery finally failed, as (alert id, fingerprint,
+        rule, channel, decided at), from the notifier; any thread. The stage thread takes
+        them out of the view's throttles and resolve targets."""
+        self._undelivered.extend(failed)
 
     def alive(self) -> bool:
         """The stage thread runs and a writer process is there (a dead one is being replaced)."""
@@ -180,8 +181,8 @@ class PipelineWorker:
         while not self._stop.is_set():
             batch, segments = self.intake.take(self._max_batch, 0.05)
             changes = _drain(self._changes)
-            for n in _drain(self._undelivered):
-                self._current().state.untold(n.alert.id, n.alert.fingerprint, n.rule, n.channel, n.at)
+            for failed in _drain(self._undelivered):
+                self._current().state.untold(*failed)
             replays = _drain(self._replays)
             batch = replays + batch
             due = time.monotonic() >= next_tick

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Iterable
 
 import psycopg
@@ -23,7 +23,7 @@ from psycopg.rows import dict_row
 from ..ids import new_id
 from ..model import Alert
 from .alerts import ALERT_COLUMNS, _alert_from_row
-from .copytext import lines
+from .copytext import copy_block, lines
 from .notification_log import NotificationAttempt, payload_json
 
 COPY_OUTBOX = "COPY notification_outbox (alert_id, id, rule_name, channel, kind, decided_at) FROM STDIN"
@@ -94,27 +94,29 @@ def settle(conn: psycopg.Connection, attempts: Sequence[NotificationAttempt], do
             cur.execute("DELETE FROM notification_outbox WHERE id = ANY(%s::uuid[])", (list(done),))
 
 
+_STAGE_LOG = ("CREATE TEMP TABLE IF NOT EXISTS opsc_stage_log (alert_id uuid, rule_id uuid, rule_name text,"
+              " channel text, recipient text, status text, error_message text, payload jsonb, sent_at timestamptz,"
+              " response_time_ms int) ON COMMIT DELETE ROWS")
+
+
 def append_attempts(cur: psycopg.Cursor, attempts: Sequence[NotificationAttempt]) -> None:
-    """Attempts as notification_log rows in one statement (the rule id looked up by name)."""
+    """Attempts as notification_log rows: COPY into a staging table, then one INSERT that
+    looks up each rule's id by name. (Array parameters were the first try: psycopg escapes
+    every element of a text[] with a regular expression, half the notifier's database time.)"""
     if not attempts:
         return
+    cur.execute(_STAGE_LOG)
+    copy_block(cur, "COPY opsc_stage_log FROM STDIN", lines(
+        (a.alert_id, a.rule_id, a.rule_name, a.channel, a.recipient, a.status, a.error_message,
+         payload_json(a.payload), a.sent_at or datetime.now(timezone.utc), a.response_time_ms) for a in attempts))
     cur.execute(
-        """
-        INSERT INTO notification_log (alert_id, rule_id, rule_name, channel, recipient, status, error_message,
-                                      payload, sent_at, response_time_ms)
-        SELECT v.alert_id, COALESCE(v.rule_id, (SELECT r.id FROM notification_rules r WHERE r.name = v.rule_name
-                                                LIMIT 1)),
-               v.rule_name, v.channel, v.recipient, v.status, v.error, v.payload::jsonb, COALESCE(v.sent_at, NOW()),
-               v.ms
-        FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-                    %s::timestamptz[], %s::int[])
-             AS v(alert_id, rule_id, rule_name, channel, recipient, status, error, payload, sent_at, ms)
-        """,
-        ([a.alert_id for a in attempts], [a.rule_id for a in attempts], [a.rule_name for a in attempts],
-         [a.channel for a in attempts], [a.recipient for a in attempts], [a.status for a in attempts],
-         [a.error_message for a in attempts],
-         [payload_json(a.payload) for a in attempts],
-         [a.sent_at for a in attempts], [a.response_time_ms for a in attempts]))
+        "INSERT INTO notification_log (alert_id, rule_id, rule_name, channel, recipient, status, error_message,"
+        "                              payload, sent_at, response_time_ms)"
+        " SELECT s.alert_id, COALESCE(s.rule_id, (SELECT r.id FROM notification_rules r WHERE r.name = s.rule_name"
+        "                                          LIMIT 1)),"
+        "        s.rule_name, s.channel, s.recipient, s.status, s.error_message, s.payload, s.sent_at,"
+        "        s.response_time_ms"
+        " FROM opsc_stage_log s")
 
 
 def outbox_state(conn: psycopg.Connection) -> OutboxState:

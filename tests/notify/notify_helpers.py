@@ -3,6 +3,7 @@ notifications, a fake clock, and the notification log read back from PostgreSQL.
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -74,6 +75,20 @@ def log_rows(db_url: str, channel: str | None = None) -> list[dict[str, Any]]:
 def outbox_count(db_url: str) -> int:
     with psycopg.connect(db_url) as conn:
         return conn.execute("SELECT count(*) FROM notification_outbox").fetchone()[0]
+
+
+DEADLINE = 60.0  # seconds an "eventually" may take before the test fails
+
+
+def eventually(check, what: str):
+    """Poll `check` until it holds, within a bounded deadline (not a timing assertion)."""
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"not within {DEADLINE:g}s: {what}")
 
 
 def connector(db_url: str):

@@ -7,29 +7,16 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import psycopg
 import pytest
-from notify_helpers import FAST, connector, load_tree, log_rows, make_alert, notification, outbox_count, store_alerts
+from notify_helpers import (FAST, connector, eventually, load_tree, log_rows, make_alert, notification, outbox_count,
+                            store_alerts)
 
 from opsconductor.engine.notify.delivery import RetryPolicy
 from opsconductor.engine.notify.notifier import Notifier
 from opsconductor.engine.store.notification_log import load_told
 from opsconductor.engine.store.outbox import add_pending
-
-DEADLINE = 60.0  # seconds any "eventually" below may take before the test fails
-
-
-def eventually(check, what: str):
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"not within {DEADLINE:g}s: {what}")
-
 
 CHILD = textwrap.dedent("""
     import sys, time

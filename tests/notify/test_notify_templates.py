@@ -88,3 +88,21 @@ def test_run_time_failure_falls_back_to_the_default(tmp_path) -> None:
     r = render_message(msg)
     assert r.title == "[CRITICAL] UPS Low Battery - ups" and "ZeroDivisionError" in r.errors[0]
     assert r.text == "\n"  # the sandbox hides internals: renders nothing, raises nothing
+
+
+@pytest.mark.parametrize("kind", ["firing", "resolved"])
+@pytest.mark.parametrize("count", [1, 3])
+@pytest.mark.parametrize("dashboard", ["https://opsc.example.net", None])
+def test_python_defaults_say_what_the_jinja_defaults_say(tmp_path, kind, count, dashboard) -> None:
+    from opsconductor.engine.config.templates import render
+    from opsconductor.engine.notify import defaults
+    from opsconductor.engine.notify.templates import context
+
+    variants = [make_alert(1, device_ip="10.20.0.5", device_name="site1-ups"),
+                make_alert(2, device_ip="10.20.0.6", message=None, title="Link down on 10.20.0.6"),
+                make_alert(3, device_ip="10.20.0.7", device_name="10.20.0.7", title="Tab\there {{ x }}")]
+    msg = message(tmp_path, variants[:count], kind=kind, dashboard=dashboard)
+    for m in (msg, msg.single(count - 1)):
+        ctx = context(m)
+        assert defaults.title(ctx) == render(TITLE, ctx)
+        assert defaults.body_text(ctx).strip() == render(BODY_TEXT, ctx).strip()

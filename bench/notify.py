@@ -1,0 +1,311 @@
+"""Notifications end to end, through the real front door: a live `opsc serve`, alerts in,
+a webhook channel out to a local sink. What the operator gets, not what was committed.
+
+    .venv/bin/python bench/notify.py [--alerts 20000] [--rate 1000] [--per-post 1] [--traps 5000]
+
+1. webhook: --alerts Alertmanager-format alerts, --per-post per POST, paced at --rate
+   alerts/s (0 = as fast as 32 keep-alive connections go) to POST /api/v1/events/am;
+2. traps: --traps SNMPv2c linkDown traps (each its own ifIndex, so its own alert) by UDP
+   to the snmp_trap connector, at --rate.
+
+Every new alert is one notification (a rule sends everything to the `hook` webhook
+channel, no grouping, no storm guard) to a sink in this process. Prints per scenario:
+intake (alerts/s accepted, POST latency), delivered/s, latency POST→sink p50/p90/p99
+(traps: k-th sent → k-th delivered), dropped (sent − delivered; must be 0), CPU of the
+engine's processes per notification, and their peak RSS. A scratch database next to
+OPSC_DATABASE_URL / OPSC_TEST_DATABASE_URL (or an embedded PostgreSQL) is dropped at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import aiohttp
+import orjson
+import psutil
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).parent))
+from benchdb import scratch_database, server_url  # noqa: E402
+from traps import MARK, template  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "bench-token-1"
+WAIT_AFTER = 120.0  # seconds to wait for the last deliveries after the last send
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tree(directory: Path, sink: str, trap_port: int) -> None:
+    shutil.copytree(ROOT / "oidmaps", directory / "oidmaps")
+    (directory / "connectors.d").mkdir()
+    (directory / "rules").mkdir()
+    (directory / "connectors.d" / "am.yaml").write_text(
+        "name: am\ntype: webhook\nformat: alertmanager\nauth:\n  bearer_token: ${env:BENCH_TOKEN}\n")
+    (directory / "connectors.d" / "traps.yaml").write_text(
+        f"name: traps\ntype: snmp_trap\nlisten:\n  - 127.0.0.1:{trap_port}\ncommunities:\n  - ${{env:BENCH_COMMUNITY}}\nunmapped: alert\n")
+    (directory / "rules" / "notify.yaml").write_text(
+        f"channels:\n  - name: hook\n    type: webhook\n    url: {sink}/hook\n    timeout: 10s\n    storm_guard: false\n"
+        "rules:\n  - name: everything\n    notify:\n      channels: [hook]\n")
+
+
+class Sink:
+    """The receiver: records when each notification arrived and which alert titles it carried."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[tuple[float, str]] = []
+        self.port = free_port()
+        self.ready = threading.Event()
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        body = orjson.loads(await request.read())
+        now = time.time()
+        for a in body.get("alerts", ()):
+            self.arrivals.append((now, (a.get("title") or "").split(" - ", 1)[0]))  # "bench-7 - 10.0.0.7"
+        return web.Response(text="ok")
+
+    def run(self) -> None:
+        async def main():
+            app = web.Application()
+            app.router.add_post("/hook", self._hook)
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", self.port).start()
+            self.ready.set()
+            await asyncio.Event().wait()
+        asyncio.run(main())
+
+
+class Engine:
+    def __init__(self, config: Path, database: str, port: int) -> None:
+        env = {**os.environ, "BENCH_TOKEN": TOKEN, "BENCH_COMMUNITY": "public", "OPSC_ADMIN_TOKEN": "bench-admin-1"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "opsconductor.engine.cli", "serve", "--config", str(config),
+                                      "--database-url", database, "--port", str(port), "--no-watch",
+                                      "--skip-rule-tests"], env=env, stdout=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{port}"
+        self.ps = psutil.Process(self.proc.pid)
+        self.peak_rss = 0
+
+    def processes(self) -> list[psutil.Process]:
+        try:
+            return [self.ps, *self.ps.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def cpu(self) -> float:
+        total = 0.0
+        for p in self.processes():
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def sample_rss(self) -> None:
+        rss = 0
+        for p in self.processes():
+            try:
+                rss += p.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        self.peak_rss = max(self.peak_rss, rss)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def am_body(first: int, count: int) -> bytes:
+    return orjson.dumps({"version": "4", "status": "firing", "receiver": "opsc", "alerts": [
+        {"status": "firing", "labels": {"alertname": "BenchDown", "instance": f"10.{(i >> 16) & 255}.{(i >> 8) & 255}."
+                                        f"{i & 255}:9100", "severity": "critical", "job": "bench"},
+         "annotations": {"summary": f"bench-{i}"}, "startsAt": "2026-03-01T12:00:00Z",
+         "fingerprint": f"b{i:015x}"} for i in range(first, first + count)]})
+
+
+async def post_alerts(base: str, total: int, per_post: int, rate: float) -> tuple[dict[str, float], list[float], int]:
+    """Sends; returns title → send time, POST latencies and failed POSTs."""
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+    failed = 0
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    sem = asyncio.Semaphore(32)
+    started = time.perf_counter()
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32)) as session:
+        async def one(first: int) -> None:
+            nonlocal failed
+            count = min(per_post, total - first)
+            body = am_body(first, count)
+            async with sem:
+                t0 = time.time()
+                try:
+                    async with session.post(f"{base}/api/v1/events/am", data=body, headers=headers) as r:
+                        await r.read()
+                        ok = r.status == 202
+                except aiohttp.ClientError:
+                    ok = False
+                latencies.append(time.time() - t0)
+            if ok:
+                for i in range(first, first + count):
+                    sent[f"bench-{i}"] = t0
+            else:
+                failed += count
+
+        tasks = []
+        for first in range(0, total, per_post):
+            if rate:
+                delay = started + first / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(first)))
+        await asyncio.gather(*tasks)
+    return sent, latencies, failed
+
+
+def send_traps(port: int, total: int, rate: float) -> list[float]:
+    packet = template("public")
+    at = packet.index(MARK.to_bytes(4, "big"))
+    times = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        started = time.perf_counter()
+        for i in range(total):
+            if rate:
+                delay = started + i / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            times.append(time.time())
+            s.sendto(packet[:at] + (1_000_000 + i).to_bytes(4, "big") + packet[at + 4:], ("127.0.0.1", port))
+    return times
+
+
+def wait_for(sink: Sink, engine: Engine, count: int, since: int) -> None:
+    deadline = time.monotonic() + WAIT_AFTER
+    while len(sink.arrivals) - since < count and time.monotonic() < deadline:
+        engine.sample_rss()
+        time.sleep(0.05)
+
+
+def pct(values: list[float], q: float) -> float:
+    data = sorted(values)
+    return data[min(len(data) - 1, int(q * len(data)))] if data else float("nan")
+
+
+def engine_figures(engine: Engine) -> str:
+    """The engine's own view from /metrics: receipt → commit latency, the outbox."""
+    import urllib.request
+
+    try:
+        text = urllib.request.urlopen(f"{engine.url}/metrics", timeout=10).read().decode()
+    except OSError as exc:
+        return f"/metrics unreadable: {exc}"
+    values = {}
+    for line in text.splitlines():
+        if line.startswith(("opsc_pipeline_latency_seconds{", "opsc_notification_outbox_depth ",
+                            "opsc_notification_outbox_oldest_seconds ", 'opsc_notifications_total{status="dropped"}')):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    p50 = values.get('opsc_pipeline_latency_seconds{quantile="0.5"}', float("nan"))
+    p99 = values.get('opsc_pipeline_latency_seconds{quantile="0.99"}', float("nan"))
+    return (f"receipt→commit p50 {p50 * 1000:,.1f} ms p99 {p99 * 1000:,.1f} ms (recent events); outbox now "
+            f"{values.get('opsc_notification_outbox_depth', 0):,.0f} rows")
+
+
+def report(name: str, sent: int, delivered: int, latencies: list[float], first: float, last: float,
+           cpu: float, engine: Engine, intake: str) -> None:
+    span = max(last - first, 1e-9)
+    print(f"\n{name}")
+    print(f"  intake       {intake}")
+    print(f"  delivered    {delivered:,} of {sent:,} in {span:.1f} s: {delivered / span:,.0f} notifications/s")
+    print(f"  latency      p50 {pct(latencies, .5) * 1000:,.1f} ms  p90 {pct(latencies, .9) * 1000:,.1f} ms"
+          f"  p99 {pct(latencies, .99) * 1000:,.1f} ms  max {max(latencies, default=0) * 1000:,.1f} ms")
+    print(f"  dropped      {sent - delivered:,}")
+    print(f"  CPU          {cpu / max(delivered, 1) * 1000:.2f} ms per notification (engine, writer and notifier"
+          " processes, intake included)")
+    print(f"  RSS          {engine.peak_rss / 2**20:,.0f} MiB peak (engine, writer and notifier processes)")
+    print(f"  engine       {engine_figures(engine)}")
+
+
+async def webhook_scenario(args, engine: Engine, sink: Sink) -> None:
+    since, cpu0 = len(sink.arrivals), engine.cpu()
+    t0 = time.time()
+    sent, post_lat, failed = await post_alerts(engine.url, args.alerts, args.per_post, args.rate)
+    t1 = time.time()
+    await asyncio.to_thread(wait_for, sink, engine, len(sent), since)
+    arrivals = {title: at for at, title in sink.arrivals[since:] if title in sent}
+    latencies = [arrivals[t] - sent[t] for t in arrivals]
+    last = max(arrivals.values(), default=t1)
+    intake = (f"{len(sent):,} alerts accepted in {t1 - t0:.1f} s ({len(sent) / max(t1 - t0, 1e-9):,.0f}/s, "
+              f"{args.per_post}/POST), POST p50 {pct(post_lat, .5) * 1000:.1f} ms p99 {pct(post_lat, .99) * 1000:.1f} ms,"
+              f" {failed} refused")
+    report(f"webhook in → webhook out ({args.alerts:,} alerts, rate {args.rate or 'unpaced'}/s)", len(sent),
+           len(arrivals), latencies, t0, last, engine.cpu() - cpu0, engine, intake)
+
+
+def trap_scenario(args, engine: Engine, sink: Sink, port: int) -> None:
+    since, cpu0 = len(sink.arrivals), engine.cpu()
+    t0 = time.time()
+    times = send_traps(port, args.traps, args.rate)
+    t1 = time.time()
+    wait_for(sink, engine, len(times), since)
+    got = sorted(at for at, _ in sink.arrivals[since:])
+    latencies = [g - s for g, s in zip(got, times)]  # k-th sent → k-th delivered (traps carry no id we can read)
+    intake = f"{len(times):,} traps sent in {t1 - t0:.1f} s ({len(times) / max(t1 - t0, 1e-9):,.0f}/s) over UDP"
+    report(f"trap in → webhook out ({args.traps:,} traps)", len(times), len(got), latencies, t0,
+           max(got, default=t1), engine.cpu() - cpu0, engine, intake)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--alerts", type=int, default=20_000)
+    parser.add_argument("--per-post", type=int, default=1)
+    parser.add_argument("--rate", type=float, default=1_000.0, help="alerts (traps) per second; 0 = unpaced")
+    parser.add_argument("--traps", type=int, default=5_000)
+    args = parser.parse_args()
+    sink = Sink()
+    threading.Thread(target=sink.run, daemon=True).start()
+    sink.ready.wait(10)
+    trap_port, port = free_port(socket.SOCK_DGRAM), free_port()
+    with tempfile.TemporaryDirectory(prefix="opsc-bench-notify-") as tmp, server_url() as server, \
+            scratch_database(server) as database:
+        tree(Path(tmp), f"http://127.0.0.1:{sink.port}", trap_port)
+        engine = Engine(Path(tmp), database, port)
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                if engine.proc.poll() is not None:
+                    raise SystemExit(f"opsc serve exited with {engine.proc.returncode}")
+                try:
+                    import urllib.request
+                    urllib.request.urlopen(f"{engine.url}/healthz", timeout=1).read()
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            print(f"opsc serve pid {engine.proc.pid} on {engine.url}; sink on 127.0.0.1:{sink.port}")
+            if args.alerts:
+                asyncio.run(webhook_scenario(args, engine, sink))
+            if args.traps:
+                trap_scenario(args, engine, sink, trap_port)
+        finally:
+            engine.stop()
+
+
+if __name__ == "__main__":
+    main()
