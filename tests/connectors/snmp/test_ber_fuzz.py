@@ -6,7 +6,6 @@ values match pysnmp is test_ber_differential.py's job.
 from __future__ import annotations
 
 import random
-import time
 
 from opsconductor.engine.connectors.snmp.ber import MAX_MESSAGE_SIZE, BerError, TrapMessage, decode_message
 from opsconductor.engine.connectors.snmp.convert import ConvertError, notification_of
@@ -37,12 +36,11 @@ def _valid(data: bytes) -> bool:
         return False
 
 
-def _run(packets) -> tuple[int, float]:
-    """Decode each packet; return (how many decoded, slowest decode in seconds)."""
+def _run(packets) -> int:
+    """Decode each packet; return how many decoded. (How fast: bench/trap_decode.py; tests assert
+    outcomes, never timings.)"""
     ok = 0
-    slowest = 0.0
     for data in packets:
-        start = time.perf_counter()
         try:
             msg = decode_message(data)
         except BerError as exc:
@@ -55,8 +53,7 @@ def _run(packets) -> tuple[int, float]:
                 notification_of(msg)
             except ConvertError:
                 pass
-        slowest = max(slowest, time.perf_counter() - start)
-    return ok, slowest
+    return ok
 
 
 def test_seed_packets_are_valid():
@@ -68,8 +65,7 @@ def test_random_bytes():
     rng = random.Random(1)
     packets = [bytes(rng.randrange(256) for _ in range(rng.randrange(0, 200))) for _ in range(5000)]
     packets += [b"\x30" + bytes(rng.randrange(256) for _ in range(rng.randrange(0, 120))) for _ in range(5000)]
-    ok, slowest = _run(packets)
-    assert slowest < 0.05
+    assert _run(packets) < len(packets)
 
 
 def test_random_structured_packets():
@@ -102,8 +98,7 @@ def test_random_structured_packets():
     for _ in range(4000):
         body = bytes([0x02, 0x01, rng.choice((0, 1, 3))]) + node(1) + node(1)
         packets.append(bytes([0x30]) + (length(len(body)) or b"\x80") + body)
-    ok, slowest = _run(packets)
-    assert slowest < 0.05
+    assert _run(packets) < len(packets)
 
 
 def test_mutated_real_packets():
@@ -125,12 +120,11 @@ def test_mutated_real_packets():
                 if not b:
                     break
         packets.append(bytes(b))
-    ok, slowest = _run(packets)
+    ok = _run(packets)
     assert 0 < ok < len(packets)
-    assert slowest < 0.05
 
 
-def test_pathological_inputs_are_fast():
+def test_pathological_inputs_are_refused_or_decoded():
     nested = b"\x24\x80" * 30000
     packets = [
         b"\x30\x80" + nested,  # deep indefinite nesting: stopped by the depth limit
@@ -149,6 +143,4 @@ def test_pathological_inputs_are_fast():
     pdu = b"\x02\x01\x00\x02\x01\x00\x02\x01\x00\x30\x83" + len(vbs).to_bytes(3, "big") + vbs
     body = b"\x02\x01\x01\x04\x00\xa7\x83" + len(pdu).to_bytes(3, "big") + pdu
     packets.append(b"\x30\x83" + len(body).to_bytes(3, "big") + body)
-    ok, slowest = _run(packets)
-    assert ok == 1  # only the big, valid one
-    assert slowest < 1.0
+    assert _run(packets) == 1  # only the big, valid one
