@@ -23,7 +23,8 @@ log = logging.getLogger("opsconductor.web")
 
 def topology_nodes(conn: psycopg.Connection) -> tuple[list[dict[str, Any]], list[topology.Node]]:
     deps = queries.dependencies(conn)
-    return deps, topology.build(deps, queries.device_states(conn))
+    ips = sorted({d["device_ip"] for d in deps} | {d["depends_on_ip"] for d in deps})
+    return deps, topology.build(deps, queries.device_states(conn, ips))
 
 
 def connectors(conn: psycopg.Connection) -> list[dict[str, Any]]:

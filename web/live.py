@@ -110,6 +110,7 @@ class LiveHub:
             if not self.streams:
                 continue
             try:
+                # Non-alert news ("silences") has no rows: the pages still redraw (counts, badges).
                 rows = await self.db.run(queries.alerts_by_ids, list(dict.fromkeys(ids)), queries.AlertFilter())
                 counts = await self.db.run(queries.open_counts)
             except Exception as exc:  # the pool is down: the streams redraw when it is back

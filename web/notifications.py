@@ -13,9 +13,16 @@ WINDOW = "24 hours"
 
 def troubled(conn: psycopg.Connection, limit: int = 12) -> dict[str, Any]:
     """The newest failed or retrying deliveries of the last 24 h, each with its alert, and
-    how many there were. A delivery retried and then sent is not trouble any more: only the
-    latest attempt per alert, channel and recipient counts."""
+    how many there were. Retrying: still in the outbox after a failed attempt (migration
+    012). Failed: the latest logged attempt per alert, channel and recipient failed (one
+    retried and then sent is not trouble any more)."""
     with conn.cursor(row_factory=dict_row) as cur:
+        retrying = cur.execute(
+            "SELECT o.alert_id::text, o.channel, NULL AS recipient, 'retrying' AS status,"
+            " o.last_error || ' (attempt ' || o.attempts || ')' AS error_message, o.rule_name,"
+            " o.created_at AS sent_at, a.title, a.severity, a.device_name"
+            " FROM notification_outbox o LEFT JOIN alerts a ON a.id = o.alert_id WHERE o.attempts > 0"
+            " ORDER BY o.seq DESC LIMIT 500").fetchall()
         rows = cur.execute(
             "SELECT * FROM (SELECT DISTINCT ON (n.alert_id, n.channel, n.recipient) n.alert_id::text, n.channel,"
             " n.recipient, n.status, n.error_message, n.rule_name, n.sent_at, a.title, a.severity, a.device_name"
@@ -23,6 +30,9 @@ def troubled(conn: psycopg.Connection, limit: int = 12) -> dict[str, Any]:
             f" WHERE n.sent_at > now() - interval '{WINDOW}'"
             " ORDER BY n.alert_id, n.channel, n.recipient, n.sent_at DESC) last"
             " WHERE status = ANY(%s) ORDER BY sent_at DESC", (list(TROUBLE),)).fetchall()
+    pending = {(r["alert_id"], r["channel"]) for r in retrying}
+    rows = retrying + [r for r in rows if r["status"] == "failed" or (r["alert_id"], r["channel"]) not in pending]
+    rows.sort(key=lambda r: r["sent_at"], reverse=True)
     return {"rows": rows[:limit], "total": len(rows),
             "failed": sum(1 for r in rows if r["status"] == "failed"),
             "retrying": sum(1 for r in rows if r["status"] == "retrying")}

@@ -43,7 +43,8 @@ async def dependencies(request: Request) -> Response:
     deps, nodes = await request.app.state.db.run(topology_nodes)
     suppressed = sum(1 for n in nodes if n.suppressed)
     return page(request, "dependencies.html", {"deps": deps, "svg": topology.svg(nodes) if nodes else None,
-                                                "nodes": nodes, "suppressed": suppressed}, who=who)
+                                                "nodes": nodes, "suppressed": suppressed,
+                                                "paths": topology.paths_text(nodes)}, who=who)
 
 
 async def connectors_page(request: Request) -> Response:

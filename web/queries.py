@@ -35,10 +35,13 @@ SUMMARY_COLUMNS = (
     "alert_type", "connector", "occurred_at", "received_at", "last_occurrence_at", "occurrence_count",
     "correlated_to_id", "acknowledged_by", "resolved_at", "message",
 )  # fmt: skip
-SUMMARY_SQL = _SUMMARY = sql.SQL(", ").join(
-    sql.SQL("{}::text").format(sql.Identifier(c)) if c in ("id", "correlated_to_id") else sql.Identifier(c)
-    for c in SUMMARY_COLUMNS
-)
+SUMMARY_SQL = _SUMMARY = sql.SQL(", ").join([
+    *(sql.SQL("{}::text").format(sql.Identifier(c)) if c in ("id", "correlated_to_id") else sql.Identifier(c)
+      for c in SUMMARY_COLUMNS),
+    # Flapping (the engine's mark in custom fields): a badge, and a row that stays open.
+    sql.SQL("coalesce((custom_fields->>'flapping')::boolean, false) AS flapping"),
+    sql.SQL("custom_fields->>'flap_count' AS flap_count"),
+])
 
 
 # The text q= searches: title, message and device name as one string, the expression of
@@ -220,20 +223,39 @@ def dependencies(conn: psycopg.Connection) -> list[dict[str, Any]]:
                            "ORDER BY depends_on_ip, device_ip, dependency_type").fetchall()
 
 
-def device_states(conn: psycopg.Connection) -> dict[str, dict[str, Any]]:
-    """Per device IP with open alerts: counts by status, worst severity, a name."""
+def device_states(conn: psycopg.Connection, known: list[str] = ()) -> dict[str, dict[str, Any]]:
+    """Per device IP with open alerts: counts by status, worst severity, a name, and for
+    suppressed alerts the root device each was suppressed under (the path the engine used).
+    `known` (the IPs of the dependency graph) get a name from their latest alert even when
+    nothing is open on them."""
     rows = conn.execute(
         "SELECT device_ip, status, severity, count(*), max(device_name) FROM alerts "
         "WHERE status = ANY(%s) AND device_ip IS NOT NULL GROUP BY 1, 2, 3", (list(OPEN),)
     ).fetchall()
     states: dict[str, dict[str, Any]] = {}
     for ip, status, severity, n, name in rows:
-        st = states.setdefault(ip, {"name": None, "worst": None, "active": 0, "acknowledged": 0, "suppressed": 0})
+        st = states.setdefault(ip, _state())
         st["name"] = st["name"] or name
         st[status] += n
         if status != "suppressed" and (st["worst"] is None or Severity(severity).rank > Severity(st["worst"]).rank):
             st["worst"] = severity
+    under = conn.execute(
+        "SELECT a.device_ip, r.device_ip, max(r.device_name), count(*) FROM alerts a JOIN alerts r"
+        " ON r.id = a.correlated_to_id WHERE a.status = 'suppressed' AND a.correlated_to_id IS NOT NULL"
+        " AND a.device_ip IS NOT NULL AND r.device_ip IS NOT NULL GROUP BY 1, 2").fetchall()
+    for ip, root_ip, root_name, n in under:
+        states.setdefault(ip, _state())["under"][root_ip] = {"name": root_name, "count": n}
+    missing = [ip for ip in known if "/" not in ip and not (states.get(ip) or {}).get("name")]
+    if missing:
+        for ip, name in conn.execute(
+                "SELECT DISTINCT ON (device_ip) device_ip, device_name FROM alerts WHERE device_ip = ANY(%s)"
+                " AND device_name IS NOT NULL ORDER BY device_ip, received_at DESC", (missing,)).fetchall():
+            states.setdefault(ip, _state())["name"] = name
     return states
+
+
+def _state() -> dict[str, Any]:
+    return {"name": None, "worst": None, "active": 0, "acknowledged": 0, "suppressed": 0, "under": {}}
 
 
 def _where(parts: list[sql.Composable]) -> sql.Composable:

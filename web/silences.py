@@ -22,6 +22,7 @@ from opsconductor.engine.store import silences as store
 
 from .auth import Principal
 from .errors import ApiError
+from .live import CHANNEL
 from .queries import jsonable
 from .render import form, page, reader, signed_in_with, silenced_now
 
@@ -138,9 +139,15 @@ async def create(request: Request, who: Principal, body: Any) -> store.StoredSil
 
 
 async def _tell_engine(request: Request) -> None:
+    """The engine reads the ad-hoc silences again; open pages redraw (badges, counts, this page)."""
     engine = request.app.state.engine
     if engine is not None:
         await run_in_threadpool(engine.silences_changed)
+    await request.app.state.db.run(_notify_pages)
+
+
+def _notify_pages(conn: psycopg.Connection) -> None:
+    conn.execute("SELECT pg_notify(%s, 'silences')", (CHANNEL,))
 
 
 async def api_create(request: Request) -> JSONResponse:

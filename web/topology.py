@@ -4,6 +4,10 @@ Edges go device → upstream (dependencies.device_ip → depends_on_ip). Upstrea
 the top; each device one layer below its lowest upstream. An upstream may be a CIDR
 (a camera subnet behind a switch); devices with open alerts inside it are drawn under
 it, so a suppressed subtree shows up as the dashed nodes below the failed device.
+
+The suppression path is the one the engine used: each suppressed alert names its root
+(correlated_to_id), and the edges from the suppressed device up to that root's device are
+drawn as the path; other upstreams (the UPS that is fine) stay plain edges.
 """
 from __future__ import annotations
 
@@ -28,6 +32,12 @@ class Node:
     layer: int = 0
     x: float = 0.0
     y: float = 0.0
+    path_parents: set[str] = field(default_factory=set)  # upstreams on a suppression path the engine used
+
+    @property
+    def under(self) -> dict[str, dict[str, Any]]:
+        """Root device IP → {name, count} of the alerts here suppressed under it."""
+        return self.state.get("under") or {}
 
     @property
     def worst(self) -> str | None:
@@ -62,6 +72,7 @@ def build(deps: list[dict[str, Any]], states: dict[str, dict[str, Any]]) -> list
             child.parents.append(parent.key)
     for subnet in [n for n in list(nodes.values()) if n.subnet]:
         _add_members(subnet, nodes, states)
+    _paths(nodes)
     _layer(nodes)
     return sorted(nodes.values(), key=lambda n: (n.layer, n.key))[:MAX_NODES]
 
@@ -89,6 +100,45 @@ def _add_members(subnet: Node, nodes: dict[str, Node], states: dict[str, dict[st
             added += 1
     if worst:
         subnet.state["worst"] = worst
+
+
+def _paths(nodes: dict[str, Node]) -> None:
+    """Mark the edges from each suppressed device up to the root it was suppressed under."""
+    for n in list(nodes.values()):
+        for root in n.under:
+            route = _route(n.key, root, nodes, frozenset())
+            for child, parent in zip(route, route[1:]):
+                nodes[child].path_parents.add(parent)
+
+
+def _route(key: str, target: str, nodes: dict[str, Node], seen: frozenset[str]) -> list[str]:
+    if key == target:
+        return [key]
+    for p in nodes[key].parents if key in nodes else ():
+        if p not in seen:
+            rest = _route(p, target, nodes, seen | {key})
+            if rest:
+                return [key, *rest]
+    return []
+
+
+def paths_text(nodes: list[Node]) -> list[dict[str, Any]]:
+    """Each suppressed device's path to its root, as names and IPs, for the page's list."""
+    by_key = {n.key: n for n in nodes}
+    out = []
+    for n in nodes:
+        for root, info in sorted(n.under.items()):
+            hops, key = [], n.key
+            while True:
+                hop = by_key.get(key)
+                hops.append({"ip": key, "name": hop.name if hop else None})
+                nxt = next((p for p in sorted(hop.path_parents) if p in by_key), None) if hop else None
+                if key == root or nxt is None or len(hops) > 20:
+                    break
+                key = nxt
+            out.append({"device": n.key, "name": n.name, "root": root, "root_name": info.get("name"),
+                        "count": info.get("count", 0), "hops": hops})
+    return out
 
 
 _RANKS = {"critical": 5, "major": 4, "minor": 3, "warning": 2, "info": 1, "clear": 0}
@@ -150,16 +200,18 @@ def svg(nodes: list[Node]) -> Markup:
             x1, y1 = n.x + NODE_W / 2, n.y
             x2, y2 = parent.x + NODE_W / 2, parent.y + NODE_H
             mid = (y1 + y2) / 2
-            css = "edge suppressed" if n.suppressed and not n.worst else "edge"
-            out.append(f'<path class="{css}" d="M{x1:.0f},{y1:.0f} C{x1:.0f},{mid:.0f} {x2:.0f},{mid:.0f} '
-                       f'{x2:.0f},{y2:.0f}"/>')
+            on_path = p in n.path_parents
+            css = "edge path" if on_path else "edge suppressed" if n.suppressed and not n.worst else "edge"
+            tip = f"<title>suppression path: {escape(n.key)} → {escape(p)}</title>" if on_path else ""
+            out.append(f'<path class="{css}" data-from="{escape(n.key)}" data-to="{escape(p)}" d="M{x1:.0f},{y1:.0f} '
+                       f'C{x1:.0f},{mid:.0f} {x2:.0f},{mid:.0f} {x2:.0f},{y2:.0f}">{tip}</path>')
     for n in nodes:
         label = escape(n.key if not n.subnet else f"subnet {n.key}")
         name = escape(_short(n.name or ("" if not n.subnet else "devices inside"), 24))
         badge = _badge(n)
         href = f'/alerts?status=open&amp;device_ip={escape(n.key)}' if not n.subnet else "/alerts?status=open"
         out.append(
-            f'<a href="{href}"><g class="{n.css}" transform="translate({n.x:.0f},{n.y:.0f})">'
+            f'<a href="{href}"><g class="{n.css}" data-key="{escape(n.key)}" transform="translate({n.x:.0f},{n.y:.0f})">'
             f'<title>{label} {escape(n.name or "")} {escape(badge)}</title>'
             f'<rect width="{NODE_W}" height="{NODE_H}" rx="6"/>'
             f'<text class="ip" x="10" y="20">{label}</text>'
@@ -177,7 +229,8 @@ def _badge(n: Node) -> str:
     if open_:
         parts.append(f"{open_} open")
     if n.state.get("suppressed"):
-        parts.append(f"{n.state['suppressed']} supp")
+        roots = [info.get("name") or ip for ip, info in sorted(n.under.items())]
+        parts.append(f"{n.state['suppressed']} supp" + (f" ↑{roots[0]}" if len(roots) == 1 else ""))
     return " · ".join(parts)
 
 
@@ -188,4 +241,5 @@ def _short(text: str, n: int) -> str:
 def as_json(nodes: list[Node]) -> list[dict[str, Any]]:
     return [{"device": n.key, "name": n.name, "subnet": n.subnet, "upstreams": n.parents, "layer": n.layer,
              "worst_severity": n.worst, "open": n.state.get("active", 0) + n.state.get("acknowledged", 0),
-             "suppressed": n.state.get("suppressed", 0)} for n in nodes]
+             "suppressed": n.state.get("suppressed", 0), "suppressed_under": sorted(n.under),
+             "suppression_path_upstreams": sorted(n.path_parents)} for n in nodes]

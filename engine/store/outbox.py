@@ -92,6 +92,12 @@ def settle(conn: psycopg.Connection, attempts: Sequence[NotificationAttempt], do
                         ([i for i, _ in retried], [e for _, e in retried]))
         if done:
             cur.execute("DELETE FROM notification_outbox WHERE id = ANY(%s::uuid[])", (list(done),))
+        # Open dashboards redraw (a failed page shows on the overview within a second).
+        touched = ",".join(dict.fromkeys(str(a.alert_id) for a in attempts if a.alert_id))
+        if len(touched) > 7900:  # NOTIFY's payload limit is 8000 bytes
+            touched = touched[:7900].rsplit(",", 1)[0]
+        if touched:
+            cur.execute("SELECT pg_notify('opsc_alerts', %s)", (touched,))
 
 
 _STAGE_LOG = ("CREATE TEMP TABLE IF NOT EXISTS opsc_stage_log (alert_id uuid, rule_id uuid, rule_name text,"

@@ -128,3 +128,18 @@ def test_login_next_stays_on_site(client):
     r = client.post("/login", data={"token": OPERATOR, "csrf": csrf_of(page.text), "next": "//evil.example/x"},
                     follow_redirects=False)
     assert r.headers["location"] == "/"
+
+
+def test_topology_draws_the_suppression_path_the_engine_used(client, db_url):
+    ids = seed(db_url)
+    html = client.get("/dependencies").text
+    # cameras → their subnet → the access switch: the path; the switch's UPS feed is not on it.
+    assert 'class="edge path" data-from="10.20.1.21" data-to="10.20.1.0/24"' in html
+    assert 'class="edge path" data-from="10.20.1.0/24" data-to="10.20.1.1"' in html
+    assert 'class="edge" data-from="10.20.1.1" data-to="10.20.9.10"' in html
+    paths = re.search(r'<section class="panel" id="paths".*?</section>', html, re.S).group(0)
+    assert "cam-north-01" in paths and "10.20.1.21" in paths and "sw-access-north" in paths
+    devices = {d["device"]: d for d in client.get("/api/v1/dependencies").json()["devices"]}
+    assert devices["10.20.1.21"]["suppressed_under"] == ["10.20.1.1"]
+    assert devices["10.20.0.3"]["name"] == "core-sw-south"  # named from its alerts
+    assert ids["switch"]

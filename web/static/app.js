@@ -176,7 +176,23 @@
     });
   }
 
+  // Theme: the system's preference unless the toggle chose one (kept in this browser).
+  var THEME_KEY = "opsc-theme";
+  function applyTheme() {
+    var chosen = null;
+    try { chosen = window.localStorage.getItem(THEME_KEY); } catch (e) { /* storage off */ }
+    var light = chosen ? chosen === "light" : window.matchMedia("(prefers-color-scheme: light)").matches;
+    document.documentElement.setAttribute("data-theme", light ? "light" : "dark");
+  }
+  applyTheme();
+
   document.addEventListener("DOMContentLoaded", function () {
+    var toggle = document.getElementById("theme");
+    if (toggle) toggle.addEventListener("click", function () {
+      var next = document.documentElement.getAttribute("data-theme") === "light" ? "dark" : "light";
+      try { window.localStorage.setItem(THEME_KEY, next); } catch (e) { /* storage off */ }
+      document.documentElement.setAttribute("data-theme", next);
+    });
     tickClock();
     setInterval(tickClock, 1000);
     setInterval(refreshTimes, 15000);
