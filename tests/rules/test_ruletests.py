@@ -115,3 +115,17 @@ def test_junit_and_github_formats(tmp_path) -> None:
     annotation = next(line for line in github.stdout.splitlines() if "wrong channel" in line)
     assert annotation.startswith(f"::error file={tree}/rules/tests/failing.yaml,line=15,title=opsc test%3A wrong channel::")
     assert "notifications[0].channel" in annotation
+
+
+def test_the_schema_spells_the_engines_lists() -> None:
+    """Kinds, silence fields and operators are written in the schema too: they must agree."""
+    from opsconductor.engine.config.schema import kind_schema
+    from opsconductor.engine.pipeline.effects import KINDS
+    from opsconductor.engine.pipeline.silences import ADHOC_OPS
+    from opsconductor.engine.rules.fields import MATCH_FIELDS
+
+    defs = kind_schema("ruletest")["$defs"]
+    assert defs["expect_notification"]["properties"]["kind"]["enum"] == list(KINDS)
+    match = defs["event"]["properties"]["silence"]["properties"]["match"]
+    assert match["propertyNames"]["anyOf"][0]["enum"] == list(MATCH_FIELDS)
+    assert list(match["additionalProperties"]["anyOf"][2]["properties"]) == list(ADHOC_OPS)
