@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping
@@ -60,7 +61,7 @@ class Pollers:
             if broken:
                 raise StepError(f"poll of {name}: the poller cannot read the answer: {'; '.join(broken)}")
             return list(out)
-        asyncio.run(connector.poll_once())
+        run_coroutine(connector.poll_once())
         status = connector.status()
         if status.status == "failing":
             missing = f"; unanswered: {', '.join(book.unanswered)} (answer keys: {', '.join(map(str, book.answer)) or 'none'})" \
@@ -85,6 +86,17 @@ class Pollers:
         if isinstance(connector, TokenPollingConnector):
             connector._set_token("opsc-rule-test-token", None)  # logged in: the test gives the data, not the login
         return connector, book, out
+
+
+def run_coroutine(coro: Any) -> Any:
+    """asyncio.run, also when the caller's thread already runs a loop (a reload started from
+    one): then the poll gets a thread and a loop of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1, thread_name_prefix="opsc-ruletest-poll") as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 # ---- HTTP ------------------------------------------------------------------------------------
@@ -154,7 +166,7 @@ def _read(poller: SnmpPoller, target: Target, answer: Mapping[str, Any]) -> tupl
     if values is None:
         return target, NoAnswer("no answer (the test gives none for this target)")
     try:
-        return target, asyncio.run(poller.read(AnswerSession(values, target), target))
+        return target, run_coroutine(poller.read(AnswerSession(values, target), target))
     except Exception as exc:  # noqa: BLE001 - one target's failure is that target's, as in poll_once
         return target, exc
 

@@ -129,3 +129,14 @@ def test_the_schema_spells_the_engines_lists() -> None:
     match = defs["event"]["properties"]["silence"]["properties"]["match"]
     assert match["propertyNames"]["anyOf"][0]["enum"] == list(MATCH_FIELDS)
     assert list(match["additionalProperties"]["anyOf"][2]["properties"]) == list(ADHOC_OPS)
+
+
+def test_rule_tests_run_from_inside_an_event_loop() -> None:
+    """A reload may start from a thread that runs a loop: poll steps still run."""
+    import asyncio
+
+    async def inside():
+        return run_tests(load_bundle(ROOT))
+
+    results = asyncio.run(inside())
+    assert results and all(r.passed for r in results), [r.format() for r in results if not r.passed]
