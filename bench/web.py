@@ -3,7 +3,9 @@
 Fills a scratch database (next to OPSC_DATABASE_URL / OPSC_TEST_DATABASE_URL, or an
 embedded PostgreSQL; dropped at the end) with 1,000,000 alerts, 100,000 of them open,
 by COPY; serves the real app with uvicorn on 127.0.0.1 and times common filters over
-HTTP, REQUESTS per case after a short warm-up. Prints p50/p99 per case. Goal: p99 < 100 ms.
+HTTP, REQUESTS per case after a short warm-up (the API cases walk forward page by page).
+Prints p50/p99 per case. Goal: p99 < 50 ms for every filter and page, text search (q=)
+included: a rare word (one device's name), a word in no alert, a common word.
 
     .venv/bin/python bench/web.py            # ALERTS=200000 for a quicker run
 """
@@ -52,6 +54,11 @@ CREATE INDEX idx_alerts_open_severity_received_at_id ON alerts (severity, receiv
 
 def fill(url: str) -> None:
     rnd = random.Random(7)
+    # The trigram index (migration 013) is built once after the load, as a restore would; the
+    # same definition, read back from the catalogue.
+    with psycopg.connect(url, autocommit=True) as conn:
+        search_index = conn.execute("SELECT pg_get_indexdef('idx_alerts_search_trgm'::regclass)").fetchone()[0]
+        conn.execute("DROP INDEX idx_alerts_search_trgm")
     columns = ("source_system", "source_alert_id", "device_ip", "device_name", "severity", "category", "alert_type",
                "title", "message", "status", "occurred_at", "received_at", "fingerprint", "raw_data")
     started = time.perf_counter()
@@ -71,6 +78,7 @@ def fill(url: str) -> None:
         conn.commit()
         conn.commit()
         conn.autocommit = True
+        conn.execute(search_index)
         conn.execute("VACUUM ANALYZE alerts")  # the steady state autovacuum keeps (visibility map set)
         if os.environ.get("PROPOSED_INDEXES") == "1":
             conn.execute(PROPOSED_MIGRATION)
@@ -92,10 +100,14 @@ def cases(url: str) -> list[tuple[str, str]]:
         ("device_ip (one device)", f"device_ip={ip}"),
         ("q=battery open", "status=open&q=battery"),
         ("q=battery all", "q=battery"),
+        ("q=device name (rare) all", "q=dev-0042"),
+        ("q=device name open", "status=open&q=dev-4242"),
+        ("q=no match", "q=zebrafish"),
+        ("q=no match, critical open", "status=open&severity=critical&q=zebrafish"),
         ("resolved, limit 200", "status=resolved&limit=200"),
     ]
     return [(f"API  {name}", f"/api/v1/alerts?{q}") for name, q in api] + \
-           [(f"PAGE {name}", f"/alerts?{q or 'status='}") for name, q in api[:4] + api[6:8]]
+           [(f"PAGE {name}", f"/alerts?{q or 'status='}") for name, q in api[:4] + api[6:8] + api[10:13]]
 
 
 def serve(url: str) -> tuple[uvicorn.Server, str]:
@@ -147,7 +159,7 @@ def main() -> None:
                     print(f"{name:34} {p50:8.1f} {p99:8.1f}", flush=True)
         finally:
             server.should_exit = True
-        print(f"worst p99: {worst:.1f} ms ({'meets' if worst < 100 else 'MISSES'} the 100 ms goal)")
+        print(f"worst p99: {worst:.1f} ms ({'meets' if worst < 50 else 'MISSES'} the 50 ms goal)")
 
 
 if __name__ == "__main__":

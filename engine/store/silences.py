@@ -51,11 +51,12 @@ def end(conn: psycopg.Connection, silence_id: int, by: str) -> StoredSilence | N
     return StoredSilence(**row) if row else None
 
 
-def live(conn: psycopg.Connection) -> list[StoredSilence]:
-    """Silences not ended: holding now or starting later (what the engine matches with)."""
+def live(conn: psycopg.Connection, now: datetime | None = None) -> list[StoredSilence]:
+    """Silences not ended at `now` (default: the database's clock): holding now or starting
+    later (what the engine matches with)."""
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(f"SELECT {_COLUMNS} FROM silences WHERE deleted_at IS NULL AND ends_at > now()"
-                           " ORDER BY starts_at, id").fetchall()
+        rows = cur.execute(f"SELECT {_COLUMNS} FROM silences WHERE deleted_at IS NULL"
+                           " AND ends_at > coalesce(%s, now()) ORDER BY starts_at, id", (now,)).fetchall()
     return [StoredSilence(**r) for r in rows]
 
 

@@ -292,3 +292,22 @@ def test_operator_acknowledges_several_from_the_list(site, page, engine):
     page.wait_for_url("**done=resolve**")
     assert page.locator(f'#alert-rows > tr[data-id="{first}"]').count() == 0
     shot(page, "alerts-bulk")
+
+
+def test_a_page_resynchronises_when_the_listen_connection_comes_back(site, page, db_url):
+    """News that no NOTIFY carried (the hub's LISTEN connection was cut) still reaches an
+    open page: the hub reconnects and every page redraws from the database."""
+    base, _ = site
+    page.goto(base + "/alerts")
+    page.wait_for_selector("#live:not(.down)", state="visible")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        deadline = time.monotonic() + 10  # the hub connects as the page subscribes
+        while not conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                               " AND query LIKE 'LISTEN%%'").fetchone()[0] and time.monotonic() < deadline:
+            conn.execute("SELECT pg_sleep(0.05)")
+        (quiet,) = insert_alerts(conn, [make_alert(title="Stored, never NOTIFYed",
+                                                   received_at=datetime.now(timezone.utc))])
+        cut = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                           " WHERE datname = current_database() AND query LIKE 'LISTEN%%'").fetchone()[0]
+        assert cut == 1
+    page.wait_for_selector(f'#alert-rows > tr[data-id="{quiet.id}"]')
