@@ -13,7 +13,8 @@ from typing import Any
 from ..errors import Level, Problem
 from ..model import Severity
 from .bundle import (Channel, ConnectorConfig, CorrelateAction, FlapPolicy, Device, Matcher, NotifyAction,
-                     OidMapping, Rule, RuleTest, SetAction, Silence, Source, TimeWindow, VarbindCondition)
+                     OidMapping, Rule, RuleTest, SetAction, Silence, Source, Suppression, TimeWindow,
+                     VarbindCondition)
 from .durations import parse_duration
 from .oids import parse_oid_pattern
 from .secrets import Secret, is_reference, resolve
@@ -81,6 +82,16 @@ class Builder:
         window = parse_duration(data["window"])
         return FlapPolicy(changes=data["changes"], window=window,
                           stable=parse_duration(data["stable"]) if "stable" in data else window)
+
+    @staticmethod
+    def suppression(data: dict) -> Suppression:
+        def per_type(value) -> MappingProxyType:
+            if value is None:
+                return MappingProxyType({})
+            if isinstance(value, dict):
+                return MappingProxyType({str(k): parse_duration(v) for k, v in value.items()})
+            return MappingProxyType({"default": parse_duration(value)})
+        return Suppression(settle=per_type(data.get("settle")), lookback=per_type(data.get("lookback")))
 
     # ---- OID maps -----------------------------------------------------------------------
 

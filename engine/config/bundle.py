@@ -228,6 +228,15 @@ class RuleTest:
     source: Source
 
 
+@dataclass(frozen=True)
+class Suppression:
+    """Timing of dependency suppression (dependencies.d `suppression:`), in seconds per dependency
+    type ("default" for the rest); None where the tree says nothing (then the engine's default)."""
+
+    settle: FrozenMap = field(default_factory=lambda: EMPTY)
+    lookback: FrozenMap = field(default_factory=lambda: EMPTY)
+
+
 DEFAULT_PRIORITY_MATRIX: FrozenMap = MappingProxyType({
     "high": MappingProxyType({"high": "P1", "medium": "P2", "low": "P3"}),
     "medium": MappingProxyType({"high": "P2", "medium": "P3", "low": "P4"}),
@@ -252,6 +261,7 @@ class Bundle:
     silences: tuple[Silence, ...] = ()
     tests: tuple[RuleTest, ...] = ()
     priority_matrix: FrozenMap = field(default_factory=lambda: DEFAULT_PRIORITY_MATRIX)
+    suppression: Suppression = field(default_factory=Suppression)
 
     def connector(self, name: str) -> ConnectorConfig | None:
         return next((c for c in self.connectors if c.name == name), None)

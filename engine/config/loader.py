@@ -61,7 +61,7 @@ KIND_HOME = {"connector": "connectors.d/", "oidmap": "oidmaps/", "dependency": "
 _SIGNATURES = {  # top-level keys that identify a kind
     "connector": {"connectors", "type"},
     "oidmap": {"mappings"},
-    "dependency": {"devices", "dependencies"},
+    "dependency": {"devices", "dependencies", "suppression"},
     "rule": {"rules", "channels", "silences", "priority_matrix"},
     "ruletest": {"tests"},
 }
@@ -175,7 +175,8 @@ def load_tree(root: str | Path, environ: Any = None, with_git: bool = True, chec
         connectors=tuple(parts.connectors), oid_mappings=tuple(parts.oid_mappings), devices=tuple(devices),
         dependencies=tuple(dependencies), channels=tuple(parts.channels), rules=tuple(parts.rules),
         silences=tuple(parts.silences), tests=tuple(parts.tests),
-        **({"priority_matrix": parts.priority_matrix} if parts.priority_matrix else {}))
+        **({"priority_matrix": parts.priority_matrix} if parts.priority_matrix else {}),
+        **({"suppression": parts.suppression} if parts.suppression else {}))
     with _located(problems, "rules/"):
         problems.extend(check_bundle(bundle, parts))
     if not any(p.level is Level.ERROR for p in problems):  # compiling needs a valid tree
@@ -265,6 +266,8 @@ class _Parts:
         self.tests: list[RuleTest] = []
         self.priority_matrix = None
         self.priority_matrix_sources: list = []
+        self.suppression = None
+        self.suppression_sources: list = []
         self.docs: dict[str, YamlDocument] = {}
         # Kinds with a file that did not load: a reference to a name such a file would have
         # defined is not reported (one mistake, one error), the tree is refused anyway.
@@ -289,6 +292,8 @@ class _Parts:
         self.tests += other.tests
         self.priority_matrix = other.priority_matrix
         self.priority_matrix_sources += other.priority_matrix_sources
+        self.suppression = other.suppression or self.suppression
+        self.suppression_sources += other.suppression_sources
 
     def locate(self, src: Source, *sub) -> Source:
         """The Source of a node below `src` (e.g. one list item of a rule), for precise errors."""
@@ -330,6 +335,9 @@ def _load_document(doc: YamlDocument, kind: str, builder: Builder, parts: _Parts
     elif kind == "dependency":
         parts.devices.extend(builder.devices(data))
         parts.raw_dependencies.extend((doc, *dep) for dep in builder.raw_dependencies(data))
+        if "suppression" in data:
+            parts.suppression_sources.append(builder.source(("suppression",)))
+            parts.suppression = parts.suppression or builder.suppression(data["suppression"])
     elif kind == "ruletest":
         parts.tests.extend(builder.tests(data))
     return []

@@ -271,6 +271,9 @@ def check_bundle(bundle: Bundle, parts: Any) -> list[Problem]:
         for src in parts.priority_matrix_sources[1:]:
             out.append(_p(src, src.path, f"priority_matrix is already defined at {first}",
                           hint="define it once in the tree"))
+    for src in parts.suppression_sources[1:]:
+        out.append(_p(src, src.path, f"suppression is already defined at {parts.suppression_sources[0]}",
+                      hint="define it once in the tree (dependencies.d)"))
     out += _oid_overlaps(bundle)
     out += _cycle_problems(bundle)
     out += _connector_problems(bundle, locate=parts.locate)

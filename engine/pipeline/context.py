@@ -11,6 +11,14 @@ from ..topology import Topology
 from .oidindex import OidIndex
 
 
+# Floors of the dependency-suppression timings when dependencies.d does not set them
+# (`suppression:`): at least one poll cycle of the slowest enabled polling connector, so a
+# child's own clear, polled, can arrive before it is paged on its own.
+SETTLE_FLOOR_SECONDS = 120.0
+LOOKBACK_FLOOR_SECONDS = 60.0
+NOT_POLLED = frozenset({"snmp_trap", "webhook"})
+
+
 @dataclass(frozen=True)
 class ConfigView:
     """A config version prepared for the pipeline (indexes built once per version)."""
@@ -29,6 +37,21 @@ class ConfigView:
     @cached_property
     def inventory(self) -> Inventory:
         return Inventory(self.bundle.devices)
+
+    @cached_property
+    def slowest_poll(self) -> float:
+        return max((c.poll_interval for c in self.bundle.connectors if c.enabled and c.type not in NOT_POLLED),
+                   default=0.0)
+
+    def settle(self, dependency_type: str) -> float:
+        """Seconds children still open after their root cleared wait before they go on their own."""
+        table = self.bundle.suppression.settle
+        return table.get(dependency_type, table.get("default", max(SETTLE_FLOOR_SECONDS, self.slowest_poll)))
+
+    def lookback(self, dependency_type: str) -> float:
+        """Seconds before a root arrived in which a child that arrived still gets linked under it."""
+        table = self.bundle.suppression.lookback
+        return table.get(dependency_type, table.get("default", max(LOOKBACK_FLOOR_SECONDS, self.slowest_poll)))
 
     @cached_property
     def root_causes(self) -> RootCauses:

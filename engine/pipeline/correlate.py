@@ -14,7 +14,7 @@ from ..model import Alert, Status, evolve, fingerprint
 from ..rules.fields import alert_fields
 from . import flapping
 from .effects import Change, Decision, EffectsBuilder
-from .work import REEVALUATE_AFTER_SECONDS, Candidate, Context, Work
+from .work import Candidate, Context, Work
 
 
 def correlate(work: Work, ctx: Context) -> Work:
@@ -137,9 +137,16 @@ def close_parents(closed: list[Alert], ctx: Context, fx: EffectsBuilder) -> None
 def children_to_reevaluate(root_id: str, now: datetime, ctx: Context) -> list[tuple[str, datetime]]:
     """The children still suppressed under a root that closed, each with when to look again
     (a recovering site should not page for every camera)."""
-    due = now + timedelta(seconds=REEVALUATE_AFTER_SECONDS)
-    return [(child_id, due) for child_id in sorted(ctx.state.children.get(root_id, ()))
+    return [(child_id, settle_due(child, now, ctx)) for child_id in sorted(ctx.state.children.get(root_id, ()))
             if (child := ctx.state.by_id.get(child_id)) is not None and child.status is Status.SUPPRESSED]
+
+
+def settle_due(child: Alert, now: datetime, ctx: Context) -> datetime:
+    """When to look again at a child whose root closed: after the settle time of the dependency
+    type it was suppressed through (dependencies.d `suppression.settle`)."""
+    rule = child.correlation_rule or ""
+    dtype = rule.split(":", 2)[1] if rule.startswith("dependency:") and rule.count(":") >= 2 else "default"
+    return now + timedelta(seconds=ctx.view.settle(dtype))
 
 
 def find_root(alert: Alert, ctx: Context, exclude: frozenset[str] = frozenset()):

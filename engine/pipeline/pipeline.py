@@ -20,7 +20,7 @@ from ..rules.engine import RuleEngine
 from ..rules.host import RulesHost
 from .context import ConfigView
 from . import flapping
-from .correlate import children_to_reevaluate, close_parents, correlate, dependency_rule, find_root
+from .correlate import children_to_reevaluate, close_parents, correlate, dependency_rule, find_root, settle_due
 from .effects import Change, Decision, Effects, EffectsBuilder
 from .enrich import enrich
 from .normalize import normalize
@@ -101,6 +101,9 @@ class Pipeline:
         or notified on their own after the grace period), repeat_interval, ended silences."""
         fx = EffectsBuilder(None)
         notifications, decisions = [], []
+        for child_id in sorted(self.state.orphans):  # their root closed before a restart
+            if (child := self.state.by_id.get(child_id)) is not None:
+                fx.reevaluate.append((child_id, settle_due(child, now, self.ctx)))
         for child_id, due in sorted(self.state.reevaluate.items(), key=lambda item: item[1]):
             if due > now:
                 continue
@@ -117,10 +120,18 @@ class Pipeline:
                                              self.view.version_id))
                 continue
             active = evolve(child, status=Status.ACTIVE, correlated_to_id=None, correlation_rule=None)
+            outcome = self.rules.evaluate(active, self.view.site(active.device_ip), now)
+            if outcome.suppress:  # a rule suppressed it too: that suppression stays
+                rule_, reason = outcome.suppress
+                kept = evolve(child, correlated_to_id=None, correlation_rule=rule_.name[:100])
+                fx.changes.append(Change(kept, "relinked", child.status))
+                fx.decisions.append(Decision(child.id, "correlate", rule_.name,
+                                             {"suppressed": reason, "reason": "root cleared, still open"},
+                                             self.view.version_id))
+                continue
             fx.changes.append(Change(active, "unsuppressed", child.status))
             fx.decisions.append(Decision(child.id, "correlate", "reevaluate",
                                          {"reason": "root cleared, still open"}, self.view.version_id))
-            outcome = self.rules.evaluate(active, self.view.site(active.device_ip), now)
             firing(active, outcome.notify, now, self.ctx, notifications, decisions, fx.held)
         closed = flapping.settled(now, self.ctx, fx, notifications, decisions)
         if closed:  # ended up, after flapping: as a clear would

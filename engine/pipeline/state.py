@@ -56,6 +56,7 @@ class ActiveAlerts:
     # window is open while members keep joining within the rule's window.
     parents: dict[tuple[str, tuple], tuple[str, datetime]] = field(default_factory=dict)
     reevaluate: dict[str, datetime] = field(default_factory=dict)  # child id → when to look again
+    orphans: set[str] = field(default_factory=set)  # children whose root closed before a restart
     # alert id → (rule, notify action) pairs held back (silence, throttle, flapping) until they may go
     held: dict[str, tuple] = field(default_factory=dict)
     # The database's ad-hoc silences, replaced whole (one assignment) when one is created or
@@ -169,6 +170,7 @@ class ActiveAlerts:
             else:
                 self.held.pop(alert_id, None)
         for child_id, due in effects.reevaluate:
+            self.orphans.discard(child_id)
             if due is None:
                 self.reevaluate.pop(child_id, None)
             elif child_id in self.by_id:
@@ -179,10 +181,16 @@ class ActiveAlerts:
     # ---- start-up: what `opsc serve` rebuilds from the database (and a rule test's restart) ----
 
     def rebuild(self, alerts: Iterable[Alert]) -> None:
-        """The open alerts, as stored (resolved ones are skipped)."""
+        """The open alerts, as stored (resolved ones are skipped). A child suppressed under a
+        dependency root that is no longer open (it cleared before the restart, or is missing) is
+        an orphan: the first tick looks at it again after the settle time, as if its root had
+        cleared then (the wait in memory did not survive the restart)."""
         for alert in alerts:
             if alert.status is not Status.RESOLVED:
                 self._put(alert)
+        self.orphans = {a.id for a in self.by_id.values()
+                        if a.status is Status.SUPPRESSED and a.correlated_to_id and a.correlated_to_id not in self.by_id
+                        and (a.correlation_rule or "").startswith("dependency:")}
 
     def restore_told(self, rows: Iterable[tuple[str, str, str, datetime]],
                      action_of: Callable[[str], NotifyAction | None]) -> None:

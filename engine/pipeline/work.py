@@ -11,9 +11,6 @@ from .context import ConfigView
 from .effects import Effects
 from .state import ActiveAlerts
 
-# Children still open when their root clears get this long to clear too before they
-# are notified on their own (a recovering site should not page for every camera).
-REEVALUATE_AFTER_SECONDS = 60.0
 
 
 @dataclass(frozen=True)

@@ -182,6 +182,7 @@ class Simulation:
         if self.pollers is not None:
             self.pollers.restart()
         self.record.note(self.now, f"restart: {len(state.by_id)} open alert(s) rebuilt from the store")
+        self._tick(self.now)  # the serving engine's first tick, within a second of the start
 
 
 def _time(text: str | None) -> datetime | None:

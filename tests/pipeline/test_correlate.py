@@ -145,8 +145,8 @@ def test_root_clear_reevaluates_children_after_grace(tmp_path) -> None:
     # cam1 recovers within the grace period: it stays quiet.
     quiet = p.process(trap(LINK_UP, "10.0.1.11", ifx(1), at=110))
     assert [c.alert.id for c in quiet.changes] == [cam1.id] and quiet.notifications == ()
-    assert p.tick(at(120)).changes == ()  # not due yet
-    later = p.tick(at(161))
+    assert p.tick(at(219)).changes == ()  # not due yet: the default settle time is 120 s
+    later = p.tick(at(221))
     assert [(c.action, c.alert.id, c.alert.status) for c in later.changes] == [("unsuppressed", cam2.id, Status.ACTIVE)]
     assert [(n.channel, n.kind) for n in later.notifications] == [("pager", "firing")]
 
@@ -158,7 +158,7 @@ def test_child_relinked_when_another_root_is_still_down(tmp_path) -> None:
     assert cam.correlated_to_id == sw_down.id
     (rtr_down,) = p.process(trap(LINK_DOWN, "10.0.0.1", ifx(9), at=2)).created
     p.process(trap(LINK_UP, "10.0.0.2", ifx(1), at=3))
-    fx = p.tick(at(100))
+    fx = p.tick(at(123))  # the default settle time, 120 s
     assert [(c.action, c.alert.correlated_to_id) for c in fx.changes] == [("relinked", rtr_down.id)]
 
 
