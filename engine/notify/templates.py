@@ -22,14 +22,14 @@ log = logging.getLogger("opsconductor.notify")
 EXTRA_FIELDS = frozenset({"device", "time", "url", "group", "group_labels"})
 
 TITLE = (
-    "{% if kind == 'resolved' %}[RESOLVED]{% else %}[{{ severity|upper }}]{% endif %} "
+    "{% if kind == 'resolved' %}[RESOLVED]{% elif kind == 'suppressed' %}[SUPPRESSED]{% else %}[{{ severity|upper }}]{% endif %} "
     "{% if alerts|length > 1 %}{{ alerts|length }} alerts{% if group %} - {{ group }}{% endif %}"
     "{% else %}{{ title }}{% if device and device not in title %} - {{ device }}{% endif %}{% endif %}"
 )
 
 BODY_TEXT = """\
 {% if alerts|length == 1 -%}
-{{ title }}{% if kind == 'resolved' %} (resolved){% endif %}
+{{ title }}{% if kind == 'resolved' %} (resolved){% elif kind == 'suppressed' %} (now suppressed under its root cause: {{ correlation_rule }}){% endif %}
 
 Device:   {{ device }}{% if device_ip and device_ip != device %} ({{ device_ip }}){% endif %}
 {% if site %}Site:     {{ site }}

@@ -11,9 +11,10 @@ from ..config.bundle import CorrelateAction, Rule
 from ..config.durations import format_duration
 from ..config.templates import render
 from ..model import Alert, Status, evolve, fingerprint
+from ..rootcause import explains
 from ..rules.fields import alert_fields
 from . import flapping
-from .effects import Change, Decision, EffectsBuilder
+from .effects import SUPPRESSED, Change, Decision, EffectsBuilder, Notification
 from .work import Candidate, Context, Work
 
 
@@ -76,6 +77,8 @@ def correlate(work: Work, ctx: Context) -> Work:
             alert = _window(alert, rule, action, work, ctx, fx)
         fx.created.append(alert)
         seen_in_event[alert.fingerprint] = alert
+        if alert.root_cause:
+            _link_earlier_children(alert, work, ctx, fx)
         out.append(Candidate(alert, c.outcome))
     if closed:
         close_parents(closed, ctx, fx)
@@ -173,6 +176,39 @@ def _dependency(alert: Alert, ctx: Context, fx: EffectsBuilder) -> Alert:
     fx.decisions.append(_decision(alert, ctx, "correlate", rule, {
         "suppressed_under": root.id, "root_title": root.title, "dependency": str(edge.dependency.source)}))
     return alert
+
+
+def _link_earlier_children(root: Alert, work: Work, ctx: Context, fx: EffectsBuilder) -> None:
+    """A root cause that arrives after its symptoms (cameras report before the switch's poll):
+    the active alerts below it that arrived within the lookback of their dependency type are
+    linked under it. Notifications still held for them (silence, throttle, flapping) are withdrawn; whoever was
+    already told gets a `suppressed` note ("now suppressed under X")."""
+    state = ctx.state
+    top = root
+    if root.correlated_to_id and (root.correlation_rule or "").startswith("dependency:"):
+        top = state.by_id.get(root.correlated_to_id) or root
+    horizon = work.now - timedelta(seconds=state.recent_horizon)
+    for at, child_id in reversed(state.recent):
+        if at < horizon:
+            break
+        child = state.by_id.get(child_id)
+        if (child is None or child.status is not Status.ACTIVE or child.correlated_to_id
+                or child.device_ip == root.device_ip or child.root_cause):
+            continue
+        edge = next((e for e in ctx.view.topology.ancestors(child.device_ip) if e.upstream == root.device_ip), None)
+        if edge is None or not explains(root.root_cause, edge.type) \
+                or child.received_at < work.now - timedelta(seconds=ctx.view.lookback(edge.type)):
+            continue
+        rule = dependency_rule(child, edge, ctx)
+        linked = evolve(child, status=Status.SUPPRESSED, correlated_to_id=top.id, correlation_rule=rule)
+        fx.changes.append(Change(linked, "suppressed", child.status))
+        fx.decisions.append(_decision(linked, ctx, "correlate", rule, {
+            "suppressed_under": top.id, "root_title": top.title, "dependency": str(edge.dependency.source),
+            "lookback": format_duration(ctx.view.lookback(edge.type))}))
+        if child.id in state.held:
+            fx.held.append((child.id, ()))  # withdrawn: it never goes out
+        for (rule_name, channel), action in sorted(state.notified.get(child.id, {}).items()):
+            fx.notifications.append(Notification(linked, rule_name, channel, SUPPRESSED, work.now, action))
 
 
 def _window(alert: Alert, rule: Rule, action: CorrelateAction, work: Work, ctx: Context, fx: EffectsBuilder) -> Alert:

@@ -34,9 +34,12 @@ class Change:
 # Notification kinds, the one list: the first word about an alert; a `repeat_interval`
 # reminder; a rule newly matched because the alert's severity rose; a notification held back
 # (silence, throttle, flapping) going out now; the all-clear. Channels page on every kind
-# but `resolved`.
+# but `resolved` and `suppressed`.
 FIRING, REPEAT, ESCALATED, RELEASED, RESOLVED = "firing", "repeat", "escalated", "released", "resolved"
-KINDS = (FIRING, REPEAT, ESCALATED, RELEASED, RESOLVED)
+# An alert already notified was linked under a root cause that arrived after it (the lookback):
+# "now suppressed under X", to whoever was told. Pages nobody.
+SUPPRESSED = "suppressed"
+KINDS = (FIRING, REPEAT, ESCALATED, RELEASED, RESOLVED, SUPPRESSED)
 
 
 @dataclass(frozen=True)

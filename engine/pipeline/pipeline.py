@@ -46,6 +46,7 @@ class Pipeline:
         self.ctx = Context(self.view, self.rules, self.state,
                            normalizers if normalizers is not None else default_normalizers(),
                            new_id or ids.new_id)
+        self._horizon()
 
     def close(self) -> None:
         self.rules.close()
@@ -57,10 +58,14 @@ class Pipeline:
         self.view = view
         self.ctx = replace(self.ctx, view=view)
 
+    def _horizon(self) -> None:
+        self.state.recent_horizon = max(self.view.lookback(t) for t in ("network", "power", "logical", "service"))
+
     def with_state(self, state: ActiveAlerts) -> "Pipeline":
         """Share the open-alert view with a pipeline of another config version (hot reload)."""
         self.state = state
         self.ctx = replace(self.ctx, state=state)
+        self._horizon()
         return self
 
     def process(self, event: RawEvent, now: datetime | None = None) -> Effects:

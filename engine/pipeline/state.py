@@ -57,6 +57,10 @@ class ActiveAlerts:
     parents: dict[tuple[str, tuple], tuple[str, datetime]] = field(default_factory=dict)
     reevaluate: dict[str, datetime] = field(default_factory=dict)  # child id → when to look again
     orphans: set[str] = field(default_factory=set)  # children whose root closed before a restart
+    # New active alerts of the last `recent_horizon` seconds, (received_at, id): a root cause
+    # that arrives links those below it that came a little earlier (the lookback).
+    recent: deque = field(default_factory=deque)
+    recent_horizon: float = 300.0
     # alert id → (rule, notify action) pairs held back (silence, throttle, flapping) until they may go
     held: dict[str, tuple] = field(default_factory=dict)
     # The database's ad-hoc silences, replaced whole (one assignment) when one is created or
@@ -133,6 +137,8 @@ class ActiveAlerts:
     def apply(self, effects: Effects) -> None:
         for alert in effects.created:
             self._put(alert)
+            if alert.status is Status.ACTIVE and alert.device_ip and not alert.correlated_to_id:
+                self.recent.append((alert.received_at, alert.id))
         for alert in effects.occurrences:
             self._put(alert)
         for change in effects.changes:
@@ -246,6 +252,9 @@ class ActiveAlerts:
 
     def _expire(self, now: datetime) -> None:
         """Drop what expired before `now` (strictly: at its expiry instant it still counts)."""
+        horizon = now - timedelta(seconds=self.recent_horizon)
+        while self.recent and self.recent[0][0] < horizon:
+            self.recent.popleft()
         while self.expiry and self.expiry[0][0] < now:
             _, _, kind, key, detail = heapq.heappop(self.expiry)
             if kind == "window":

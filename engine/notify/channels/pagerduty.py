@@ -1,5 +1,5 @@
 """PagerDuty Events API v2: one event per alert (PagerDuty groups incidents itself), `trigger`
-for firing and `resolve` for resolved, `dedup_key` = the alert's fingerprint so a resolve
+for firing and `resolve` for resolved (and for suppressed: the root cause's incident carries it), `dedup_key` = the alert's fingerprint so a resolve
 closes the incident its trigger opened. The routing key is the secret."""
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ def pagerduty_event(msg: Message, routing_key: str) -> dict:
     """The event for a single-alert message."""
     view = msg.views[0]
     event = {"routing_key": routing_key, "dedup_key": view["fingerprint"],
-             "event_action": "resolve" if msg.kind == "resolved" else "trigger"}
-    if msg.kind == "resolved":
+             "event_action": "resolve" if msg.kind in ("resolved", "suppressed") else "trigger"}
+    if msg.kind in ("resolved", "suppressed"):  # suppressed: its root cause's incident carries it now
         return event
     rendered = render_message(msg)
     summary = rendered.title if len(rendered.title) <= SUMMARY_MAX else rendered.title[:SUMMARY_MAX - 1] + "…"
