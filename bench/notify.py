@@ -216,14 +216,23 @@ def engine_figures(engine: Engine) -> str:
         text = urllib.request.urlopen(f"{engine.url}/metrics", timeout=10).read().decode()
     except OSError as exc:
         return f"/metrics unreadable: {exc}"
-    values = {}
+    values, buckets = {}, []
     for line in text.splitlines():
         if line.startswith(("opsc_pipeline_latency_seconds{", "opsc_notification_outbox_depth ",
                             "opsc_notification_outbox_oldest_seconds ", 'opsc_notifications_total{status="dropped"}')):
             name, _, value = line.rpartition(" ")
             values[name] = float(value)
-    p50 = values.get('opsc_pipeline_latency_seconds{quantile="0.5"}', float("nan"))
-    p99 = values.get('opsc_pipeline_latency_seconds{quantile="0.99"}', float("nan"))
+        elif line.startswith("opsc_pipeline_latency_seconds_bucket{"):  # a histogram: quantiles from buckets
+            name, _, value = line.rpartition(" ")
+            buckets.append((float(name.split('le="')[1].split('"')[0]), float(value)))
+
+    def quantile(q: float) -> float:
+        if 'opsc_pipeline_latency_seconds{quantile="%s"}' % q in values:
+            return values['opsc_pipeline_latency_seconds{quantile="%s"}' % q]
+        total = buckets[-1][1] if buckets else 0
+        return next((le for le, n in sorted(buckets) if total and n >= q * total), float("nan"))
+
+    p50, p99 = quantile(0.5), quantile(0.99)
     return (f"receipt→commit p50 {p50 * 1000:,.1f} ms p99 {p99 * 1000:,.1f} ms (recent events); outbox now "
             f"{values.get('opsc_notification_outbox_depth', 0):,.0f} rows")
 

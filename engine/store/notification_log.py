@@ -97,19 +97,20 @@ def list_notifications(conn: psycopg.Connection, alert_id: str) -> list[Notifica
 
 def load_told(conn: psycopg.Connection) -> list[tuple[str, str, str, datetime]]:
     """Who was last told of each open alert, per (alert id, rule, channel): what the engine
-    restores at start (ActiveAlerts.restore_told). Told means a firing notification that was
-    delivered (a `sent` row here) or is still pending in the outbox (it will be); one that
-    finally failed told nobody, so it neither throttles nor gets a resolve."""
+    restores at start (ActiveAlerts.restore_told). Told means a notification of the problem
+    (any kind but `resolved`) that was delivered (a `sent` row here) or is still pending in
+    the outbox (it will be); one that finally failed told nobody, so it neither throttles
+    nor gets a resolve."""
     with conn.transaction():
         return conn.execute(
             "SELECT alert_id, rule_name, channel, max(at) FROM ("
             "  SELECT n.alert_id::text AS alert_id, n.rule_name, n.channel, n.sent_at AS at FROM notification_log n"
             "   JOIN alerts a ON a.id = n.alert_id"
             "   WHERE a.status <> 'resolved' AND n.status = 'sent' AND n.rule_name IS NOT NULL"
-            "     AND COALESCE(n.payload->>'kind', 'firing') = 'firing'"
+            "     AND COALESCE(n.payload->>'kind', 'firing') <> 'resolved'"
             "  UNION ALL"
             "  SELECT o.alert_id::text, o.rule_name, o.channel, o.decided_at FROM notification_outbox o"
-            "   JOIN alerts a ON a.id = o.alert_id WHERE a.status <> 'resolved' AND o.kind = 'firing'"
+            "   JOIN alerts a ON a.id = o.alert_id WHERE a.status <> 'resolved' AND o.kind <> 'resolved'"
             ") t GROUP BY 1, 2, 3").fetchall()
 
 

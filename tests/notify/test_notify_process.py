@@ -40,5 +40,8 @@ def test_delivers_from_the_outbox_and_survives_a_kill_9(sinks, tmp_path, db_url)
         notifier.stop()
     delivered = {r.json()["alerts"][0]["id"] for r in sinks.http.delivered("/proc")}
     assert delivered == {a.id for a in alerts}
+    held = next(r for r in sinks.http.seen("/proc") if r.fault == "hold")  # sent before the kill, and again after
+    again = [r for r in sinks.http.delivered("/proc") if r.json()["alerts"][0]["id"] == held.json()["alerts"][0]["id"]]
+    assert held.headers["idempotency-key"] == again[0].headers["idempotency-key"] == again[0].json()["idempotency_key"]
     assert {r["alert_id"] for r in log_rows(db_url) if r["status"] == "sent"} == {a.id for a in alerts}
     assert failed == []
