@@ -6,7 +6,9 @@ a webhook channel out to a local sink. What the operator gets, not what was comm
 1. webhook: --alerts Alertmanager-format alerts, --per-post per POST, paced at --rate
    alerts/s (0 = as fast as 32 keep-alive connections go) to POST /api/v1/events/am;
 2. traps: --traps SNMPv2c linkDown traps (each its own ifIndex, so its own alert) by UDP
-   to the snmp_trap connector, at --rate.
+   to the snmp_trap connector, at --rate;
+3. delivery alone: the engine stopped, --outbox notifications put in the outbox at once
+   and drained by one Notifier in this process (the delivery capacity, without intake).
 
 Every new alert is one notification (a rule sends everything to the `hook` webhook
 channel, no grouping, no storm guard) to a sink in this process. Prints per scenario:
@@ -105,15 +107,18 @@ class Engine:
         except psutil.NoSuchProcess:
             return []
 
-    def cpu(self) -> float:
-        total = 0.0
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far by role: the engine process, the batch writer, the notifier."""
+        out = {"engine": 0.0, "writer": 0.0, "notifier": 0.0}
         for p in self.processes():
             try:
                 t = p.cpu_times()
-                total += t.user + t.system
+                line = " ".join(p.cmdline())
             except psutil.NoSuchProcess:
-                pass
-        return total
+                continue
+            role = "writer" if "store.writer" in line else "notifier" if "notify.process" in line else "engine"
+            out[role] += t.user + t.system
+        return out
 
     def sample_rss(self) -> None:
         rss = 0
@@ -203,6 +208,10 @@ def wait_for(sink: Sink, engine: Engine, count: int, since: int) -> None:
         time.sleep(0.05)
 
 
+def _minus(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+    return {k: a[k] - b.get(k, 0.0) for k in a}
+
+
 def pct(values: list[float], q: float) -> float:
     data = sorted(values)
     return data[min(len(data) - 1, int(q * len(data)))] if data else float("nan")
@@ -238,7 +247,7 @@ def engine_figures(engine: Engine) -> str:
 
 
 def report(name: str, sent: int, delivered: int, latencies: list[float], first: float, last: float,
-           cpu: float, engine: Engine, intake: str) -> None:
+           cpu: dict[str, float], engine: Engine, intake: str) -> None:
     span = max(last - first, 1e-9)
     print(f"\n{name}")
     print(f"  intake       {intake}")
@@ -246,8 +255,9 @@ def report(name: str, sent: int, delivered: int, latencies: list[float], first: 
     print(f"  latency      p50 {pct(latencies, .5) * 1000:,.1f} ms  p90 {pct(latencies, .9) * 1000:,.1f} ms"
           f"  p99 {pct(latencies, .99) * 1000:,.1f} ms  max {max(latencies, default=0) * 1000:,.1f} ms")
     print(f"  dropped      {sent - delivered:,}")
-    print(f"  CPU          {cpu / max(delivered, 1) * 1000:.2f} ms per notification (engine, writer and notifier"
-          " processes, intake included)")
+    per = {k: v / max(delivered, 1) * 1000 for k, v in cpu.items()}
+    print(f"  CPU          {sum(per.values()):.2f} ms per notification: engine {per['engine']:.2f} (intake and"
+          f" stages), writer {per['writer']:.2f}, notifier {per['notifier']:.2f}")
     print(f"  RSS          {engine.peak_rss / 2**20:,.0f} MiB peak (engine, writer and notifier processes)")
     print(f"  engine       {engine_figures(engine)}")
 
@@ -265,7 +275,7 @@ async def webhook_scenario(args, engine: Engine, sink: Sink) -> None:
               f"{args.per_post}/POST), POST p50 {pct(post_lat, .5) * 1000:.1f} ms p99 {pct(post_lat, .99) * 1000:.1f} ms,"
               f" {failed} refused")
     report(f"webhook in → webhook out ({args.alerts:,} alerts, rate {args.rate or 'unpaced'}/s)", len(sent),
-           len(arrivals), latencies, t0, last, engine.cpu() - cpu0, engine, intake)
+           len(arrivals), latencies, t0, last, _minus(engine.cpu(), cpu0), engine, intake)
 
 
 def trap_scenario(args, engine: Engine, sink: Sink, port: int) -> None:
@@ -278,7 +288,49 @@ def trap_scenario(args, engine: Engine, sink: Sink, port: int) -> None:
     latencies = [g - s for g, s in zip(got, times)]  # k-th sent → k-th delivered (traps carry no id we can read)
     intake = f"{len(times):,} traps sent in {t1 - t0:.1f} s ({len(times) / max(t1 - t0, 1e-9):,.0f}/s) over UDP"
     report(f"trap in → webhook out ({args.traps:,} traps)", len(times), len(got), latencies, t0,
-           max(got, default=t1), engine.cpu() - cpu0, engine, intake)
+           max(got, default=t1), _minus(engine.cpu(), cpu0), engine, intake)
+
+
+def drain_scenario(args, database: str, config: Path, sink: Sink) -> None:
+    """Delivery capacity alone: --outbox notifications already in the outbox (the engine
+    stopped), drained by one Notifier in this process to the sink; its thread's CPU."""
+    import hashlib
+    import uuid
+    from datetime import datetime, timezone
+
+    import psycopg
+
+    from opsconductor.engine.config.loader import load_bundle
+    from opsconductor.engine.model import Alert, Severity
+    from opsconductor.engine.notify.notifier import Notifier
+    from opsconductor.engine.pipeline.effects import Notification
+    from opsconductor.engine.store.alerts import insert_alerts
+    from opsconductor.engine.store.outbox import add_pending
+
+    bundle = load_bundle(config, environ={**os.environ, "BENCH_TOKEN": TOKEN, "BENCH_COMMUNITY": "public"})
+    rule = next(r for r in bundle.rules if r.name == "everything")
+    now = datetime.now(timezone.utc)
+    alerts = [Alert(source_system="bench", source_alert_id=f"d{i}", severity=Severity.CRITICAL, category="network",
+                    alert_type="bench_down", title=f"drain-{i}", occurred_at=now, received_at=now,
+                    fingerprint=hashlib.sha256(f"drain{i}".encode()).hexdigest(), device_ip=f"10.9.{i >> 8 & 255}.{i & 255}",
+                    id=str(uuid.uuid4()), connector="bench") for i in range(args.outbox)]
+    with psycopg.connect(database) as conn:
+        insert_alerts(conn, alerts)
+        add_pending(conn, [Notification(a, rule.name, "hook", "firing", now, rule.notify) for a in alerts])
+    since = len(sink.arrivals)
+    notifier = Notifier(lambda: psycopg.connect(database), lambda: bundle)
+    cpu0, t0 = time.process_time(), time.time()
+    notifier.start()
+    deadline = time.monotonic() + WAIT_AFTER
+    while len(sink.arrivals) - since < len(alerts) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    t1 = time.time()
+    notifier.stop()
+    got = len(sink.arrivals) - since
+    print(f"\ndelivery alone ({args.outbox:,} notifications waiting in the outbox, one Notifier)")
+    print(f"  delivered    {got:,} in {t1 - t0:.1f} s: {got / max(t1 - t0, 1e-9):,.0f} notifications/s")
+    print(f"  CPU          {(time.process_time() - cpu0) / max(got, 1) * 1000:.2f} ms per notification"
+          " (notifier and sink share this process)")
 
 
 def main() -> None:
@@ -287,6 +339,7 @@ def main() -> None:
     parser.add_argument("--per-post", type=int, default=1)
     parser.add_argument("--rate", type=float, default=1_000.0, help="alerts (traps) per second; 0 = unpaced")
     parser.add_argument("--traps", type=int, default=5_000)
+    parser.add_argument("--outbox", type=int, default=10_000, help="then: delivery alone, from a full outbox")
     args = parser.parse_args()
     sink = Sink()
     threading.Thread(target=sink.run, daemon=True).start()
@@ -314,6 +367,8 @@ def main() -> None:
                 trap_scenario(args, engine, sink, trap_port)
         finally:
             engine.stop()
+        if args.outbox:
+            drain_scenario(args, database, Path(tmp), sink)
 
 
 if __name__ == "__main__":

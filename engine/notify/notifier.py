@@ -95,7 +95,8 @@ class Notifier:
         self._rescan_at = 0.0
         self._state_at = 0.0
         self._drivers: dict[str, tuple[Channel, Driver]] = {}
-        self._rules: tuple[Bundle | None, dict[str, Rule]] = (None, {})
+        self._rules: tuple[Bundle | None, dict[str, Rule]] = (None, {})  # per config version, by name
+        self._channels: dict[str, Channel] = {}
         self._locks: dict[tuple, tuple[asyncio.Lock, int]] = {}  # order key → (lock, users)
         self._slots: dict[str, asyncio.Semaphore] = {}
         self.outbox = OutboxState(0, 0.0)
@@ -280,7 +281,12 @@ class Notifier:
     def _rules_of(self, bundle: Bundle) -> dict[str, Rule]:
         if self._rules[0] is not bundle:
             self._rules = (bundle, {r.name: r for r in bundle.rules})
+            self._channels = {c.name: c for c in bundle.channels}
         return self._rules[1]
+
+    def _channel(self, bundle: Bundle, name: str) -> Channel | None:
+        self._rules_of(bundle)
+        return self._channels.get(name)
 
     # ---- from groups to deliveries -----------------------------------------------------------
 
@@ -293,7 +299,7 @@ class Notifier:
             self._dispatch(message, ("group", message.group_key or message.notifications[0].alert.fingerprint))
 
     def _admit(self, message: Message, order_key: tuple, bundle: Bundle, now: float) -> None:
-        channel = bundle.channel(message.channel)
+        channel = self._channel(bundle, message.channel)
         limit = storm_limit(channel.type, channel.settings) if channel is not None else None
         if self._storm.admit(message, limit, now) is not None:
             self._dispatch(message, order_key)
@@ -323,7 +329,7 @@ class Notifier:
                 self._locks[order_key] = (lock, users - 1)
 
     async def _deliver_now(self, msg: Message) -> None:
-        channel = self._bundle().channel(msg.channel)
+        channel = self._channel(self._bundle(), msg.channel)
         everyone = {n.alert.id for n in msg.notifications}
         if channel is None:
             self._record_all(msg, "failed", f"channel {msg.channel!r} is not in the running config", msg.channel)

@@ -49,19 +49,29 @@ class NotifierProcess:
         self._lock = threading.Lock()  # frames to the child, and replacing it
         self._closing = False
         self._status: dict = {}
+        self._woken = threading.Event()
         self.restarts = 0
 
     def start(self, root: str, content_hash: str) -> None:
         self._config = (root, content_hash)
         with self._lock:
             self._spawn()
+        threading.Thread(target=self._waker, name="opsc-notifier-waker", daemon=True).start()
 
     def config_changed(self, root: str, content_hash: str) -> None:
         self._config = (root, content_hash)
         self._send(("config", root, content_hash))
 
     def wake(self, *_: object) -> None:
-        self._send(("wake",))
+        """Any thread, never blocks: the waker thread sends one frame for any number of calls."""
+        self._woken.set()
+
+    def _waker(self) -> None:
+        while not self._closing:
+            self._woken.wait()
+            self._woken.clear()
+            if not self._closing:
+                self._send(("wake",))
 
     def status(self) -> dict:
         return {"outbox_depth": 0, "outbox_oldest_seconds": 0.0, "in_flight": 0, "grouped": 0, "storm_guard": {},
@@ -81,6 +91,7 @@ class NotifierProcess:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._closing = True
+        self._woken.set()
         child = self._child
         if child is None:
             return
