@@ -151,9 +151,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 def list_alerts(conn: psycopg.Connection, flt: AlertFilter, *, cursor: str | None = None,
-                limit: int = DEFAULT_LIMIT, extra: list[sql.Composable] = ()) -> tuple[list[dict[str, Any]], str | None]:
+                limit: int = DEFAULT_LIMIT) -> tuple[list[dict[str, Any]], str | None]:
     """One page, newest first, and the cursor of the next page (None on the last)."""
-    where = flt.where() + list(extra)
+    where = flt.where()
     if cursor:
         when, alert_id = decode_cursor(cursor)
         where.append(sql.SQL("(received_at, id) < ({}, {}::uuid)").format(sql.Literal(when), sql.Literal(alert_id)))

@@ -29,12 +29,13 @@ def ago(value: Any) -> str:
     if when is None:
         return "—"
     seconds = int((datetime.now(timezone.utc) - when).total_seconds())
-    if seconds < 0:
-        return "just now"
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{seconds}s ago"
+    ahead = seconds < -5  # a silence's end, an upcoming start
+    seconds = abs(seconds)
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "m"), (1, "s")):
+        if seconds >= size or size == 1:
+            n = seconds // size
+            return f"in {n}{unit}" if ahead else f"{n}{unit} ago"
+    return "just now"
 
 
 def ts(value: Any) -> str:

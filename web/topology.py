@@ -212,7 +212,7 @@ def svg(nodes: list[Node]) -> Markup:
         href = f'/alerts?status=open&amp;device_ip={escape(n.key)}' if not n.subnet else "/alerts?status=open"
         out.append(
             f'<a href="{href}"><g class="{n.css}" data-key="{escape(n.key)}" transform="translate({n.x:.0f},{n.y:.0f})">'
-            f'<title>{label} {escape(n.name or "")} {escape(badge)}</title>'
+            f'<title>{label} {escape(n.name or "")} {escape(badge)}{escape(_under(n))}</title>'
             f'<rect width="{NODE_W}" height="{NODE_H}" rx="6"/>'
             f'<text class="ip" x="10" y="20">{label}</text>'
             f'<text class="name" x="10" y="38">{name}</text>'
@@ -229,9 +229,13 @@ def _badge(n: Node) -> str:
     if open_:
         parts.append(f"{open_} open")
     if n.state.get("suppressed"):
-        roots = [info.get("name") or ip for ip, info in sorted(n.under.items())]
-        parts.append(f"{n.state['suppressed']} supp" + (f" ↑{roots[0]}" if len(roots) == 1 else ""))
+        parts.append(f"{n.state['suppressed']} supp")
     return " · ".join(parts)
+
+
+def _under(n: Node) -> str:
+    roots = [f"{info.get('name') or ''} {ip}".strip() for ip, info in sorted(n.under.items())]
+    return f" — suppressed under {', '.join(roots)}" if roots else ""
 
 
 def _short(text: str, n: int) -> str:

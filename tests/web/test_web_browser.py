@@ -13,7 +13,7 @@ import shutil
 import socket
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
@@ -106,17 +106,34 @@ def login(pg, base: str, token: str, next_path: str = "/") -> None:
     pg.wait_for_url(f"{base}{next_path}")
 
 
-def test_every_page_and_the_readme_images(site, page):
+DOC_IMAGES = {"overview": "dashboard.png", "alert": "alert.png", "alerts": "alerts.png", "silences": "silences.png",
+              "dependencies": "topology.png", "overview-light": "dashboard-light.png"}
+
+
+def test_every_page_and_the_readme_images(site, page, engine, db_url):
     base, ids = site
+    from opsconductor.engine.store.silences import create
+
+    with psycopg.connect(db_url, autocommit=True) as conn:  # one ad-hoc silence holding the UPS alert
+        now = datetime.now(timezone.utc)
+        made = create(conn, {"device_ip": "10.20.9.10"}, now, now + timedelta(hours=2), "otto",
+                      "UPS battery swap, CHG-2231")
+    engine.held = {ids["ups"]: made.name}
     for name, path in [("overview", "/"), ("alerts", "/alerts"), ("alert", f"/alerts/{ids['switch']}"),
                        ("alert-suppressed-child", f"/alerts/{ids['camera']}"), ("dependencies", "/dependencies"),
-                       ("connectors", "/connectors"), ("config", "/config"), ("login", "/login")]:
+                       ("silences", "/silences"), ("connectors", "/connectors"), ("config", "/config"),
+                       ("overview-light", "/"), ("login", "/login")]:
+        if name == "overview-light":
+            page.evaluate("localStorage.setItem('opsc-theme', 'light')")
         page.goto(base + path)
         page.wait_for_load_state("load")
+        if name in ("overview", "alerts"):
+            page.locator("details").first.evaluate("d => d.open = true")  # a root's group, expanded
         saved = shot(page, name)
-        if name in ("overview", "alert") and os.environ.get("OPSC_UPDATE_SCREENSHOTS") == "1":
+        if name in DOC_IMAGES and os.environ.get("OPSC_UPDATE_SCREENSHOTS") == "1":
             (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(saved, ROOT / "docs" / "img" / ("dashboard.png" if name == "overview" else "alert.png"))
+            shutil.copyfile(saved, ROOT / "docs" / "img" / DOC_IMAGES[name])
+    page.evaluate("localStorage.removeItem('opsc-theme')")
     assert page.locator("svg.topology").count() == 0  # last page was /login
 
 

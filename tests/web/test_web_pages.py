@@ -143,3 +143,28 @@ def test_topology_draws_the_suppression_path_the_engine_used(client, db_url):
     assert devices["10.20.1.21"]["suppressed_under"] == ["10.20.1.1"]
     assert devices["10.20.0.3"]["name"] == "core-sw-south"  # named from its alerts
     assert ids["switch"]
+
+
+def test_a_page_of_folded_children_is_topped_up_from_the_next(client, add_alerts, db_url):
+    """30 children newer than their root fold under it; the first page still shows the root
+    and the unrelated alerts around it, not 10 empty rows."""
+    import psycopg
+    from datetime import timedelta
+
+    from opsconductor.engine.store.alerts import suppress
+    from web_fixtures import T0
+
+    older = add_alerts(*(make_alert(title=f"other {i}", received_at=T0 - timedelta(minutes=10 + i)) for i in range(3)))
+    (root,) = add_alerts(make_alert(title="site1-switch unreachable", device_name="site1-switch",
+                                    received_at=T0 - timedelta(minutes=5)))
+    kids = add_alerts(*(make_alert(category="video", received_at=T0 + timedelta(seconds=i)) for i in range(30)))
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for k in kids:
+            suppress(conn, k, correlated_to_id=root, correlation_rule="dependency:network")
+    html = client.get("/alerts?status=open&limit=10").text
+    top = re.sub(r'<tr class="group".*?</details>\s*</td></tr>', "", html, flags=re.S)  # the groups' own rows out
+    shown = re.findall(r'<tr class="row [^"]*" data-id="([^"]+)"', top)
+    assert shown == [root, *older]
+    assert "site1-switch — 30 suppressed: 30 video" in html
+    flat = client.get("/alerts?status=suppressed&limit=10").text  # suppressed alone: flat, paged
+    assert len(re.findall(r'<tr class="row ', flat)) == 10 and 'rel="next"' in flat

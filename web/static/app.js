@@ -20,11 +20,11 @@
   function ago(iso) {
     var t = Date.parse(iso);
     if (isNaN(t)) return null;
-    var s = Math.max(0, Math.floor((Date.now() - t) / 1000));
-    if (s >= 86400) return Math.floor(s / 86400) + "d ago";
-    if (s >= 3600) return Math.floor(s / 3600) + "h ago";
-    if (s >= 60) return Math.floor(s / 60) + "m ago";
-    return s + "s ago";
+    var s = Math.floor((Date.now() - t) / 1000), ahead = s < -5;
+    s = Math.abs(s);
+    var text = s >= 86400 ? Math.floor(s / 86400) + "d" : s >= 3600 ? Math.floor(s / 3600) + "h"
+      : s >= 60 ? Math.floor(s / 60) + "m" : s + "s";
+    return ahead ? "in " + text : text + " ago";
   }
 
   function refreshTimes(root) {
@@ -176,13 +176,12 @@
     });
   }
 
-  // Theme: the system's preference unless the toggle chose one (kept in this browser).
+  // Theme: dark (a wall screen in a dim room) unless the toggle chose light (kept in this browser).
   var THEME_KEY = "opsc-theme";
   function applyTheme() {
     var chosen = null;
     try { chosen = window.localStorage.getItem(THEME_KEY); } catch (e) { /* storage off */ }
-    var light = chosen ? chosen === "light" : window.matchMedia("(prefers-color-scheme: light)").matches;
-    document.documentElement.setAttribute("data-theme", light ? "light" : "dark");
+    document.documentElement.setAttribute("data-theme", chosen === "light" ? "light" : "dark");
   }
   applyTheme();
 
