@@ -217,7 +217,10 @@ def test_open_pages_follow_every_change_without_a_reload(site, browser, page, db
     wall = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
     wall.set_default_timeout(TIMEOUT_MS)
     wall.goto(base + "/")
-    for pg in (page, wall):
+    detail = wall.context.new_page()
+    detail.set_default_timeout(TIMEOUT_MS)
+    detail.goto(f"{base}/alerts/{ids['vpn']}")
+    for pg in (page, wall, detail):
         pg.wait_for_selector("#live:not(.down)", state="visible")
         pg.evaluate("window.__notReloaded = true")
     top = page.locator("#alert-rows > tr[data-id]")
@@ -246,6 +249,8 @@ def test_open_pages_follow_every_change_without_a_reload(site, browser, page, db
                                data={"note": "carrier ticket"})
     assert answer.status == 200
     page.wait_for_selector(f'#alert-rows > tr[data-id="{ids["vpn"]}"].st-acknowledged')
+    detail.wait_for_selector("#a-head .status.st-acknowledged")
+    detail.wait_for_selector("#a-history >> text=carrier ticket")
     wall.wait_for_function("() => document.querySelector('#statusbar a[data-status=acknowledged] .n')"
                            ".textContent.trim() === '2'")
 
@@ -268,7 +273,7 @@ def test_open_pages_follow_every_change_without_a_reload(site, browser, page, db
     page.wait_for_selector(f'#alert-rows > tr[data-id="{ids["camera"]}"]')
     # Open problems are active + acknowledged: the router and the (acknowledged) VPN tunnel.
     wall.wait_for_function("() => document.querySelector('#tiles a[data-sev=critical] .n').textContent.trim() === '2'")
-    for pg in (page, wall):
+    for pg in (page, wall, detail):
         assert pg.evaluate("window.__notReloaded") is True
     shot(page, "alerts-live-followed")
     shot(wall, "overview-1280x720")

@@ -101,9 +101,15 @@
     });
     source.onerror = function () { broken = true; liveBadge(false); };
     source.addEventListener("resync", function () { sync(); });
+    var watched = document.querySelector("[data-watch]");
+    var watch = watched ? watched.getAttribute("data-watch").split(",") : null;
     source.addEventListener("alerts", function (ev) {
       liveBadge(true);
       var data = JSON.parse(ev.data);
+      if (watch) {  // one alert's page: redraw only for news about it, its root or its children
+        var about = data.items.map(function (a) { return a.id; }).concat(data.gone);
+        if (!about.some(function (id) { return watch.indexOf(id) >= 0; })) return;
+      }
       data.items.forEach(function (a) {
         fresh[a.id] = true;
         if (!seen[a.id]) { seen[a.id] = true; newCount += 1; }
