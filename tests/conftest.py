@@ -102,6 +102,17 @@ def db_url(pg_server_url: str, pg_template: str) -> Iterator[str]:
         _drop_database(pg_server_url, name)
 
 
+@pytest.fixture(scope="module")
+def module_db_url(pg_server_url: str, pg_template: str) -> Iterator[str]:
+    """Like db_url, shared by the tests of one module (history that several tests only read)."""
+    name = _unique_name("module")
+    url = _create_database(pg_server_url, name, template=pg_template)
+    try:
+        yield url
+    finally:
+        _drop_database(pg_server_url, name)
+
+
 @pytest.fixture
 def empty_db_url(pg_server_url: str) -> Iterator[str]:
     """URL of a fresh database with no migrations applied (for the runner's own tests)."""

@@ -33,13 +33,15 @@ class Change:
 
 # Notification kinds, the one list: the first word about an alert; a `repeat_interval`
 # reminder; a rule newly matched because the alert's severity rose; a notification held back
-# (silence, throttle, flapping) going out now; the all-clear. Channels page on every kind
-# but `resolved` and `suppressed`.
+# (silence, throttle, flapping) going out now; the all-clear; "now suppressed under X" (an
+# alert already notified was linked under a root cause that arrived after it, the lookback);
+# an operator acknowledged it (sent to PagerDuty channels only, which stop escalating the
+# incident). TELLS: the kinds that tell of a problem (they page, start throttles and
+# repeat_interval, and make a channel one that was told); the others page nobody.
 FIRING, REPEAT, ESCALATED, RELEASED, RESOLVED = "firing", "repeat", "escalated", "released", "resolved"
-# An alert already notified was linked under a root cause that arrived after it (the lookback):
-# "now suppressed under X", to whoever was told. Pages nobody.
-SUPPRESSED = "suppressed"
-KINDS = (FIRING, REPEAT, ESCALATED, RELEASED, RESOLVED, SUPPRESSED)
+SUPPRESSED, ACKNOWLEDGED = "suppressed", "acknowledged"
+KINDS = (FIRING, REPEAT, ESCALATED, RELEASED, RESOLVED, SUPPRESSED, ACKNOWLEDGED)
+TELLS = frozenset({FIRING, REPEAT, ESCALATED, RELEASED})
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from .correlate import children_to_reevaluate, close_parents, correlate, depende
 from .effects import Change, Decision, Effects, EffectsBuilder
 from .enrich import enrich
 from .normalize import normalize
-from .route import firing, release_times, released, repeats, resolved, route
+from .route import acknowledged, firing, release_times, released, repeats, resolved, route
 from .state import ActiveAlerts
 from .work import Context, Stage, Work
 
@@ -92,6 +92,8 @@ class Pipeline:
             close_parents([alert], self.ctx, fx)
             for change in fx.changes:  # a correlation parent closed with its last child
                 resolved(change.alert, now, self.ctx, fx.notifications, fx.decisions)
+        elif status is Status.ACKNOWLEDGED:
+            acknowledged(changed, now, self.ctx, fx.notifications, fx.decisions)
         effects = fx.freeze()
         self.state.apply(effects)
         return effects

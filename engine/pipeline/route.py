@@ -12,7 +12,7 @@ from typing import Iterable
 
 from ..config.bundle import NotifyAction, Rule
 from ..model import Alert, Status
-from .effects import ESCALATED, FIRING, RELEASED, REPEAT, RESOLVED, Decision, Notification
+from .effects import ACKNOWLEDGED, ESCALATED, FIRING, RELEASED, REPEAT, RESOLVED, Decision, Notification
 from .silences import active_silence
 from .work import Context, Work
 
@@ -117,6 +117,21 @@ def resolved(alert: Alert, now: datetime, ctx: Context, out: list[Notification],
         out.append(Notification(alert, rule, channel, RESOLVED, now, action))
     if told:
         decisions.append(Decision(alert.id, "route", "resolved", {"notify": sorted({c for _, c in told})},
+                                  ctx.view.version_id))
+
+
+def acknowledged(alert: Alert, now: datetime, ctx: Context, out: list[Notification],
+                 decisions: list[Decision]) -> None:
+    """An operator acknowledged it: PagerDuty channels that were told get an `acknowledge`
+    (the incident stops escalating there). Other channels are not told of acknowledges."""
+    told = ctx.state.notified.get(alert.id, {})
+    channels = {c.name: c.type for c in ctx.view.bundle.channels}
+    pagers = sorted((rule, channel, action) for (rule, channel), action in told.items()
+                    if channels.get(channel) == "pagerduty")
+    for rule, channel, action in pagers:
+        out.append(Notification(alert, rule, channel, ACKNOWLEDGED, now, action))
+    if pagers:
+        decisions.append(Decision(alert.id, "route", "acknowledged", {"notify": sorted({c for _, c, _ in pagers})},
                                   ctx.view.version_id))
 
 

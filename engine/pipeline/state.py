@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 from ..config.bundle import FlapPolicy, NotifyAction
 from ..model import EMPTY, Alert, Status, evolve
 from ..rootcause import explains
-from .effects import RESOLVED, Effects
+from .effects import TELLS, Effects
 
 # How long a clear is remembered after the time it happened (it holds back an older problem
 # that arrives after it).
@@ -149,7 +149,7 @@ class ActiveAlerts:
             while self.repeat_due and self.repeat_due[0][0] <= effects.ticked_at:
                 heapq.heappop(self.repeat_due)
         for n in effects.notifications:
-            if n.kind != RESOLVED:
+            if n.kind in TELLS:
                 self.told(n.alert.id, n.alert.fingerprint, n.rule, n.channel, n.action, n.at)
         for rule, key, at, alert_id, window in effects.window_entries:
             self.windows.setdefault((rule, key), deque()).append((at, alert_id))

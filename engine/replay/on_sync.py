@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..config.durations import parse_duration
-from ..pipeline.effects import RESOLVED
+from ..pipeline.effects import TELLS
 from .diff import ReplayDiff
 from .run import HistorySource, replay
 
@@ -40,9 +40,10 @@ class ReplayGate:
 
 
 def extra_pages(diff: ReplayDiff) -> int:
-    """Notifications that page (every kind but resolved) the candidate sends beyond the baseline."""
+    """Notifications that tell of a problem (firing, repeat, escalated, released) the
+    candidate sends beyond the baseline."""
     return sum(after - before for key, (before, after) in diff.moved["notifications"].items()
-               if not key.endswith(" " + RESOLVED))
+               if key.rpartition(" ")[2] in TELLS)
 
 
 def headline(diff: ReplayDiff) -> str:
@@ -52,7 +53,7 @@ def headline(diff: ReplayDiff) -> str:
     by_channel: dict[str, int] = {}
     for key, (before, after) in diff.moved["notifications"].items():
         channel, _, kind = key.rpartition(" ")
-        if kind != RESOLVED:
+        if kind in TELLS:
             by_channel[channel] = by_channel.get(channel, 0) + after - before
     parts = [f"{n:+d} notifications to {channel}" for channel, n in sorted(by_channel.items()) if n]
     suppressed = diff.moved["counts"].get("suppressed")

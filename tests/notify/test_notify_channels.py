@@ -25,7 +25,8 @@ def deliver(tmp_path, db_url, channel: dict, env: dict, kinds=("firing",), rule:
     notifier.start()
     try:
         for kind in kinds:
-            a = alert if kind == "firing" else evolve(alert, status=Status.RESOLVED)
+            status = {"resolved": Status.RESOLVED, "acknowledged": Status.ACKNOWLEDGED}.get(kind, alert.status)
+            a = evolve(alert, status=status)
             notifier.submit([notification(a, bundle, "page-power", kind)])
             notifier.flush()
     finally:
@@ -89,12 +90,13 @@ def test_teams_adaptive_card(sinks, tmp_path, db_url) -> None:
     assert rows[0]["recipient"] == f"127.0.0.1:{sinks.http.port}" and "abc123" not in json.dumps(rows, default=str)
 
 
-def test_pagerduty_trigger_then_resolve(sinks, tmp_path, db_url) -> None:
+def test_pagerduty_trigger_acknowledge_then_resolve(sinks, tmp_path, db_url) -> None:
     sinks.http.normal["/v2/enqueue"] = (202, '{"status":"success"}')
     alert, rows = deliver(tmp_path, db_url, {"type": "pagerduty", "routing_key": "${env:PD}",
                                              "url": f"{sinks.http.url}/v2/enqueue"},
-                          {"PD": "R0UTINGKEY0123456789"}, kinds=("firing", "resolved"))
-    trigger, resolve = (r.json() for r in sinks.http.seen("/v2/enqueue"))
+                          {"PD": "R0UTINGKEY0123456789"}, kinds=("firing", "acknowledged", "resolved"))
+    trigger, ack, resolve = (r.json() for r in sinks.http.seen("/v2/enqueue"))
+    assert ack == {"routing_key": "R0UTINGKEY0123456789", "dedup_key": alert.fingerprint, "event_action": "acknowledge"}
     assert trigger["event_action"] == "trigger" and trigger["routing_key"] == "R0UTINGKEY0123456789"
     assert trigger["dedup_key"] == alert.fingerprint
     p = trigger["payload"]
@@ -102,7 +104,7 @@ def test_pagerduty_trigger_then_resolve(sinks, tmp_path, db_url) -> None:
     assert p["source"] == "site1-ups" and p["group"] == "site1" and p["class"] == "ups_low_battery"
     assert trigger["links"][0]["href"].endswith(f"/alerts/{alert.id}")
     assert resolve == {"routing_key": "R0UTINGKEY0123456789", "dedup_key": alert.fingerprint, "event_action": "resolve"}
-    assert [r["status"] for r in rows] == ["sent", "sent"]
+    assert [r["status"] for r in rows] == ["sent", "sent", "sent"]
     assert "R0UTINGKEY0123456789" not in json.dumps(rows, default=str)
 
 
@@ -127,6 +129,19 @@ def test_email_parts_and_headers(sinks, tmp_path, db_url) -> None:
         assert needle in text
     assert f'<a href="https://opsc.example.net/alerts/{alert.id}">' in html and "<th align=\"left\">Severity</th>" in html
     assert sinks.smtp.logins == ["opsc"] and rows[0]["recipient"] == "noc@example.net, ops@example.net"
+
+
+def test_email_threads_what_follows_under_the_firing_email(sinks, tmp_path, db_url) -> None:
+    alert, _ = deliver(tmp_path, db_url, {"type": "email", "to": ["noc@example.net"], "from": "opsc@example.net",
+                                          "smtp": {"host": "127.0.0.1", "port": sinks.smtp.port, "security": "none"}},
+                       {}, kinds=("firing", "repeat", "resolved"))
+    firing, repeat, resolved = ({k: str(v).strip() for k, v in m.parsed.items()} for m in sinks.smtp.messages)
+    root = f"<opsc.{alert.id}.page-power@example.net>"
+    assert firing["Message-ID"] == root and "In-Reply-To" not in firing
+    for later in (repeat, resolved):
+        assert later["In-Reply-To"] == root and later["References"] == root
+        assert later["Message-ID"] != root and later["Message-ID"].endswith("@example.net>")
+    assert repeat["Message-ID"] != resolved["Message-ID"]
 
 
 def test_email_html_is_escaped_and_rule_template_used(sinks, tmp_path, db_url) -> None:

@@ -15,7 +15,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import _create_database, _drop_database, _unique_name
 from opsconductor.engine.pipeline.state import ActiveAlerts
 from opsconductor.engine.reload import LiveConfig
 from opsconductor.engine.model import RawEvent
@@ -83,15 +82,10 @@ def _write_history(db_url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def history(pg_server_url: str, pg_template: str):
+def history(module_db_url: str) -> HistorySource:
     """One history for the module (replays only read it)."""
-    name = _unique_name("replay")
-    db_url = _create_database(pg_server_url, name, template=pg_template)
-    try:
-        _write_history(db_url)
-        yield HistorySource(database_url=db_url, since=BASE - timedelta(minutes=1), until=BASE + timedelta(hours=1))
-    finally:
-        _drop_database(pg_server_url, name)
+    _write_history(module_db_url)
+    return HistorySource(database_url=module_db_url, since=BASE - timedelta(minutes=1), until=BASE + timedelta(hours=1))
 
 
 def _tree(tmp_path: Path, edit=None) -> Path:

@@ -8,6 +8,7 @@ so a hung server costs one pool thread for at most that long.
 from __future__ import annotations
 
 import asyncio
+import re
 import smtplib
 import socket
 import ssl
@@ -15,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from ...pipeline.effects import FIRING
 from ..message import Message
 from ..templates import render_html, render_message
 from .base import DeliveryError, Driver, Outbound
@@ -22,6 +24,25 @@ from .base import DeliveryError, Driver, Outbound
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 DEFAULT_FROM = "opsconductor@localhost"
 _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="opsc-smtp")
+
+
+def _thread(mail: EmailMessage, msg: Message) -> None:
+    """One thread per alert and rule in the NOC's mailbox: the firing e-mail's Message-ID is
+    derived from them (a resend of it is the same message, which mail clients show once), and
+    every later e-mail about the alert (repeat, escalated, released, resolved) answers it with
+    In-Reply-To and References. A grouped message (several alerts) starts no thread."""
+    domain = str(mail["From"]).rpartition("@")[2].strip(" >") or "opsconductor"
+    alert_id = msg.views[0]["id"] if len(msg.views) == 1 else None
+    if not alert_id:
+        mail["Message-ID"] = make_msgid(domain=domain)
+        return
+    root = f"<opsc.{alert_id}.{re.sub(r'[^A-Za-z0-9._-]', '-', msg.rule)}@{domain}>"
+    if msg.kind == FIRING:
+        mail["Message-ID"] = root
+    else:
+        mail["Message-ID"] = make_msgid(idstring=msg.kind, domain=domain)
+        mail["In-Reply-To"] = root
+        mail["References"] = root
 
 
 class EmailDriver(Driver):
@@ -39,7 +60,7 @@ class EmailDriver(Driver):
         mail["From"] = str(self.settings.get("from", DEFAULT_FROM))
         mail["To"] = ", ".join(self.settings["to"])
         mail["Date"] = formatdate(localtime=False, usegmt=True)
-        mail["Message-ID"] = make_msgid(domain="opsconductor")
+        _thread(mail, msg)
         mail["X-OpsConductor-Rule"] = msg.rule
         mail["X-OpsConductor-Kind"] = msg.kind
         if len(msg.views) == 1 and msg.views[0]["id"]:

@@ -1,8 +1,11 @@
 """PagerDuty Events API v2: one event per alert (PagerDuty groups incidents itself), `trigger`
-for firing and `resolve` for resolved (and for suppressed: the root cause's incident carries it), `dedup_key` = the alert's fingerprint so a resolve
-closes the incident its trigger opened. The routing key is the secret."""
+for firing, `acknowledge` when an operator acknowledged the alert in OpsConductor, and
+`resolve` for resolved (and for suppressed: the root cause's incident carries it now);
+`dedup_key` = the alert's fingerprint so they reach the incident the trigger opened. The
+routing key is the secret."""
 from __future__ import annotations
 
+from ...pipeline.effects import ACKNOWLEDGED, RESOLVED, SUPPRESSED
 from ..message import Message
 from ..templates import render_message
 from .base import Driver, Outbound, host_of, http_send, json_bytes
@@ -11,14 +14,16 @@ DEFAULT_URL = "https://events.pagerduty.com/v2/enqueue"
 SEVERITY = {"critical": "critical", "major": "error", "minor": "warning", "warning": "warning",
             "info": "info", "clear": "info"}
 SUMMARY_MAX = 1024
+# suppressed: the root cause's incident carries it now. Every other kind triggers.
+ACTIONS = {RESOLVED: "resolve", SUPPRESSED: "resolve", ACKNOWLEDGED: "acknowledge"}
 
 
 def pagerduty_event(msg: Message, routing_key: str) -> dict:
     """The event for a single-alert message."""
     view = msg.views[0]
-    event = {"routing_key": routing_key, "dedup_key": view["fingerprint"],
-             "event_action": "resolve" if msg.kind in ("resolved", "suppressed") else "trigger"}
-    if msg.kind in ("resolved", "suppressed"):  # suppressed: its root cause's incident carries it now
+    action = ACTIONS.get(msg.kind, "trigger")
+    event = {"routing_key": routing_key, "dedup_key": view["fingerprint"], "event_action": action}
+    if action != "trigger":  # acknowledge and resolve carry no payload (Events API v2)
         return event
     rendered = render_message(msg)
     summary = rendered.title if len(rendered.title) <= SUMMARY_MAX else rendered.title[:SUMMARY_MAX - 1] + "…"
