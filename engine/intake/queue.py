@@ -28,6 +28,11 @@ from .journal import Journal, JournalError, Position, encode
 
 log = logging.getLogger("opsconductor.intake")
 
+class NotSynced(Backpressure):
+    """The events were queued (they will be processed) but the journal could not sync them:
+    the caller must not acknowledge them; a retry by the sender is at worst an occurrence."""
+
+
 _READ_RECORDS = 16  # records read back from the journal per step
 _segment_of = itemgetter(1)
 
@@ -72,7 +77,8 @@ class IntakeQueue:
         try:
             journal.sync(written)
         except OSError as exc:  # the disk failed us: the caller must not take these as acknowledged
-            raise Backpressure(f"the intake journal could not be synced ({exc.strerror or exc}); retry later") from exc
+            log.critical("the intake journal %s could not be synced: %s", journal.directory, exc)
+            raise NotSynced(f"the intake journal could not be synced ({exc.strerror or exc}); retry later") from exc
 
     def take(self, limit: int, timeout: float) -> tuple[list[RawEvent], dict[int, int]]:
         """Up to `limit` events in order, and how many of them each journal segment holds."""

@@ -37,7 +37,7 @@ from typing import Callable, Sequence
 
 from ..connectors.base import Backpressure
 from ..intake.journal import Journal
-from ..intake.queue import IntakeQueue
+from ..intake.queue import IntakeQueue, NotSynced
 from ..metrics import Histogram
 from ..model import RawEvent, Status, evolve
 from ..store.batch import prepare_batch
@@ -115,6 +115,8 @@ class PipelineWorker:
             self._inflight += len(events)  # before they can be taken: drain() must wait for them
         try:
             self.intake.put(events)
+        except NotSynced:  # queued all the same: they are processed, only not acknowledged
+            raise
         except Backpressure:
             with self._lock:
                 self._inflight -= len(events)
