@@ -1,16 +1,21 @@
-"""`opsc check connector NAME`: try one connector before trusting it.
+"""`opsc check connector NAME` and `opsc check channel NAME`: try one before trusting it.
 
 A polling connector logs in and polls once; a trap receiver binds its addresses and
 listens for a while; a webhook says where it listens and whether its secrets resolve.
 What came back is shown as it would be stored (normalized alerts), and nothing is stored:
 the events go to a list, not to the engine. Failures are the connector's own located
 errors (connector and field), masked like its log lines.
+
+A channel is sent one notification, clearly marked as a test, through its real driver and
+delivery (with its retries), and the vendor's answer is shown; nothing is stored.
 """
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from .config.bundle import Bundle, ConnectorConfig
@@ -18,10 +23,16 @@ from .config.secrets import Secret
 from .connectors.registry import NORMALIZERS, connector_class
 from .connectors.snmp.receiver import TrapReceiver
 from .errors import OpscError
-from .model import Alert, DropEvent, RawEvent
+from .model import Alert, DropEvent, RawEvent, Severity, fingerprint
+from .notify.channels import DRIVERS, DeliveryError
+from .notify.delivery import RetryPolicy, deliver
+from .notify.http import HttpClient
+from .notify.message import Message, alert_view
 from .pipeline.context import ConfigView
+from .pipeline.effects import FIRING, Notification
 
 SHOW = 5  # normalized alerts printed in full
+CHECK_RETRIES = RetryPolicy(backoff_base=0.5, backoff_max=2.0, retry_after_max=5.0)  # a person is waiting
 
 
 @dataclass
@@ -64,6 +75,53 @@ async def check_connector(bundle: Bundle, name: str, *, listen_seconds: float = 
         return report
     if report.ok:
         _normalized(bundle, config, events, show, report)
+    return report
+
+
+TEST_TITLE = "[TEST] OpsConductor test notification: please ignore"
+
+
+async def check_channel(bundle: Bundle, name: str, *, dashboard_url: str | None = None) -> CheckReport:
+    channel = bundle.channel(name)
+    if channel is None:
+        known = ", ".join(sorted(c.name for c in bundle.channels)) or "none"
+        return _failed(f"channel {name}", f"no channel named {name!r} in the tree (known: {known})")
+    report = CheckReport(f"channel {name} ({channel.type})")
+    driver_class = DRIVERS.get(channel.type)
+    if driver_class is None:
+        report.fail(f"{name}: channel type {channel.type!r} has no delivery")
+        return report
+    now = datetime.now(timezone.utc)
+    alert = Alert(source_system="opsc_check", source_alert_id="opsc-check", severity=Severity.INFO,
+                  category="application", alert_type="opsc_test_notification", title=TEST_TITLE,
+                  message=f"Sent by `opsc check channel {name}` to check the channel; no alert is open.",
+                  occurred_at=now, received_at=now, fingerprint=fingerprint("opsc_check", "", "test", name),
+                  device_name="opsconductor", id=str(uuid.uuid4()))
+    n = Notification(alert, "opsc-check", name, FIRING, now)
+    msg = Message("opsc-check", name, FIRING, (n,), (alert_view(alert, None, dashboard_url),),
+                  dashboard_url=dashboard_url)
+    client = HttpClient()
+    driver = driver_class(channel, client)
+    attempts: list = []
+    try:
+        for out in driver.requests(msg):
+            await deliver(driver, msg, out, CHECK_RETRIES, attempts.extend)
+    except DeliveryError as exc:  # a configuration problem (a secret that does not resolve)
+        report.fail(f"{name}: {driver.mask(exc.message)}")
+    finally:
+        driver.close()
+        await client.close()
+    for a in attempts:
+        answer = (a.payload or {}).get("result") if a.status == "sent" else a.error_message
+        line = f"{a.status} to {a.recipient}" + (f": {answer}" if answer else "")
+        if a.status == "sent":
+            report.lines.append(line)
+        elif a.status == "retrying":
+            report.lines.append(line + " (tried again)")
+        else:
+            report.fail(line)
+    if report.ok and not attempts:
+        report.fail(f"{name}: nothing was sent")
     return report
 
 

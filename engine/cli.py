@@ -195,7 +195,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     import asyncio
     import logging
 
-    from .check import check_connector
+    from .check import check_channel, check_connector
     from .config.loader import load_tree
 
     logging.basicConfig(level=os.environ.get("OPSC_LOG_LEVEL", "ERROR"), format="%(levelname)s %(name)s: %(message)s")
@@ -204,7 +204,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         for problem in result.errors:
             print(problem.format(), file=sys.stderr)
         return 1
-    report = asyncio.run(check_connector(result.bundle, args.name, listen_seconds=args.listen_seconds))
+    if args.what == "channel":
+        report = asyncio.run(check_channel(result.bundle, args.name, dashboard_url=os.environ.get("OPSC_DASHBOARD_URL")))
+    else:
+        report = asyncio.run(check_connector(result.bundle, args.name, listen_seconds=args.listen_seconds))
     print(report.text())
     return 0 if report.ok else 1
 
@@ -295,13 +298,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="imported-config", help="directory to write (default ./imported-config)")
     p.set_defaults(func=cmd_import_legacy)
 
-    p = sub.add_parser("check", help="try a connector now: log in and poll once (or listen), print what came back; "
-                                     "stores nothing")
+    p = sub.add_parser("check", help="try a connector (poll once, or listen) or a channel (one test notification) "
+                                     "now; print what came back; stores nothing")
     check = p.add_subparsers(dest="what", required=True, metavar="WHAT")
     c = check.add_parser("connector", help="poll once (a trap receiver: listen for a while) and show the alerts")
     c.add_argument("name")
     c.add_argument("--config", metavar="DIR", help="config tree (default: $OPSC_CONFIG_DIR or .)")
     c.add_argument("--listen-seconds", type=float, default=10.0, help="how long a trap receiver listens (default 10)")
+    c.set_defaults(func=cmd_check)
+    c = check.add_parser("channel", help="send one notification marked as a test, and show the receiver's answer")
+    c.add_argument("name")
+    c.add_argument("--config", metavar="DIR", help="config tree (default: $OPSC_CONFIG_DIR or .)")
     c.set_defaults(func=cmd_check)
 
     from .replay.commands import add_span_arguments, cmd_history_export, cmd_replay
