@@ -69,6 +69,10 @@ class ConfigView:
     def connectors(self) -> dict[str, ConnectorConfig]:
         return {c.name: c for c in self.bundle.connectors}
 
+    @cached_property
+    def rules_with_flapping(self) -> bool:
+        return any(r.flapping is not None for r in self.bundle.rules)
+
     def device_name(self, ip: str | None) -> str | None:
         if ip is None:
             return None

@@ -32,6 +32,15 @@ def policy_for(alert: Alert, outcome: RuleOutcome | None, ctx: Context) -> FlapP
     return connector.flapping if connector is not None else None
 
 
+def _policy_of_open(alert: Alert, now: datetime, ctx: Context) -> FlapPolicy | None:
+    """The policy for an alert already open (its rules' answer is not kept): the rules are
+    asked again only when some rule sets one."""
+    outcome = None
+    if ctx.view.rules_with_flapping:
+        outcome = ctx.rules.evaluate(alert, ctx.view.site(alert.device_ip), now)
+    return policy_for(alert, outcome, ctx)
+
+
 def _marked(alert: Alert, flapping: bool, count: int, state: str, now: datetime) -> Alert:
     fields: dict[str, Any] = {**alert.custom_fields, "flapping": flapping, "flap_count": count, "flap_state": state,
                               "flap_last": now.isoformat()}
@@ -44,13 +53,14 @@ def _decision(alert: Alert, ctx: Context, detail: dict) -> Decision:
 
 def opened(alert: Alert, outcome: RuleOutcome | None, now: datetime, ctx: Context, fx: EffectsBuilder) -> Alert:
     """A new alert for its fingerprint is a state change; the alert comes back marked
-    flapping when it is one change too many."""
+    flapping when it is one change too many. A fingerprint is tracked from its first clear
+    on (one raised and never cleared costs nothing here)."""
     track = ctx.state.flaps.get(alert.fingerprint)
-    policy = policy_for(alert, outcome, ctx) or (track.policy if track is not None else None)
-    if policy is None:
+    if track is None:
         return alert
+    policy = policy_for(alert, outcome, ctx) or track.policy
     fx.flap_changes.append((alert.fingerprint, now, policy))
-    count = (track.within(now) if track is not None else 0) + 1
+    count = track.within(now) + 1
     if count < policy.changes:
         return alert
     fx.decisions.append(_decision(alert, ctx, {"changes": count, "within": policy.window}))
@@ -61,16 +71,22 @@ def cleared(target: Alert, now: datetime, ctx: Context, fx: EffectsBuilder) -> A
     """A clear of an open alert is a state change. Returns the alert kept open as flapping
     (the clear then resolves nothing), or None when the clear resolves it as usual."""
     track = ctx.state.flaps.get(target.fingerprint)
-    if track is None:
-        return None
-    fx.flap_changes.append((target.fingerprint, now, track.policy))
+    if track is not None:
+        policy, before = track.policy, track.within(now)
+    else:  # its first clear: the raise it ends was the first change
+        policy = _policy_of_open(target, now, ctx)
+        if policy is None:
+            return None
+        fx.flap_changes.append((target.fingerprint, target.received_at, policy))
+        before = 1 if target.received_at >= now - timedelta(seconds=policy.window) else 0
+    fx.flap_changes.append((target.fingerprint, now, policy))
     if target.custom_fields.get("flapping"):
         count = int(target.custom_fields.get("flap_count") or 0) + 1
     else:
-        count = track.within(now) + 1
-        if count < track.policy.changes:
+        count = before + 1
+        if count < policy.changes:
             return None
-        fx.decisions.append(_decision(target, ctx, {"changes": count, "within": track.policy.window}))
+        fx.decisions.append(_decision(target, ctx, {"changes": count, "within": policy.window}))
     kept = _marked(target, True, count, CLEAR, now)
     fx.changes.append(Change(kept, "flapping", target.status))
     return kept
@@ -132,8 +148,7 @@ def _policy_now(alert: Alert, now: datetime, ctx: Context) -> FlapPolicy | None:
     track = ctx.state.flaps.get(alert.fingerprint)
     if track is not None:
         return track.policy
-    # After a restart the changes are gone from memory: the policy as the config says now.
-    return policy_for(alert, ctx.rules.evaluate(alert, ctx.view.site(alert.device_ip), now), ctx)
+    return _policy_of_open(alert, now, ctx)  # after a restart: the policy as the config says now
 
 
 def times_next(ctx: Context) -> list[datetime]:

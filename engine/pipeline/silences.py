@@ -20,22 +20,26 @@ def _when(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def holds(silence: Silence, fields: dict, now: datetime) -> bool:
+def in_time(silence: Silence, now: datetime) -> bool:
     start, end = _when(silence.starts_at), _when(silence.ends_at)
     if (start and now < start) or (end and now >= end):
         return False
-    if silence.schedule is not None and not window_holds(silence.schedule, now):
-        return False
-    return all(matcher_holds(m, fields) for m in silence.match)
+    return silence.schedule is None or window_holds(silence.schedule, now)
+
+
+def holds(silence: Silence, fields: dict, now: datetime) -> bool:
+    return in_time(silence, now) and all(matcher_holds(m, fields) for m in silence.match)
 
 
 def active_silence(alert: Alert, view: ConfigView, now: datetime, adhoc: Sequence[Silence] = ()) -> Silence | None:
     """The first silence holding `alert` now: the config's (rules/), then the ad-hoc ones
     (the database's, kept in memory by the engine: no query per alert)."""
-    if not view.bundle.silences and not adhoc:
+    # Time first: most silences are not running, and then the alert's fields are not needed.
+    running = [s for group in (view.bundle.silences, adhoc) for s in group if in_time(s, now)]
+    if not running:
         return None
     fields = alert_fields(alert, view.site(alert.device_ip))
-    return next((s for group in (view.bundle.silences, adhoc) for s in group if holds(s, fields, now)), None)
+    return next((s for s in running if all(matcher_holds(m, fields) for m in s.match)), None)
 
 
 # ---- ad-hoc silences (the database's, beside the YAML ones) --------------------------------------

@@ -67,7 +67,14 @@ def window_holds(window: TimeWindow | None, now: datetime) -> bool:
     it): `days: [sun]`, 23:00-02:00 is Sunday 23:00 to Monday 02:00, not Sunday 00:00-02:00."""
     if window is None:
         return True
-    local = now.astimezone(ZoneInfo(window.timezone))
+    return _window_at(window, int(now.timestamp() // 60))
+
+
+@lru_cache(maxsize=4096)
+def _window_at(window: TimeWindow, minute: int) -> bool:
+    """The answer for one minute (it cannot change within one): asked for every alert, a
+    time zone conversion each time showed in the profile."""
+    local = datetime.fromtimestamp(minute * 60, ZoneInfo(window.timezone))
     day = local.weekday()
     start, end = window.start or "00:00", window.end or "24:00"
     hm = f"{local.hour:02d}:{local.minute:02d}"
