@@ -175,11 +175,33 @@ class Engine:
             current = {"id": pipeline.view.version_id, "content_hash": b.content_hash, "git_commit": b.git_commit,
                        "loaded_at": self.live.last_success.at.isoformat() if self.live.last_success else None,
                        "files": list(b.files), "root": b.root}
+        channels = [{"name": c.name, "type": c.type} for c in pipeline.view.bundle.channels] if pipeline else []
         return {"current": current, "last_attempt": self.live.last.as_dict() if self.live.last else None,
+                "channels": channels,
                 "replay": self.git.replays.latest() if self.git is not None and self.git.replays else None}
 
     def reload(self, actor: str) -> dict:
         return self.live.request(f"http:{actor}").as_dict()
+
+    def check(self, what: str, name: str) -> dict:
+        """`opsc check connector|channel NAME` with the running version (the admin's buttons).
+        A trap receiver the engine runs already holds its port: it is not bound a second time."""
+        from .check import CheckReport, check_channel, check_connector
+
+        bundle = self.live.bundle
+        if bundle is None:
+            return {"ok": False, "text": "no config version is running"}
+        if what == "channel":
+            report = asyncio.run(check_channel(bundle, name, dashboard_url=dashboard_url(self.settings)))
+        elif (bundle.connector(name) or None) is not None and bundle.connector(name).type == "snmp_trap":
+            status = next((s for s in self.supervisor.statuses(bundle) if s.name == name), None)
+            report = CheckReport(f"connector {name} (snmp_trap)", ok=status is not None and status.status == "ok",
+                                 lines=[f"running in the engine: {status.status if status else 'not running'}; "
+                                        f"{status.alerts_received if status else 0} events handed over",
+                                        "(listening is not checked here: the engine holds the port)"])
+        else:
+            report = asyncio.run(check_connector(bundle, name))
+        return {"ok": report.ok, "text": report.text()}
 
     def rule_hits(self) -> dict[str, int]:
         pipeline = self.live._pipeline

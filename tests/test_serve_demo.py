@@ -209,3 +209,23 @@ def test_a_trap_port_taken_at_start_is_retried_and_healthz_says_why(tmp_path: Pa
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     assert "Traceback" not in proc.stdout.read()
+
+
+def test_admins_check_a_channel_and_a_connector_from_the_connectors_page(server) -> None:
+    base, _, _, _ = server
+    with httpx.Client(base_url=base, timeout=60, follow_redirects=True) as web:
+        page = web.get("/login")
+        csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', page.text).group(1)
+        assert web.post("/login", data={"token": "admin-secret-1234", "csrf": csrf, "next": "/connectors"}).status_code == 200
+        page = web.get("/connectors")
+        assert 'action="/check/channel/audit-log"' in page.text and 'action="/check/connector/monitoring"' in page.text
+        csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', page.text).group(1)
+        answer = web.post("/check/channel/audit-log", data={"csrf": csrf})
+        assert answer.status_code == 200
+        assert "Check of channel <code>audit-log</code>: ok" in answer.text and "sent to log" in answer.text
+        answer = web.post("/check/connector/monitoring", data={"csrf": csrf})
+        assert "Check of connector <code>monitoring</code>: ok" in answer.text and "resolves" in answer.text
+        answer = web.post("/check/connector/nope", data={"csrf": csrf})
+        assert "FAILED" in answer.text and "no connector named" in answer.text
+    anonymous = httpx.post(f"{base}/check/channel/audit-log", data={"csrf": csrf}, timeout=30)
+    assert anonymous.status_code in (303, 403)  # a check needs an admin's session

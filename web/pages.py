@@ -6,11 +6,13 @@ from typing import Any
 import psycopg
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
 from . import notifications, queries, rootcause, topology
 from .api_system import config_view, connectors, do_reload, topology_nodes
 from .auth import Principal
+from .errors import ApiError
 from .page_alerts import mark_silenced
 from .queries import AlertFilter
 from .render import form, page, reader, signed_in_with, silenced_now
@@ -47,13 +49,32 @@ async def dependencies(request: Request) -> Response:
                                                 "paths": topology.paths_text(nodes)}, who=who)
 
 
-async def connectors_page(request: Request) -> Response:
+async def connectors_page(request: Request, check: dict | None = None) -> Response:
     who = reader(request)
     if not isinstance(who, Principal):
         return who
-    db = request.app.state.db
+    db, engine = request.app.state.db, request.app.state.engine
+    configured = [c["name"] for c in (engine.config_status().get("channels") or [])] if engine is not None else []
     return page(request, "connectors.html", {"items": await db.run(connectors),
-                                             "channels": await db.run(notifications.by_channel)}, who=who)
+                                             "channels": await db.run(notifications.by_channel),
+                                             "configured_channels": configured, "check": check,
+                                             "can_check": engine is not None}, who=who)
+
+
+async def check_form(request: Request) -> Response:
+    """The admin's Check buttons: `opsc check connector|channel NAME`, answered in the page."""
+    await form(request)
+    what, name = request.path_params["what"], request.path_params["name"]
+    if what not in ("connector", "channel"):
+        raise ApiError(404, "no such page or resource")
+    who = signed_in_with(request, "admin", f"check a {what}", "/connectors")
+    if isinstance(who, Response):
+        return who
+    engine = request.app.state.engine
+    if engine is None:
+        raise ApiError(503, "checks run in the engine, and this process has none", code="unavailable")
+    result = await run_in_threadpool(engine.check, what, name)
+    return await connectors_page(request, check={"what": what, "name": name, **result})
 
 
 async def config_page(request: Request) -> Response:
@@ -82,4 +103,5 @@ ROUTES = [
     Route("/connectors", connectors_page, methods=["GET"]),
     Route("/config", config_page, methods=["GET"]),
     Route("/config/reload", config_reload, methods=["POST"]),
+    Route("/check/{what}/{name}", check_form, methods=["POST"]),
 ]

@@ -65,6 +65,8 @@ class EngineView(Protocol):
 
     def alert_changed(self, alert_id: str, status: str) -> None: ...  # an operator acknowledged or resolved it
 
+    def check(self, what: str, name: str) -> dict: ...  # `opsc check connector|channel NAME` here: {"ok", "text"}
+
     def silenced(self) -> dict[str, str]: ...  # open alert id → the silence holding its notifications now
 
     def silences_changed(self) -> None: ...  # an ad-hoc silence was created or ended: read them again
