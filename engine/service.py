@@ -29,6 +29,7 @@ from .connectors.base import CONNECTOR_STATES
 from .metrics import Exposition
 from .model import Status
 from .notify.process import NotifierProcess
+from .pipeline.effects import TELLS
 from .pipeline.state import ActiveAlerts
 from .pipeline.worker import PipelineWorker
 from .reload import LiveConfig
@@ -101,7 +102,7 @@ class Engine:
         """Everything but the asyncio parts: rebuild state, load config, start the threads."""
         with self.connect() as conn:
             self.state.rebuild(load_active_alerts(conn))
-            told = load_told(conn)
+            told = load_told(conn, TELLS)
         log.info("rebuilt %d open alerts from the database", len(self.state.by_id))
         self.silences_changed()
         self._told = told  # applied once the config (and so the rules' notify actions) is loaded

@@ -2,7 +2,8 @@
 
 Retried: timeouts, connection errors, 5xx and 429 (DeliveryError.retry). Not retried: other
 4xx, bad configuration (an unavailable secret) and bugs. The wait between attempts doubles
-from `backoff_base` up to `backoff_max`; a Retry-After is honoured up to `retry_after_max`.
+from `backoff_base` up to `backoff_max`; a Retry-After is honoured up to `retry_after_max`,
+and with `gates` it holds the whole channel (every message to it), not just this request.
 Every attempt is one notification_log row per alert the request covers: `retrying` when
 another attempt follows, else `sent` or `failed`. Errors and payloads are masked with the
 channel's secrets before they leave this module.

@@ -15,7 +15,7 @@ Every attempt becomes notification_log rows; a notification that is done (sent, 
 failed or skipped) leaves the outbox in the same transaction that logs it (`settle`,
 batched, retried until the database takes it). A crash between the commit of the alert
 and that transaction leaves the row in the outbox, and the next start sends it again:
-at-least-once. A notification about a problem (any kind but `resolved`) that finally failed is reported to `on_failed` as
+at-least-once. A notification that tells of a problem (effects.TELLS) that finally failed is reported to `on_failed` as
 (alert id, fingerprint, rule, channel, decided at), so the engine's throttle does not
 count it (it told nobody). In `opsc serve` this class runs in a process of its own
 (process.py); tests and tools run it in theirs.
@@ -41,7 +41,7 @@ from typing import Callable, Sequence
 import uvloop
 
 from ..config.bundle import Bundle, Channel, Rule
-from ..pipeline.effects import Notification
+from ..pipeline.effects import TELLS, Notification
 from ..rules.fields import alert_fields
 from ..store.notification_log import NotificationAttempt
 from ..store.outbox import OutboxState, PendingRow, add_pending, outbox_state, read_pending, settle
@@ -362,7 +362,7 @@ class Notifier:
             if oid:
                 self._done.append(oid)
         lost = [(n.alert.id, n.alert.fingerprint, n.rule, n.channel, n.at)
-                for n in msg.notifications if n.alert.id in failed and n.kind != "resolved"]
+                for n in msg.notifications if n.alert.id in failed and n.kind in TELLS]
         if lost and self._on_failed is not None:
             try:
                 self._on_failed(lost)

@@ -1,10 +1,11 @@
 """The pipeline worker: a bounded queue of raw events, processed in batches, one
-transaction per batch, then notifications handed to the notifier.
+transaction per batch (its notifications in the outbox), then the notifier woken.
 
 The stage thread runs the stages and formats each batch for COPY (store/batch.py); a
 child process writes the batches in order (store/writer.py), so the stages and
-PostgreSQL each have a core and no GIL is shared with the writing. Notifications of a
-batch are handed over once the child reports it committed.
+PostgreSQL each have a core and no GIL is shared with the writing. A batch's
+notifications are outbox rows of its transaction; once the child reports it committed,
+`notify` wakes the notifier, which delivers from the outbox.
 
 Intake goes through an IntakeQueue (intake/queue.py): with a journal, `submit` returns
 once the events are durable (fsync'd in groups), and a journal segment is let go once

@@ -6,7 +6,7 @@ must arrive already masked; this module stores what it is given.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
@@ -95,10 +95,10 @@ def list_notifications(conn: psycopg.Connection, alert_id: str) -> list[Notifica
     return [NotificationLogEntry(*r) for r in rows]
 
 
-def load_told(conn: psycopg.Connection) -> list[tuple[str, str, str, datetime]]:
+def load_told(conn: psycopg.Connection, tells: Iterable[str]) -> list[tuple[str, str, str, datetime]]:
     """Who was last told of each open alert, per (alert id, rule, channel): what the engine
-    restores at start (ActiveAlerts.restore_told). Told means a notification of the problem
-    (any kind but `resolved`) that was delivered (a `sent` row here) or is still pending in
+    restores at start (ActiveAlerts.restore_told). Told means a notification of a kind in
+    `tells` (pipeline.effects.TELLS: those that tell of the problem) that was delivered (a `sent` row here) or is still pending in
     the outbox (it will be); one that finally failed told nobody, so it neither throttles
     nor gets a resolve."""
     with conn.transaction():
@@ -107,11 +107,11 @@ def load_told(conn: psycopg.Connection) -> list[tuple[str, str, str, datetime]]:
             "  SELECT n.alert_id::text AS alert_id, n.rule_name, n.channel, n.sent_at AS at FROM notification_log n"
             "   JOIN alerts a ON a.id = n.alert_id"
             "   WHERE a.status <> 'resolved' AND n.status = 'sent' AND n.rule_name IS NOT NULL"
-            "     AND COALESCE(n.payload->>'kind', 'firing') <> 'resolved'"
+            "     AND COALESCE(n.payload->>'kind', 'firing') = ANY(%(tells)s)"
             "  UNION ALL"
             "  SELECT o.alert_id::text, o.rule_name, o.channel, o.decided_at FROM notification_outbox o"
-            "   JOIN alerts a ON a.id = o.alert_id WHERE a.status <> 'resolved' AND o.kind <> 'resolved'"
-            ") t GROUP BY 1, 2, 3").fetchall()
+            "   JOIN alerts a ON a.id = o.alert_id WHERE a.status <> 'resolved' AND o.kind = ANY(%(tells)s)"
+            ") t GROUP BY 1, 2, 3", {"tells": sorted(tells)}).fetchall()
 
 
 def _params(a: NotificationAttempt) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from notify_helpers import (FAST, connector, eventually, load_tree, log_rows, ma
 
 from opsconductor.engine.notify.delivery import RetryPolicy
 from opsconductor.engine.notify.notifier import Notifier
+from opsconductor.engine.pipeline.effects import TELLS
 from opsconductor.engine.store.notification_log import load_told
 from opsconductor.engine.store.outbox import add_pending
 
@@ -160,7 +161,7 @@ def test_restart_rebuilds_who_was_told_from_delivered_and_pending_not_failed(tmp
         add_pending(conn, [notification(pending, bundle, "r")])
         settle(conn, [NotificationAttempt(sent.id, "l", "log", "sent", "r", payload={"kind": "firing"}),
                       NotificationAttempt(failed.id, "l", "log", "failed", "r", payload={"kind": "firing"})], [])
-        rows = {alert_id: (rule, channel) for alert_id, rule, channel, _ in load_told(conn)}
+        rows = {alert_id: (rule, channel) for alert_id, rule, channel, _ in load_told(conn, TELLS)}
     assert rows == {sent.id: ("r", "l"), pending.id: ("r", "l")}
 
 
