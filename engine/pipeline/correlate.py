@@ -15,6 +15,7 @@ from ..rootcause import explains
 from ..rules.fields import alert_fields
 from . import flapping
 from .effects import SUPPRESSED, Change, Decision, EffectsBuilder, Notification
+from .route import parent_rule
 from .work import Candidate, Context, Work
 
 
@@ -79,6 +80,8 @@ def correlate(work: Work, ctx: Context) -> Work:
         seen_in_event[alert.fingerprint] = alert
         if alert.root_cause:
             _link_earlier_children(alert, work, ctx, fx)
+            if ctx.state.parent_keys:
+                _link_parents_under(alert, work, ctx, fx)
         out.append(Candidate(alert, c.outcome))
     if closed:
         close_parents(closed, ctx, fx)
@@ -133,7 +136,7 @@ def close_parents(closed: list[Alert], ctx: Context, fx: EffectsBuilder) -> None
             continue
         resolved = evolve(parent, status=Status.RESOLVED)
         fx.changes.append(Change(resolved, "resolved", parent.status))
-        fx.decisions.append(_decision(resolved, ctx, "correlate", parent.correlation_rule or "correlation",
+        fx.decisions.append(_decision(resolved, ctx, "correlate", parent_rule(parent, ctx) or "correlation",
                                       {"closed": "its last child closed"}))
 
 
@@ -208,6 +211,36 @@ def _link_earlier_children(root: Alert, work: Work, ctx: Context, fx: EffectsBui
         if child.id in state.held:
             fx.held.append((child.id, ()))  # withdrawn: it never goes out
         for (rule_name, channel), action in sorted(state.notified.get(child.id, {}).items()):
+            fx.notifications.append(Notification(linked, rule_name, channel, SUPPRESSED, work.now, action))
+
+
+def _link_parents_under(root: Alert, work: Work, ctx: Context, fx: EffectsBuilder) -> None:
+    """A root cause arriving after a correlation parent formed over its symptoms: the parent
+    whose open children are all below it (and within the lookback) is linked under it, so
+    the outage is one story; whoever was told of the parent gets a `suppressed` note."""
+    state = ctx.state
+    top = root
+    if root.correlated_to_id and (root.correlation_rule or "").startswith("dependency:"):
+        top = state.by_id.get(root.correlated_to_id) or root
+    for parent_id in list(state.parent_keys):
+        parent = state.by_id.get(parent_id)
+        if parent is None or parent.status is not Status.ACTIVE or parent.correlated_to_id:
+            continue
+        kids = [state.by_id[k] for k in state.children.get(parent_id, ()) if k in state.by_id]
+        edges = [next((e for e in ctx.view.topology.ancestors(k.device_ip) if e.upstream == root.device_ip), None)
+                 for k in kids]
+        if not kids or any(e is None or not explains(root.root_cause, e.type) or
+                           k.received_at < work.now - timedelta(seconds=ctx.view.lookback(e.type))
+                           for k, e in zip(kids, edges)):
+            continue
+        rule = f"dependency:{edges[0].type}:{parent.correlation_rule}->{ctx.view.device_name(root.device_ip)}"[:100]
+        linked = evolve(parent, status=Status.SUPPRESSED, correlated_to_id=top.id, correlation_rule=rule)
+        fx.changes.append(Change(linked, "suppressed", parent.status))
+        fx.decisions.append(_decision(linked, ctx, "correlate", rule, {
+            "suppressed_under": top.id, "root_title": top.title, "children": len(kids)}))
+        if parent_id in state.held:
+            fx.held.append((parent_id, ()))  # withdrawn: it never goes out
+        for (rule_name, channel), action in sorted(state.notified.get(parent_id, {}).items()):
             fx.notifications.append(Notification(linked, rule_name, channel, SUPPRESSED, work.now, action))
 
 

@@ -24,7 +24,7 @@ from .correlate import children_to_reevaluate, close_parents, correlate, depende
 from .effects import Change, Decision, Effects, EffectsBuilder
 from .enrich import enrich
 from .normalize import normalize
-from .route import acknowledged, firing, release_times, released, repeats, resolved, route
+from .route import acknowledged, announced_by, firing, parent_rule, release_times, released, repeats, resolved, route
 from .state import ActiveAlerts
 from .work import Context, Stage, Work
 
@@ -126,7 +126,9 @@ class Pipeline:
                 fx.decisions.append(Decision(child.id, "correlate", rule, {"suppressed_under": root.id},
                                              self.view.version_id))
                 continue
-            active = evolve(child, status=Status.ACTIVE, correlated_to_id=None, correlation_rule=None)
+            parent = child.source_system == "correlation"  # a storm's parent linked under the root
+            active = evolve(child, status=Status.ACTIVE, correlated_to_id=None,
+                            correlation_rule=parent_rule(child, self.ctx) if parent else None)
             outcome = self.rules.evaluate(active, self.view.site(active.device_ip), now)
             if outcome.suppress:  # a rule suppressed it too: that suppression stays
                 rule_, reason = outcome.suppress
@@ -139,7 +141,8 @@ class Pipeline:
             fx.changes.append(Change(active, "unsuppressed", child.status))
             fx.decisions.append(Decision(child.id, "correlate", "reevaluate",
                                          {"reason": "root cleared, still open"}, self.view.version_id))
-            firing(active, outcome.notify, now, self.ctx, notifications, decisions, fx.held)
+            firing(active, announced_by(active, self.ctx) if parent else outcome.notify, now, self.ctx,
+                   notifications, decisions, fx.held)
         closed = flapping.settled(now, self.ctx, fx, notifications, decisions)
         if closed:  # ended up, after flapping: as a clear would
             before = len(fx.changes)

@@ -28,10 +28,7 @@ def route(work: Work, ctx: Context) -> Work:
         if alert.status is not Status.ACTIVE:
             continue
         if alert.source_system == "correlation":
-            # A parent is announced by the rule that correlated it.
-            rule = ctx.rules.rule(alert.correlation_rule or "")
-            actions = ((rule, rule.notify),) if rule is not None and rule.notify else ()
-            firing(alert, actions, work.now, ctx, notifications, decisions, held)
+            firing(alert, announced_by(alert, ctx), work.now, ctx, notifications, decisions, held)
         elif outcomes.get(alert.id) is not None:
             firing(alert, outcomes[alert.id].notify, work.now, ctx, notifications, decisions, held)
     for c in work.candidates:
@@ -43,6 +40,19 @@ def route(work: Work, ctx: Context) -> Work:
     effects = work.effects.with_(notifications=work.effects.notifications + tuple(notifications),
                       decisions=work.effects.decisions + tuple(decisions), held=work.effects.held + tuple(held))
     return work.with_(effects=effects)
+
+
+def parent_rule(alert: Alert, ctx: Context) -> str | None:
+    """The correlation rule that made a parent (its correlation_rule, or the group it leads
+    once it was linked under a root)."""
+    key = ctx.state.parent_keys.get(alert.id)
+    return key[0] if key is not None else alert.correlation_rule
+
+
+def announced_by(alert: Alert, ctx: Context) -> Actions:
+    """A parent is announced by the rule that correlated it."""
+    rule = ctx.rules.rule(parent_rule(alert, ctx) or "")
+    return ((rule, rule.notify),) if rule is not None and rule.notify else ()
 
 
 def firing(alert: Alert, actions: Iterable[tuple[Rule, NotifyAction]], now: datetime, ctx: Context,
