@@ -140,6 +140,23 @@ def run(url: str, events, label: str, count: int, rate: float | None = None, jou
     pipeline.close()
 
 
+def journal_cost(count: int) -> None:
+    """The intake journal alone: CPU to encode and append, wall time of a synced record."""
+    events = list(new_only(count))
+    scratch = Path(tempfile.mkdtemp(prefix="opsc-bench-journal-"))
+    journal = Journal(scratch)
+    journal.open()
+    wall, cpu = time.perf_counter(), time.process_time()
+    for i in range(0, count, 500):
+        written = journal.append(events[i:i + 500])
+        journal.done({written.segment: len(events[i:i + 500])})
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(f"intake journal: {cpu / count * 1e6:.1f} µs of CPU per event (pickle + write), "
+          f"{wall / journal.syncs * 1000:.1f} ms per synced 500-event record ({journal.syncs} fdatasyncs)")
+    journal.close()
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
 def rss_at_open_alerts(target: int) -> None:
     """Memory of the in-memory view alone (no database): `target` open alerts."""
     bundle = load_bundle(ROOT)
@@ -169,6 +186,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.open_alerts:  # first, so the figure is not inflated by the runs below
         rss_at_open_alerts(args.open_alerts)
+    if not args.no_journal:
+        journal_cost(args.events)
     with server_url() as base:
         for label in ("new", "mixed"):  # as fast as it goes: throughput (latency is queueing)
             with scratch_database(base) as url:
