@@ -77,6 +77,7 @@ def main() -> int:
     print(f"valid traps received      {run.valid_received:>10,}")
     print(f"valid traps lost          {len(run.lost_marks):>10,}" + (f"   first: {run.lost_marks[:10]}" if run.lost_marks else ""))
     print(f"duplicates                {run.duplicates:>10,}")
+    print(f"unexpected marks          {run.unexpected:>10,}   (a mutant read as a valid trap: a harness bug)")
     print(f"tracebacks                {run.tracebacks:>10,}")
     print(f"warnings logged           {run.warnings:>10,}   (rate-limited: one per reason per 10 s)")
     print(f"crashing (offline)        {crashing:>10,}")
@@ -90,7 +91,7 @@ def main() -> int:
     print(f"  every datagram counted once: {'yes' if accounted == s.received else f'NO ({accounted} != {s.received})'}")
     for sample in run.warning_samples[:5]:
         print(f"  e.g. {sample}")
-    ok = not run.lost_marks and not run.duplicates and not run.tracebacks and not crashing
+    ok = not run.lost_marks and not run.duplicates and not run.unexpected and not run.tracebacks and not crashing
     print("goals met (0 lost, 0 duplicates, 0 tracebacks, 0 crashing)" if ok else "GOALS NOT MET")
     return 0 if ok else 1
 

@@ -80,7 +80,8 @@ def test_20000_fuzzed_datagrams_with_valid_traps_interleaved():
     run = trapfuzz.run(20_000, seed=20260101)
     assert run.crashing == [], [why for _, why in run.crashing[:5]]
     assert run.sent == 20_000 and run.valid_sent == 200
-    assert run.lost_marks == [] and run.duplicates == 0
+    assert run.lost_marks == [] and run.duplicates == 0 and run.unexpected == 0
+    assert run.valid_received == 200
     assert run.tracebacks == 0, run.warning_samples
     stats = run.stats
     assert stats.received == run.sent and outcomes(stats) == stats.received, stats
