@@ -100,14 +100,23 @@ def main() -> None:
                 print(f"N={n:>6}: first load {first * 1000:8.0f} ms   reload {again * 1000:8.0f} ms   "
                       f"save→serving {saved * 1000:8.0f} ms (watcher included)")
                 if n == 1000 and args.reloads:
-                    samples = []
-                    for i in range(args.reloads):
-                        write_tree(root, n, variant=i % 2)
+                    # A new variant each time (an edit), as an engineer's edits are: a cache keyed by
+                    # content would otherwise hide a leak behind two alternating versions.
+                    samples, times = [], []
+                    for i in range(1, args.reloads + 1):
+                        write_tree(root, n, variant=1000 + i)
+                        t = time.perf_counter()
                         assert live.request(f"r{i}").outcome == "applied"
-                        if i % 50 == 0 or i == args.reloads - 1:
-                            samples.append((i + 1, proc.memory_info().rss / 2**20))
-                    print("   RSS over reloads: " + ", ".join(f"#{i}: {mb:.0f} MiB" for i, mb in samples)
-                          + f"; live generations {len(live.host.generations())}")
+                        times.append(time.perf_counter() - t)
+                        if i in (1, 50, 100, 200) or i == args.reloads:
+                            samples.append((i, proc.memory_info().rss / 2**20))
+                    times.sort()
+                    print("   RSS after reloads: " + ", ".join(f"#{i}: {mb:.0f} MiB" for i, mb in samples)
+                          + f"; live generations {len(live.host.generations())}; reload p50 "
+                          f"{times[len(times) // 2] * 1000:.0f} ms, p90 {times[int(len(times) * 0.9)] * 1000:.0f} ms")
+                    t = time.perf_counter()
+                    outcome = live.request("unchanged")
+                    print(f"   unchanged tree: {outcome.outcome} in {(time.perf_counter() - t) * 1000:.0f} ms")
                 live.pipeline.close()
 
 

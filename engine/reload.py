@@ -23,6 +23,7 @@ from .config.loader import load_tree, tree_texts
 from .config.rows import projection_of
 from .errors import Level, OpscError, Problem
 from .pipeline.pipeline import Pipeline
+from .rules.engine import RuleEngine
 from .pipeline.state import ActiveAlerts
 from .rules.host import RulesHost
 from .ruletest import run_tests
@@ -143,9 +144,16 @@ class LiveConfig:
             return ReloadOutcome("unchanged", triggers, bundle.content_hash, bundle.git_commit,
                                  self._pipeline.view.version_id if self._pipeline else None,
                                  seconds=time.monotonic() - started)
-        if bundle is not None and self.run_rule_tests and bundle.tests:
+        # One rules generation, compiled and loaded once: the rule tests run on it, then it goes live.
+        rules = None
+        if bundle is not None and not errors:
             try:
-                failures = [r for r in run_tests(bundle, self.host) if not r.passed]
+                rules = RuleEngine(self.host, bundle)
+            except OpscError as exc:
+                errors.append(Problem("rules/", 0, 0, "$", f"the rules do not compile: {exc}"))
+        if rules is not None and self.run_rule_tests and bundle.tests:
+            try:
+                failures = [r for r in run_tests(bundle, self.host, rules=rules) if not r.passed]
             except Exception as exc:  # noqa: BLE001 - a test the runner cannot run refuses the version
                 src = bundle.tests[0].source
                 errors.append(Problem(src.file, src.line, src.col, src.path,
@@ -155,10 +163,9 @@ class LiveConfig:
                                f"rule test {r.test.name!r} failed: {r.failure}") for r in failures]
         new_pipeline = None
         if not errors:
-            try:
-                new_pipeline = Pipeline(bundle, self.host, self.state)  # compiles a new rules generation
-            except OpscError as exc:
-                errors.append(Problem("rules/", 0, 0, "$", f"the rules do not compile: {exc}"))
+            new_pipeline = Pipeline(bundle, self.host, self.state, rules=rules)
+        elif rules is not None:
+            rules.close()
         content_hash = bundle.content_hash if bundle else _hash_of_refused(result.problems)
         git_commit = bundle.git_commit if bundle else git_commit_of(config_dir)
         if errors:

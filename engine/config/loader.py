@@ -219,20 +219,21 @@ def load_bundle(root: str | Path, environ: Any = None, check_secrets: bool = Fal
 
 
 # Reloads re-read the whole tree; files whose bytes did not change skip YAML parsing and
-# schema validation (both pure functions of the bytes). Bounded: a tree of 10,000 files fits.
-_CACHE_MAX = 20_000
-_yaml_cache: dict[tuple[str, bytes], tuple] = {}
-_schema_cache: dict[tuple, list[Problem]] = {}
+# schema validation (both pure functions of the bytes). One entry per file path, the version
+# last read: an edited file replaces its entry, so memory does not grow with every edit.
+_yaml_cache: dict[str, tuple] = {}  # path → (sha256 of the bytes, document, problems, sha256)
+_schema_cache: dict[tuple, list[Problem]] = {}  # (path, id(document), kind, prefix) → problems
 
 
 def _cached_yaml(rel: str, raw: bytes):
-    key = (rel, hashlib.sha256(raw).digest())
-    hit = _yaml_cache.get(key)
-    if hit is None:
-        if len(_yaml_cache) >= _CACHE_MAX:
-            _clear_caches()
-        hit = _yaml_cache[key] = (*load_yaml(rel, raw), key[1])
-    return hit
+    digest = hashlib.sha256(raw).digest()
+    hit = _yaml_cache.get(rel)
+    if hit is None or hit[0] != digest:
+        if hit is not None:  # the file changed: its schema results go with its old document
+            for key in [k for k in _schema_cache if k[0] == rel]:
+                del _schema_cache[key]
+        hit = _yaml_cache[rel] = (digest, *load_yaml(rel, raw), digest)
+    return hit[1:]
 
 
 def _clear_caches() -> None:
@@ -246,8 +247,6 @@ def problems_from(doc: YamlDocument, kind: str, instance: Any, prefix: tuple = (
     key = (doc.file, id(doc), kind, prefix)
     hit = _schema_cache.get(key)
     if hit is None:
-        if len(_schema_cache) >= _CACHE_MAX:
-            _clear_caches()
         hit = _schema_cache[key] = _problems_from(doc, kind, instance, prefix)
     return hit
 

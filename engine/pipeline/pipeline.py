@@ -38,9 +38,12 @@ def default_normalizers() -> dict:
 class Pipeline:
     def __init__(self, bundle: Bundle, host: RulesHost, state: ActiveAlerts | None = None, *,
                  version_id: int | None = None, normalizers: dict | None = None,
-                 new_id: Callable[[], str] | None = None, stages: Sequence[Stage] = STAGES):
+                 new_id: Callable[[], str] | None = None, stages: Sequence[Stage] = STAGES,
+                 rules: RuleEngine | None = None):
+        """`rules`: an already loaded rules generation of this bundle (a reload's rule tests and
+        its live pipeline share one); the pipeline closes it."""
         self.view = ConfigView(bundle, version_id)
-        self.rules = RuleEngine(host, bundle)
+        self.rules = rules if rules is not None else RuleEngine(host, bundle)
         self.state = state if state is not None else ActiveAlerts()
         self.stages = tuple(stages)
         self.ctx = Context(self.view, self.rules, self.state,

@@ -10,6 +10,8 @@ and `serve`.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -50,7 +52,30 @@ def field_property(field: str) -> str:
     return field
 
 
+# compile_rules is pure, and one reload asks for the same tree's rules several times (the
+# loader's limit checks, the rule tests, the live generation); an unchanged tree not at
+# all anew. Keyed by the tree's content hash (a loaded tree's: a sha256 over every file; a
+# Bundle built by hand without one is compiled each time); the running and the candidate fit.
+_COMPILED: OrderedDict[str, CompiledRules] = OrderedDict()
+_COMPILED_MAX = 2
+
+
 def compile_rules(bundle: Bundle) -> CompiledRules:
+    """The rules of `bundle` translated for durable_rules (remembered per content hash)."""
+    key = bundle.content_hash if len(bundle.content_hash or "") == 64 else None
+    hit = _COMPILED.get(key) if key else None
+    if hit is not None:
+        _COMPILED.move_to_end(key)
+        return hit
+    compiled = _compile(bundle)
+    if key:
+        _COMPILED[key] = compiled
+        while len(_COMPILED) > _COMPILED_MAX:
+            _COMPILED.popitem(last=False)
+    return compiled
+
+
+def _compile(bundle: Bundle) -> CompiledRules:
     rules = tuple(r for r in bundle.rules if r.enabled)
     predicates: list[Predicate] = []
     properties: set[str] = {"all"}

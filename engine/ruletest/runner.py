@@ -10,6 +10,7 @@ from typing import Any, Mapping
 from ..config.bundle import Bundle, RuleTest
 from ..errors import OpscError
 from ..pipeline.pipeline import Pipeline, default_normalizers
+from ..rules.engine import RuleEngine
 from ..rules.host import RulesHost
 from . import inputs
 from .expect import check
@@ -39,15 +40,22 @@ class TestResult:
         return line
 
 
-def run_tests(bundle: Bundle, host: RulesHost | None = None) -> list[TestResult]:
+def run_tests(bundle: Bundle, host: RulesHost | None = None, rules: RuleEngine | None = None) -> list[TestResult]:
+    """`rules`: the generation a reload is about to put live (tested, then kept: compiled and
+    loaded once); its hit counts are left as they were."""
     normalizers = {**default_normalizers(), inputs.TEST_SOURCE: inputs.normalize_test_alert}
     counter = itertools.count(1)
     new_id = lambda: f"00000000-0000-4000-8000-{next(counter):012d}"  # noqa: E731 - stable ids in output
-    pipeline = Pipeline(bundle, host or RulesHost(), normalizers=normalizers, new_id=new_id)
+    pipeline = Pipeline(bundle, host or RulesHost(), normalizers=normalizers, new_id=new_id, rules=rules)
+    hits = rules.hits.copy() if rules is not None else None
     try:
         return [run_one(pipeline, bundle, test) for test in bundle.tests]
     finally:
-        pipeline.close()
+        if rules is None:
+            pipeline.close()
+        else:  # the tests' matches are not the live rules' hits
+            rules.hits.clear()
+            rules.hits.update(hits)
 
 
 def run_one(pipeline: Pipeline, bundle: Bundle, test: RuleTest) -> TestResult:
