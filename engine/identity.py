@@ -46,6 +46,9 @@ def canonical_ip(text: str) -> str | None:
     """`text` as an IP address when it is one: `10.0.0.5`, `10.0.0.5/24`, `10.0.0.5:9100`,
     `[2001:db8::1]:9100`; else None."""
     value = text.strip()
+    arcs = value.split(".")
+    if len(arcs) == 4 and all(a.isdigit() and len(a) <= 3 and (a == "0" or a[0] != "0") and int(a) < 256 for a in arcs):
+        return value  # already a canonical IPv4 address: the common case, without ipaddress's cost
     if value.startswith("[") and "]" in value:
         value = value[1:value.index("]")]
     else:
@@ -106,6 +109,8 @@ class Inventory:
             if len(self._cache) >= 65536:  # vendor data cannot grow it without bound
                 self._cache.clear()
             self._cache[cache_key] = found
+            # The normalize stage asks again with what this answer gave (it is stable under that).
+            self._cache.setdefault((found.ip, found.name), found)
         return found
 
     def _identify(self, ip: str | None, name: str | None) -> Identity:
