@@ -45,6 +45,7 @@ class IntakeQueue:
         self._cond = threading.Condition()
         self._spool_from: Position | None = None  # spooling: the next record to read back
         self._spooled = 0  # events in the journal only
+        self.spooled_total = 0  # events ever spooled (a counter, for the figures)
         self._spooling_since = 0.0
 
     def put(self, events: Sequence[RawEvent]) -> None:
@@ -74,6 +75,7 @@ class IntakeQueue:
                     log.warning("the pipeline is behind (%d events in memory): spooling accepted events to the"
                                 " journal %s", len(self._items), journal.directory)
                 self._spooled += len(events)
+                self.spooled_total += len(events)
         try:
             journal.sync(written)
         except OSError as exc:  # the disk failed us: the caller must not take these as acknowledged

@@ -303,3 +303,34 @@ def test_an_alert_the_database_refused_does_not_stay_open_in_memory(engine) -> N
     assert theirs.fingerprint not in view.by_fp
     assert {a.device_ip for a in view.by_id.values()} >= {"10.77.5.2", "10.77.5.3"}
     assert rows(db_url, "SELECT count(*) FROM alerts WHERE device_ip = '10.77.5.1'")[0][0] == 1
+
+
+def test_with_a_journal_events_spool_beyond_memory_and_all_are_stored_once(db_url, tmp_path) -> None:
+    """The worker as `opsc serve` runs it: a journal, a memory queue of 50 events. 600 events
+    in bursts spool to the journal and come back in order; every one stored once, and the
+    journal lets every segment go."""
+    from opsconductor.engine.intake.journal import Journal
+
+    bundle = load_bundle(ROOT)
+    with psycopg.connect(db_url) as conn:
+        version = record_applied(conn, content_hash=bundle.content_hash, files=bundle.files)
+    pipeline = Pipeline(bundle, RulesHost(), version_id=version.id)
+    journal = Journal(tmp_path / "journal", segment_bytes=20_000)
+    journal.open()
+    worker = PipelineWorker(lambda: pipeline, db_url, lambda n: None, max_queue=50, journal=journal)
+    worker.start()
+    try:
+        events = [trap(LINK_DOWN, "10.77.6.1", [(f"{IF_INDEX}.{i}", i)], at=i) for i in range(600)]
+        for k in range(0, 600, 100):
+            worker.submit(events[k:k + 100])
+        assert worker.drain()
+    finally:
+        worker.stop()
+        pipeline.close()
+    assert worker.intake.spooled_total >= 100  # a burst of 100 never fits a memory of 50
+    stored = rows(db_url, "SELECT event_id, count(*) FROM raw_events GROUP BY 1")
+    assert sorted(e for e, n in stored if n == 1) == sorted(e.event_id for e in events)
+    assert rows(db_url, "SELECT count(*) FROM alerts WHERE status = 'active'")[0][0] == 600
+    assert journal.pending()[0] == 0 and len(list((tmp_path / "journal").glob("*.journal"))) <= 1
+    journal.close()
+    assert list((tmp_path / "journal").glob("*.journal")) == []
