@@ -140,8 +140,12 @@ class Journal:
 
     def open(self) -> list[Path]:
         """Take the directory; returns the segments a previous process left (to recover)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.directory / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.directory / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise JournalError(f"cannot open the intake journal {self.directory}: {exc.strerror or exc}; the engine"
+                               " needs a writable OPSC_DATA_DIR") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

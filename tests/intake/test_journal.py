@@ -140,3 +140,9 @@ def test_without_a_journal_a_full_queue_refuses(tmp_path: Path) -> None:
     with pytest.raises(Backpressure, match="queue full"):
         queue.put(events(1, 5))
     assert queue.depth() == 5
+
+
+def test_a_journal_directory_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(JournalError, match="cannot open the intake journal .*file/journal"):
+        Journal(tmp_path / "file" / "journal").open()
