@@ -96,7 +96,7 @@ def check(body: Any) -> tuple[dict, datetime, datetime, str]:
     except ValueError as exc:
         raise ApiError(400, str(exc), {"field": "matchers"}) from None
     comment = body.get("comment")
-    if not isinstance(comment, str) or not comment.strip() or len(comment) > COMMENT_MAX:
+    if not isinstance(comment, str) or not comment.strip() or len(comment) > COMMENT_MAX or "\x00" in comment:
         raise ApiError(400, f"comment is required: why (a ticket, a change), at most {COMMENT_MAX} characters",
                        {"field": "comment"})
     now = datetime.now(timezone.utc)
@@ -154,7 +154,7 @@ async def api_create(request: Request) -> JSONResponse:
     who = request.app.state.auth.require(request, "operator", cookies=False)
     try:
         body = json.loads(await request.body() or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; RecursionError: [[[[…]]]]
         raise ApiError(400, "the body must be JSON") from None
     made = await create(request, who, body)
     return JSONResponse(_stored(made), status_code=201)
