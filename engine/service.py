@@ -8,7 +8,7 @@ import logging
 import os
 import secrets as pysecrets
 import signal
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -36,7 +36,7 @@ from .reload import LiveConfig
 from .rules.host import RulesHost
 from .store.alerts import load_active_alerts
 from .store.connector_status import count_alerts, set_status
-from .store.notification_log import load_told
+from .store.notification_log import load_throttles, load_told
 from .store.database import Database
 from .store.migrate import apply_migrations
 from .store.writer import wait_for_orphan_writers
@@ -120,6 +120,14 @@ class Engine:
                                 + "\n".join(p.format() for p in outcome.errors))
         # Who was told of which open alert: resolved notifications and throttles survive a restart.
         self.state.restore_told(self._told, self.live.pipeline.rules.notify_action)
+        longest = max((r.notify.throttle for r in self.live.bundle.rules if r.notify), default=0)
+        if longest:
+            with self.connect() as conn:
+                since = datetime.now(timezone.utc) - timedelta(seconds=longest)
+                self.state.restore_throttles(load_throttles(conn, TELLS, since), self.live.pipeline.rules.notify_action)
+        held = self.live.pipeline.restore_held(datetime.now(timezone.utc))
+        if held:
+            log.info("%d open alert(s) never notified are held again until their silence or throttle ends", held)
         tune_gc()
         # What start-up built (the open alerts, the config, the compiled rules) lives as long
         # as the engine: out of the cyclic collector's way, full collections stay short

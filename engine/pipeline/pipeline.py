@@ -101,6 +101,28 @@ class Pipeline:
         self.state.apply(effects)
         return effects
 
+    def restore_held(self, now: datetime) -> int:
+        """At start, after the open alerts and who was told are rebuilt: an active alert that
+        was never told, though rules notify it, had its notifications held (a silence, a
+        throttle); what held them lived in memory only. They are held again, and the next tick
+        releases them once nothing holds them (a silence that ended while the engine was down
+        releases them at once). Returns how many alerts were held again."""
+        held = []
+        for alert in list(self.state.by_id.values()):
+            if alert.status is not Status.ACTIVE or alert.id in self.state.notified or alert.id in self.state.held \
+                    or alert.custom_fields.get("flapping"):
+                continue
+            if alert.source_system == "correlation":
+                actions = announced_by(alert, self.ctx)
+            else:
+                actions = tuple(self.rules.evaluate(alert, self.view.site(alert.device_ip), now).notify)
+            if actions:
+                held.append((alert.id, tuple(actions)))
+        fx = EffectsBuilder(None)
+        fx.held.extend(held)
+        self.state.apply(fx.freeze())
+        return len(held)
+
     def wakeups(self) -> list[datetime]:
         """Times a tick has held notifications to look at (besides repeats, re-evaluations and
         silences, which the caller knows): for clocks that sleep until the next thing to do."""

@@ -208,6 +208,18 @@ class ActiveAlerts:
             if alert is not None:
                 self.told(alert_id, alert.fingerprint, rule_name, channel, action_of(rule_name), sent_at)
 
+    def restore_throttles(self, rows: Iterable[tuple[str, str, datetime]],
+                          action_of: Callable[[str], NotifyAction | None]) -> None:
+        """Throttles of alerts that closed before a restart, from (rule, fingerprint, last told)
+        rows: a recurrence within the throttle is held back as it would have been."""
+        for rule_name, fp, at in rows:
+            action = action_of(rule_name)
+            if action is None or not action.throttle or fp in self.by_fp:
+                continue
+            if self.last_notified.get((rule_name, fp), at) <= at:
+                self.last_notified[(rule_name, fp)] = at
+                self._expires(at + timedelta(seconds=action.throttle), "throttle", (rule_name, fp), at)
+
     def poll_state(self, connector: str) -> dict[str, dict]:
         """A polling connector's last known problems (its diff state), from the open alerts it
         raised: what a connector starts from after a restart."""

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 from ..config.bundle import Bundle, RuleTest
 from ..config.durations import parse_duration
 from ..model import Alert, RawEvent, Status
-from ..pipeline.effects import Effects, Notification
+from ..pipeline.effects import TELLS, Effects, Notification
 from ..pipeline.pipeline import Pipeline
 from ..pipeline.state import ActiveAlerts
 from .messages import Messages, Sent
@@ -177,8 +177,14 @@ class Simulation:
         state = ActiveAlerts()
         state.rebuild(self.record.alerts.values())
         state.restore_told([(*key, at) for key, at in self.record.told.items()], self.pipeline.rules.notify_action)
+        last: dict[tuple[str, str], datetime] = {}  # what store.notification_log.load_throttles reads
+        for n in self.record.notifications:
+            if n.kind in TELLS and self.record.alerts[n.alert.id].status is Status.RESOLVED:
+                last[(n.rule, n.alert.fingerprint)] = n.at
+        state.restore_throttles([(rule, fp, at) for (rule, fp), at in last.items()], self.pipeline.rules.notify_action)
         self.pipeline.with_state(state)
         self.silences.publish(state, self.now)  # serve reads the database's silences at start
+        self.pipeline.restore_held(self.now)
         if self.pollers is not None:
             self.pollers.restart()
         self.record.note(self.now, f"restart: {len(state.by_id)} open alert(s) rebuilt from the store")

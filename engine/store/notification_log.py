@@ -114,6 +114,19 @@ def load_told(conn: psycopg.Connection, tells: Iterable[str]) -> list[tuple[str,
             ") t GROUP BY 1, 2, 3", {"tells": sorted(tells)}).fetchall()
 
 
+def load_throttles(conn: psycopg.Connection, tells: Iterable[str], since: datetime) -> list[tuple[str, str, datetime]]:
+    """(rule, fingerprint, last told) of alerts already resolved that were told since `since`:
+    a throttle outlives its alert (a recurrence soon after is held back), and so must
+    outlive a restart."""
+    with conn.transaction():
+        return conn.execute(
+            "SELECT n.rule_name, a.fingerprint, max(n.sent_at) FROM notification_log n"
+            " JOIN alerts a ON a.id = n.alert_id"
+            " WHERE n.sent_at >= %(since)s AND a.status = 'resolved' AND n.status = 'sent' AND n.rule_name IS NOT NULL"
+            "   AND COALESCE(n.payload->>'kind', 'firing') = ANY(%(tells)s)"
+            " GROUP BY 1, 2", {"tells": sorted(tells), "since": since}).fetchall()
+
+
 def _params(a: NotificationAttempt) -> dict[str, Any]:
     return {
         "alert_id": a.alert_id,

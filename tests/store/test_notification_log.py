@@ -31,3 +31,27 @@ def test_attempts_are_listed_per_alert_in_order(db_conn):
     assert second.status == "sent"
     (other,) = list_notifications(db_conn, b.id)
     assert (other.rule_id, other.rule_name) == (None, "gone-rule")
+
+
+def test_throttles_of_resolved_alerts_are_read_back_for_a_restart(db_conn):
+    from opsconductor.engine.pipeline.effects import TELLS
+    from opsconductor.engine.store.alerts import ENGINE, clear
+    from opsconductor.engine.store.notification_log import load_throttles
+
+    closed, still_open, old = insert_alerts(db_conn, [make_alert(1), make_alert(2), make_alert(3)])
+    t = datetime(2026, 1, 15, 9, 0, tzinfo=timezone.utc)
+    record_notifications(db_conn, [
+        NotificationAttempt(closed.id, "slack", "#noc", "sent", rule_name="r", payload={"kind": "firing"}, sent_at=t),
+        NotificationAttempt(closed.id, "slack", "#noc", "sent", rule_name="r", payload={"kind": "resolved"},
+                            sent_at=t.replace(minute=5)),  # the all-clear starts no throttle
+        NotificationAttempt(closed.id, "slack", "#noc", "failed", rule_name="r", payload={"kind": "firing"},
+                            sent_at=t.replace(minute=6)),  # a failed page told nobody
+        NotificationAttempt(still_open.id, "slack", "#noc", "sent", rule_name="r", payload={"kind": "firing"},
+                            sent_at=t),  # open alerts come back with load_told
+        NotificationAttempt(old.id, "slack", "#noc", "sent", rule_name="r", payload={"kind": "firing"},
+                            sent_at=t.replace(hour=7)),  # before the longest throttle: irrelevant
+    ])
+    for alert in (closed, old):
+        clear(db_conn, alert.id, actor=ENGINE)
+    rows = load_throttles(db_conn, TELLS, since=t.replace(hour=8))
+    assert rows == [("r", make_alert(1).fingerprint, t)]
