@@ -9,6 +9,7 @@ pid and a counter so parallel sessions on one server never collide.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -91,37 +92,35 @@ def pg_template(pg_server_url: str) -> Iterator[str]:
         _drop_database(pg_server_url, name)
 
 
-@pytest.fixture
-def db_url(pg_server_url: str, pg_template: str) -> Iterator[str]:
-    """URL of a fresh, fully migrated database, dropped after the test."""
-    name = _unique_name("test")
-    url = _create_database(pg_server_url, name, template=pg_template)
+@contextlib.contextmanager
+def _fresh_database(server_url: str, kind: str, template: str | None = None) -> Iterator[str]:
+    name = _unique_name(kind)
+    url = _create_database(server_url, name, template=template)
     try:
         yield url
     finally:
-        _drop_database(pg_server_url, name)
+        _drop_database(server_url, name)
+
+
+@pytest.fixture
+def db_url(pg_server_url: str, pg_template: str) -> Iterator[str]:
+    """URL of a fresh, fully migrated database, dropped after the test."""
+    with _fresh_database(pg_server_url, "test", pg_template) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def module_db_url(pg_server_url: str, pg_template: str) -> Iterator[str]:
     """Like db_url, shared by the tests of one module (history that several tests only read)."""
-    name = _unique_name("module")
-    url = _create_database(pg_server_url, name, template=pg_template)
-    try:
+    with _fresh_database(pg_server_url, "module", pg_template) as url:
         yield url
-    finally:
-        _drop_database(pg_server_url, name)
 
 
 @pytest.fixture
 def empty_db_url(pg_server_url: str) -> Iterator[str]:
     """URL of a fresh database with no migrations applied (for the runner's own tests)."""
-    name = _unique_name("empty")
-    url = _create_database(pg_server_url, name)
-    try:
+    with _fresh_database(pg_server_url, "empty") as url:
         yield url
-    finally:
-        _drop_database(pg_server_url, name)
 
 
 @pytest.fixture
