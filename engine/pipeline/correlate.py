@@ -195,8 +195,9 @@ def _link_earlier_children(root: Alert, work: Work, ctx: Context, fx: EffectsBui
         if at < horizon:
             break
         child = state.by_id.get(child_id)
-        if (child is None or child.status is not Status.ACTIVE or child.correlated_to_id
-                or child.device_ip == root.device_ip or child.root_cause):
+        # A root below (a switch down before its router) is linked too, as it would be after.
+        if child is None or child.status is not Status.ACTIVE or child.correlated_to_id \
+                or child.device_ip == root.device_ip:
             continue
         edge = next((e for e in ctx.view.topology.ancestors(child.device_ip) if e.upstream == root.device_ip), None)
         if edge is None or not explains(root.root_cause, edge.type) \
