@@ -12,7 +12,7 @@ SECTIONS = ("counts", "by_type", "by_rule", "suppressed_under", "notifications")
 
 @dataclass(frozen=True)
 class ChangedAlert:
-    key: str  # the alert's identity: fingerprint prefix # how many alerts it had made
+    key: str  # the alert's identity: fingerprint prefix @ seconds from the span's start it was made at
     title: str
     before: str | None  # the trail in the baseline run (None: the alert did not exist)
     after: str | None

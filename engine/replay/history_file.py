@@ -13,10 +13,12 @@ import gzip
 import heapq
 import json
 import re
+
+import orjson
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from ..errors import OpscError
 from ..model import HistoryAction, RawEvent
@@ -43,7 +45,7 @@ def write_history(path: Path, items: Iterable[HistoryItem], *, since: datetime |
     with gzip.open(path, "wt", encoding="utf-8") as out:
         out.write(json.dumps({"format": FORMAT, "version": VERSION, "from": _iso(since), "until": _iso(until)}) + "\n")
         for item in items:
-            out.write(json.dumps(_line(item), separators=(",", ":"), default=str) + "\n")
+            out.write(orjson.dumps(_line(item), default=str).decode() + "\n")
             count += 1
     return count
 
@@ -78,16 +80,16 @@ def _line(item: HistoryItem) -> dict[str, Any]:
 
 
 def scrub(value: Any) -> Any:
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {k: MASK if CREDENTIAL.search(str(k)) and isinstance(v, str) else scrub(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [scrub(v) for v in value]
     return value
 
 
 def _json(path: Path, number: int, text: str) -> Any:
     try:
-        return json.loads(text)
+        return orjson.loads(text)
     except ValueError as exc:
         raise HistoryFileError(f"{path}:{number}: not JSON ({exc})") from None
 

@@ -67,15 +67,17 @@ class _Trails:
         self.db.execute("CREATE TABLE trails (key TEXT PRIMARY KEY, title TEXT, pages INTEGER, trail TEXT)")
         self.start = start
         self.open: dict[str, list[str]] = {}  # alert id → trail lines
-        self.key: dict[str, str] = {}  # alert id → identity (fingerprint#n), open alerts and their roots
+        self.key: dict[str, str] = {}  # alert id → identity (fingerprint@made), open alerts and their roots
         self.title: dict[str, str] = {}
         self.pages: Counter = Counter()
-        self.seen: Counter = Counter()  # fingerprint → alerts made with it so far
         self.pending: list[tuple] = []
 
     def new(self, alert: Alert) -> None:
-        self.seen[alert.fingerprint] += 1
-        self.key[alert.id] = f"{alert.fingerprint[:16]}#{self.seen[alert.fingerprint]}"
+        # The same raw event makes the alert in both runs, so its fingerprint and the time it
+        # was made identify it across them (one fingerprint is open once at a time); nothing
+        # is kept per fingerprint ever seen, so memory stays flat over a long span.
+        at = (alert.received_at - self.start).total_seconds()
+        self.key[alert.id] = f"{alert.fingerprint[:16]}@{at:.3f}"
         self.title[alert.id] = f"{alert.alert_type} on {alert.device_name or alert.device_ip or '-'}: {alert.title}"
         self.open[alert.id] = []
 
