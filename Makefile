@@ -55,8 +55,12 @@ run demo: export MONITORING_WEBHOOK_TOKEN ?= $(shell mkdir -p var && { test -s v
 run: $(STAMP) rmem
 	$(BIN)/opsc serve --config . --host $(HOST) --port $(PORT)
 
-test: $(STAMP) sysdeps
+test: $(STAMP) sysdeps lint
 	$(BIN)/python -m pytest -q
+
+# Lint gates the suite (pyproject.toml [tool.ruff] says what is checked, and why).
+lint: $(STAMP)
+	$(BIN)/ruff check engine web tests bench
 
 # Plays a site power-loss scenario into the engine `make run` started (run it in another terminal).
 demo: $(STAMP)

@@ -162,7 +162,7 @@ def rss_at_open_alerts(target: int) -> None:
     bundle = load_bundle(ROOT)
     pipeline = Pipeline(bundle, RulesHost())
     before = psutil.Process(os.getpid()).memory_info().rss
-    for n, event in enumerate(new_only(target)):
+    for event in new_only(target):
         pipeline.process(event)
     after = psutil.Process(os.getpid()).memory_info().rss
     print(f"open alerts {len(pipeline.state.by_id):,}: process RSS {after / 2**20:.0f} MiB "

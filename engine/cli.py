@@ -66,7 +66,6 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import asyncio
     import logging
     from pathlib import Path
 

@@ -50,7 +50,7 @@ def play(server: str, trap_host: str, trap_port: int, token: str, community: str
     try:
         client.get("/healthz").raise_for_status()
     except httpx.HTTPError as exc:
-        raise SystemExit(f"opsc demo: no engine answers at {server} ({exc}); start one with `make run` first")
+        raise SystemExit(f"opsc demo: no engine answers at {server} ({exc}); start one with `make run` first") from None
 
     def trap(agent: str, oid: str, varbinds: list[tuple[str, object]]) -> None:
         asyncio.run(send_trap(trap_host, trap_port, community, agent, oid, varbinds))

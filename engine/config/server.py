@@ -40,7 +40,7 @@ def load_server_config(path: str | Path | None, environ: Mapping[str, str] | Non
     try:
         raw = file.read_bytes()
     except OSError as exc:
-        raise ConfigError([Problem(str(file), 0, 0, "$", f"cannot read the server settings file: {exc.strerror}")])
+        raise ConfigError([Problem(str(file), 0, 0, "$", f"cannot read the server settings file: {exc.strerror}")]) from None
     doc, problems = load_yaml(str(file), raw)
     if doc is not None:
         problems = problems_from(doc, "server", doc.data)

@@ -281,7 +281,7 @@ def _snippet(reply: Reply, policy: HttpPolicy, limit: int = 120) -> str:
 def _looks_html(reply: Reply, text: str) -> bool:
     ctype = reply.headers.get("content-type", "").lower()
     head = text.lstrip()[:15].lower()
-    return "html" in ctype or head.startswith("<!doctype") or head.startswith("<html")
+    return "html" in ctype or head.startswith(("<!doctype", "<html"))
 
 
 def _html_title(text: str) -> str:

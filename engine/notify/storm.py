@@ -78,7 +78,7 @@ class StormGuard:
     def due(self, now: float, everything: bool = False) -> list[Message]:
         """Digests whose window has passed; a channel whose rate dropped leaves the storm."""
         out: list[Message] = []
-        for name, ch in list(self._channels.items()):
+        for ch in list(self._channels.values()):
             if ch.storming_since is None or (now < ch.next_digest and not everything):
                 continue
             for msgs in ch.buckets.values():

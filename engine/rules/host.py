@@ -345,7 +345,7 @@ class RulesHost:
         names: dict[str, int] = {}
         terms = 0
         try:
-            for index, (rule_name, rule) in enumerate(rules.items()):
+            for index, rule in enumerate(rules.values()):
                 condition = rule["all"][0]["m"]
                 cost = _terms(condition)
                 if batch and terms + cost > self._limits.max_terms_per_shard - 1:  # -1: _INIT rule

@@ -81,7 +81,7 @@ class Pollers:
         except TypeError:  # an SNMP poller: no HTTP transport
             connector = factory(config, out.extend, **options)
             if not isinstance(connector, SnmpPoller):  # never a connector that could reach the network
-                raise StepError(f"connector {config.name} ({config.type}) cannot be polled in a rule test")
+                raise StepError(f"connector {config.name} ({config.type}) cannot be polled in a rule test") from None
         connector.log = _QUIET
         if isinstance(connector, TokenPollingConnector):
             connector._set_token("opsc-rule-test-token", None)  # logged in: the test gives the data, not the login

@@ -73,7 +73,7 @@ def test_crashing_datagrams_between_valid_traps_lose_none_of_them(caplog):
     # rate-limited (one line per reason: "malformed", "version"), and the number named by its size
     assert len(warnings) == 2 and all("octet number" in w for w in warnings), warnings
     assert all(len(w) < MAX_MESSAGE + 200 for w in warnings)
-    assert dict((s["reason"], n) for s, n in drop_samples("fuzz", stats))["malformed"] == sent
+    assert {s["reason"]: n for s, n in drop_samples("fuzz", stats)}["malformed"] == sent
 
 
 def test_20000_fuzzed_datagrams_with_valid_traps_interleaved():
@@ -140,4 +140,4 @@ def test_kernel_drops_are_counted_as_socket_buffer():
 
     stats = asyncio.run(scenario())
     assert stats.received + stats.dropped_socket_buffer == 2000 and len(events) == stats.decoded == stats.received
-    assert dict((s["reason"], n) for s, n in drop_samples("fuzz", stats))["socket_buffer"] == stats.dropped_socket_buffer
+    assert {s["reason"]: n for s, n in drop_samples("fuzz", stats)}["socket_buffer"] == stats.dropped_socket_buffer
