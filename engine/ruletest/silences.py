@@ -3,31 +3,15 @@ silences and handed to the engine the way `opsc serve` does (Engine.silences_cha
 live ones, through pipeline.silences.adhoc and parse_match, into ActiveAlerts.adhoc_silences."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 from ..config.durations import parse_duration
 from ..pipeline.silences import adhoc
 from ..pipeline.state import ActiveAlerts
+from ..store.silences import StoredSilence
 from .inputs import plain
-
-
-@dataclass(frozen=True)
-class StoredSilence:
-    """What store.silences keeps of one (the fields pipeline.silences.adhoc reads)."""
-
-    id: int
-    matchers: Mapping[str, Any]
-    starts_at: datetime
-    ends_at: datetime
-    created_by: str
-    comment: str
-    deleted_at: datetime | None = None
-
-    @property
-    def name(self) -> str:
-        return f"adhoc-{self.id}"
 
 
 class Silences:
@@ -38,7 +22,7 @@ class Silences:
         """POST /api/v1/silences: starts now, ends `for` later."""
         stored = StoredSilence(len(self.by_name) + 1, plain(spec["match"]), now,
                                now + timedelta(seconds=parse_duration(spec["for"])),
-                               str(spec.get("owner", "rule-test")), str(spec.get("comment", "")))
+                               str(spec.get("owner", "rule-test")), str(spec.get("comment", "")), created_at=now)
         adhoc(stored)  # refuses matchers the API would refuse (ValueError naming the field)
         self.by_name[spec["name"]] = stored
         return stored
