@@ -227,5 +227,9 @@ def test_admins_check_a_channel_and_a_connector_from_the_connectors_page(server)
         assert "Check of connector <code>monitoring</code>: ok" in answer.text and "resolves" in answer.text
         answer = web.post("/check/connector/nope", data={"csrf": csrf})
         assert "FAILED" in answer.text and "no connector named" in answer.text
+        config = web.get("/config")  # the channels' Test buttons are on the config page too, answered there
+        assert 'action="/check/channel/audit-log?from=config"' in config.text
+        answer = web.post("/check/channel/audit-log?from=config", data={"csrf": csrf})
+        assert "Check of channel <code>audit-log</code>: ok" in answer.text and "Reload config" in answer.text
     anonymous = httpx.post(f"{base}/check/channel/audit-log", data={"csrf": csrf}, timeout=30)
     assert anonymous.status_code in (303, 403)  # a check needs an admin's session

@@ -74,17 +74,24 @@ async def check_form(request: Request) -> Response:
     if engine is None:
         raise ApiError(503, "checks run in the engine, and this process has none", code="unavailable")
     result = await run_in_threadpool(engine.check, what, name)
-    return await connectors_page(request, check={"what": what, "name": name, **result})
+    check = {"what": what, "name": name, **result}
+    if request.query_params.get("from") == "config":  # answered in the page the button is on
+        return await config_page(request, check=check)
+    return await connectors_page(request, check=check)
 
 
-async def config_page(request: Request) -> Response:
+async def config_page(request: Request, check: dict | None = None) -> Response:
     who = reader(request)
     if not isinstance(who, Principal):
         return who
-    data = await request.app.state.db.run(config_view, request.app.state.engine)
+    engine = request.app.state.engine
+    data = await request.app.state.db.run(config_view, engine)
     top = max((r["hits"] for r in data["rules"]), default=0)
     done = request.query_params.get("reloaded")
-    return page(request, "config.html", {**data, "top_hits": top, "reloaded": done}, who=who)
+    channels = (engine.config_status().get("channels") or []) if engine is not None else []
+    return page(request, "config.html", {**data, "top_hits": top, "reloaded": done, "check": check,
+                                         "configured_channels": [c["name"] for c in channels],
+                                         "can_check": engine is not None}, who=who)
 
 
 async def config_reload(request: Request) -> Response:
