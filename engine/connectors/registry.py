@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..config.schema import CONNECTOR_TYPES as KNOWN
 from ..errors import OpscError
 from ..model import Alert, RawEvent
 from ..pipeline.context import ConfigView
@@ -36,7 +37,7 @@ Normalizer = Callable[[RawEvent, ConfigView], tuple[Alert, ...]]
 # A class, or a factory with the same signature (cradlepoint picks NCM API or SNMP by `mode`).
 # snmp_trap (the trap receiver) and webhook (POST /api/v1/events/{name}) are not polled:
 # the supervisor and the web layer run them.
-CONNECTOR_TYPES: dict[str, Callable[..., Connector]] = {
+POLLED_CONNECTORS: dict[str, Callable[..., Connector]] = {
     "prtg": PrtgConnector,
     "mcp": McpConnector,
     "ubiquiti": UispConnector,
@@ -69,12 +70,11 @@ class UnknownConnectorType(OpscError):
 
 def connector_class(type_: str) -> Callable[..., Connector]:
     try:
-        return CONNECTOR_TYPES[type_]
+        return POLLED_CONNECTORS[type_]
     except KeyError:
-        from ..config.schema import CONNECTOR_TYPES as KNOWN
         if type_ in KNOWN:
             raise UnknownConnectorType(
-                f"connector type {type_!r} is not implemented yet (implemented: {', '.join(sorted(CONNECTOR_TYPES))}); "
+                f"connector type {type_!r} is not implemented yet (implemented: {', '.join(sorted(POLLED_CONNECTORS))}); "
                 f"set enabled: false on connectors of this type for now") from None
         raise UnknownConnectorType(f"unknown connector type {type_!r} "
                                    f"(known: {', '.join(sorted(KNOWN))})") from None
