@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO, Callable
+from typing import Callable
+
+from ..frames import receive, send
 
 log = logging.getLogger("opsconductor.notify")
 STATUS_EVERY = 0.5
@@ -113,7 +114,7 @@ class NotifierProcess:
             if child is None:
                 return
             try:
-                _send(child.stdin, frame)
+                send(child.stdin, frame)
             except (BrokenPipeError, OSError, ValueError):
                 pass  # it died: its reader starts the next one, which reads the outbox from the start
 
@@ -125,22 +126,14 @@ class NotifierProcess:
         log.info("notifier process started (pid %d)", child.pid)
         threading.Thread(target=self._read, args=(child,), name="opsc-notifier-reader", daemon=True).start()
         try:
-            _send(child.stdin, ("start", self._url, self._dashboard_url, self._dry_run))
+            send(child.stdin, ("start", self._url, self._dashboard_url, self._dry_run))
             if self._config is not None:
-                _send(child.stdin, ("config", *self._config))
+                send(child.stdin, ("config", *self._config))
         except (BrokenPipeError, OSError):
             pass
 
     def _read(self, child: subprocess.Popen) -> None:
-        while True:
-            try:
-                frame = pickle.load(child.stdout)
-            except EOFError:
-                break
-            except Exception:  # a garbled frame: the child cannot be trusted any more
-                log.exception("unreadable report from the notifier process")
-                child.kill()
-                break
+        for frame in receive(child.stdout, "the notifier process", child.kill):
             if frame[0] == "status":
                 self._status = frame[1]
             elif frame[0] == "failed" and self._on_failed is not None:
@@ -161,11 +154,6 @@ class NotifierProcess:
             self._spawn()
 
 
-def _send(stream: IO[bytes], frame: tuple) -> None:
-    pickle.dump(frame, stream, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.flush()
-
-
 # ---- child side ----------------------------------------------------------------------------------
 
 def child_main() -> None:
@@ -184,9 +172,10 @@ def child_main() -> None:
 
     def emit(frame: tuple) -> None:
         with out_lock:
-            _send(frames_out, frame)
+            send(frames_out, frame)
 
-    kind, url, dashboard_url, dry_run = pickle.load(frames_in)
+    frames = receive(frames_in, "the engine")
+    kind, url, dashboard_url, dry_run = next(frames)
     assert kind == "start"
     bundle: list = [None]
 
@@ -214,11 +203,7 @@ def child_main() -> None:
 
     timeout = 5.0
     try:
-        while True:
-            try:
-                frame = pickle.load(frames_in)
-            except EOFError:
-                break
+        for frame in frames:
             if frame[0] == "wake":
                 notifier.wake()
             elif frame[0] == "config":

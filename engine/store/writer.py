@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -36,10 +35,11 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import IO, Callable
+from typing import Callable
 
 import psycopg
 
+from ..frames import receive, send
 from .batch import BatchRecord, store_batch
 
 log = logging.getLogger("opsconductor.writer")
@@ -149,7 +149,7 @@ class BatchWriter:
             with self._pending_lock:
                 self._pending[self._seq] = (record, tag)
             try:
-                _send(self._child.stdin, ("batch", self._seq, record))
+                send(self._child.stdin, ("batch", self._seq, record))
             except (BrokenPipeError, OSError):
                 pass  # the child died; the reader starts another and sends _pending again
 
@@ -204,22 +204,14 @@ class BatchWriter:
         with self._pending_lock:
             again = [(seq, record) for seq, (record, _) in self._pending.items()]
         try:
-            _send(child.stdin, ("url", self._url))
+            send(child.stdin, ("url", self._url))
             for seq, record in again:
-                _send(child.stdin, ("batch", seq, record))
+                send(child.stdin, ("batch", seq, record))
         except (BrokenPipeError, OSError):
             pass  # died already: its reader starts the next one
 
     def _read(self, child: subprocess.Popen) -> None:
-        while True:
-            try:
-                frame = pickle.load(child.stdout)
-            except EOFError:
-                break
-            except Exception:  # a garbled frame: the child cannot be trusted any more
-                log.exception("unreadable report from the batch writer process")
-                child.kill()
-                break
+        for frame in receive(child.stdout, "the batch writer process", child.kill):
             if frame[0] == "log":
                 log.log(frame[1], "%s", frame[2])
                 continue
@@ -238,11 +230,6 @@ class BatchWriter:
             log.error("the batch writer process ended (exit code %s); starting another, %d batch(es) to send again",
                       child.returncode, len(self._pending))
             self._spawn()
-
-
-def _send(stream: IO[bytes], frame: tuple) -> None:
-    pickle.dump(frame, stream, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.flush()
 
 
 # ---- child side ----------------------------------------------------------------------------------
@@ -271,6 +258,7 @@ def wait_for_orphan_writers(conn: psycopg.Connection, timeout_s: int = 60) -> bo
     except psycopg.errors.LockNotAvailable:
         return False
 
+
 def child_main() -> None:
     # The parent decides when the writer ends: Ctrl-C, or a service manager's SIGTERM to
     # every process of the service, must not drop batches the parent is still draining.
@@ -283,19 +271,15 @@ def child_main() -> None:
 
     def emit(frame: tuple) -> None:
         with out_lock:
-            _send(frames_out, frame)
+            send(frames_out, frame)
 
-    kind, url = pickle.load(frames_in)
+    frames = receive(frames_in, "the engine")
+    kind, url = next(frames)
     assert kind == "url"
     writer = RecordWriter(lambda: connect_writer(url), report_log=lambda level, msg: emit(("log", level, msg)),
                           give_up=lambda: os.getppid() != parent)
     try:
-        while True:
-            try:
-                frame = pickle.load(frames_in)
-            except EOFError:
-                return
-            _, seq, record = frame
+        for _, seq, record in frames:
             emit(("done", seq, writer.write(record)))
     except (BrokenPipeError, psycopg.Error):
         return  # the parent is gone
