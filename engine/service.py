@@ -200,9 +200,10 @@ class Engine:
         bundle = self.live.bundle
         if bundle is None:
             return {"ok": False, "text": "no config version is running"}
+        connector = bundle.connector(name)
         if what == "channel":
             report = asyncio.run(check_channel(bundle, name, dashboard_url=dashboard_url(self.settings)))
-        elif (bundle.connector(name) or None) is not None and bundle.connector(name).type == "snmp_trap":
+        elif connector is not None and connector.type == "snmp_trap":
             status = next((s for s in self.supervisor.statuses(bundle) if s.name == name), None)
             report = CheckReport(f"connector {name} (snmp_trap)", ok=status is not None and status.status == "ok",
                                  lines=[f"running in the engine: {status.status if status else 'not running'}; "

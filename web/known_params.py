@@ -1,5 +1,7 @@
-"""The JSON API refuses a query parameter its endpoint does not take, naming it: a typo
-such as `?severty=critical` would otherwise silently return every alert.
+"""The JSON API's reads refuse a query parameter their endpoint does not take, naming it: a
+typo such as `?severty=critical` would otherwise silently return every alert. Writes are
+left alone: an inbound webhook whose sender appends a parameter of its own must not lose
+its events to a 400 the sender retries forever.
 
 Which parameters an endpoint takes is read from the OpenAPI document (web/openapi.py),
 the one place they are declared; a path it does not describe is left alone.
@@ -49,6 +51,8 @@ class KnownParams:
         if not query:
             return None
         path, method = scope["path"], scope["method"]
+        if method not in ("GET", "HEAD"):
+            return None
         allowed = next((ops.get(method) for pattern, ops in self.table if pattern.match(path)), None)
         if allowed is None:
             return None

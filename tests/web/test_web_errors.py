@@ -170,3 +170,6 @@ def test_an_unknown_query_parameter_on_the_api_is_a_400_naming_it(client) -> Non
     assert client.get("/api/v1/dependencies?x=1").json()["error"]["details"]["unknown"] == ["x"]
     assert client.get("/healthz?verbose=1").status_code == 400
     assert client.get("/alerts?whatever=1").status_code == 200  # pages are for people: not refused
+    # a write is not refused for a parameter of its sender's: an inbound webhook never loses events to it
+    posted = client.post("/api/v1/events/nope?source=monitor", content=b"{}")
+    assert "unknown query parameter" not in posted.text
