@@ -58,9 +58,11 @@ run: $(STAMP) rmem
 test: $(STAMP) sysdeps lint
 	$(BIN)/python -m pytest -q
 
-# Lint gates the suite (pyproject.toml [tool.ruff] says what is checked, and why).
+# Lint and types gate the suite (pyproject.toml [tool.ruff] and [tool.mypy] say what is
+# checked, and why); mypy keeps its cache in .mypy_cache.
 lint: $(STAMP)
 	$(BIN)/ruff check engine web tests bench
+	$(BIN)/mypy
 
 # Plays a site power-loss scenario into the engine `make run` started (run it in another terminal).
 demo: $(STAMP)

@@ -26,6 +26,7 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9_]")
 # Each value of an any-of list is a term of its own in durable's network (a shard holds 256);
 # long lists are cheaper as one Python predicate.
 MAX_DIRECT_ANY_OF = 16
+Condition = dict[str, Any]  # one durable_rules condition, in its JSON form
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def compile_rules(bundle: Bundle) -> CompiledRules:
     """The rules of `bundle` translated for durable_rules (remembered per content hash)."""
     key = bundle.content_hash if len(bundle.content_hash or "") == 64 else None
     hit = _COMPILED.get(key) if key else None
-    if hit is not None:
+    if key and hit is not None:
         _COMPILED.move_to_end(key)
         return hit
     compiled = _compile(bundle)
@@ -81,7 +82,7 @@ def _compile(bundle: Bundle) -> CompiledRules:
     properties: set[str] = {"all"}
     ruleset: dict[str, Any] = {}
     for rule in rules:
-        terms: list[dict] = []
+        terms: list[Condition] = []
         any_of_in_durable = False
         for m in rule.match:
             direct = _direct(m)
@@ -115,11 +116,11 @@ def _compile(bundle: Bundle) -> CompiledRules:
 FLAGS = "pf"
 
 
-def _flag(number: int) -> dict:
+def _flag(number: int) -> Condition:
     return {"$iany": {FLAGS: {"$i": number}}}
 
 
-def _direct(m: Matcher) -> dict | None:
+def _direct(m: Matcher) -> Condition | None:
     """The durable condition for a matcher, or None when it needs a Python predicate."""
     if m.op not in _DIRECT_OPS or m.field == "tags":
         return None
@@ -145,7 +146,7 @@ def _direct(m: Matcher) -> dict | None:
     return {_COMPARE[m.op]: {prop: values[0]}}
 
 
-def _any_of(prop: str, values: list) -> dict:
+def _any_of(prop: str, values: list[Any]) -> Condition:
     if len(values) == 1:
         return {prop: values[0]}
     return {"$or": [{prop: v} for v in values]}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..config.bundle import Bundle, CorrelateAction, NotifyAction, Rule, SetAction
+from ..config.bundle import Bundle, FrozenMap, CorrelateAction, NotifyAction, Rule, SetAction
 from ..model import Alert, evolve
 from .compile import FLAGS, CompiledRules, compile_rules, field_property
 from .fields import MATCH_FIELDS, alert_fields, severity_rank
@@ -39,7 +39,7 @@ class RuleOutcome:
 class RuleEngine:
     """One config version's rules, loaded as one durable_rules generation."""
 
-    def __init__(self, host: RulesHost, bundle: Bundle, priority_matrix=None):
+    def __init__(self, host: RulesHost, bundle: Bundle, priority_matrix: FrozenMap | None = None) -> None:
         self.host = host
         self.compiled: CompiledRules = compile_rules(bundle)
         self.matrix = priority_matrix or bundle.priority_matrix
@@ -124,7 +124,7 @@ def _custom_fields(compiled: CompiledRules) -> tuple[str, ...]:
     return tuple(sorted({m.field for r in compiled.rules for m in r.match if m.field.startswith("custom_fields.")}))
 
 
-def _apply_set(alert: Alert, action: SetAction, matrix) -> tuple[Alert, tuple[str, ...]]:
+def _apply_set(alert: Alert, action: SetAction, matrix: FrozenMap) -> tuple[Alert, tuple[str, ...]]:
     changes: dict[str, Any] = {}
     if action.tags:
         merged = tuple(dict.fromkeys((*alert.tags, *action.tags)))
@@ -143,7 +143,7 @@ def _apply_set(alert: Alert, action: SetAction, matrix) -> tuple[Alert, tuple[st
     return evolve(alert, **changes), tuple(sorted(changes))
 
 
-def _with_priority(alert: Alert, matrix) -> Alert:
+def _with_priority(alert: Alert, matrix: FrozenMap) -> Alert:
     if alert.priority is None and alert.impact and alert.urgency:
         return evolve(alert, priority=matrix[alert.impact][alert.urgency])
     return alert

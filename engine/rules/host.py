@@ -362,7 +362,7 @@ class RulesHost:
         return _Loaded(tuple(rules), tuple(regexes.values()), tuple(shards))
 
 
-def _replace_regexes(cond: Mapping[str, Any], regexes: dict[tuple[str, str, bool], _Regex]) -> dict:
+def _replace_regexes(cond: Mapping[str, Any], regexes: dict[tuple[str, str, bool], _Regex]) -> dict[str, Any]:
     """The condition with each $mt/$imt replaced by a test of its boolean flag."""
     [(key, arg)] = cond.items()
     if key in ("$and", "$or"):

@@ -91,7 +91,7 @@ def _same(value: Any, arg: Any) -> bool:
     return str(value) == str(arg)
 
 
-def _ordered(field: str, value: Any, arg: Any) -> tuple[Any, Any]:
+def _ordered(field: str, value: Any, arg: Any) -> tuple[float, float] | tuple[None, None]:
     if field == "severity":
         try:
             return Severity(str(value)).rank, Severity(str(arg)).rank
@@ -104,7 +104,7 @@ def _ordered(field: str, value: Any, arg: Any) -> tuple[Any, Any]:
 
 
 @lru_cache(maxsize=4096)
-def _regex(pattern: str) -> re.Pattern:
+def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
