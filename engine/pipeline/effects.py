@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from ..config.bundle import NotifyAction
-from ..model import Alert, RawEvent, Status
+from ..model import RawEvent, Status, StoredAlert
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Decision:
 class Change:
     """A status change of an existing alert (the alert as it is after the change)."""
 
-    alert: Alert
+    alert: StoredAlert
     action: str  # cleared | suppressed | unsuppressed | relinked | resolved | flapping
     old_status: Status
 
@@ -46,7 +46,7 @@ TELLS = frozenset({FIRING, REPEAT, ESCALATED, RELEASED})
 
 @dataclass(frozen=True)
 class Notification:
-    alert: Alert
+    alert: StoredAlert
     rule: str
     channel: str
     kind: str  # one of KINDS
@@ -57,8 +57,8 @@ class Notification:
 @dataclass(frozen=True)
 class Effects:
     event: RawEvent | None
-    created: tuple[Alert, ...] = ()
-    occurrences: tuple[Alert, ...] = ()
+    created: tuple[StoredAlert, ...] = ()
+    occurrences: tuple[StoredAlert, ...] = ()
     changes: tuple[Change, ...] = ()
     decisions: tuple[Decision, ...] = ()
     notifications: tuple[Notification, ...] = ()
@@ -69,7 +69,7 @@ class Effects:
     dropped: int = 0  # 1 when the connector discards this event entirely (not even stored raw)
     ticked_at: datetime | None = None  # a tick's time: the repeat wake-ups due by then were looked at,
     # and window entries and throttles that expired before it go
-    external: tuple[Alert, ...] = ()  # alerts an operator changed (already stored): the view only
+    external: tuple[StoredAlert, ...] = ()  # alerts an operator changed (already stored): the view only
     clears_seen: tuple[tuple[str, datetime], ...] = ()  # (fingerprint cleared, the clear's occurred_at)
     flap_changes: tuple[tuple[str, datetime, Any], ...] = ()  # (fingerprint, when its state changed, FlapPolicy)
 
@@ -92,8 +92,8 @@ class EffectsBuilder:
 
     def __init__(self, event: RawEvent | None):
         self.event = event
-        self.created: list[Alert] = []
-        self.occurrences: list[Alert] = []
+        self.created: list[StoredAlert] = []
+        self.occurrences: list[StoredAlert] = []
         self.changes: list[Change] = []
         self.decisions: list[Decision] = []
         self.notifications: list[Notification] = []
@@ -101,7 +101,7 @@ class EffectsBuilder:
         self.parents: list = []
         self.reevaluate: list = []
         self.held: list = []
-        self.external: list[Alert] = []
+        self.external: list[StoredAlert] = []
         self.clears_seen: list = []
         self.flap_changes: list = []
         self.ticked_at: datetime | None = None

@@ -23,7 +23,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from ..errors import StoreError
-from ..model import Alert, HistoryAction, Severity, Status
+from ..model import Alert, HistoryAction, Severity, Status, StoredAlert
 from .jsonb import jsonb
 
 TITLE_MAX = 255  # alerts.title is VARCHAR(255) in the seed
@@ -93,7 +93,7 @@ class HistoryEntry:
 class AlertRecord:
     """One stored alert with the columns the model does not carry, and its history."""
 
-    alert: Alert
+    alert: StoredAlert
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     resolved_at: datetime | None
@@ -140,15 +140,17 @@ def insert_alerts(conn: psycopg.Connection, alerts: Sequence[Alert], *, actor: A
     order = sorted(range(len(alerts)), key=lambda i: alerts[i].fingerprint)
     # Client-side ids (the engine's own when it assigned one): no extra round trip.
     proposed = [a.id or str(uuid.uuid4()) for a in alerts]
-    results: list[InsertedAlert | None] = [None] * len(alerts)
+    results: dict[int, InsertedAlert] = {}
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(_UPSERT, [alert_row(alerts[i], proposed[i], list, jsonb) for i in order], returning=True)
         for i in order:
-            alert_id, count = cur.fetchone()
+            row = cur.fetchone()
+            assert row is not None  # RETURNING: one row per alert
+            alert_id, count = row
             results[i] = InsertedAlert(alert_id, alert_id == proposed[i], count)
             cur.nextset()
         cur.executemany(_INSERT_HISTORY, [_insert_history(alerts[i], results[i], actor) for i in order])
-    return results  # type: ignore[return-value]
+    return [results[i] for i in range(len(alerts))]
 
 
 def record_occurrences(
@@ -233,7 +235,7 @@ def _transition(
 ) -> StatusChange:
     _check_uuid(alert_id)
     links = dict(links or {})
-    assignments = [sql.SQL("status = %s")]
+    assignments: list[sql.Composable] = [sql.SQL("status = %s")]
     params: list[Any] = [to.value]
     if stamp is not None:
         assignments.append(sql.SQL("{} = NOW(), {} = %s").format(
@@ -268,7 +270,7 @@ FROM alerts
 """
 
 
-def load_active_alerts(conn: psycopg.Connection) -> list[Alert]:
+def load_active_alerts(conn: psycopg.Connection) -> list[StoredAlert]:
     """Every open (non-resolved) alert, oldest first: what the engine rebuilds at start."""
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(_SELECT_ALERT + " WHERE status <> 'resolved' ORDER BY received_at, id").fetchall()
@@ -311,7 +313,7 @@ def _check_uuid(alert_id: str) -> None:
         raise UnknownAlertError(f"alert {alert_id!r} does not exist (not a UUID)") from None
 
 
-def alert_row(alert: Alert, alert_id: str | None, tags: Callable[[tuple], Any], json: Callable[[Any], Any],
+def alert_row(alert: Alert, alert_id: str | None, tags: Callable[[tuple[str, ...]], Any], json: Callable[[Any], Any],
               raw_data: Any = None) -> tuple[Any, ...]:
     """The alert's values in ALERT_COLUMNS order, the title cut to its column. `tags` and
     `json` encode the array and JSONB columns the way the caller sends them (query
@@ -335,8 +337,8 @@ def _insert_history(alert: Alert, result: InsertedAlert, actor: Actor) -> tuple[
             jsonb({"occurrence_count": result.occurrence_count, "occurred_at": alert.occurred_at}))  # fmt: skip
 
 
-def _alert_from_row(row: Mapping[str, Any]) -> Alert:
-    return Alert(
+def _alert_from_row(row: Mapping[str, Any]) -> StoredAlert:
+    return StoredAlert(
         id=row["id"] and str(row["id"]),
         source_system=row["source_system"],
         source_alert_id=row["source_alert_id"],

@@ -31,16 +31,20 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
 from ..ids import new_id
 from ..model import Alert, RawEvent, Status
 from .alerts import ALERT_COLUMNS, ENGINE, alert_row
-from .copytext import copy_block, first_fields, lines, only, text_array, without
+from .copytext import Row, copy_block, first_fields, lines, only, text_array, without
 from .jsonb import dumps
 from .outbox import COPY_OUTBOX, outbox_rows
 from .transitions import HISTORY_COPY, ROW_ONLY, EngineChange, history_row, store_engine_changes
+
+if TYPE_CHECKING:
+    from ..pipeline.effects import Decision, Effects
 
 log = logging.getLogger("opsconductor.store")
 
@@ -95,7 +99,7 @@ class BatchResult:
     failure: str = ""  # the first such error
 
 
-def write_batch(conn: psycopg.Connection, raw_events: Sequence[RawEvent], effects: Sequence,
+def write_batch(conn: psycopg.Connection, raw_events: Sequence[RawEvent], effects: Sequence[Effects],
                 config_version_id: int | None) -> BatchResult:
     """Both steps in this process (tests, tools)."""
     return store_batch(conn, prepare_batch(raw_events, effects, config_version_id))
@@ -103,11 +107,11 @@ def write_batch(conn: psycopg.Connection, raw_events: Sequence[RawEvent], effect
 
 # ---- prepare: Effects → BatchRecord (pure) ---------------------------------------------------
 
-def prepare_batch(raw_events: Sequence[RawEvent], effects: Sequence, config_version_id: int | None) -> BatchRecord:
+def prepare_batch(raw_events: Sequence[RawEvent], effects: Sequence[Effects], config_version_id: int | None) -> BatchRecord:
     final: dict[str, Alert] = {}  # new alerts, as they are at the end of the batch
-    history: dict[str, list[tuple]] = {}  # new alerts' history rows, in order
+    history: dict[str, list[Row]] = {}  # new alerts' history rows, in order
     repeats: dict[str, int] = {}  # new alerts' repeats: one 'occurrence' row each
-    occurrences: dict[str, list] = {}  # alerts stored before
+    occurrences: dict[str, list[Any]] = {}  # alerts stored before: [repeats, last at, severity]
     changes: list[EngineChange] = []  # of alerts stored before
     touched: dict[str, None] = {}
     for fx in effects:
@@ -162,12 +166,12 @@ def prepare_batch(raw_events: Sequence[RawEvent], effects: Sequence, config_vers
     )
 
 
-def _occurrence_row(alert_id: str, repeats: int, total: int) -> tuple:
+def _occurrence_row(alert_id: str, repeats: int, total: int) -> Row:
     return (alert_id, "occurrence", None, None, ENGINE.user_id, ENGINE.user_name,
             dumps({"occurrences": repeats, "occurrence_count": total}))
 
 
-def _one_dedup_per_alert(decisions: list) -> list:
+def _one_dedup_per_alert(decisions: list[Decision]) -> list[Decision]:
     """A storm repeats one alert hundreds of times a batch: its trail gets one 'dedup' row
     per batch (the last, with how many it stands for), as its history gets one
     'occurrence' row."""
@@ -238,7 +242,7 @@ def _write_effects(cur: psycopg.Cursor, record: BatchRecord) -> tuple[set[str], 
     return skip, closed
 
 
-def _split_changes(changes: Sequence[EngineChange], new: set[str]) -> tuple[list, list]:
+def _split_changes(changes: Sequence[EngineChange], new: set[str]) -> tuple[list[EngineChange], list[EngineChange]]:
     """Stored alerts that end the batch resolved (and linked to no new alert) go before the
     new alerts, so a clear frees its fingerprint for the problem after it; the others after,
     as they may link to a new alert. One alert's changes stay together, in order."""

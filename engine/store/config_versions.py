@@ -106,6 +106,7 @@ def _insert(
         """,
         (content_hash, git_commit, outcome.value, jsonb([_problem(e) for e in errors]), jsonb(files), is_current),
     ).fetchone()
+    assert row is not None  # INSERT … RETURNING
     return _from_row(row)
 
 

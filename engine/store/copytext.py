@@ -11,9 +11,10 @@ from datetime import datetime
 
 import psycopg
 
+Row = tuple[object, ...]  # one row's values, in the COPY statement's column order
 
 
-def field(value) -> str:
+def field(value: object) -> str:
     """One value in COPY's text format."""
     if value is None:
         return "\\N"
@@ -33,12 +34,12 @@ def field(value) -> str:
     return field(str(value))
 
 
-def text_array(items) -> str:
+def text_array(items: Iterable[object]) -> str:
     """A TEXT[] literal: {"a","b"} with quotes and backslashes escaped inside elements."""
     return "{" + ",".join('"' + str(i).replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items) + "}"
 
 
-def line(row: tuple) -> str:
+def line(row: Row) -> str:
     """One row as COPY text, without its newline.
 
     Most values need no escaping, so the row is joined first and checked once: only our
@@ -51,7 +52,7 @@ def line(row: tuple) -> str:
     return text
 
 
-def lines(rows: Iterable[tuple]) -> str:
+def lines(rows: Iterable[Row]) -> str:
     """Rows as COPY text: tab between fields, a newline after each row."""
     return "".join(line(row) + "\n" for row in rows)
 
@@ -87,5 +88,5 @@ def copy_block(cur: psycopg.Cursor, statement: str, text: str) -> None:
             copy.write(text)
 
 
-def copy_text(cur: psycopg.Cursor, statement: str, rows: Iterable[tuple]) -> None:
+def copy_text(cur: psycopg.Cursor, statement: str, rows: Iterable[Row]) -> None:
     copy_block(cur, statement, lines(rows))

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from opsconductor.engine.store.embedded import EmbeddedPostgres
+from .embedded import EmbeddedPostgres
 
 
 @dataclass(frozen=True)

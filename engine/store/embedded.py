@@ -34,12 +34,15 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import psutil
 import psycopg
 
-from opsconductor.engine.errors import StoreError
+from ..errors import StoreError
+
+if TYPE_CHECKING:
+    import pwd
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +157,9 @@ class EmbeddedPostgres:
             pid = int(lines[0])
         except (FileNotFoundError, IndexError, ValueError):
             return None
-        field = lambda i: lines[i].strip() if len(lines) > i else ""  # noqa: E731
+        def field(i: int) -> str:
+            return lines[i].strip() if len(lines) > i else ""
+
         port = field(3)
         return _PidFile(pid, int(port) if port.isdigit() else None, field(4) or None, field(7))
 
@@ -261,7 +266,7 @@ class EmbeddedPostgres:
 
     # -- claims ----------------------------------------------------------------------
 
-    def _live_claims(self) -> list[dict]:
+    def _live_claims(self) -> list[dict[str, Any]]:
         try:
             claims = json.loads((self.data_dir / "owners.json").read_text())
         except FileNotFoundError:
@@ -271,7 +276,7 @@ class EmbeddedPostgres:
             return []
         return [c for c in claims if _alive(c.get("pid"), c.get("create_time"))]
 
-    def _write_claims(self, claims: list[dict]) -> None:
+    def _write_claims(self, claims: list[dict[str, Any]]) -> None:
         path = self.data_dir / "owners.json"
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(claims, indent=1) + "\n")
@@ -350,7 +355,6 @@ class EmbeddedPostgres:
     def _run(self, tool: str, *args: str, cwd: Path = Path("/")) -> None:
         # The child enters cwd before it drops root, so cwd may be a dir only root can reach.
         user = _service_user()
-        as_user = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []} if user else {}
         # Output goes to a file, not a pipe: the postmaster outlives pg_ctl and could hold a pipe.
         with tempfile.TemporaryFile() as out:
             try:
@@ -358,7 +362,8 @@ class EmbeddedPostgres:
                                stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=_CHILD_ENV,
                                timeout=self.timeout + 15, check=True,
                                # Own session: a Ctrl-C in this terminal must not reach a shared server.
-                               start_new_session=True, **as_user)
+                               start_new_session=True, user=user.pw_uid if user else None,
+                               group=user.pw_gid if user else None, extra_groups=[] if user else None)
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
                 out.seek(0)
                 output = out.read().decode(errors="replace").strip()
@@ -432,7 +437,7 @@ def _port_free(port: int) -> bool:
             return False
 
 
-def _service_user():
+def _service_user() -> pwd.struct_passwd | None:
     """None when not root; else the system user postgres runs as, created on first use."""
     if os.geteuid() != 0:
         return None

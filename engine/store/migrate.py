@@ -94,8 +94,8 @@ def pending_migrations(conn_or_url: psycopg.Connection | str, *, directory: Path
     """Names of the migrations not yet applied; raises like apply_migrations on a changed file."""
     migrations = discover(directory)
     with _connection(conn_or_url) as conn, conn.transaction():
-        exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()[0]
-        applied = _applied(conn) if exists else []
+        row = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+        applied = _applied(conn) if row and row[0] else []
     return [m.name for m in _pending(migrations, applied)]
 
 

@@ -67,7 +67,9 @@ def record_notifications(conn: psycopg.Connection, attempts: Sequence[Notificati
             returning=True,
         )
         for _ in attempts:
-            ids.append(cur.fetchone()[0])
+            row = cur.fetchone()
+            assert row is not None  # RETURNING: one row per input row
+            ids.append(row[0])
             cur.nextset()
     return ids
 

@@ -15,16 +15,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import psycopg
 from psycopg.rows import dict_row
 
 from ..ids import new_id
-from ..model import Alert
+from ..model import StoredAlert
 from .alerts import ALERT_COLUMNS, _alert_from_row
-from .copytext import copy_block, lines
+from .copytext import Row, copy_block, lines
 from .notification_log import NotificationAttempt, payload_json
+
+if TYPE_CHECKING:
+    from ..pipeline.effects import Notification
 
 COPY_OUTBOX = "COPY notification_outbox (alert_id, id, rule_name, channel, kind, decided_at) FROM STDIN"
 _ALERT_SELECT = ", ".join(f"a.{c}" for c in ALERT_COLUMNS)
@@ -39,7 +42,7 @@ class PendingRow:
     kind: str
     decided_at: datetime
     attempts: int
-    alert: Alert
+    alert: StoredAlert
 
 
 @dataclass(frozen=True)
@@ -48,10 +51,11 @@ class OutboxState:
     oldest_seconds: float  # age of the oldest row (0 when empty)
 
 
-def outbox_rows(notifications: Iterable) -> tuple[str, tuple[str, ...]]:
+def outbox_rows(notifications: Iterable[Notification]) -> tuple[str, tuple[str, ...]]:
     """COPY text for notifications (rows start with the alert id, so a batch can leave out
     the rows of alerts it did not insert) and the ids given to them, in order."""
-    rows, ids = [], []
+    rows: list[Row] = []
+    ids: list[str] = []
     for n in notifications:
         oid = new_id()
         ids.append(oid)
@@ -59,7 +63,7 @@ def outbox_rows(notifications: Iterable) -> tuple[str, tuple[str, ...]]:
     return lines(rows), tuple(ids)
 
 
-def add_pending(conn: psycopg.Connection, notifications: Sequence) -> tuple[str, ...]:
+def add_pending(conn: psycopg.Connection, notifications: Sequence[Notification]) -> tuple[str, ...]:
     """Insert notifications outside a batch (their alerts must be stored); returns their ids."""
     text, ids = outbox_rows(notifications)
     with conn.transaction(), conn.cursor() as cur:
@@ -127,8 +131,10 @@ def append_attempts(cur: psycopg.Cursor, attempts: Sequence[NotificationAttempt]
 
 def outbox_state(conn: psycopg.Connection) -> OutboxState:
     with conn.transaction():
-        depth, age = conn.execute(
+        row = conn.execute(
             "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM NOW() - min(created_at)), 0) FROM notification_outbox"
         ).fetchone()
+    assert row is not None  # an aggregate: always one row
+    depth, age = row
     return OutboxState(int(depth), float(age))
 

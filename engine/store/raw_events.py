@@ -45,7 +45,9 @@ def insert_raw_events(
             returning=True,
         )
         for _ in events:
-            ids.append(cur.fetchone()[0])
+            row = cur.fetchone()
+            assert row is not None  # RETURNING: one row per input row
+            ids.append(row[0])
             cur.nextset()
     return ids
 

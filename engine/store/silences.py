@@ -39,6 +39,7 @@ def create(conn: psycopg.Connection, matchers: Mapping[str, Any], starts_at: dat
         row = cur.execute(f"INSERT INTO silences (matchers, starts_at, ends_at, created_by, comment)"
                           f" VALUES (%s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
                           (jsonb(dict(matchers)), starts_at, ends_at, created_by[:255], comment)).fetchone()
+    assert row is not None  # INSERT … RETURNING
     return StoredSilence(**row)
 
 

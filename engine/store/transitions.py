@@ -14,7 +14,7 @@ import psycopg
 
 from ..model import HistoryAction
 from .alerts import ENGINE, Actor
-from .copytext import copy_text
+from .copytext import Row, copy_text
 from .jsonb import dumps
 
 # The transitions the engine makes on its own (operators' go through alerts.py).
@@ -69,7 +69,7 @@ HISTORY_COPY = ("COPY alert_history (alert_id, action, old_status, new_status, u
                 " FROM STDIN")
 
 
-def history_row(c: EngineChange, actor: Actor = ENGINE) -> tuple:
+def history_row(c: EngineChange, actor: Actor = ENGINE) -> Row:
     """A change's alert_history row, in HISTORY_COPY's columns."""
     return (c.alert_id, c.action, c.old_status, c.new_status, actor.user_id, actor.user_name,
             dumps({"status": [c.old_status, c.new_status], "correlated_to_id": c.correlated_to_id,

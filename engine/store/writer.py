@@ -134,7 +134,7 @@ class BatchWriter:
         self._io_lock = threading.Lock()  # the child handle and writes to its stdin
         self._seq = 0
         self._closing = False
-        self._child: subprocess.Popen | None = None
+        self._child: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
         self.restarts = 0
 
@@ -148,8 +148,10 @@ class BatchWriter:
             self._seq += 1
             with self._pending_lock:
                 self._pending[self._seq] = (record, tag)
+            child = self._child
+            assert child is not None and child.stdin is not None  # start() made it, with pipes
             try:
-                send(self._child.stdin, ("batch", self._seq, record))
+                send(child.stdin, ("batch", self._seq, record))
             except (BrokenPipeError, OSError):
                 pass  # the child died; the reader starts another and sends _pending again
 
@@ -175,6 +177,7 @@ class BatchWriter:
             child = self._child
         if child is None:
             return 0
+        assert child.stdin is not None  # spawned with pipes
         try:
             child.stdin.close()
         except OSError:
@@ -197,6 +200,7 @@ class BatchWriter:
         Its reader starts first: a child whose reports nobody reads would stop reading us."""
         child = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  start_new_session=True)  # Ctrl-C reaches the parent only; it stops the child
+        assert child.stdin is not None and child.stdout is not None  # stdin=PIPE, stdout=PIPE
         self._child = child
         log.info("batch writer process started (pid %d)", child.pid)
         self._reader = threading.Thread(target=self._read, args=(child,), name="opsc-writer-reader", daemon=True)
@@ -210,7 +214,8 @@ class BatchWriter:
         except (BrokenPipeError, OSError):
             pass  # died already: its reader starts the next one
 
-    def _read(self, child: subprocess.Popen) -> None:
+    def _read(self, child: subprocess.Popen[bytes]) -> None:
+        assert child.stdout is not None  # stdout=PIPE
         for frame in receive(child.stdout, "the batch writer process", child.kill):
             if frame[0] == "log":
                 log.log(frame[1], "%s", frame[2])
@@ -269,7 +274,7 @@ def child_main() -> None:
     parent = os.getppid()
     out_lock = threading.Lock()
 
-    def emit(frame: tuple) -> None:
+    def emit(frame: tuple[object, ...]) -> None:
         with out_lock:
             send(frames_out, frame)
 
@@ -290,6 +295,7 @@ def child_main() -> None:
 if __name__ == "__main__":
     # Run the copy of this module imported under its own name, so the reports pickle as
     # opsconductor.engine.store.writer.WriteReport, not __main__.WriteReport.
-    from opsconductor.engine.store.writer import child_main as main
+    # mypy checks this module as engine.store.writer: it has no opsconductor package to follow.
+    from opsconductor.engine.store.writer import child_main as main  # type: ignore[import-not-found]
 
     main()
