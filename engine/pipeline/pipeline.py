@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from .. import ids
 from ..config.bundle import Bundle
@@ -31,13 +31,14 @@ from .work import Context, Stage, Work
 STAGES: tuple[Stage, ...] = (normalize, enrich, correlate, route)
 
 
-def default_normalizers() -> dict:
-    return dict(NORMALIZERS)
+def default_normalizers() -> Mapping:
+    """source_system → normalizer; each connector type's module loads at its first event."""
+    return NORMALIZERS
 
 
 class Pipeline:
     def __init__(self, bundle: Bundle, host: RulesHost, state: ActiveAlerts | None = None, *,
-                 version_id: int | None = None, normalizers: dict | None = None,
+                 version_id: int | None = None, normalizers: Mapping | None = None,
                  new_id: Callable[[], str] | None = None, stages: Sequence[Stage] = STAGES,
                  rules: RuleEngine | None = None):
         """`rules`: an already loaded rules generation of this bundle (a reload's rule tests and

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Protocol
+from typing import Callable, Mapping, Protocol
 
 from ..model import Alert, RawEvent, Severity
 from ..rules.engine import RuleEngine, RuleOutcome
@@ -41,7 +41,7 @@ class Context:
     view: ConfigView
     rules: RuleEngine
     state: ActiveAlerts
-    normalizers: dict  # source_system → normalize(event, view) -> tuple[Alert, ...]
+    normalizers: Mapping  # source_system → normalize(event, view) -> tuple[Alert, ...]
     new_id: Callable[[], str]
 
 

@@ -8,9 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 from ..config.durations import parse_duration
-from ..pipeline.silences import adhoc
+from ..pipeline.silences import StoredSilence, adhoc
 from ..pipeline.state import ActiveAlerts
-from ..store.silences import StoredSilence
 from .inputs import plain
 
 

@@ -3,31 +3,16 @@ database beside the YAML ones, ending by themselves at ends_at. Deleting one end
 now and keeps the row (who ended it)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
 import psycopg
 from psycopg.rows import dict_row
 
+from ..pipeline.silences import StoredSilence
 from .jsonb import jsonb
 
-
-@dataclass(frozen=True)
-class StoredSilence:
-    id: int
-    matchers: Mapping[str, Any]
-    starts_at: datetime
-    ends_at: datetime
-    created_by: str
-    comment: str
-    created_at: datetime
-    deleted_at: datetime | None = None
-    deleted_by: str | None = None
-
-    @property
-    def name(self) -> str:
-        return f"adhoc-{self.id}"
+__all__ = ["StoredSilence", "create", "end", "live", "recent"]
 
 
 _COLUMNS = "id, matchers, starts_at, ends_at, created_by, comment, created_at, deleted_at, deleted_by"

@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, ClassVar, Mapping
-
-from pysnmp.hlapi.v3arch import asyncio as hlapi
-from pysnmp.error import PySnmpError
-from pysnmp.proto import errind
 
 from ...config.bundle import ConnectorConfig
 from ...config.secrets import Secret, SecretUnavailable, mask_text
@@ -29,12 +25,9 @@ from ...errors import ConnectorError, OpscError
 from ...model import Alert, RawEvent, Severity
 from ..base import Clock, Connector, EventSink, poll_forever, utcnow
 from ..normalize_helpers import ip_or_none, poll_alert, severity_for
-from .v3 import AUTH_PROTOCOLS, PRIV_PROTOCOLS
 
 UNREACHABLE = "device_unreachable"
 DEFAULT_PORT = 161
-BULK_REPETITIONS = 25
-MAX_WALK_ROWS = 2000  # per walk: a runaway agent cannot keep a poll going
 CONCURRENCY = 16  # targets polled at once
 
 
@@ -47,12 +40,24 @@ class BadAnswer(OpscError):
 
 
 @dataclass(frozen=True)
+class Credentials:
+    """How a target is asked: a v2c community, or a v3 user with its protocols and keys.
+    Plain values (pysnmp's objects are made from them in session.py, on the wire)."""
+    community: str | None = None
+    user: str | None = None
+    auth_protocol: str | None = None  # the config's names: sha256, aes, …
+    auth_key: str | None = None
+    priv_protocol: str | None = None
+    priv_key: str | None = None
+
+
+@dataclass(frozen=True)
 class Target:
     host: str
     name: str
     port: int
     version: str  # "2c" | "3"
-    auth: Any = field(repr=False)  # hlapi CommunityData | UsmUserData: holds revealed secrets
+    auth: Credentials = field(repr=False)  # holds revealed secrets
     thresholds: Mapping[str, Any] = field(default_factory=dict)
     named: bool = True  # `name` was configured (else the inventory name wins)
 
@@ -70,7 +75,7 @@ def _reveal(connector: str, value: Any, where: str) -> str:
         raise ConnectorError(connector, f"{value.reference}: {exc}", field=where) from None
 
 
-def _usm(connector: str, user: Mapping, where: str) -> Any:
+def _usm(connector: str, user: Mapping, where: str) -> Credentials:
     auth, priv = user.get("auth_protocol"), user.get("priv_protocol")
     if priv and not auth:
         raise ConnectorError(connector, f"v3 user {user['user']!r}: priv_protocol needs auth_protocol", field=where)
@@ -78,10 +83,8 @@ def _usm(connector: str, user: Mapping, where: str) -> Any:
     for k in (k for k, v in keys.items() if len(v) < 8):
         raise ConnectorError(connector, f"v3 user {user['user']!r}: {k} is shorter than 8 characters "
                                         "(RFC 3414 passphrases need at least 8)", field=where)
-    return hlapi.UsmUserData(
-        user["user"], authKey=keys.get("auth_key"), privKey=keys.get("priv_key"),
-        authProtocol=AUTH_PROTOCOLS[auth] if auth else hlapi.USM_AUTH_NONE,
-        privProtocol=PRIV_PROTOCOLS[priv] if priv else hlapi.USM_PRIV_NONE)
+    return Credentials(user=user["user"], auth_protocol=auth, auth_key=keys.get("auth_key"),
+                       priv_protocol=priv, priv_key=keys.get("priv_key"))
 
 
 def targets_of(config: ConnectorConfig, defaults: Mapping[str, Any]) -> tuple[Target, ...]:
@@ -104,7 +107,7 @@ def targets_of(config: ConnectorConfig, defaults: Mapping[str, Any]) -> tuple[Ta
             if t.get("community") is None:
                 raise ConnectorError(config.name, "a v2c target needs `community` (a secret reference)",
                                      field=f"{where}.community")
-            auth = hlapi.CommunityData(_reveal(config.name, t["community"], f"{where}.community"), mpModel=1)
+            auth = Credentials(community=_reveal(config.name, t["community"], f"{where}.community"))
         for key, value in (t.get("thresholds") or {}).items():
             if key not in defaults or not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise ConnectorError(config.name, f"{key}: expected a number, one of {', '.join(defaults)}",
@@ -120,72 +123,19 @@ def targets_of(config: ConnectorConfig, defaults: Mapping[str, Any]) -> tuple[Ta
     return tuple(out)
 
 
-def _plain(value: Any) -> Any:
-    """A pysnmp value as plain Python: int, str (text, dotted OID or IP), or None when absent."""
-    kind = type(value).__name__
-    if kind in ("NoSuchObject", "NoSuchInstance", "EndOfMibView", "Null"):
-        return None
-    if kind == "IpAddress":
-        return ".".join(str(x) for x in value.asNumbers())
-    if kind == "ObjectIdentifier":
-        return ".".join(str(x) for x in value)
-    if kind in ("OctetString", "Opaque"):
-        return bytes(value).decode("utf-8", "replace")
-    return int(value)
+class SnmpSession(ABC):
+    """GET and WALK against one target: session.AgentSession asks the agent (pysnmp, with the
+    connector's timeout and retries); rule tests read the test's answer instead."""
 
+    target: Target
 
-def _why(indication: Any) -> str:
-    if isinstance(indication, errind.RequestTimedOut):
-        return "request timed out"
-    if isinstance(indication, (errind.UnknownUserName, errind.WrongDigest, errind.DecryptionError,
-                               errind.UnsupportedSecurityLevel, errind.AuthenticationError)):
-        return f"v3 security refused: {indication} (check the v3 user, keys and protocols)"
-    return str(indication)
-
-
-def _key(oid: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in oid.strip(".").split("."))
-
-
-class SnmpSession:
-    """GET and WALK against one target with the connector's timeout and retries."""
-
-    def __init__(self, engine: hlapi.SnmpEngine, target: Target, transport: Any):
-        self.engine, self.target, self.transport = engine, target, transport
-
-    def _check(self, indication: Any, status: Any, index: Any, what: str) -> None:
-        if indication:
-            raise NoAnswer(_why(indication))
-        if status:
-            raise BadAnswer(f"{what}: SNMP error {status.prettyPrint()} at varbind {index}")
-
+    @abstractmethod
     async def get(self, *oids: str) -> dict[str, Any]:
         """oid → value for the OIDs the agent has (noSuchObject/noSuchInstance are left out)."""
-        result = await hlapi.get_cmd(self.engine, self.target.auth, self.transport, hlapi.ContextData(),
-                                     *(hlapi.ObjectType(hlapi.ObjectIdentity(o)) for o in oids), lookupMib=False)
-        self._check(*result[:3], f"GET {oids[0]}…")
-        values = {str(name): _plain(value) for name, value in result[3]}
-        return {k: v for k, v in values.items() if v is not None}
 
+    @abstractmethod
     async def walk(self, base: str) -> dict[str, Any]:
-        """Every oid → value under `base` (GETBULK), at most MAX_WALK_ROWS."""
-        prefix = _key(base)
-        out: dict[str, Any] = {}
-        cursor = base
-        while len(out) < MAX_WALK_ROWS:
-            result = await hlapi.bulk_cmd(self.engine, self.target.auth, self.transport, hlapi.ContextData(), 0,
-                                          BULK_REPETITIONS, hlapi.ObjectType(hlapi.ObjectIdentity(cursor)),
-                                          lookupMib=False)
-            self._check(*result[:3], f"WALK {base}")
-            rows = [(tuple(name), value) for name, value in result[3]]
-            for name, value in rows:
-                if name[:len(prefix)] != prefix or type(value).__name__ == "EndOfMibView":
-                    return out
-                out[".".join(map(str, name))] = _plain(value)
-            if not rows or rows[-1][0] <= _key(cursor):
-                return out  # no progress: a broken agent
-            cursor = ".".join(map(str, rows[-1][0]))
-        return out
+        """Every oid → value under `base`, in OID order."""
 
     async def table(self, entry: str, columns: Mapping[int, str]) -> dict[str, dict[str, Any]]:
         """index → {column name: value} for the given columns of a table entry OID."""
@@ -228,7 +178,7 @@ class SnmpPoller(Connector):
         self.state: dict[str, dict] = {str(k): dict(v) for k, v in (previous_state or {}).items()}
         self.rng = rng or random.random
         self._sleep = sleep or asyncio.sleep
-        self._engine: hlapi.SnmpEngine | None = None
+        self._agents: Any = None  # session.Agents, opened at the first poll on the wire
         self._task: asyncio.Task | None = None
         self._lock = asyncio.Lock()
 
@@ -248,9 +198,9 @@ class SnmpPoller(Connector):
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)  # stopping must not fail
-        engine, self._engine = self._engine, None
-        if engine is not None:
-            engine.close_dispatcher()
+        agents, self._agents = self._agents, None
+        if agents is not None:
+            agents.close()
 
     async def _run(self) -> None:
         await poll_forever(self, self._sleep)
@@ -259,8 +209,11 @@ class SnmpPoller(Connector):
         """Poll every target, diff, hand the events to the sink; returns the accepted events."""
         async with self._lock:
             self._last_poll_at = self.clock()
-            if self._engine is None:
-                self._engine = hlapi.SnmpEngine()
+            if self._agents is None:
+                # pysnmp (~0.1 s of imports) loads with the first poll on the wire: `opsc test`
+                # builds pollers and feeds them the test's answers (conclude) without it.
+                from .session import Agents
+                self._agents = Agents()
             gate = asyncio.Semaphore(CONCURRENCY)
             outcomes = await asyncio.gather(*(self._poll_target(t, gate) for t in self.targets))
             return self.conclude(outcomes)
@@ -291,12 +244,7 @@ class SnmpPoller(Connector):
         budget = max(cfg.poll_interval, cfg.timeout * (cfg.retries + 1) * 4)
         async with gate:
             try:
-                try:
-                    transport = await hlapi.UdpTransportTarget.create((target.host, target.port),
-                                                                      timeout=cfg.timeout, retries=cfg.retries)
-                except (OSError, PySnmpError) as exc:  # e.g. the host name does not resolve
-                    raise NoAnswer(f"cannot reach {target.host}: {str(exc).split(' caused by ')[0]}") from None
-                session = SnmpSession(self._engine, target, transport)
+                session = await self._agents.session(target, cfg.timeout, cfg.retries)
                 return target, await asyncio.wait_for(self.read(session, target), budget)
             except asyncio.CancelledError:
                 raise
