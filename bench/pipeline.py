@@ -91,7 +91,7 @@ def run(url: str, events, label: str, count: int, rate: float | None = None, jou
     intake = Journal(scratch) if scratch else None
     if intake is not None:
         intake.open()
-    worker = PipelineWorker(lambda: pipeline, url, lambda n: None, max_queue=20_000, max_batch=1_000,
+    worker = PipelineWorker(pipeline.held, url, lambda n: None, max_queue=20_000, max_batch=1_000,
                             journal=intake)
     worker.start()
     if label == "mixed":  # the switch the children hang behind is down for the whole run

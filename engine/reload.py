@@ -5,6 +5,10 @@ generation, a new pipeline); only then is the pipeline swapped in, atomically. A
 tree leaves the running version untouched; the refusal with its file:line errors is
 recorded. Triggers are serialized; triggers that arrive during a reload coalesce into
 one more reload.
+
+A batch holds the generation it started with (`held`); the swap retires the old one,
+which is freed when the last batch holding it ends (pipeline/holders.py), never while
+in use and without the reload waiting for it.
 """
 from __future__ import annotations
 
@@ -12,10 +16,11 @@ import asyncio
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .config.bundle import Bundle
 from .config.loader import git_commit as git_commit_of
@@ -57,15 +62,13 @@ class LiveConfig:
     """The running pipeline and the reload machinery around it (thread-safe swap)."""
 
     def __init__(self, config_dir: str | Path, host: RulesHost, state: ActiveAlerts, connect: Callable[[], Any],
-                 *, run_rule_tests: bool = True, on_swap: Callable[[Bundle | None, Bundle], None] | None = None,
-                 in_use: Callable[[], Pipeline | None] = lambda: None):
+                 *, run_rule_tests: bool = True, on_swap: Callable[[Bundle | None, Bundle], None] | None = None):
         self.config_dir = Path(config_dir)
         self.host = host
         self.state = state
         self.connect = connect
         self.run_rule_tests = run_rule_tests
         self.on_swap = on_swap
-        self.in_use = in_use  # the pipeline the worker is processing a batch with right now
         self._pipeline: Pipeline | None = None
         self._swap_lock = threading.Lock()
         self._reload_lock = threading.Lock()
@@ -81,6 +84,19 @@ class LiveConfig:
             if self._pipeline is None:
                 raise OpscError("no config version is running yet")
             return self._pipeline
+
+    @contextmanager
+    def held(self) -> Iterator[Pipeline]:
+        """The running pipeline, held for one batch: a reload meanwhile does not free it."""
+        with self._swap_lock:  # taken and held before a swap can retire it
+            if self._pipeline is None:
+                raise OpscError("no config version is running yet")
+            pipeline = self._pipeline
+            pipeline.holders.acquire()
+        try:
+            yield pipeline
+        finally:
+            pipeline.holders.release()
 
     @property
     def bundle(self) -> Bundle | None:
@@ -189,20 +205,13 @@ class LiveConfig:
                 log.exception("after applying config version %s", version_id)
         self._project(bundle, version_id)  # after the swap: the tables are a read model, not the engine
         if old is not None:
-            self._retire(old)
+            old.close()  # freed now, or by the batch that still holds it when that batch ends
         log.info("config version %s applied (%s; hash %s%s) in %.0f ms", version_id, ",".join(triggers),
                  bundle.content_hash[:12], f", commit {bundle.git_commit[:12]}" if bundle.git_commit else "",
                  (time.monotonic() - started) * 1000)
         return ReloadOutcome("applied", triggers, bundle.content_hash, bundle.git_commit, version_id,
                              tuple(p for p in result.problems if p.level is Level.WARNING),
                              seconds=time.monotonic() - started)
-
-    def _retire(self, old: Pipeline) -> None:
-        """Free the old generation once no batch is being processed with it."""
-        deadline = time.monotonic() + 30
-        while self.in_use() is old and time.monotonic() < deadline:
-            time.sleep(0.005)
-        old.close()
 
     def _record_applied(self, bundle: Bundle) -> int:
         with self.connect() as conn:

@@ -78,17 +78,15 @@ class Engine:
         self.host = RulesHost()
         self.connect = lambda: psycopg.connect(database_url)
         self.live = LiveConfig(settings.config_dir, self.host, self.state, self.connect,
-                               run_rule_tests=settings.run_rule_tests, on_swap=self._on_swap,
-                               in_use=lambda: None)
+                               run_rule_tests=settings.run_rule_tests, on_swap=self._on_swap)
         self.notifier = NotifierProcess(database_url, dashboard_url=dashboard_url(settings),
                                         on_failed=lambda failed: self.worker.notifications_failed(failed))
         with self.connect() as conn:  # one journal per database (see intake/replay.py)
             directory = journal_directory(settings.data_dir or Path("var"), conn)
         self.journal = Journal(directory, max_bytes=settings.journal_max_bytes)
         # A batch's notifications are in the outbox once it commits: the worker only wakes the notifier.
-        self.worker = PipelineWorker(lambda: self.live.pipeline, database_url, self.notifier.wake,
+        self.worker = PipelineWorker(self.live.held, database_url, self.notifier.wake,
                                      journal=self.journal)
-        self.live.in_use = lambda: self.worker.in_use
         self.supervisor = ConnectorSupervisor(self.worker.submit, self._previous_state)
         self.loop: asyncio.AbstractEventLoop | None = None
         git_settings = GitSettings.from_env(os.environ, settings.data_dir or Path("var"), settings.server.git)
@@ -125,7 +123,8 @@ class Engine:
             with self.connect() as conn:
                 since = datetime.now(timezone.utc) - timedelta(seconds=longest)
                 self.state.restore_throttles(load_throttles(conn, TELLS, since), self.live.pipeline.rules.notify_action)
-        held = self.live.pipeline.restore_held(datetime.now(timezone.utc))
+        with self.live.held() as pipeline:  # a git sync may reload meanwhile
+            held = pipeline.restore_held(datetime.now(timezone.utc))
         if held:
             log.info("%d open alert(s) never notified are held again until their silence or throttle ends", held)
         tune_gc()

@@ -6,6 +6,7 @@ import shutil
 import sys
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg
@@ -15,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent / "pipeline"))
 from pipeline_helpers import COLD_START, trap  # noqa: E402
 
 from opsconductor.engine.connectors.base import Backpressure
+from opsconductor.engine.errors import OpscError
 from opsconductor.engine.connectors.supervisor import ConnectorSupervisor
 from opsconductor.engine.pipeline.state import ActiveAlerts
 from opsconductor.engine.pipeline.worker import PipelineWorker
@@ -47,8 +49,7 @@ def running(tree: Path, db_url: str):
     connect = lambda: psycopg.connect(db_url)  # noqa: E731
     live = LiveConfig(tree, RulesHost(), ActiveAlerts(), connect)
     notifications: list = []
-    worker = PipelineWorker(lambda: live.pipeline, db_url, notifications.extend, max_batch=50)
-    live.in_use = lambda: worker.in_use
+    worker = PipelineWorker(live.held, db_url, notifications.extend, max_batch=50)
     assert live.request("start").outcome == "applied"
     worker.start()
     yield live, worker, notifications, connect
@@ -132,6 +133,64 @@ def test_burst_during_50_reloads_loses_and_duplicates_nothing(running, tree, db_
     assert alerts[1] == alerts[0] and alerts[0] <= distinct_devices
     assert versions == 51
     assert len(live.host.generations()) == 1  # old generations are freed
+
+
+class _HeldClock:
+    """The worker's clock. Once armed, the next batch stops in it (a batch in flight) until released."""
+
+    def __init__(self) -> None:
+        self.armed, self.entered, self.go = threading.Event(), threading.Event(), threading.Event()
+
+    def __call__(self) -> datetime:
+        if self.armed.is_set() and not self.go.is_set():
+            self.entered.set()
+            self.go.wait(60)
+        return datetime.now(timezone.utc)
+
+
+def test_a_batch_in_flight_keeps_its_generation_until_it_ends(tree, db_url) -> None:
+    live = LiveConfig(tree, RulesHost(), ActiveAlerts(), lambda: psycopg.connect(db_url))
+    clock = _HeldClock()
+    worker = PipelineWorker(live.held, db_url, lambda n: None, tick_every=0, clock=clock)  # a tick each batch
+    assert live.request("start").outcome == "applied"
+    old = live.pipeline
+    worker.start()
+    try:
+        clock.armed.set()
+        assert clock.entered.wait(30), "the stage thread never started a batch"
+        (tree / "rules" / "r.yaml").write_text(RULE.format(name="second-rule"))
+        assert live.request("edit").outcome == "applied"  # the reload does not wait for the batch
+        assert live.pipeline is not old
+        assert old.holders.count == 1 and not old.holders.freed.is_set()
+        assert set(live.host.generations()) == {old.rules.generation, live.pipeline.rules.generation}
+        clock.go.set()  # the batch ends: its generation goes with it
+        assert old.holders.freed.wait(30), "the retired generation was not freed after its batch"
+        assert live.host.generations() == (live.pipeline.rules.generation,)
+        assert not live.pipeline.holders.freed.is_set()
+    finally:
+        clock.go.set()
+        worker.stop()
+        live.pipeline.close()
+
+
+def test_a_held_generation_still_matches_after_a_reload_and_is_freed_on_release(tree, db_url) -> None:
+    live = LiveConfig(tree, RulesHost(), ActiveAlerts(), lambda: psycopg.connect(db_url))
+    assert live.request("start").outcome == "applied"
+    try:
+        with live.held() as old:
+            (tree / "rules" / "r.yaml").write_text(RULE.format(name="second-rule"))
+            assert live.request("edit").outcome == "applied"
+            assert [n.rule for n in old.process(trap(COLD_START, "10.9.1.1")).notifications] == ["first-rule"]
+            with pytest.raises(OpscError, match="retired"):
+                old.holders.acquire()  # no new batch starts on a retired generation
+            with live.held() as current:
+                assert current is live.pipeline is not old
+            assert not old.holders.freed.is_set()
+        assert old.holders.freed.is_set() and old.rules.generation not in live.host.generations()
+        assert live.pipeline.holders.count == 0 and not live.pipeline.holders.freed.is_set()
+    finally:
+        live.pipeline.close()
+    assert live.host.generations() == ()
 
 
 def test_triggers_during_a_reload_coalesce(running, tree) -> None:

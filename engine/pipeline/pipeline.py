@@ -6,9 +6,10 @@ root cleared are looked at again). The caller persists and notifies from the Eff
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from .. import ids
 from ..config.bundle import Bundle
@@ -23,6 +24,7 @@ from . import flapping
 from .correlate import children_to_reevaluate, close_parents, correlate, dependency_rule, find_root, settle_due
 from .effects import Change, Decision, Effects, EffectsBuilder
 from .enrich import enrich
+from .holders import Holders
 from .normalize import normalize
 from .route import acknowledged, announced_by, firing, parent_rule, release_times, released, repeats, resolved, route
 from .state import ActiveAlerts
@@ -50,10 +52,21 @@ class Pipeline:
         self.ctx = Context(self.view, self.rules, self.state,
                            normalizers if normalizers is not None else default_normalizers(),
                            new_id or ids.new_id)
+        self.holders = Holders(self.rules.close)  # its rules generation is freed after its last batch
         self._horizon()
 
     def close(self) -> None:
-        self.rules.close()
+        """Retire this generation: its rules are freed now, or when the batch holding it ends."""
+        self.holders.retire()
+
+    @contextmanager
+    def held(self) -> Iterator["Pipeline"]:
+        """Use this generation for one batch: it is not freed before the batch ends."""
+        self.holders.acquire()
+        try:
+            yield self
+        finally:
+            self.holders.release()
 
     def set_version(self, version_id: int | None) -> None:
         """Stamp the config version id once it is recorded (after the rules compiled)."""

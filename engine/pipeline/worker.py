@@ -34,7 +34,7 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Sequence
+from typing import Callable, ContextManager, Sequence
 
 from ..connectors.base import Backpressure
 from ..intake.journal import Journal
@@ -86,10 +86,11 @@ class _Sent:
 
 
 class PipelineWorker:
-    def __init__(self, current: Callable[[], Pipeline], database_url: str, notify: Callable[[Sequence], None],
+    def __init__(self, hold: Callable[[], ContextManager[Pipeline]], database_url: str,
+                 notify: Callable[[Sequence], None],
                  *, max_queue: int = 50_000, max_batch: int = 1_000, tick_every: float = 1.0,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), journal: Journal | None = None):
-        self._current = current
+        self._hold = hold  # the current generation, held for one batch (LiveConfig.held, Pipeline.held)
         self._notify = notify
         self.intake = IntakeQueue(journal, max_queue)
         self._refused: OrderedDict[str, None] = OrderedDict()  # events refused lately: counted once
@@ -105,7 +106,6 @@ class PipelineWorker:
         self._unstored: deque[str] = deque()  # alerts the writer could not store: the view forgets them
         self._thread = threading.Thread(target=self._process_loop, name="opsc-pipeline", daemon=True)
         self._writer = BatchWriter(database_url, self._written)
-        self.in_use: Pipeline | None = None  # the generation a batch is being processed with
         self.stats = WorkerStats()
 
     # ---- intake (any thread) ---------------------------------------------------------------
@@ -184,33 +184,33 @@ class PipelineWorker:
         while not self._stop.is_set():
             batch, segments = self.intake.take(self._max_batch, 0.05)
             changes = _drain(self._changes)
-            for failed in _drain(self._undelivered):
-                self._current().state.untold(*failed)
+            undelivered = _drain(self._undelivered)
             replays = _drain(self._replays)
             batch = replays + batch
             due = time.monotonic() >= next_tick
-            if not batch and not due and not changes:
+            if not batch and not due and not changes and not undelivered:
                 continue
             if due:
                 next_tick = time.monotonic() + self._tick_every
-            pipeline = self._current()  # the generation that takes a batch finishes it
-            self.in_use = pipeline
-            self._forget(pipeline, _drain(self._unstored))
             started = time.perf_counter()
-            effects = [pipeline.operator_change(alert_id, status, self._clock()) for alert_id, status in changes]
-            for event in batch:
-                try:
-                    effects.append(pipeline.process(event))
-                except Exception:
-                    self.stats.errors += 1
-                    log.exception("event %s from %s could not be processed; kept as raw event",
-                                  event.event_id, event.connector)
-            if due:
-                effects.append(pipeline.tick(self._clock()))
-            self.in_use = None
+            with self._hold() as pipeline:  # the generation that takes a batch finishes it; freed after
+                for failed in undelivered:
+                    pipeline.state.untold(*failed)
+                self._forget(pipeline, _drain(self._unstored))
+                effects = [pipeline.operator_change(alert_id, status, self._clock()) for alert_id, status in changes]
+                for event in batch:
+                    try:
+                        effects.append(pipeline.process(event))
+                    except Exception:
+                        self.stats.errors += 1
+                        log.exception("event %s from %s could not be processed; kept as raw event",
+                                      event.event_id, event.connector)
+                if due:
+                    effects.append(pipeline.tick(self._clock()))
+                version_id = pipeline.view.version_id
             if batch or any(fx.changes or fx.decisions or fx.notifications or fx.external for fx in effects):
                 prepared = time.perf_counter()
-                record = prepare_batch(self._kept(batch[len(replays):], effects), effects, pipeline.view.version_id)
+                record = prepare_batch(self._kept(batch[len(replays):], effects), effects, version_id)
                 self.stats.prepare_seconds += time.perf_counter() - prepared
                 sent = _Sent(len(batch), tuple(e.received_at.timestamp() for e in batch), tuple(effects), segments)
                 self.stats.process_seconds += time.perf_counter() - started

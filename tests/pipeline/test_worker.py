@@ -45,7 +45,7 @@ def engine(db_url):
     pipeline = Pipeline(bundle, RulesHost(), version_id=version.id)
     connect = lambda: psycopg.connect(db_url)  # noqa: E731  (notifier: per batch; worker: kept open)
     notifier = Notifier(connect, lambda: bundle, dry_run=True)  # no SMTP server here
-    worker = PipelineWorker(lambda: pipeline, db_url, notifier.wake, max_queue=100, tick_every=0.2)
+    worker = PipelineWorker(pipeline.held, db_url, notifier.wake, max_queue=100, tick_every=0.2)
     notifier.start()
     worker.start()
     yield worker, notifier, db_url, version.id
@@ -299,7 +299,8 @@ def test_an_alert_the_database_refused_does_not_stay_open_in_memory(engine) -> N
     assert worker.stats.conflicts == 1
     worker.submit([trap(COLD_START, "10.77.5.3", at=3)])  # a batch later the view has caught up
     assert worker.drain()
-    view = worker._current().state  # the pipeline the worker runs
+    with worker._hold() as pipeline:  # the pipeline the worker runs
+        view = pipeline.state
     assert theirs.fingerprint not in view.by_fp
     assert {a.device_ip for a in view.by_id.values()} >= {"10.77.5.2", "10.77.5.3"}
     assert rows(db_url, "SELECT count(*) FROM alerts WHERE device_ip = '10.77.5.1'")[0][0] == 1
@@ -317,7 +318,7 @@ def test_with_a_journal_events_spool_beyond_memory_and_all_are_stored_once(db_ur
     pipeline = Pipeline(bundle, RulesHost(), version_id=version.id)
     journal = Journal(tmp_path / "journal", segment_bytes=20_000)
     journal.open()
-    worker = PipelineWorker(lambda: pipeline, db_url, lambda n: None, max_queue=50, journal=journal)
+    worker = PipelineWorker(pipeline.held, db_url, lambda n: None, max_queue=50, journal=journal)
     worker.start()
     try:
         events = [trap(LINK_DOWN, "10.77.6.1", [(f"{IF_INDEX}.{i}", i)], at=i) for i in range(600)]

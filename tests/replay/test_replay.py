@@ -57,7 +57,7 @@ def _write_history(db_url: str) -> None:
     assert live.request("test").outcome == "applied"  # recorded as the running version, with its text
     pipeline = live.pipeline
     notifier = Notifier(lambda: psycopg.connect(db_url), lambda: live.bundle, dry_run=True)
-    worker = PipelineWorker(lambda: pipeline, db_url, notifier.submit, max_queue=100, tick_every=0.2)
+    worker = PipelineWorker(pipeline.held, db_url, notifier.submit, max_queue=100, tick_every=0.2)
     notifier.start()
     worker.start()
     try:
