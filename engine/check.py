@@ -23,7 +23,7 @@ from .config.secrets import Secret
 from .connectors.registry import NORMALIZERS, connector_class
 from .connectors.snmp.receiver import TrapReceiver
 from .errors import OpscError
-from .model import Alert, DropEvent, RawEvent, Severity, fingerprint
+from .model import Alert, DropEvent, RawEvent, Severity, StoredAlert, fingerprint
 from .notify.channels import DRIVERS, DeliveryError
 from .notify.delivery import RetryPolicy, deliver
 from .notify.http import HttpClient
@@ -92,11 +92,11 @@ async def check_channel(bundle: Bundle, name: str, *, dashboard_url: str | None 
         report.fail(f"{name}: channel type {channel.type!r} has no delivery")
         return report
     now = datetime.now(timezone.utc)
-    alert = Alert(source_system="opsc_check", source_alert_id="opsc-check", severity=Severity.INFO,
-                  category="application", alert_type="opsc_test_notification", title=TEST_TITLE,
-                  message=f"Sent by `opsc check channel {name}` to check the channel; no alert is open.",
-                  occurred_at=now, received_at=now, fingerprint=fingerprint("opsc_check", "", "test", name),
-                  device_name="opsconductor", id=str(uuid.uuid4()))
+    alert = StoredAlert(source_system="opsc_check", source_alert_id="opsc-check", severity=Severity.INFO,
+                        category="application", alert_type="opsc_test_notification", title=TEST_TITLE,
+                        message=f"Sent by `opsc check channel {name}` to check the channel; no alert is open.",
+                        occurred_at=now, received_at=now, fingerprint=fingerprint("opsc_check", "", "test", name),
+                        device_name="opsconductor", id=str(uuid.uuid4()))
     n = Notification(alert, "opsc-check", name, FIRING, now)
     msg = Message("opsc-check", name, FIRING, (n,), (alert_view(alert, None, dashboard_url),),
                   dashboard_url=dashboard_url)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Mapping, TypeVar, overload
 
 
 class Severity(str, Enum):
@@ -179,13 +179,17 @@ _ALERT_FIELD_SET = frozenset(Alert.__dataclass_fields__)
 AlertT = TypeVar("AlertT", bound=Alert)
 
 
-def evolve(alert: AlertT, **changes: Any) -> AlertT:
+@overload
+def evolve(alert: Alert, *, id: str, **changes: Any) -> StoredAlert: ...
+@overload
+def evolve(alert: AlertT, **changes: Any) -> AlertT: ...
+def evolve(alert: Alert, **changes: Any) -> Alert:
     """`dataclasses.replace` for the hot path: copies the instance dict instead of re-running
     __init__ (about ten times faster for an Alert's 31 fields). Keys are still checked."""
     unknown = changes.keys() - _ALERT_FIELD_SET
     if unknown:
         raise TypeError(f"Alert has no field(s) {', '.join(sorted(unknown))}")
-    new: AlertT = object.__new__(Alert)  # type: ignore[assignment]  # a StoredAlert stays one
+    new = object.__new__(Alert)
     new.__dict__.update(alert.__dict__)
     new.__dict__.update(changes)
     return new

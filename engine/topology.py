@@ -69,7 +69,7 @@ class Topology:
         out.update(dep.depends_on for _, dep in self._networks)
         return out
 
-    def ancestors(self, ip: str) -> list[Edge]:
+    def ancestors(self, ip: str | None) -> list[Edge]:
         """All upstream edges, transitively, nearest first (breadth-first, cycle-safe)."""
         seen = {ip}
         out: list[Edge] = []

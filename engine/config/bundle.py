@@ -233,8 +233,8 @@ class Suppression:
     """Timing of dependency suppression (dependencies.d `suppression:`), in seconds per dependency
     type ("default" for the rest); None where the tree says nothing (then the engine's default)."""
 
-    settle: FrozenMap = field(default_factory=lambda: EMPTY)
-    lookback: FrozenMap = field(default_factory=lambda: EMPTY)
+    settle: Mapping[str, float] = field(default_factory=lambda: EMPTY)
+    lookback: Mapping[str, float] = field(default_factory=lambda: EMPTY)
 
 
 DEFAULT_PRIORITY_MATRIX: FrozenMap = MappingProxyType({

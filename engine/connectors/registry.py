@@ -14,13 +14,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from ..config.schema import CONNECTOR_TYPES as KNOWN
 from ..errors import OpscError
-from ..model import Alert, RawEvent
-from ..pipeline.context import ConfigView
+from ..pipeline.context import Normalizer
 
 if TYPE_CHECKING:  # connectors.base imports httpx
     from .base import Connector
-
-Normalizer = Callable[[RawEvent, ConfigView], tuple[Alert, ...]]
 
 
 class LazyTable(Mapping[str, Any]):

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Callable
 
 from ..config.bundle import Bundle, ConnectorConfig, Device
 from ..identity import Identity, Inventory
+from ..model import Alert, RawEvent
 from ..rootcause import RootCauses
 from ..topology import Topology
 from .oidindex import OidIndex
@@ -82,3 +84,7 @@ class ConfigView:
     def site(self, ip: str | None) -> str | None:
         device = self.devices_by_ip.get(ip) if ip else None
         return device.site if device else None
+
+
+# A connector type's normalizer (connectors/registry.py NORMALIZERS): a raw event → its alerts.
+Normalizer = Callable[[RawEvent, ConfigView], tuple[Alert, ...]]

@@ -5,16 +5,19 @@ the rule (or dependency, or OID map) that decided.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any, Mapping
 
 from ..config.bundle import CorrelateAction, Rule
 from ..config.durations import format_duration
 from ..config.templates import render
-from ..model import Alert, Status, evolve, fingerprint
+from ..model import Alert, Status, StoredAlert, evolve, fingerprint
 from ..rootcause import explains
 from ..rules.fields import alert_fields
+from ..topology import Edge
 from . import flapping
-from .effects import SUPPRESSED, Change, Decision, EffectsBuilder, Notification
+from .effects import SUPPRESSED, Change, Decision, EffectsBuilder, GroupKey, Notification
 from .route import parent_rule
 from .work import Candidate, Context, Work
 
@@ -22,8 +25,8 @@ from .work import Candidate, Context, Work
 def correlate(work: Work, ctx: Context) -> Work:
     fx = EffectsBuilder(work.event)
     out: list[Candidate] = []
-    seen_in_event: dict[str, Alert] = {}
-    closed: list[Alert] = []
+    seen_in_event: dict[str, StoredAlert] = {}
+    closed: list[StoredAlert] = []
     for c in work.candidates:
         alert = c.alert
         if alert.is_clear:
@@ -96,11 +99,11 @@ def _normalized_by(alert: Alert) -> str:
     return str(alert.custom_fields.get("oid_map") or f"builtin:{alert.source_system}")
 
 
-def _decision(alert: Alert, ctx: Context, stage: str, rule: str, detail: dict) -> Decision:
+def _decision(alert: StoredAlert, ctx: Context, stage: str, rule: str, detail: Mapping[str, Any]) -> Decision:
     return Decision(alert.id, stage, rule, detail, ctx.view.version_id)
 
 
-def _clear(clear: Alert, work: Work, ctx: Context, fx: EffectsBuilder) -> list[Alert]:
+def _clear(clear: Alert, work: Work, ctx: Context, fx: EffectsBuilder) -> list[StoredAlert]:
     """Resolves the open alerts the clear clears; returns them."""
     closed = []
     for fp in clear.clear_targets:  # decided with the device identity at normalize
@@ -124,7 +127,7 @@ def _clear(clear: Alert, work: Work, ctx: Context, fx: EffectsBuilder) -> list[A
     return closed
 
 
-def close_parents(closed: list[Alert], ctx: Context, fx: EffectsBuilder) -> None:
+def close_parents(closed: Sequence[StoredAlert], ctx: Context, fx: EffectsBuilder) -> None:
     """A correlation parent closes with its last open child (resolved, and `resolved` goes to
     whoever was told of it); its group is then free for a new parent."""
     gone = {a.id for a in closed}
@@ -155,25 +158,26 @@ def settle_due(child: Alert, now: datetime, ctx: Context) -> datetime:
     return now + timedelta(seconds=ctx.view.settle(dtype))
 
 
-def find_root(alert: Alert, ctx: Context, exclude: frozenset[str] = frozenset()):
+def find_root(alert: Alert, ctx: Context, exclude: frozenset[str] = frozenset()) -> tuple[StoredAlert, Edge] | None:
     """The nearest upstream down alert (followed to its own root) and the edge that leads there."""
     for edge in ctx.view.topology.ancestors(alert.device_ip):
         down = ctx.state.down_alert_on(edge.upstream, edge.type)
         if down is not None and down.id not in exclude and down.id != alert.id:
             return ctx.state.root_of(down), edge
-    return None, None
+    return None
 
 
-def dependency_rule(alert: Alert, edge, ctx: Context) -> str:
+def dependency_rule(alert: Alert, edge: Edge, ctx: Context) -> str:
     """Names the dependency type, the symptom's device and the down upstream device."""
     name = ctx.view.device_name
     return f"dependency:{edge.type}:{name(alert.device_ip)}->{name(edge.upstream)}"[:100]
 
 
-def _dependency(alert: Alert, ctx: Context, fx: EffectsBuilder) -> Alert:
-    root, edge = find_root(alert, ctx)
-    if root is None:
+def _dependency(alert: StoredAlert, ctx: Context, fx: EffectsBuilder) -> StoredAlert:
+    found = find_root(alert, ctx)
+    if found is None:
         return alert
+    root, edge = found
     rule = dependency_rule(alert, edge, ctx)
     alert = evolve(alert, status=Status.SUPPRESSED, correlated_to_id=root.id, correlation_rule=rule)
     fx.decisions.append(_decision(alert, ctx, "correlate", rule, {
@@ -181,7 +185,7 @@ def _dependency(alert: Alert, ctx: Context, fx: EffectsBuilder) -> Alert:
     return alert
 
 
-def _link_earlier_children(root: Alert, work: Work, ctx: Context, fx: EffectsBuilder) -> None:
+def _link_earlier_children(root: StoredAlert, work: Work, ctx: Context, fx: EffectsBuilder) -> None:
     """A root cause that arrives after its symptoms (cameras report before the switch's poll):
     the active alerts below it that arrived within the lookback of their dependency type are
     linked under it. Notifications still held for them (silence, throttle, flapping) are withdrawn; whoever was
@@ -215,7 +219,7 @@ def _link_earlier_children(root: Alert, work: Work, ctx: Context, fx: EffectsBui
             fx.notifications.append(Notification(linked, rule_name, channel, SUPPRESSED, work.now, action))
 
 
-def _link_parents_under(root: Alert, work: Work, ctx: Context, fx: EffectsBuilder) -> None:
+def _link_parents_under(root: StoredAlert, work: Work, ctx: Context, fx: EffectsBuilder) -> None:
     """A root cause arriving after a correlation parent formed over its symptoms: the parent
     whose open children are all below it (and within the lookback) is linked under it, so
     the outage is one story; whoever was told of the parent gets a `suppressed` note."""
@@ -234,6 +238,7 @@ def _link_parents_under(root: Alert, work: Work, ctx: Context, fx: EffectsBuilde
                            k.received_at < work.now - timedelta(seconds=ctx.view.lookback(e.type))
                            for k, e in zip(kids, edges)):
             continue
+        assert edges[0] is not None  # every kid has one (checked above)
         rule = f"dependency:{edges[0].type}:{parent.correlation_rule}->{ctx.view.device_name(root.device_ip)}"[:100]
         linked = evolve(parent, status=Status.SUPPRESSED, correlated_to_id=top.id, correlation_rule=rule)
         fx.changes.append(Change(linked, "suppressed", parent.status))
@@ -245,7 +250,8 @@ def _link_parents_under(root: Alert, work: Work, ctx: Context, fx: EffectsBuilde
             fx.notifications.append(Notification(linked, rule_name, channel, SUPPRESSED, work.now, action))
 
 
-def _window(alert: Alert, rule: Rule, action: CorrelateAction, work: Work, ctx: Context, fx: EffectsBuilder) -> Alert:
+def _window(alert: StoredAlert, rule: Rule, action: CorrelateAction, work: Work, ctx: Context,
+            fx: EffectsBuilder) -> StoredAlert:
     """Counts the alert in its group's window. The window slides: it is open while matching
     alerts keep coming within `window` of the previous one. An open parent whose window is
     open takes the alert; otherwise `count` alerts within the window make a new parent (a
@@ -260,7 +266,7 @@ def _window(alert: Alert, rule: Rule, action: CorrelateAction, work: Work, ctx: 
     parent_id, joined = next(((p, t) for r, k, p, t in reversed(fx.parents) if (r, k) == group),
                              state.parents.get(group, (None, None)))
     parent = (state.by_id.get(parent_id) or pending.get(parent_id)) if parent_id else None
-    if parent is not None and joined >= horizon:
+    if parent is not None and joined is not None and joined >= horizon:
         fx.window_entries.append((rule.name, key, work.now, alert.id, action.window))
         fx.parents.append((rule.name, key, parent.id, work.now))
         return _link(alert, parent, rule, ctx, fx)
@@ -285,15 +291,15 @@ def _window(alert: Alert, rule: Rule, action: CorrelateAction, work: Work, ctx: 
     return _link(alert, parent, rule, ctx, fx)
 
 
-def _link(alert: Alert, parent: Alert, rule: Rule, ctx: Context, fx: EffectsBuilder) -> Alert:
+def _link(alert: StoredAlert, parent: StoredAlert, rule: Rule, ctx: Context, fx: EffectsBuilder) -> StoredAlert:
     if alert.correlated_to_id:
         return alert  # already explained by a dependency root
     fx.decisions.append(_decision(alert, ctx, "correlate", rule.name, {"parent": parent.id}))
     return evolve(alert, status=Status.SUPPRESSED, correlated_to_id=parent.id, correlation_rule=rule.name[:100])
 
 
-def _parent(trigger: Alert, members: list[Alert], rule: Rule, action: CorrelateAction, key: tuple, now: datetime,
-            ctx: Context) -> Alert:
+def _parent(trigger: StoredAlert, members: list[StoredAlert], rule: Rule, action: CorrelateAction, key: GroupKey,
+            now: datetime, ctx: Context) -> StoredAlert:
     devices = {m.device_ip for m in members}
     device_ip = devices.pop() if len(devices) == 1 else None
     severity = action.parent_severity or max((m.severity for m in members), key=lambda s: s.rank)
@@ -301,7 +307,7 @@ def _parent(trigger: Alert, members: list[Alert], rule: Rule, action: CorrelateA
                "rule": rule.name}
     title = (render(action.parent_title, context) if action.parent_title else
              f"{len(members)} × {trigger.alert_type} within {format_duration(action.window)} ({rule.name})")
-    return Alert(
+    return StoredAlert(
         id=ctx.new_id(), source_system="correlation", source_alert_id=f"{rule.name}:{'/'.join(key)}",
         severity=severity, category=action.parent_category or trigger.category,
         alert_type=action.parent_alert_type, title=title[:255],

@@ -9,8 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
-from ..config.bundle import NotifyAction
+from ..config.bundle import FlapPolicy, NotifyAction, Rule
 from ..model import RawEvent, Status, StoredAlert
+
+
+GroupKey = tuple[str, ...]  # a correlate action's group_by values
+Actions = tuple[tuple[Rule, NotifyAction], ...]  # the notify actions of the rules that matched
 
 
 @dataclass(frozen=True)
@@ -62,18 +66,18 @@ class Effects:
     changes: tuple[Change, ...] = ()
     decisions: tuple[Decision, ...] = ()
     notifications: tuple[Notification, ...] = ()
-    window_entries: tuple[tuple[str, tuple, datetime, str, float], ...] = ()  # (rule, key, at, alert id, window s)
-    parents: tuple[tuple[str, tuple, str, datetime], ...] = ()  # (rule, group key, parent id, a member joined at)
+    window_entries: tuple[tuple[str, GroupKey, datetime, str, float], ...] = ()  # (rule, key, at, alert id, window s)
+    parents: tuple[tuple[str, GroupKey, str, datetime], ...] = ()  # (rule, group key, parent id, a member joined at)
     reevaluate: tuple[tuple[str, datetime | None], ...] = ()  # (child id, due; None = done)
-    held: tuple[tuple[str, tuple], ...] = ()  # (alert id, every notify action now held for it; () = none)
+    held: tuple[tuple[str, Actions], ...] = ()  # (alert id, every notify action now held for it; () = none)
     dropped: int = 0  # 1 when the connector discards this event entirely (not even stored raw)
     ticked_at: datetime | None = None  # a tick's time: the repeat wake-ups due by then were looked at,
     # and window entries and throttles that expired before it go
     external: tuple[StoredAlert, ...] = ()  # alerts an operator changed (already stored): the view only
     clears_seen: tuple[tuple[str, datetime], ...] = ()  # (fingerprint cleared, the clear's occurred_at)
-    flap_changes: tuple[tuple[str, datetime, Any], ...] = ()  # (fingerprint, when its state changed, FlapPolicy)
+    flap_changes: tuple[tuple[str, datetime, FlapPolicy], ...] = ()  # (fingerprint, when its state changed, policy)
 
-    def with_(self, **changes) -> "Effects":
+    def with_(self, **changes: Any) -> "Effects":
         new = object.__new__(Effects)
         new.__dict__.update(self.__dict__, **changes)
         return new
@@ -90,20 +94,20 @@ class EffectsBuilder:
 
     __slots__ = ("event", *_LISTS, "ticked_at")
 
-    def __init__(self, event: RawEvent | None):
+    def __init__(self, event: RawEvent | None) -> None:
         self.event = event
         self.created: list[StoredAlert] = []
         self.occurrences: list[StoredAlert] = []
         self.changes: list[Change] = []
         self.decisions: list[Decision] = []
         self.notifications: list[Notification] = []
-        self.window_entries: list = []
-        self.parents: list = []
-        self.reevaluate: list = []
-        self.held: list = []
+        self.window_entries: list[tuple[str, GroupKey, datetime, str, float]] = []
+        self.parents: list[tuple[str, GroupKey, str, datetime]] = []
+        self.reevaluate: list[tuple[str, datetime | None]] = []
+        self.held: list[tuple[str, Actions]] = []
         self.external: list[StoredAlert] = []
-        self.clears_seen: list = []
-        self.flap_changes: list = []
+        self.clears_seen: list[tuple[str, datetime]] = []
+        self.flap_changes: list[tuple[str, datetime, FlapPolicy]] = []
         self.ticked_at: datetime | None = None
 
     def freeze(self, dropped: int = 0) -> Effects:

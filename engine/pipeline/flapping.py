@@ -12,12 +12,12 @@ mark is in the alert's custom fields (`flapping`, `flap_count`, `flap_state`,
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Mapping
 
 from ..config.bundle import FlapPolicy
-from ..model import Alert, Status, evolve
+from ..model import Alert, Status, StoredAlert, evolve
 from ..rules.engine import RuleOutcome
-from .effects import RELEASED, Change, Decision, EffectsBuilder
+from .effects import RELEASED, Change, Decision, EffectsBuilder, Notification
 from .route import firing, resolved
 from .work import Context
 
@@ -41,17 +41,18 @@ def _policy_of_open(alert: Alert, now: datetime, ctx: Context) -> FlapPolicy | N
     return policy_for(alert, outcome, ctx)
 
 
-def _marked(alert: Alert, flapping: bool, count: int, state: str, now: datetime) -> Alert:
+def _marked(alert: StoredAlert, flapping: bool, count: int, state: str, now: datetime) -> StoredAlert:
     fields: dict[str, Any] = {**alert.custom_fields, "flapping": flapping, "flap_count": count, "flap_state": state,
                               "flap_last": now.isoformat()}
     return evolve(alert, custom_fields=fields)
 
 
-def _decision(alert: Alert, ctx: Context, detail: dict) -> Decision:
+def _decision(alert: StoredAlert, ctx: Context, detail: Mapping[str, Any]) -> Decision:
     return Decision(alert.id, "correlate", "flapping", detail, ctx.view.version_id)
 
 
-def opened(alert: Alert, outcome: RuleOutcome | None, now: datetime, ctx: Context, fx: EffectsBuilder) -> Alert:
+def opened(alert: StoredAlert, outcome: RuleOutcome | None, now: datetime, ctx: Context,
+           fx: EffectsBuilder) -> StoredAlert:
     """A new alert for its fingerprint is a state change; the alert comes back marked
     flapping when it is one change too many. A fingerprint is tracked from its first clear
     on (one raised and never cleared costs nothing here)."""
@@ -67,10 +68,11 @@ def opened(alert: Alert, outcome: RuleOutcome | None, now: datetime, ctx: Contex
     return _marked(alert, True, count, PROBLEM, now)
 
 
-def cleared(target: Alert, now: datetime, ctx: Context, fx: EffectsBuilder) -> Alert | None:
+def cleared(target: StoredAlert, now: datetime, ctx: Context, fx: EffectsBuilder) -> StoredAlert | None:
     """A clear of an open alert is a state change. Returns the alert kept open as flapping
     (the clear then resolves nothing), or None when the clear resolves it as usual."""
     track = ctx.state.flaps.get(target.fingerprint)
+    policy: FlapPolicy | None
     if track is not None:
         policy, before = track.policy, track.within(now)
     else:  # its first clear: the raise it ends was the first change
@@ -92,7 +94,7 @@ def cleared(target: Alert, now: datetime, ctx: Context, fx: EffectsBuilder) -> A
     return kept
 
 
-def repeated(alert: Alert, now: datetime, ctx: Context, fx: EffectsBuilder) -> Alert:
+def repeated(alert: StoredAlert, now: datetime, ctx: Context, fx: EffectsBuilder) -> StoredAlert:
     """A problem repeating on a flapping alert that was last seen clear: a state change."""
     if not alert.custom_fields.get("flapping") or alert.custom_fields.get("flap_state") != CLEAR:
         return alert
@@ -104,7 +106,8 @@ def repeated(alert: Alert, now: datetime, ctx: Context, fx: EffectsBuilder) -> A
     return again
 
 
-def settled(now: datetime, ctx: Context, fx: EffectsBuilder, notifications: list, decisions: list) -> list[Alert]:
+def settled(now: datetime, ctx: Context, fx: EffectsBuilder, notifications: list[Notification],
+            decisions: list[Decision]) -> list[StoredAlert]:
     """Flapping alerts without a change for their policy's `stable` end flapping. Returns
     the ones that end resolved (their parents may close)."""
     closed = []

@@ -48,5 +48,5 @@ def _conditions_hold(conditions: tuple[VarbindCondition, ...], varbinds: Varbind
 
 
 @lru_cache(maxsize=1024)
-def _regex(pattern: str) -> re.Pattern:
+def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)

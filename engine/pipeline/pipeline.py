@@ -19,10 +19,10 @@ from ..connectors.registry import NORMALIZERS
 from ..model import RawEvent, Status, evolve
 from ..rules.engine import RuleEngine
 from ..rules.host import RulesHost
-from .context import ConfigView
+from .context import ConfigView, Normalizer
 from . import flapping
 from .correlate import children_to_reevaluate, close_parents, correlate, dependency_rule, find_root, settle_due
-from .effects import Change, Decision, Effects, EffectsBuilder
+from .effects import Actions, Change, Decision, Effects, EffectsBuilder, Notification
 from .enrich import enrich
 from .holders import Holders
 from .normalize import normalize
@@ -33,16 +33,16 @@ from .work import Context, Stage, Work
 STAGES: tuple[Stage, ...] = (normalize, enrich, correlate, route)
 
 
-def default_normalizers() -> Mapping:
+def default_normalizers() -> Mapping[str, Normalizer]:
     """source_system → normalizer; each connector type's module loads at its first event."""
     return NORMALIZERS
 
 
 class Pipeline:
     def __init__(self, bundle: Bundle, host: RulesHost, state: ActiveAlerts | None = None, *,
-                 version_id: int | None = None, normalizers: Mapping | None = None,
+                 version_id: int | None = None, normalizers: Mapping[str, Normalizer] | None = None,
                  new_id: Callable[[], str] | None = None, stages: Sequence[Stage] = STAGES,
-                 rules: RuleEngine | None = None):
+                 rules: RuleEngine | None = None) -> None:
         """`rules`: an already loaded rules generation of this bundle (a reload's rule tests and
         its live pipeline share one); the pipeline closes it."""
         self.view = ConfigView(bundle, version_id)
@@ -121,7 +121,7 @@ class Pipeline:
         throttle); what held them lived in memory only. They are held again, and the next tick
         releases them once nothing holds them (a silence that ended while the engine was down
         releases them at once). Returns how many alerts were held again."""
-        held = []
+        held: list[tuple[str, Actions]] = []
         for alert in list(self.state.by_id.values()):
             if alert.status is not Status.ACTIVE or alert.id in self.state.notified or alert.id in self.state.held \
                     or alert.custom_fields.get("flapping"):
@@ -146,7 +146,8 @@ class Pipeline:
         """What time alone triggers: children whose root cleared (relinked to another root,
         or notified on their own after the grace period), repeat_interval, ended silences."""
         fx = EffectsBuilder(None)
-        notifications, decisions = [], []
+        notifications: list[Notification] = []
+        decisions: list[Decision] = []
         for child_id in sorted(self.state.orphans):  # their root closed before a restart
             if (child := self.state.by_id.get(child_id)) is not None:
                 fx.reevaluate.append((child_id, settle_due(child, now, self.ctx)))
@@ -157,8 +158,9 @@ class Pipeline:
             child = self.state.by_id.get(child_id)
             if child is None or child.status is not Status.SUPPRESSED:
                 continue
-            root, edge = find_root(child, self.ctx)
-            if root is not None:
+            found = find_root(child, self.ctx)
+            if found is not None:
+                root, edge = found
                 rule = dependency_rule(child, edge, self.ctx)
                 relinked = evolve(child, correlated_to_id=root.id, correlation_rule=rule)
                 fx.changes.append(Change(relinked, "relinked", child.status))

@@ -8,32 +8,31 @@ alert is still active (`released`)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Iterable, cast
 
 from ..config.bundle import NotifyAction, Rule
-from ..model import Alert, Status
-from .effects import ACKNOWLEDGED, ESCALATED, FIRING, RELEASED, REPEAT, RESOLVED, Decision, Notification
+from ..model import Alert, Status, StoredAlert
+from .effects import ACKNOWLEDGED, ESCALATED, FIRING, RELEASED, REPEAT, RESOLVED, Actions, Decision, Notification
 from .silences import active_silence
 from .work import Context, Work
-
-Actions = tuple[tuple[Rule, NotifyAction], ...]
 
 
 def route(work: Work, ctx: Context) -> Work:
     notifications: list[Notification] = []
     decisions: list[Decision] = []
-    held: list = []
+    held: list[tuple[str, Actions]] = []
     outcomes = {c.alert.id: c.outcome for c in work.candidates}
     for alert in work.effects.created:
         if alert.status is not Status.ACTIVE:
             continue
         if alert.source_system == "correlation":
             firing(alert, announced_by(alert, ctx), work.now, ctx, notifications, decisions, held)
-        elif outcomes.get(alert.id) is not None:
-            firing(alert, outcomes[alert.id].notify, work.now, ctx, notifications, decisions, held)
+        elif (outcome := outcomes.get(alert.id)) is not None:
+            firing(alert, outcome.notify, work.now, ctx, notifications, decisions, held)
     for c in work.candidates:
         if c.escalated_from is not None and c.outcome is not None:
-            escalated(c.alert, c.outcome.notify, work.now, ctx, notifications, decisions, held)
+            # correlate sets escalated_from on repeats of open alerts only: stored, with their id
+            escalated(cast(StoredAlert, c.alert), c.outcome.notify, work.now, ctx, notifications, decisions, held)
     for change in work.effects.changes:
         if change.action in ("cleared", "resolved"):
             resolved(change.alert, work.now, ctx, notifications, decisions)
@@ -42,21 +41,21 @@ def route(work: Work, ctx: Context) -> Work:
     return work.with_(effects=effects)
 
 
-def parent_rule(alert: Alert, ctx: Context) -> str | None:
+def parent_rule(alert: StoredAlert, ctx: Context) -> str | None:
     """The correlation rule that made a parent (its correlation_rule, or the group it leads
     once it was linked under a root)."""
     key = ctx.state.parent_keys.get(alert.id)
     return key[0] if key is not None else alert.correlation_rule
 
 
-def announced_by(alert: Alert, ctx: Context) -> Actions:
+def announced_by(alert: StoredAlert, ctx: Context) -> Actions:
     """A parent is announced by the rule that correlated it."""
     rule = ctx.rules.rule(parent_rule(alert, ctx) or "")
     return ((rule, rule.notify),) if rule is not None and rule.notify else ()
 
 
-def firing(alert: Alert, actions: Iterable[tuple[Rule, NotifyAction]], now: datetime, ctx: Context,
-           out: list[Notification], decisions: list[Decision], held: list, kind: str = FIRING) -> None:
+def firing(alert: StoredAlert, actions: Iterable[tuple[Rule, NotifyAction]], now: datetime, ctx: Context,
+           out: list[Notification], decisions: list[Decision], held: list[tuple[str, Actions]], kind: str = FIRING) -> None:
     actions = tuple(actions)
     if not actions:
         return
@@ -98,7 +97,7 @@ def throttled_until(rule: str, alert: Alert, action: NotifyAction, now: datetime
     return until if now < until else None
 
 
-def hold(alert_id: str, actions: Actions, ctx: Context, held: list) -> None:
+def hold(alert_id: str, actions: Actions, ctx: Context, held: list[tuple[str, Actions]]) -> None:
     """Adds to what is held for the alert (an entry of `held` is the alert's whole held set)."""
     current = next((a for i, a in reversed(held) if i == alert_id), None)
     if current is None:
@@ -107,8 +106,8 @@ def hold(alert_id: str, actions: Actions, ctx: Context, held: list) -> None:
     held.append((alert_id, current + tuple(a for a in actions if a[0].name not in names)))
 
 
-def escalated(alert: Alert, actions: Iterable[tuple[Rule, NotifyAction]], now: datetime, ctx: Context,
-              out: list[Notification], decisions: list[Decision], held: list) -> None:
+def escalated(alert: StoredAlert, actions: Iterable[tuple[Rule, NotifyAction]], now: datetime, ctx: Context,
+              out: list[Notification], decisions: list[Decision], held: list[tuple[str, Actions]]) -> None:
     """The alert's severity rose: the rules it now matches that were neither told nor holding
     a notification for it are told (`escalated`). A suppressed alert tells no one."""
     if alert.status not in (Status.ACTIVE, Status.ACKNOWLEDGED):
@@ -119,7 +118,7 @@ def escalated(alert: Alert, actions: Iterable[tuple[Rule, NotifyAction]], now: d
     firing(alert, new, now, ctx, out, decisions, held, ESCALATED)
 
 
-def resolved(alert: Alert, now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision]) -> None:
+def resolved(alert: StoredAlert, now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision]) -> None:
     told = ctx.state.notified.get(alert.id, {})
     for (rule, channel), action in sorted(told.items(), key=lambda item: item[0]):
         if action is not None and not action.send_resolved:
@@ -130,7 +129,7 @@ def resolved(alert: Alert, now: datetime, ctx: Context, out: list[Notification],
                                   ctx.view.version_id))
 
 
-def acknowledged(alert: Alert, now: datetime, ctx: Context, out: list[Notification],
+def acknowledged(alert: StoredAlert, now: datetime, ctx: Context, out: list[Notification],
                  decisions: list[Decision]) -> None:
     """An operator acknowledged it: PagerDuty channels that were told get an `acknowledge`
     (the incident stops escalating there). Other channels are not told of acknowledges."""
@@ -145,14 +144,14 @@ def acknowledged(alert: Alert, now: datetime, ctx: Context, out: list[Notificati
                                   ctx.view.version_id))
 
 
-def repeats(now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision], held: list) -> None:
+def repeats(now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision], held: list[tuple[str, Actions]]) -> None:
     """repeat_interval: tell again whoever was told of an alert that is still active. Only
     the wake-ups that are due are looked at. Every notification schedules its own next
     wake-up (ActiveAlerts.told), so one whose alert was told again meanwhile is simply
     not due yet, and one whose alert closed or was acknowledged is dropped. A repeat due
     under a silence, or while the alert flaps, is held like a first notification, and
     released when nothing holds it any more."""
-    seen = set()
+    seen: set[tuple[str, str, str]] = set()
     for _, alert_id, rule, channel in ctx.state.due_repeats(now):
         if (alert_id, rule, channel) in seen:  # woken twice (told again meanwhile): once is enough
             continue
@@ -184,7 +183,7 @@ def repeats(now: datetime, ctx: Context, out: list[Notification], decisions: lis
                                   ctx.view.version_id))
 
 
-def released(now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision], held: list) -> None:
+def released(now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision], held: list[tuple[str, Actions]]) -> None:
     """Held notifications of alerts still active go out once nothing holds them any more
     (the silence ended, the throttle passed, the alert stopped flapping)."""
     for alert_id, actions in list(ctx.state.held.items()):

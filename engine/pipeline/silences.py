@@ -28,7 +28,7 @@ def in_time(silence: Silence, now: datetime) -> bool:
     return silence.schedule is None or window_holds(silence.schedule, now)
 
 
-def holds(silence: Silence, fields: dict, now: datetime) -> bool:
+def holds(silence: Silence, fields: dict[str, Any], now: datetime) -> bool:
     return in_time(silence, now) and all(matcher_holds(m, fields) for m in silence.match)
 
 

@@ -9,12 +9,12 @@ import itertools
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
-from ..config.bundle import FlapPolicy, NotifyAction
-from ..model import EMPTY, Alert, Status, evolve
+from ..config.bundle import FlapPolicy, NotifyAction, Silence
+from ..model import EMPTY, Alert, Status, StoredAlert, evolve
 from ..rootcause import explains
-from .effects import TELLS, Effects
+from .effects import TELLS, Actions, Effects, GroupKey
 
 # How long a clear is remembered after the time it happened (it holds back an older problem
 # that arrives after it).
@@ -36,7 +36,7 @@ class FlapTrack:
     """One fingerprint's recent state changes, for flap detection (pipeline/flapping.py)."""
 
     policy: FlapPolicy
-    times: deque = field(default_factory=deque)
+    times: deque[datetime] = field(default_factory=deque)
 
     def within(self, now: datetime) -> int:
         horizon = now - timedelta(seconds=self.policy.window)
@@ -45,47 +45,49 @@ class FlapTrack:
 
 @dataclass
 class ActiveAlerts:
-    by_id: dict[str, Alert] = field(default_factory=dict)
+    by_id: dict[str, StoredAlert] = field(default_factory=dict)
     by_fp: dict[str, str] = field(default_factory=dict)  # fingerprint → id, open alerts only
     down_by_device: dict[str, set[str]] = field(default_factory=dict)  # device ip → open root-cause alert ids
     children: dict[str, set[str]] = field(default_factory=dict)  # root/parent id → linked child ids
     notified: dict[str, dict[tuple[str, str], NotifyAction | None]] = field(default_factory=dict)
     last_notified: dict[tuple[str, str], datetime] = field(default_factory=dict)  # (rule, fingerprint)
-    windows: dict[tuple[str, tuple], deque] = field(default_factory=dict)  # (rule, group key) → (time, id)
+    windows: dict[tuple[str, GroupKey], deque[tuple[datetime, str]]] = field(default_factory=dict)  # (rule, group key) → (time, id)
     # (rule, group key) → (the group's latest parent id, when a member last joined it): its
     # window is open while members keep joining within the rule's window.
-    parents: dict[tuple[str, tuple], tuple[str, datetime]] = field(default_factory=dict)
+    parents: dict[tuple[str, GroupKey], tuple[str, datetime]] = field(default_factory=dict)
     reevaluate: dict[str, datetime] = field(default_factory=dict)  # child id → when to look again
     orphans: set[str] = field(default_factory=set)  # children whose root closed before a restart
     # New active alerts of the last `recent_horizon` seconds, (received_at, id): a root cause
     # that arrives links those below it that came a little earlier (the lookback).
-    recent: deque = field(default_factory=deque)
+    recent: deque[tuple[datetime, str]] = field(default_factory=deque)
     recent_horizon: float = 300.0
     # alert id → (rule, notify action) pairs held back (silence, throttle, flapping) until they may go
-    held: dict[str, tuple] = field(default_factory=dict)
+    held: dict[str, Actions] = field(default_factory=dict)
     # The database's ad-hoc silences, replaced whole (one assignment) when one is created or
     # ended, so the stage thread reads a consistent tuple and never queries per alert.
-    adhoc_silences: tuple = ()
+    adhoc_silences: tuple[Silence, ...] = ()
     # repeat_interval wake-ups, a heap of (due, alert id, rule, channel): the tick looks at
     # what is due instead of every notified alert (100,000 of them took ~100 ms a tick).
     repeat_due: list[tuple[datetime, str, str, str]] = field(default_factory=list)
     # What matters only for a while (a correlation window's entries; a closed alert's
     # throttle), as a heap of (expires, n, kind, key, detail): each tick drops what expired,
-    # so nothing here grows with the alerts the engine has ever seen.
-    expiry: list[tuple[datetime, int, str, tuple, object]] = field(default_factory=list)
-    parent_keys: dict[str, tuple[str, tuple]] = field(default_factory=dict)  # parent id → (rule, group key)
+    # so nothing here grows with the alerts the engine has ever seen. The key and detail
+    # depend on the kind: (rule, group key) and (at, id) of a window; (rule, fingerprint) and
+    # the time told of a throttle; (fingerprint,) and a time of a clear or a flap.
+    expiry: list[tuple[datetime, int, str, tuple[Any, ...], Any]] = field(default_factory=list)
+    parent_keys: dict[str, tuple[str, GroupKey]] = field(default_factory=dict)  # parent id → (rule, group key)
     # fingerprint → the latest occurred_at of a clear for it, for CLEAR_MEMORY_SECONDS: a problem
     # older than that clear arriving after it (UDP, a retried webhook) is over already.
     last_clear: dict[str, datetime] = field(default_factory=dict)
     flaps: dict[str, FlapTrack] = field(default_factory=dict)  # fingerprint → its recent state changes
     flapping: set[str] = field(default_factory=set)  # ids of open alerts marked flapping
-    _sequence: itertools.count = field(default_factory=itertools.count, repr=False)
+    _sequence: itertools.count[int] = field(default_factory=itertools.count, repr=False)
 
-    def open_alert(self, fp: str) -> Alert | None:
+    def open_alert(self, fp: str) -> StoredAlert | None:
         alert_id = self.by_fp.get(fp)
         return self.by_id.get(alert_id) if alert_id else None
 
-    def down_alert_on(self, device_ip: str, dependency_type: str) -> Alert | None:
+    def down_alert_on(self, device_ip: str, dependency_type: str) -> StoredAlert | None:
         """The oldest open root cause on the device that explains dependents of this type
         (deterministic: received_at, then id)."""
         ids = self.down_by_device.get(device_ip)
@@ -125,7 +127,7 @@ class ActiveAlerts:
         if self.last_notified.get((rule, fingerprint)) == at and not other_channel:
             del self.last_notified[(rule, fingerprint)]
 
-    def root_of(self, alert: Alert) -> Alert:
+    def root_of(self, alert: StoredAlert) -> StoredAlert:
         seen = set()
         while alert.correlated_to_id and alert.correlated_to_id in self.by_id and alert.id not in seen:
             seen.add(alert.id)
@@ -186,7 +188,7 @@ class ActiveAlerts:
 
     # ---- start-up: what `opsc serve` rebuilds from the database (and a rule test's restart) ----
 
-    def rebuild(self, alerts: Iterable[Alert]) -> None:
+    def rebuild(self, alerts: Iterable[StoredAlert]) -> None:
         """The open alerts, as stored (resolved ones are skipped). A child suppressed under a
         dependency root that is no longer open (it cleared before the restart, or is missing) is
         an orphan: the first tick looks at it again after the settle time, as if its root had
@@ -220,13 +222,13 @@ class ActiveAlerts:
                 self.last_notified[(rule_name, fp)] = at
                 self._expires(at + timedelta(seconds=action.throttle), "throttle", (rule_name, fp), at)
 
-    def poll_state(self, connector: str) -> dict[str, dict]:
+    def poll_state(self, connector: str) -> dict[str, dict[str, Any]]:
         """A polling connector's last known problems (its diff state), from the open alerts it
         raised: what a connector starts from after a restart."""
         return {a.source_alert_id: dict(a.raw_data) for a in list(self.by_id.values())
                 if a.connector == connector and a.raw_data}
 
-    def _put(self, alert: Alert) -> None:
+    def _put(self, alert: StoredAlert) -> None:
         old = self.by_id.get(alert.id)
         if old is not None:
             self._unlink(old)
@@ -259,7 +261,7 @@ class ActiveAlerts:
         else:
             self.flapping.discard(alert.id)
 
-    def _expires(self, at: datetime, kind: str, key: tuple, detail: object) -> None:
+    def _expires(self, at: datetime, kind: str, key: tuple[Any, ...], detail: Any) -> None:
         heapq.heappush(self.expiry, (at, next(self._sequence), kind, key, detail))
 
     def _expire(self, now: datetime) -> None:
@@ -291,7 +293,7 @@ class ActiveAlerts:
                 else:
                     del self.flaps[key[0]]
 
-    def _unlink(self, alert: Alert) -> None:
+    def _unlink(self, alert: StoredAlert) -> None:
         if alert.device_ip in self.down_by_device:
             ids = self.down_by_device[alert.device_ip]
             ids.discard(alert.id)

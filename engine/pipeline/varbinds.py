@@ -37,7 +37,7 @@ class Varbinds(Mapping[str, Any]):
             raise KeyError(key)
         return value
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         found, value = self.find(key)
         return value if found else default
 

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 from ..model import Alert, RawEvent, Severity
 from ..rules.engine import RuleEngine, RuleOutcome
-from .context import ConfigView
+from .context import ConfigView, Normalizer
 from .effects import Effects
 from .state import ActiveAlerts
-
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,7 @@ class Work:
     candidates: tuple[Candidate, ...] = ()
     effects: Effects = field(default_factory=lambda: Effects(None))
 
-    def with_(self, **changes) -> "Work":
+    def with_(self, **changes: Any) -> "Work":
         """dataclasses.replace without re-running __init__ (every stage makes one per event)."""
         new = object.__new__(Work)
         new.__dict__.update(self.__dict__, **changes)
@@ -41,7 +40,7 @@ class Context:
     view: ConfigView
     rules: RuleEngine
     state: ActiveAlerts
-    normalizers: Mapping  # source_system → normalize(event, view) -> tuple[Alert, ...]
+    normalizers: Mapping[str, Normalizer]  # source_system → its normalizer
     new_id: Callable[[], str]
 
 

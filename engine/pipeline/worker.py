@@ -34,7 +34,7 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, ContextManager, Sequence
+from typing import Callable, ContextManager, Sequence, TypeVar
 
 from ..connectors.base import Backpressure
 from ..intake.journal import Journal
@@ -43,13 +43,16 @@ from ..metrics import Histogram
 from ..model import RawEvent, Status, evolve
 from ..store.batch import prepare_batch
 from ..store.writer import BatchWriter, WriteReport
-from .effects import Effects
+from .effects import Effects, Notification
 from .pipeline import Pipeline
 
 # Receipt → commit, seconds: the buckets of opsc_pipeline_latency_seconds.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 log = logging.getLogger("opsconductor.worker")
+T = TypeVar("T")
+# A firing notification that finally failed: (alert id, fingerprint, rule, channel, decided at).
+Undelivered = tuple[str, str, str, str, datetime]
 _REFUSED_KEPT = 100_000  # event ids remembered as refused, so an event offered again is not counted again
 
 
@@ -81,15 +84,16 @@ class _Sent:
 
     events: int
     received: tuple[float, ...]  # receipt times, for the latency figures
-    effects: tuple  # their notifications leave after the commit; events to run again are found in them
-    segments: dict  # journal segment → events of the batch it holds (let go once committed)
+    effects: tuple[Effects, ...]  # their notifications leave after the commit; events to run again are found in them
+    segments: dict[int, int]  # journal segment → events of the batch it holds (let go once committed)
 
 
 class PipelineWorker:
     def __init__(self, hold: Callable[[], ContextManager[Pipeline]], database_url: str,
-                 notify: Callable[[Sequence], None],
+                 notify: Callable[[Sequence[Notification]], None],
                  *, max_queue: int = 50_000, max_batch: int = 1_000, tick_every: float = 1.0,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), journal: Journal | None = None):
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 journal: Journal | None = None) -> None:
         self._hold = hold  # the current generation, held for one batch (LiveConfig.held, Pipeline.held)
         self._notify = notify
         self.intake = IntakeQueue(journal, max_queue)
@@ -101,7 +105,7 @@ class PipelineWorker:
         self._inflight = 0  # accepted and not yet written
         self._stop = threading.Event()
         self._changes: deque[tuple[str, Status]] = deque()  # operators' acknowledges and resolves
-        self._undelivered: deque = deque()  # firing notifications that finally failed (the notifier)
+        self._undelivered: deque[Undelivered] = deque()  # firing notifications that finally failed (the notifier)
         self._replays: deque[RawEvent] = deque()  # events to run again, already stored raw
         self._unstored: deque[str] = deque()  # alerts the writer could not store: the view forgets them
         self._thread = threading.Thread(target=self._process_loop, name="opsc-pipeline", daemon=True)
@@ -138,7 +142,7 @@ class PipelineWorker:
         """An operator acknowledged or resolved an alert (already stored); any thread."""
         self._changes.append((alert_id, status))
 
-    def notifications_failed(self, failed: Sequence[tuple]) -> None:
+    def notifications_failed(self, failed: Sequence[Undelivered]) -> None:
         """Firing notifications whose delivery finally failed, as (alert id, fingerprint,
         rule, channel, decided at), from the notifier; any thread. The stage thread takes
         them out of the view's throttles and resolve targets."""
@@ -230,7 +234,7 @@ class PipelineWorker:
                           alert_id, alert.alert_type, alert.device_name or alert.device_ip)
 
     @staticmethod
-    def _kept(batch: list[RawEvent], effects: list) -> list[RawEvent]:
+    def _kept(batch: list[RawEvent], effects: list[Effects]) -> list[RawEvent]:
         """The raw events to store: all but those their connector discards."""
         dropped = {id(fx.event) for fx in effects if fx.dropped}
         return [e for e in batch if id(e) not in dropped] if dropped else batch
@@ -276,7 +280,7 @@ class PipelineWorker:
                     len(events), len(closed))
 
 
-def _drain(items: deque) -> list:
+def _drain(items: deque[T]) -> list[T]:
     out = []
     while items:
         out.append(items.popleft())

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 
 from ..config.bundle import Bundle, RuleTest
 from ..config.durations import parse_duration
-from ..model import Alert, RawEvent, Status
+from ..model import RawEvent, Status, StoredAlert
 from ..pipeline.effects import TELLS, Effects, Notification
 from ..pipeline.pipeline import Pipeline
 from ..pipeline.state import ActiveAlerts
@@ -51,7 +51,7 @@ class Record:
     """What a test run produced: alerts (id → latest version, creation order), notifications
     in order, the notification log as stored, and a timeline for `opsc test -v`."""
 
-    alerts: dict[str, Alert] = field(default_factory=dict)
+    alerts: dict[str, StoredAlert] = field(default_factory=dict)
     notifications: list[Notification] = field(default_factory=list)
     told: dict[tuple[str, str, str], datetime] = field(default_factory=dict)  # (alert id, rule, channel) → last
     timeline: list[str] = field(default_factory=list)

@@ -35,7 +35,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Generic, TypeVar
 
 import psycopg
 
@@ -119,17 +119,20 @@ class RecordWriter:
 
 # ---- parent side ---------------------------------------------------------------------------------
 
-class BatchWriter:
+Tag = TypeVar("Tag")  # what the caller keeps with a record until it is reported
+
+
+class BatchWriter(Generic[Tag]):
     """Sends records to the child in order; `on_done(tag, report)` runs in a reader thread
     once a record is committed (`tag` is what the caller gave with the record). At most
     `max_pending` records are in flight: `send` blocks beyond that, which is the
     back-pressure the stage thread passes on."""
 
-    def __init__(self, database_url: str, on_done: Callable[[object, WriteReport], None], *, max_pending: int = 2):
+    def __init__(self, database_url: str, on_done: Callable[[Tag, WriteReport], None], *, max_pending: int = 2):
         self._url = database_url
         self._on_done = on_done
         self._slots = threading.BoundedSemaphore(max_pending)
-        self._pending: OrderedDict[int, tuple[BatchRecord, object]] = OrderedDict()
+        self._pending: OrderedDict[int, tuple[BatchRecord, Tag]] = OrderedDict()
         self._pending_lock = threading.Lock()  # held briefly, never during I/O: the reader needs it
         self._io_lock = threading.Lock()  # the child handle and writes to its stdin
         self._seq = 0
@@ -142,7 +145,7 @@ class BatchWriter:
         with self._io_lock:
             self._spawn()
 
-    def send(self, record: BatchRecord, tag: object = None) -> None:
+    def send(self, record: BatchRecord, tag: Tag) -> None:
         self._slots.acquire()
         with self._io_lock:
             self._seq += 1
