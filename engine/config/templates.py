@@ -50,13 +50,15 @@ def check_template(source: str, allowed: frozenset[str]) -> list[str]:
         if unknown:
             return [f"template uses unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}"]
         return []
-    env = environment()
     try:
-        ast = env.parse(source)
-        env.compile(source)
+        # find_undeclared_variables runs Jinja's code generator over the template, which finds
+        # what parsing does not (an unknown filter or test, TemplateAssertionError): one pass
+        # checks and lists the names. The generated Python is compiled when the template first
+        # renders, not here (most validated templates never render in `opsc validate`).
+        names = meta.find_undeclared_variables(environment().parse(source))
     except jinja2.TemplateSyntaxError as exc:
         return [f"template does not compile: {exc.message} (template line {exc.lineno})"]
-    unknown = sorted(meta.find_undeclared_variables(ast) - allowed)
+    unknown = sorted(names - allowed)
     if unknown:
         return [f"template uses unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}"]
     return []
