@@ -46,6 +46,20 @@ print(json.dumps({"start": started, "imports": imported - started, "load": loade
 """
 
 
+# httpx imports its own command-line client (click, rich, pygments) when those are installed: in
+# this dev venv they are (schemathesis, the test extra); an install without the test extra
+# lacks rich and pygments, and httpx skips it. Timed apart so the figures above can be read
+# for both.
+HTTPX = """
+import sys, time
+if sys.argv[1] == "without":
+    sys.modules["httpx._main"] = None  # what a missing rich does: httpx falls back to a stub
+started = time.process_time()
+import httpx
+print(time.process_time() - started)
+"""
+
+
 def child_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -88,6 +102,10 @@ def main() -> None:
                          ("load", "loading the tree"), ("tests", "the tests (+ connector code they load)")):
         print(f"  {label:42} {ms([p[phase] for p in split])}")
     print(f"  modules loaded: {split[0]['modules']}")
+    cli = [float(subprocess.run([sys.executable, "-c", HTTPX, which], check=True, capture_output=True, text=True,
+                                env=env).stdout) for _ in range(args.runs) for which in ("with", "without")]
+    print(f"  of which httpx's command-line client (not in an install without the test extra): "
+          f"{(statistics.median(cli[0::2]) - statistics.median(cli[1::2])) * 1000:.0f} ms (median)")
 
     bundle = load_bundle(ROOT)
     runs = []
