@@ -73,9 +73,9 @@ class Topology:
         """All upstream edges, transitively, nearest first (breadth-first, cycle-safe)."""
         seen = {ip}
         out: list[Edge] = []
-        frontier = [ip]
+        frontier: list[str | None] = [ip]
         while frontier:
-            nxt = []
+            nxt: list[str | None] = []
             for node in frontier:
                 for edge in self.upstreams(node):
                     out.append(edge)
