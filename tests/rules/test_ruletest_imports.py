@@ -32,7 +32,7 @@ POLLING = {"httpx", "asyncio"}  # the polled connectors' clients and their event
 
 NO_POLLS = """
 tests:
-  - name: a webhook body, a v2c trap and an alert, none polled
+  - name: a webhook body, a v2c trap, an alert and a poller's event, none polled
     events:
       - webhook:
           connector: monitoring
@@ -40,11 +40,17 @@ tests:
       - trap: {oid: 1.3.6.1.6.3.1.1.5.3, source: 10.20.0.1, varbinds: [{oid: 1.3.6.1.2.1.2.2.1.1.3, value: 3}]}
       - at: 1m
         alert: {alert_type: on_battery, category: power, severity: critical, device_ip: 10.20.0.5}
+      - connector: eaton-ups  # an SNMP poller's event, given to its normalizer: not its poller
+        payload:
+          state: raise
+          key: ups7.example.net|low_battery|
+          item: {alert_type: low_battery, host: ups7.example.net, port: 161, target: ups7.example.net, text: Battery low}
     expect:
       alerts:
         - {count: 1, fields: {alert_type: device_down}}
         - {count: 1, fields: {alert_type: link_down}}
         - {count: 1, fields: {alert_type: on_battery}}
+        - {count: 1, fields: {alert_type: low_battery, device_name: ups7.example.net}}
 """
 
 
@@ -83,8 +89,8 @@ def test_a_tree_without_poll_tests_loads_no_connector_code(tmp_path: Path) -> No
     assert loaded & (SERVE_ONLY | POLLING) == set()
     assert polled_connectors(result["modules"]) == []
     # The normalizers of the types the test used, and only those.
-    assert {"opsconductor.engine.connectors.webhook.normalizer", "opsconductor.engine.connectors.snmp.normalizer"} \
-        <= set(result["modules"])
+    assert {"opsconductor.engine.connectors.webhook.normalizer", "opsconductor.engine.connectors.snmp.normalizer",
+            "opsconductor.engine.connectors.eaton.normalizer"} <= set(result["modules"])
     assert "opsconductor.engine.connectors.prtg.normalizer" not in result["modules"]
 
 

@@ -8,7 +8,7 @@ status name, e.g. `error` or `disconnected`): wan_down major, device_unreachable
 from __future__ import annotations
 
 from ...model import Alert, RawEvent, Severity
-from ..snmp.poller import Kind, normalize_item
+from ..snmp.poll_alerts import Kind, normalize_item
 
 KINDS = {"wan_down": Kind(Severity.MAJOR, "network", "WAN down")}
 

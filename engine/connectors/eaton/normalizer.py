@@ -18,7 +18,7 @@ have source_system snmp_trap, so a polled and a trapped on_battery are two alert
 from __future__ import annotations
 
 from ...model import Alert, RawEvent, Severity
-from ..snmp.poller import Kind, normalize_item
+from ..snmp.poll_alerts import Kind, normalize_item
 
 KINDS = {
     "on_battery": Kind(Severity.MAJOR, "power", "UPS on battery"),

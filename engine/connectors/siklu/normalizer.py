@@ -8,7 +8,7 @@ critical, rssi_low minor, cinr_low minor, modulation_drop warning, device_unreac
 from __future__ import annotations
 
 from ...model import Alert, RawEvent, Severity
-from ..snmp.poller import Kind, normalize_item
+from ..snmp.poll_alerts import Kind, normalize_item
 
 KINDS = {
     "siklu_rf_link_down": Kind(Severity.CRITICAL, "wireless", "RF link down"),
