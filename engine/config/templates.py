@@ -147,6 +147,10 @@ def _lookup(context: dict, path: tuple[str, ...]):
                 return _MISSING
             value = value[name]
             continue
+        template_attr = getattr(value.__class__, "template_attr", None)  # a trap's varbinds
+        if template_attr is not None:
+            value = template_attr(value, name)
+            continue
         try:
             value = getattr(value, name)
         except AttributeError:

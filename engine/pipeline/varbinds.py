@@ -15,13 +15,20 @@ class Varbinds(Mapping[str, Any]):
     KeyError through [].
     """
 
-    __slots__ = ("_pairs", "_exact")
+    __slots__ = ("_pairs", "_exact", "_found")
 
     def __init__(self, pairs: Iterable[tuple[str, Any]]):
         self._pairs = tuple(pairs)
         self._exact = {oid: value for oid, value in self._pairs}
+        self._found: dict[str, tuple[bool, Any]] = {}  # a trap's title, key and rules read the same names
 
     def find(self, key: str) -> tuple[bool, Any]:
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = self._search(key)
+        return found
+
+    def _search(self, key: str) -> tuple[bool, Any]:
         oid = resolve_name(str(key))
         if oid in self._exact:
             return True, self._exact[oid]
@@ -46,6 +53,11 @@ class Varbinds(Mapping[str, Any]):
             raise AttributeError(name)
         return self.get(name)
 
+    def template_attr(self, name: str) -> Any:
+        """`vb.<name>` as getattr gives it, for the template fast path (engine/config/templates.py),
+        without the failed normal lookup that precedes __getattr__."""
+        return getattr(self, name) if name in _CLASS_ATTRIBUTES else self.get(name)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._exact)
 
@@ -65,3 +77,6 @@ class Varbinds(Mapping[str, Any]):
                 rest = full[len(head):].split(".")
                 return ".".join(rest[-arcs:]) if len(rest) > arcs else ""
         return ""
+
+
+_CLASS_ATTRIBUTES = frozenset(dir(Varbinds))

@@ -20,6 +20,9 @@ TEMPLATES = [
     "{{ missing or 'unknown' }}", '{{ none or "n/a" }}', "{{ vb.nosuch or vb.ifIndex or 'x' }}", "{{ num or 'x' }}",
     "{{ missing or '' }}", "{{ 'lit' }}", "{{ missing or 'a or b' }}", "{{ missing or 'it''s' }}",
     "({{ values.nosuch or vb.ifOperStatus or 'unknown' }})",
+    # varbinds' own methods stay methods (Jinja decides), names resolve, repeats hit the memo
+    "{{ vb.get }}", "{{ vb.pairs or 'x' }}", "{{ vb.ifIndex.real }}", "{{ vb.ifIndex }}-{{ vb.ifIndex }}",
+    "{{ vb['1.3.6.1.2.1.2.2.1.1'] }}",
 ]
 
 
