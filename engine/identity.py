@@ -22,9 +22,11 @@ from functools import lru_cache
 from typing import Iterable
 
 from .config.bundle import Device
+from .frozen import quick_init
 from .model import fingerprint
 
 
+@quick_init
 @dataclass(frozen=True)
 class Identity:
     key: str  # what fingerprints use: the IP, else the normalized name, else ""

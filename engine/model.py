@@ -8,6 +8,8 @@ from enum import Enum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping, TypeVar, overload
 
+from .frozen import quick_init
+
 
 class Severity(str, Enum):
     """Ordered from most to least severe; `clear` marks a clearing event."""
@@ -100,6 +102,7 @@ class Level3(str, Enum):
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
+@quick_init
 @dataclass(frozen=True)
 class RawEvent:
     """What a connector hands to the pipeline, before any interpretation."""
@@ -123,6 +126,7 @@ def fingerprint(source_system: str, device: str, alert_type: str, resource_key: 
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+@quick_init
 @dataclass(frozen=True)
 class Alert:
     """A normalized alert; the seed's `alerts` row plus the config version that made it."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from .config.bundle import ConnectorConfig, OidMapping
+from .frozen import quick_init
 
 # kind → the dependency types it explains
 KINDS: Mapping[str, frozenset[str]] = {
@@ -58,6 +59,7 @@ DEFAULTS: Mapping[str, Mapping[str, str]] = {
 SUBTYPES: Mapping[str, str] = {"prtg": "prtg_sensor_type", "cradlepoint": "ncm_type"}
 
 
+@quick_init
 @dataclass(frozen=True)
 class Decision:
     kind: str | None  # device_down | power_down | None

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from ..config.bundle import FlapPolicy, NotifyAction, Rule
+from ..frozen import quick_init
 from ..model import RawEvent, Status, StoredAlert
 
 
@@ -17,6 +18,7 @@ GroupKey = tuple[str, ...]  # a correlate action's group_by values
 Actions = tuple[tuple[Rule, NotifyAction], ...]  # the notify actions of the rules that matched
 
 
+@quick_init
 @dataclass(frozen=True)
 class Decision:
     alert_id: str
@@ -26,6 +28,7 @@ class Decision:
     config_version_id: int | None = None
 
 
+@quick_init
 @dataclass(frozen=True)
 class Change:
     """A status change of an existing alert (the alert as it is after the change)."""
@@ -48,6 +51,7 @@ KINDS = (FIRING, REPEAT, ESCALATED, RELEASED, RESOLVED, SUPPRESSED, ACKNOWLEDGED
 TELLS = frozenset({FIRING, REPEAT, ESCALATED, RELEASED})
 
 
+@quick_init
 @dataclass(frozen=True)
 class Notification:
     alert: StoredAlert
@@ -58,6 +62,7 @@ class Notification:
     action: NotifyAction | None = None
 
 
+@quick_init
 @dataclass(frozen=True)
 class Effects:
     event: RawEvent | None

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Mapping, Protocol
 
+from ..frozen import quick_init
 from ..model import Alert, RawEvent, Severity
 from ..rules.engine import RuleEngine, RuleOutcome
 from .context import ConfigView, Normalizer
@@ -12,6 +13,7 @@ from .effects import Effects
 from .state import ActiveAlerts
 
 
+@quick_init
 @dataclass(frozen=True)
 class Candidate:
     alert: Alert
@@ -19,6 +21,7 @@ class Candidate:
     escalated_from: Severity | None = None  # set by correlate: a repeat raised the open alert's severity
 
 
+@quick_init
 @dataclass(frozen=True)
 class Work:
     event: RawEvent | None

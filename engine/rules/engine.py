@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..frozen import quick_init
 from ..config.bundle import Bundle, FrozenMap, CorrelateAction, NotifyAction, Rule, SetAction
 from ..model import Alert, evolve
 from .compile import FLAGS, CompiledRules, compile_rules, field_property
@@ -21,12 +22,14 @@ from .predicates import matcher_holds, window_holds
 _generation_ids = itertools.count(1)
 
 
+@quick_init
 @dataclass(frozen=True)
 class RuleHit:
     rule: Rule
     changed: tuple[str, ...]  # fields a `set` changed
 
 
+@quick_init
 @dataclass(frozen=True)
 class RuleOutcome:
     alert: Alert  # after every `set`
