@@ -5,6 +5,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from functools import lru_cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping, TypeVar, overload
 
@@ -120,6 +121,9 @@ class DropEvent(Exception):
     (not even kept as a raw event), e.g. `unmapped: drop` on a trap receiver."""
 
 
+# Cached: a normalizer computes an alert's fingerprint and the normalize stage computes it
+# again once the device identity is settled (engine/identity.py); repeats ask for the same.
+@lru_cache(maxsize=8192)
 def fingerprint(source_system: str, device: str, alert_type: str, resource_key: str) -> str:
     """sha256 over the identity of a problem: who reports it, where, what, on which resource."""
     text = "\x1f".join((source_system, device, alert_type, resource_key))

@@ -45,11 +45,17 @@ def line(row: Row) -> str:
     Most values need no escaping, so the row is joined first and checked once: only our
     own "\\N" may hold a backslash and only the separators may be tabs. A row that fails
     the check is formatted field by field."""
-    text = "\t".join([v if v.__class__ is str else "\\N" if v is None else field(v) for v in row])
+    text = "\t".join([v if v.__class__ is str else "\\N" if v is None else _PLAIN.get(v.__class__, field)(v)
+                      for v in row])
     if (text.count("\t") != len(row) - 1 or text.count("\\") != row.count(None)
             or "\n" in text or "\r" in text or "\x00" in text):
         text = "\t".join(map(field, row))
     return text
+
+
+# Types whose text never needs COPY escaping, formatted by their C methods (bool is not int here:
+# v.__class__ is looked up, and True must be "t").
+_PLAIN = {int: int.__repr__, datetime: datetime.isoformat}
 
 
 def lines(rows: Iterable[Row]) -> str:
