@@ -242,7 +242,7 @@ class _Loaded:
     names: tuple[str, ...]  # the user's rule names, in definition order
     regexes: tuple[_Regex, ...]
     shards: tuple[_Shard, ...]
-    answers: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # event JSON → matching rule names
+    answers: dict[bytes, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # event JSON → matching rule names
 
 
 class RulesHost:

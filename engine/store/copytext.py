@@ -6,8 +6,9 @@ formatted where the batch is prepared and sent to PostgreSQL as one block per ta
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 import psycopg
 
@@ -55,7 +56,7 @@ def line(row: Row) -> str:
 
 # Types whose text never needs COPY escaping, formatted by their C methods (bool is not int here:
 # v.__class__ is looked up, and True must be "t").
-_PLAIN = {int: int.__repr__, datetime: datetime.isoformat}
+_PLAIN: dict[type, Callable[[Any], str]] = {int: int.__repr__, datetime: datetime.isoformat}
 
 
 def lines(rows: Iterable[Row]) -> str:
