@@ -247,6 +247,7 @@ class GitSync:
         baseline = self._running_tree(target)
         gated = self.replays is not None and baseline is not None and self.replays.gate.max_extra_pages is not None
         if gated:
+            assert baseline is not None  # gated only against a running tree
             refusal = self._gate(commit, target, baseline)
             if refusal is not None:
                 return refusal

@@ -96,7 +96,8 @@ class _Importer:
 
     def rows(self, sql: str) -> list[dict]:
         table = sql.split(" FROM ")[1].split()[0]
-        if self.conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is None:
+        found = self.conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()
+        if found is None or found[0] is None:
             self.report.notes.append(f"the old database has no {table} table")
             return []
         with self.conn.cursor(row_factory=dict_row) as cur:

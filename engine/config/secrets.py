@@ -7,6 +7,7 @@ local) shows `${env:NAME}` and never the value.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 import re
 import stat
 from dataclasses import dataclass, field
@@ -64,7 +65,7 @@ def parse_reference(text: str) -> tuple[str, str, str | None] | None:
     return m.group("scheme"), m.group("target"), m.group("default")
 
 
-def resolve(text: str, environ: os._Environ | dict | None = None, base_dir: Path | None = None) -> Secret:
+def resolve(text: str, environ: Mapping[str, str] | None = None, base_dir: Path | None = None) -> Secret:
     """Turn a reference into a Secret, resolved now if possible (never raises)."""
     parsed = parse_reference(text)
     if parsed is None:

@@ -17,7 +17,7 @@ from ..errors import OpscError
 from ..pipeline.context import Normalizer
 
 if TYPE_CHECKING:  # connectors.base imports httpx
-    from .base import Connector
+    from .base import PollingConnector
 
 
 class LazyTable(Mapping[str, Any]):
@@ -45,7 +45,7 @@ class LazyTable(Mapping[str, Any]):
 # A class, or a factory with the same signature (cradlepoint picks NCM API or SNMP by `mode`).
 # snmp_trap (the trap receiver) and webhook (POST /api/v1/events/{name}) are not polled:
 # the supervisor and the web layer run them.
-POLLED_CONNECTORS: Mapping[str, Callable[..., Connector]] = LazyTable({
+POLLED_CONNECTORS: Mapping[str, Callable[..., PollingConnector]] = LazyTable({
     "prtg": ".prtg.connector:PrtgConnector",
     "mcp": ".mcp.connector:McpConnector",
     "ubiquiti": ".ubiquiti.connector:UispConnector",
@@ -76,7 +76,7 @@ class UnknownConnectorType(OpscError):
     """A connector type the config accepts but this engine cannot run (yet)."""
 
 
-def connector_class(type_: str) -> Callable[..., Connector]:
+def connector_class(type_: str) -> Callable[..., PollingConnector]:
     try:
         return POLLED_CONNECTORS[type_]
     except KeyError:

@@ -29,10 +29,14 @@ def journal_directory(data_dir: Path, conn: psycopg.Connection) -> Path:
     alerts there (tests and tools start engines on many databases from one data dir)."""
     try:
         with conn.transaction():
-            cluster = str(conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()[0])
+            row = conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()
+            assert row is not None  # one row, always
+            cluster = str(row[0])
     except psycopg.Error:  # not allowed to read it: the server's address stands in
         cluster = f"{conn.info.host}:{conn.info.port}"
-    oid, name = conn.execute("SELECT oid, datname FROM pg_database WHERE datname = current_database()").fetchone()
+    database = conn.execute("SELECT oid, datname FROM pg_database WHERE datname = current_database()").fetchone()
+    assert database is not None  # the database we are connected to
+    oid, name = database
     key = hashlib.sha256(f"{cluster}/{oid}/{name}".encode()).hexdigest()[:12]
     return data_dir / "journal" / f"{name}-{key}"
 

@@ -91,7 +91,9 @@ def _annotations(diff: ReplayDiff, bundle: Bundle | None, root: str) -> list[str
     for c in diff.changed:
         old, new = set((c.before or "").splitlines()), set((c.after or "").splitlines())
         for line in old ^ new:
-            name = line.rsplit(" by ", 1)[-1] if " by " in line else None
+            if " by " not in line:
+                continue
+            name = line.rsplit(" by ", 1)[-1]
             if name in rules and f"decisions changed for {c.title}" not in notes.get(name, ()):
                 notes.setdefault(name, []).append(f"decisions changed for {c.title}")
     lines = []

@@ -41,6 +41,8 @@ class HistorySource:
 
             yield from read_history(self.file, self.since, self.until)
             return
+        if self.database_url is None:
+            raise ReplayError("a replay reads its history from a database URL or a history file; neither was given")
         import psycopg
 
         from ..store.history import stream_operator_actions, stream_raw_events

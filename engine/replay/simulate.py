@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from ..config.bundle import Bundle
-from ..model import Alert, RawEvent, Status
+from ..model import Alert, RawEvent, Status, StoredAlert
 from ..pipeline.effects import Effects
 from ..pipeline.pipeline import Pipeline
 from ..rules.host import RulesHost
@@ -72,7 +72,7 @@ class _Trails:
         self.pages: Counter = Counter()
         self.pending: list[tuple] = []
 
-    def new(self, alert: Alert) -> None:
+    def new(self, alert: StoredAlert) -> None:
         # The same raw event makes the alert in both runs, so its fingerprint and the time it
         # was made identify it across them (one fingerprint is open once at a time); nothing
         # is kept per fingerprint ever seen, so memory stays flat over a long span.
