@@ -49,5 +49,5 @@ def quick_init(cls: type[T]) -> type[T]:
     init = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"  # type: ignore[attr-defined]
     init.__doc__ = f"{cls.__name__}'s dataclass __init__, assigning its fields in one step."
-    cls.__init__ = init  # type: ignore[misc]
+    cls.__init__ = init  # type: ignore[method-assign,assignment]  # the generated one, same signature
     return cls
