@@ -11,10 +11,10 @@ a webhook channel out to a local sink. What the operator gets, not what was comm
    and drained by one Notifier in this process (the delivery capacity, without intake).
 
 Every new alert is one notification (a rule sends everything to the `hook` webhook
-channel, no grouping, no storm guard) to a sink in this process. Prints per scenario:
+channel, no grouping, no storm guard) to a sink in a process of its own (webhook_sink.py). Prints per scenario:
 intake (alerts/s accepted, POST latency), delivered/s, latency POST→sink p50/p90/p99
 (traps: k-th sent → k-th delivered), dropped (sent − delivered; must be 0), CPU of the
-engine's processes per notification, and their peak RSS. A scratch database next to
+processes per notification (serve: engine and writer; notifier; sink), and their peak RSS. A scratch database next to
 OPSC_DATABASE_URL / OPSC_TEST_DATABASE_URL (or an embedded PostgreSQL) is dropped at the end.
 """
 from __future__ import annotations
@@ -27,18 +27,17 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import aiohttp
 import orjson
 import psutil
-from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).parent))
 from benchdb import scratch_database, server_url  # noqa: E402
 from traps import MARK, template  # noqa: E402
+from webhook_sink import SinkProcess  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token-1"
@@ -62,33 +61,6 @@ def tree(directory: Path, sink: str, trap_port: int) -> None:
     (directory / "rules" / "notify.yaml").write_text(
         f"channels:\n  - name: hook\n    type: webhook\n    url: {sink}/hook\n    timeout: 10s\n    storm_guard: false\n"
         "rules:\n  - name: everything\n    notify:\n      channels: [hook]\n")
-
-
-class Sink:
-    """The receiver: records when each notification arrived and which alert titles it carried."""
-
-    def __init__(self) -> None:
-        self.arrivals: list[tuple[float, str]] = []
-        self.port = free_port()
-        self.ready = threading.Event()
-
-    async def _hook(self, request: web.Request) -> web.Response:
-        body = orjson.loads(await request.read())
-        now = time.time()
-        for a in body.get("alerts", ()):
-            self.arrivals.append((now, (a.get("title") or "").split(" - ", 1)[0]))  # "bench-7 - 10.0.0.7"
-        return web.Response(text="ok")
-
-    def run(self) -> None:
-        async def main():
-            app = web.Application()
-            app.router.add_post("/hook", self._hook)
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", self.port).start()
-            self.ready.set()
-            await asyncio.Event().wait()
-        asyncio.run(main())
 
 
 class Engine:
@@ -201,10 +173,11 @@ def send_traps(port: int, total: int, rate: float) -> list[float]:
     return times
 
 
-def wait_for(sink: Sink, engine: Engine, count: int, since: int) -> None:
+def wait_for(sink: SinkProcess, engine: Engine | None, count: int, since: int) -> None:
     deadline = time.monotonic() + WAIT_AFTER
-    while len(sink.arrivals) - since < count and time.monotonic() < deadline:
-        engine.sample_rss()
+    while sink.count() - since < count and time.monotonic() < deadline:
+        if engine is not None:
+            engine.sample_rss()
         time.sleep(0.05)
 
 
@@ -256,44 +229,50 @@ def report(name: str, sent: int, delivered: int, latencies: list[float], first: 
           f"  p99 {pct(latencies, .99) * 1000:,.1f} ms  max {max(latencies, default=0) * 1000:,.1f} ms")
     print(f"  dropped      {sent - delivered:,}")
     per = {k: v / max(delivered, 1) * 1000 for k, v in cpu.items()}
-    print(f"  CPU          {sum(per.values()):.2f} ms per notification: engine {per['engine']:.2f} (intake and"
-          f" stages), writer {per['writer']:.2f}, notifier {per['notifier']:.2f}")
+    print(f"  CPU          ms per notification: serve {per['engine'] + per['writer']:.3f} (engine {per['engine']:.3f}:"
+          f" intake and stages, writer {per['writer']:.3f}), notifier {per['notifier']:.3f}, sink {per['sink']:.3f}")
     print(f"  RSS          {engine.peak_rss / 2**20:,.0f} MiB peak (engine, writer and notifier processes)")
     print(f"  engine       {engine_figures(engine)}")
 
 
-async def webhook_scenario(args, engine: Engine, sink: Sink) -> None:
-    since, cpu0 = len(sink.arrivals), engine.cpu()
+def cpu_of(engine: Engine, sink: SinkProcess) -> dict[str, float]:
+    return {**engine.cpu(), "sink": sink.cpu()}
+
+
+async def webhook_scenario(args, engine: Engine, sink: SinkProcess) -> None:
+    since, cpu0 = sink.count(), cpu_of(engine, sink)
     t0 = time.time()
     sent, post_lat, failed = await post_alerts(engine.url, args.alerts, args.per_post, args.rate)
     t1 = time.time()
     await asyncio.to_thread(wait_for, sink, engine, len(sent), since)
-    arrivals = {title: at for at, title in sink.arrivals[since:] if title in sent}
+    cpu = _minus(cpu_of(engine, sink), cpu0)
+    arrivals = {title: at for at, title in sink.arrivals(since) if title in sent}
     latencies = [arrivals[t] - sent[t] for t in arrivals]
     last = max(arrivals.values(), default=t1)
     intake = (f"{len(sent):,} alerts accepted in {t1 - t0:.1f} s ({len(sent) / max(t1 - t0, 1e-9):,.0f}/s, "
               f"{args.per_post}/POST), POST p50 {pct(post_lat, .5) * 1000:.1f} ms p99 {pct(post_lat, .99) * 1000:.1f} ms,"
               f" {failed} refused")
     report(f"webhook in → webhook out ({args.alerts:,} alerts, rate {args.rate or 'unpaced'}/s)", len(sent),
-           len(arrivals), latencies, t0, last, _minus(engine.cpu(), cpu0), engine, intake)
+           len(arrivals), latencies, t0, last, cpu, engine, intake)
 
 
-def trap_scenario(args, engine: Engine, sink: Sink, port: int) -> None:
-    since, cpu0 = len(sink.arrivals), engine.cpu()
+def trap_scenario(args, engine: Engine, sink: SinkProcess, port: int) -> None:
+    since, cpu0 = sink.count(), cpu_of(engine, sink)
     t0 = time.time()
     times = send_traps(port, args.traps, args.rate)
     t1 = time.time()
     wait_for(sink, engine, len(times), since)
-    got = sorted(at for at, _ in sink.arrivals[since:])
+    cpu = _minus(cpu_of(engine, sink), cpu0)
+    got = sorted(at for at, _ in sink.arrivals(since))
     latencies = [g - s for g, s in zip(got, times)]  # k-th sent → k-th delivered (traps carry no id we can read)
     intake = f"{len(times):,} traps sent in {t1 - t0:.1f} s ({len(times) / max(t1 - t0, 1e-9):,.0f}/s) over UDP"
     report(f"trap in → webhook out ({args.traps:,} traps)", len(times), len(got), latencies, t0,
-           max(got, default=t1), _minus(engine.cpu(), cpu0), engine, intake)
+           max(got, default=t1), cpu, engine, intake)
 
 
-def drain_scenario(args, database: str, config: Path, sink: Sink) -> None:
+def drain_scenario(args, database: str, config: Path, sink: SinkProcess) -> None:
     """Delivery capacity alone: --outbox notifications already in the outbox (the engine
-    stopped), drained by one Notifier in this process to the sink; its thread's CPU."""
+    stopped), drained by one Notifier in this process (the sink is another) ; CPU of each."""
     import hashlib
     import uuid
     from datetime import datetime, timezone
@@ -317,20 +296,20 @@ def drain_scenario(args, database: str, config: Path, sink: Sink) -> None:
     with psycopg.connect(database) as conn:
         insert_alerts(conn, alerts)
         add_pending(conn, [Notification(a, rule.name, "hook", "firing", now, rule.notify) for a in alerts])
-    since = len(sink.arrivals)
+    since = sink.count()
     notifier = Notifier(lambda: psycopg.connect(database), lambda: bundle)
-    cpu0, t0 = time.process_time(), time.time()
+    cpu0, sink0, t0 = time.process_time(), sink.cpu(), time.time()
     notifier.start()
-    deadline = time.monotonic() + WAIT_AFTER
-    while len(sink.arrivals) - since < len(alerts) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    t1 = time.time()
+    wait_for(sink, None, len(alerts), since)
+    got = sink.count() - since
+    t1 = max((at for at, _ in sink.arrivals(since)), default=time.time())
+    cpu, sink_cpu = time.process_time() - cpu0, sink.cpu() - sink0
     notifier.stop()
-    got = len(sink.arrivals) - since
     print(f"\ndelivery alone ({args.outbox:,} notifications waiting in the outbox, one Notifier)")
-    print(f"  delivered    {got:,} in {t1 - t0:.1f} s: {got / max(t1 - t0, 1e-9):,.0f} notifications/s")
-    print(f"  CPU          {(time.process_time() - cpu0) / max(got, 1) * 1000:.2f} ms per notification"
-          " (notifier and sink share this process)")
+    print(f"  delivered    {got:,} in {t1 - t0:.1f} s: {got / max(t1 - t0, 1e-9):,.0f} notifications/s;"
+          f" dropped {len(alerts) - got:,}")
+    print(f"  CPU          ms per notification: notifier {cpu / max(got, 1) * 1000:.3f} (this process, the sink's"
+          f" polling included), sink {sink_cpu / max(got, 1) * 1000:.3f}")
 
 
 def main() -> None:
@@ -341,9 +320,7 @@ def main() -> None:
     parser.add_argument("--traps", type=int, default=5_000)
     parser.add_argument("--outbox", type=int, default=10_000, help="then: delivery alone, from a full outbox")
     args = parser.parse_args()
-    sink = Sink()
-    threading.Thread(target=sink.run, daemon=True).start()
-    sink.ready.wait(10)
+    sink = SinkProcess(free_port())
     trap_port, port = free_port(socket.SOCK_DGRAM), free_port()
     with tempfile.TemporaryDirectory(prefix="opsc-bench-notify-") as tmp, server_url() as server, \
             scratch_database(server) as database:
@@ -367,8 +344,11 @@ def main() -> None:
                 trap_scenario(args, engine, sink, trap_port)
         finally:
             engine.stop()
-        if args.outbox:
-            drain_scenario(args, database, Path(tmp), sink)
+        try:
+            if args.outbox:
+                drain_scenario(args, database, Path(tmp), sink)
+        finally:
+            sink.stop()
 
 
 if __name__ == "__main__":

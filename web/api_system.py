@@ -4,10 +4,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 import psycopg
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from opsconductor.engine.store.config_versions import ConfigVersion, get_current, get_last_attempt
@@ -104,7 +105,7 @@ async def ingest_event(request: Request) -> JSONResponse:
     body = await request.body()
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:
-        result = await run_in_threadpool(engine.accept_webhook, connector, body, headers)
+        result = await engine.accept_webhook(connector, body, headers)  # no thread: it awaits the journal's sync
     except KeyError:
         raise ApiError(404, f"no webhook connector is named {connector!r}", {"connector": connector}) from None
     except PermissionError as exc:
@@ -120,7 +121,7 @@ async def ingest_event(request: Request) -> JSONResponse:
         busy.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
         raise busy from None
     # 202 only now: the events are durable (committed, or journaled and synced; docs/faults.md)
-    return JSONResponse(jsonable(result), status_code=202)
+    return Response(orjson.dumps(result), status_code=202, media_type="application/json")
 
 
 def _engine(request: Request) -> EngineView:

@@ -6,7 +6,10 @@ request, a trap receiver's read batch): an 8-byte header (payload length, CRC-32
 pickled events. `write` appends a record under a lock; `sync` makes it durable with
 `fdatasync` in groups: whoever syncs first syncs every record written so far, and the
 callers behind it find their record already synced (group commit: one fsync for many
-concurrent requests, ~7 ms each on the development machine). A segment grows to
+concurrent requests, ~7 ms each on the development machine). `synced` is the same for
+an event loop: the request awaits a future, and one syncer thread syncs everything
+written by then and resolves every future waiting on it in one call to the loop (a
+webhook does not hop to a thread of its own to wait for the disk). A segment grows to
 `segment_bytes`, is synced and left for the next; once every event written in it is
 committed to PostgreSQL (`done`), it is deleted.
 
@@ -23,6 +26,7 @@ One engine per journal directory: an exclusive lock (`flock` on DIR/lock) refuse
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import logging
@@ -135,6 +139,9 @@ class Journal:
         self._lock_fd: int | None = None
         self._recovered: list[Path] = []
         self.syncs = 0  # fdatasync calls, for the figures (records / syncs = the group size)
+        self._awaiting: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future]] = []  # (seq, loop, future)
+        self._syncer: threading.Thread | None = None
+        self._syncer_wake = threading.Condition(threading.Lock())
 
     # ---- life cycle ------------------------------------------------------------------------
 
@@ -228,10 +235,13 @@ class Journal:
 
     def sync(self, written: Written) -> None:
         """Return once the record is on disk: one fdatasync for everything written so far."""
-        if self._synced >= written.seq:
+        self._sync_through(written.seq)
+
+    def _sync_through(self, seq: int) -> None:
+        if self._synced >= seq:
             return
         with self._sync_lock:
-            if self._synced >= written.seq:
+            if self._synced >= seq:
                 return  # another caller's sync took ours along
             with self._lock:
                 target, fd = self._seq, self._current.fd if self._current else None
@@ -239,6 +249,41 @@ class Journal:
                 os.fdatasync(fd)  # older segments were synced when the next one started
                 self.syncs += 1
             self._synced = target
+
+    async def synced(self, written: Written) -> None:
+        """`sync` for a coroutine: returns once the record is on disk (OSError if the sync
+        failed), without a thread of its own: the syncer thread syncs for every waiter."""
+        if self._synced >= written.seq:
+            return
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        with self._syncer_wake:
+            self._awaiting.append((written.seq, loop, future))
+            if self._syncer is None:
+                self._syncer = threading.Thread(target=self._sync_for_waiters, name="opsc-journal-sync", daemon=True)
+                self._syncer.start()
+            self._syncer_wake.notify()
+        await future
+
+    def _sync_for_waiters(self) -> None:
+        """The syncer thread: one fdatasync for everything written when it starts, then every
+        future it covered resolved, one call per event loop."""
+        while True:
+            with self._syncer_wake:
+                while not self._awaiting:
+                    self._syncer_wake.wait()
+                waiting, self._awaiting = self._awaiting, []
+            error: OSError | None = None
+            try:
+                self._sync_through(max(seq for seq, _, _ in waiting))
+            except OSError as exc:
+                error = exc
+            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future]] = {}
+            for _, loop, future in waiting:
+                by_loop.setdefault(loop, []).append(future)
+            for loop, futures in by_loop.items():
+                with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits any more
+                    loop.call_soon_threadsafe(_resolve, futures, error)
 
     def append(self, events: Sequence[RawEvent]) -> Written:
         written = self.write(encode(events), len(events))
@@ -325,6 +370,15 @@ class Journal:
     @property
     def size(self) -> int:
         return self._bytes
+
+
+def _resolve(futures: list[asyncio.Future], error: OSError | None) -> None:
+    for future in futures:
+        if not future.done():  # a cancelled waiter (its client went away)
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -24,13 +24,18 @@ from typing import Sequence
 
 from ..connectors.base import Backpressure
 from ..model import RawEvent
-from .journal import Journal, JournalError, Position, encode
+from .journal import Journal, JournalError, Position, Written, encode
 
 log = logging.getLogger("opsconductor.intake")
 
 class NotSynced(Backpressure):
     """The events were queued (they will be processed) but the journal could not sync them:
     the caller must not acknowledge them; a retry by the sender is at worst an occurrence."""
+
+
+def not_synced(journal: Journal, exc: OSError) -> NotSynced:
+    log.critical("the intake journal %s could not be synced: %s", journal.directory, exc)
+    return NotSynced(f"the intake journal could not be synced ({exc.strerror or exc}); retry later")
 
 
 _READ_RECORDS = 16  # records read back from the journal per step
@@ -48,9 +53,11 @@ class IntakeQueue:
         self.spooled_total = 0  # events ever spooled (a counter, for the figures)
         self._spooling_since = 0.0
 
-    def put(self, events: Sequence[RawEvent]) -> None:
+    def put(self, events: Sequence[RawEvent], sync: bool = True) -> Written | None:
         """Accept events; durable on return when there is a journal. Backpressure when they
-        do not fit (no journal: memory full; with one: the journal full or failing)."""
+        do not fit (no journal: memory full; with one: the journal full or failing).
+        `sync=False`: journaled but not yet synced; the caller awaits `journal.synced` on
+        the record returned before it acknowledges them (None: no journal, nothing to wait for)."""
         journal = self.journal
         if journal is None:
             with self._cond:
@@ -58,7 +65,7 @@ class IntakeQueue:
                     raise Backpressure(f"pipeline queue full ({len(self._items)} waiting); retry later")
                 self._items.extend((e, 0) for e in events)
                 self._cond.notify()
-            return
+            return None
         record = encode(events)  # outside the lock: the pickling is most of the cost
         with self._cond:
             try:
@@ -76,11 +83,22 @@ class IntakeQueue:
                                 " journal %s", len(self._items), journal.directory)
                 self._spooled += len(events)
                 self.spooled_total += len(events)
+        if sync:
+            try:
+                journal.sync(written)
+            except OSError as exc:  # the disk failed us: the caller must not take these as acknowledged
+                raise not_synced(journal, exc) from exc
+        return written
+
+    async def durable(self, written: Written | None) -> None:
+        """Returns once a record `put(..., sync=False)` wrote is on disk (group commit, no
+        thread per caller); NotSynced if the disk failed (the caller must not acknowledge)."""
+        if written is None or self.journal is None:
+            return
         try:
-            journal.sync(written)
-        except OSError as exc:  # the disk failed us: the caller must not take these as acknowledged
-            log.critical("the intake journal %s could not be synced: %s", journal.directory, exc)
-            raise NotSynced(f"the intake journal could not be synced ({exc.strerror or exc}); retry later") from exc
+            await self.journal.synced(written)
+        except OSError as exc:
+            raise not_synced(self.journal, exc) from exc
 
     def take(self, limit: int, timeout: float) -> tuple[list[RawEvent], dict[int, int]]:
         """Up to `limit` events in order, and how many of them each journal segment holds."""

@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 from typing import Callable, ContextManager, Sequence, TypeVar
 
 from ..connectors.base import Backpressure
-from ..intake.journal import Journal
+from ..intake.journal import Journal, Written
 from ..intake.queue import IntakeQueue, NotSynced
 from ..metrics import Histogram
 from ..model import RawEvent, Status, evolve
@@ -114,12 +114,13 @@ class PipelineWorker:
 
     # ---- intake (any thread) ---------------------------------------------------------------
 
-    def submit(self, events: list[RawEvent]) -> None:
-        """Accept events (durable on return when there is a journal), or Backpressure."""
+    def submit(self, events: list[RawEvent], sync: bool = True) -> Written | None:
+        """Accept events (durable on return when there is a journal), or Backpressure.
+        `sync=False`: await `self.intake.durable(<the record returned>)` before acknowledging."""
         with self._lock:
             self._inflight += len(events)  # before they can be taken: drain() must wait for them
         try:
-            self.intake.put(events)
+            written = self.intake.put(events, sync)
         except NotSynced:  # queued all the same: they are processed, only not acknowledged
             raise
         except Backpressure:
@@ -134,6 +135,7 @@ class PipelineWorker:
         with self._lock:
             for e in events:
                 self.stats.events_in[e.connector] = self.stats.events_in.get(e.connector, 0) + 1
+        return written
 
     def depth(self) -> int:
         return self.intake.depth()

@@ -2,6 +2,7 @@
 torn tail, segments let go once committed, spooling beyond memory in order, the cap."""
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -71,6 +72,26 @@ def test_concurrent_appends_share_fsyncs(tmp_path: Path) -> None:
     assert journal.syncs < 320  # 320 records; callers found theirs synced by another's fsync
     assert journal.pending()[0] == 320
     journal.close()
+
+
+def test_requests_on_an_event_loop_share_fsyncs_without_a_thread_each(tmp_path: Path) -> None:
+    queue = IntakeQueue(Journal(tmp_path))
+    queue.journal.open()
+    threads_before = threading.active_count()
+
+    async def request(k: int) -> None:
+        written = queue.put(events(1, k), sync=False)
+        await queue.durable(written)
+
+    async def main() -> None:
+        await asyncio.gather(*(request(k) for k in range(200)))
+
+    asyncio.run(main())
+    assert threading.active_count() <= threads_before + 1  # the journal's one syncer thread
+    assert 1 <= queue.journal.syncs < 200  # 200 records, waiting together
+    taken, _ = queue.take(500, 0)
+    assert ids(taken) == ids(events(200))
+    queue.journal.close()
 
 
 def test_segments_go_once_their_events_are_committed(tmp_path: Path) -> None:

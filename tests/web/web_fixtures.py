@@ -76,7 +76,7 @@ class FakeEngine:
     def health(self) -> dict:
         return {"engine": "ok", "queue_depth": 3}
 
-    def accept_webhook(self, connector: str, body: bytes, headers: Mapping[str, str]) -> dict:
+    async def accept_webhook(self, connector: str, body: bytes, headers: Mapping[str, str]) -> dict:
         if connector == "full":  # what Engine.accept_webhook raises when the intake refuses (back-pressure)
             raise OverflowError("pipeline queue full (50000 waiting); retry later")
         if connector != "am":

@@ -25,6 +25,8 @@ import re
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
+import orjson
+
 from ...config.bundle import ConnectorConfig
 from ...config.secrets import Secret
 from ...ids import new_hex
@@ -55,7 +57,7 @@ def read_body(config: ConnectorConfig, body: bytes, clock: Clock) -> list[RawEve
     connector's format and mapping. Rule tests' `webhook:` events come in here too."""
     settings = config.settings
     try:
-        doc = json.loads(body.decode("utf-8"))
+        doc = _loads(body)
     except UnicodeDecodeError:
         raise ValueError(f"{config.name}: the body is not UTF-8 text; expected JSON") from None
     except ValueError as exc:
@@ -75,6 +77,21 @@ def read_body(config: ConnectorConfig, body: bytes, clock: Clock) -> list[RawEve
     return [RawEvent(event_id=new_hex(), connector=config.name, source_system="webhook",
                      received_at=received, source_address=None,
                      payload={"format": fmt, "fields": fields, "item": item}) for fields, item in items]
+
+
+def _loads(body: bytes) -> Any:
+    """orjson (several times faster), with the standard library's exact results where the
+    two differ: integers beyond 64 bits (orjson makes them floats) and every error (its
+    messages, and what it accepts that orjson does not: NaN, a byte order mark)."""
+    if not _LONG_NUMBER.search(body):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(body.decode("utf-8"))
+
+
+_LONG_NUMBER = re.compile(rb"\d{19}")
 
 
 # JSON escapes PostgreSQL cannot store (jsonb refuses \u0000, UTF-8 has no lone surrogates):
