@@ -11,8 +11,8 @@
   sink refuses is kept and retried with back-off.
 * v2c informs are answered by the flusher once the sink has taken their events (so an
   acknowledged inform is durable and survives a kill -9); an inform whose event is
-  dropped (overflow) is not answered, and its sender retries. SNMPv3 informs are
-  answered by pysnmp on receipt.
+  dropped (overflow) is not answered, and its sender retries. SNMPv3 informs too: pysnmp
+  writes the Response, which is held (v3.py) and sent the same way.
 See docs/snmp-traps.md.
 """
 from __future__ import annotations
@@ -346,8 +346,9 @@ class TrapReceiver:
             self._v3_backlog -= len(datagrams)
         if self._v3 is None:
             return
-        events = []
-        n = dict(decoded=0, informs_answered=0, dropped_v3_unknown_user=0, dropped_v3_auth=0, v3_discovery=0,
+        events: list[RawEvent] = []
+        answers = []
+        n = dict(decoded=0, dropped_v3_unknown_user=0, dropped_v3_auth=0, v3_discovery=0,
                  malformed=0, dropped_unsupported=0)
         for data, addr in datagrams:
             try:
@@ -357,7 +358,7 @@ class TrapReceiver:
             if result.outcome == v3mod.NOTIFICATION:
                 events.append(self._event("v3", result.notification, addr))
                 n["decoded"] += 1
-                n["informs_answered"] += result.inform
+                answers.extend((len(events) - 1, lst.sock, reply, to) for reply, to in result.replies)
                 continue
             n[result.outcome] += 1  # outcomes are named after the counters
             if result.outcome != v3mod.DISCOVERY:
@@ -365,7 +366,7 @@ class TrapReceiver:
                           result.detail)
         self.stats.add(**n)
         if events:
-            self._enqueue(events)
+            self._enqueue(events, answers)
 
     def _wake_flusher(self) -> None:
         if self._wake is not None:

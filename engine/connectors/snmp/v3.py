@@ -11,7 +11,8 @@ from the callback and from the USM/MPD counters pysnmp keeps.
 USM users: each configured user is registered twice, once localized to the sender's
 `engine_id` (v3 traps: the sender is authoritative) and once to our own engine id
 (v3 informs: the receiver is authoritative; senders discover our id with a probe).
-A user without `engine_id` can only send informs.
+A user without `engine_id` can only send informs. An inform's Response is held and
+sent by the receiver once the event is journaled, as for v2c.
 """
 from __future__ import annotations
 
@@ -77,8 +78,11 @@ _TYPE_NAMES = {"Integer": "Integer32"}  # pysnmp class name -> the name ber.py u
 class V3Result:
     outcome: str
     notification: Notification | None = None
-    inform: bool = False  # an InformRequest (pysnmp has sent the Response)
+    inform: bool = False  # an InformRequest: its Response is in `replies`, not sent yet
     detail: str = ""
+    # (datagram, address) pysnmp wrote for an inform: the receiver sends them once the
+    # event is journaled, so an answered inform is never lost (its sender retries otherwise)
+    replies: tuple[tuple[bytes, tuple], ...] = ()
 
 
 class _SocketTransport(AbstractAsyncioTransport):
@@ -86,6 +90,7 @@ class _SocketTransport(AbstractAsyncioTransport):
 
     def __init__(self, sock: socket.socket):
         self._sock = sock
+        self.held: list[tuple[bytes, tuple]] | None = None  # while set, what pysnmp sends is kept here
         self.ADDRESS_TYPE = udp6.Udp6TransportAddress if sock.family == socket.AF_INET6 else udp.UdpTransportAddress
         self._local = sock.getsockname()
 
@@ -99,6 +104,9 @@ class _SocketTransport(AbstractAsyncioTransport):
         address = tuple(transportAddress)
         if self._sock.family == socket.AF_INET6 and len(address) == 2:
             address = (*address, 0, 0)
+        if self.held is not None:
+            self.held.append((bytes(outgoingMessage), address))
+            return
         try:
             self._sock.sendto(bytes(outgoingMessage), address)
         except OSError:
@@ -215,18 +223,24 @@ class V3Engine:
         """Process one SNMPv3 datagram that arrived on socket `index` from `addr`."""
         before = self._counts()
         self._last = None
+        transport = self._transports[index]
+        transport.held = []
         try:
-            self._transports[index].deliver(data, addr)
+            transport.deliver(data, addr)
         except Exception as exc:  # pysnmp raising on hostile input must not stop the receiver
             return V3Result(MALFORMED, detail=f"pysnmp: {type(exc).__name__}: {exc}"[:200])
+        finally:
+            held, transport.held = transport.held, None
         if self._last is not None:
             inform, varbinds = self._last
             self._last = None
             msg = TrapMessage(1, b"", "inform" if inform else "trap_v2", tuple(varbinds))
             try:
-                return V3Result(NOTIFICATION, notification_of(msg), inform)
-            except ConvertError as exc:
+                return V3Result(NOTIFICATION, notification_of(msg), inform, replies=tuple(held) if inform else ())
+            except ConvertError as exc:  # not accepted, so not answered (as a v2c inform)
                 return V3Result(MALFORMED, inform=inform, detail=str(exc))
+        for reply, to in held:  # discovery reports and errors: answered at once
+            transport.send_message(reply, to)
         after = self._counts()
         for (symbol, outcome), b, a in zip(self._counters, before, after):
             if a != b:
