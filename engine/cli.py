@@ -65,6 +65,27 @@ def cmd_test(args: argparse.Namespace) -> int:
     return 0 if all(r.passed for r in results) else 1
 
 
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+               "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
+
+
+def byte_size(text: str) -> int:
+    """A size as an operator writes it: 2GiB, 500MB, 1073741824 (argparse type)."""
+    value = text.strip().lower().replace(" ", "")
+    digits = value.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = value[len(digits):]
+    try:
+        number = float(digits)
+    except ValueError:
+        number = -1.0
+    if unit not in _SIZE_UNITS or number <= 0 or number != number or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size: write e.g. 2GiB, 500MB or 1073741824")
+    size = int(number * _SIZE_UNITS[unit])
+    if size < 1024 * 1024:
+        raise argparse.ArgumentTypeError(f"{text!r} is under 1 MiB: too small for the intake journal")
+    return size
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging
     from pathlib import Path
@@ -84,7 +105,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 1
     settings = ServeSettings(server=server, config_dir=Path(_config_dir(args)).resolve(), database_url=args.database_url,
                              data_dir=Path(data_dir) if data_dir else None, host=args.host, port=args.port,
-                             watch=not args.no_watch, run_rule_tests=not args.skip_rule_tests)
+                             watch=not args.no_watch, run_rule_tests=not args.skip_rule_tests,
+                             journal_max_bytes=args.journal_max)
     try:
         import uvloop  # the event loop uvicorn and the connectors run on: several times cheaper per request
 
@@ -268,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-rule-tests", action="store_true", help="apply a new version without running rules/tests")
     p.add_argument("--server-config", metavar="FILE",
                    help="server settings: tokens and roles, read access, git (default: $OPSC_SERVER_CONFIG)")
+    p.add_argument("--journal-max", metavar="SIZE", type=byte_size, default=os.environ.get("OPSC_JOURNAL_MAX", "2GiB"),
+                   help="the intake journal's cap: beyond it intake answers 503 with Retry-After rather than fill "
+                        "the disk (default: $OPSC_JOURNAL_MAX or 2GiB; e.g. 500MB, 8GiB)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("migrate", help="apply pending database migrations")
