@@ -8,6 +8,7 @@ import logging
 import os
 import secrets as pysecrets
 import signal
+from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,8 @@ from .intake.journal import MAX_BYTES as JOURNAL_MAX_BYTES, Journal, Written
 from .intake.replay import journal_directory, replay_journal
 from .connectors.base import CONNECTOR_STATES
 from .metrics import Exposition
-from .model import Status
 from .notify.process import NotifierProcess
+from .pipeline.commands import OperatorCommand
 from .pipeline.effects import TELLS
 from .pipeline.state import ActiveAlerts
 from .pipeline.worker import PipelineWorker
@@ -235,8 +236,10 @@ class Engine:
                 body["engine"] = "degraded"
         return body
 
-    def alert_changed(self, alert_id: str, status: str) -> None:
-        self.worker.alert_changed(alert_id, Status(status))
+    def command(self, command: OperatorCommand) -> Future:
+        """An operator's acknowledge or resolve, on the pipeline's queue: the Future's result
+        is a CommandAnswer once it is committed (pipeline/commands.py)."""
+        return self.worker.command(command)
 
     def silences_changed(self) -> None:
         """Read the ad-hoc silences again (one was created or ended); at start too."""

@@ -1,7 +1,9 @@
 """JSON API: /api/v1/alerts — list, detail, acknowledge, resolve."""
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
 from typing import Any
 
 import psycopg
@@ -9,9 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from opsconductor.engine.store import alerts as store
-from opsconductor.engine.store.alerts import UnknownAlertError
-from opsconductor.engine.store.batch import NOTIFY_CHANNEL
+from opsconductor.engine.errors import StoreError
+from opsconductor.engine.pipeline.commands import OperatorCommand, Outcome, Verb
 
 from . import queries
 from .auth import Principal
@@ -20,6 +21,9 @@ from .errors import ApiError
 from .queries import AlertFilter, jsonable
 
 NOTE_MAX = 2000
+COMMAND_TIMEOUT_S = 30.0  # the engine answers once the change is committed: a batch, or a database outage
+ENGINE_NOT_RUNNING = ("the engine is not running here: acknowledge and resolve are applied by the engine"
+                      " (opsc serve), and this server only reads the database")
 
 
 async def list_alerts(request: Request) -> JSONResponse:
@@ -57,13 +61,47 @@ async def _change(request: Request, action: str) -> JSONResponse:
 
 
 async def change_alert(request: Request, alert_id: str, action: str, who: Principal, note: str | None) -> dict:
-    """Store the operator's change, then tell the running engine so its open-alert view follows
-    (a recurrence after a resolve is a new alert; an acknowledged alert is not repeated)."""
-    result = await request.app.state.db.run(transition, alert_id, action, who, note)
+    """Acknowledge or resolve as `who`: a command on the engine's queue, answered once the
+    engine has written it (the engine is the only writer of alerts; its open-alert view and
+    the database move together). 404 / 409 / 503 as ApiErrors."""
     engine = request.app.state.engine
-    if engine is not None:
-        engine.alert_changed(alert_id, result["new_status"])
-    return result
+    if engine is None:
+        raise ApiError(503, ENGINE_NOT_RUNNING, {"action": action})
+    if not _is_uuid(alert_id):
+        raise ApiError(404, f"no alert has id {alert_id!r}", {"alert_id": alert_id})
+    actor = who.actor
+    future = engine.command(OperatorCommand(alert_id, Verb(action), actor.user_id, actor.user_name, note))
+    try:  # shielded: a timeout here must not cancel what the engine will still apply
+        answer = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), COMMAND_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        raise ApiError(503, f"the engine did not apply the {action} within {COMMAND_TIMEOUT_S:.0f} s"
+                            " (is the database reachable?); it may still be applied", {"alert_id": alert_id}) from None
+    except StoreError as exc:
+        raise ApiError(503, f"the engine could not store the {action}: {exc}", {"alert_id": alert_id}) from None
+    if answer.outcome is Outcome.NOT_OPEN:  # unknown, or resolved already: the database says which
+        status = await request.app.state.db.run(stored_status, alert_id)
+        if status is None:
+            raise ApiError(404, f"no alert has id {alert_id!r}", {"alert_id": alert_id})
+    else:
+        status = answer.old_status.value
+    if answer.outcome is not Outcome.APPLIED:
+        raise ApiError(409, f"cannot {action} an alert that is {status}",
+                       {"alert_id": alert_id, "status": status, "action": action})
+    return {"alert_id": alert_id, "action": answer.action, "old_status": answer.old_status.value,
+            "new_status": answer.new_status.value, "by": who.name}
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def stored_status(conn: psycopg.Connection, alert_id: str) -> str | None:
+    row = conn.execute("SELECT status FROM alerts WHERE id = %s", (alert_id,)).fetchone()
+    return row[0] if row else None
 
 
 def _note(body: bytes) -> str | None:
@@ -99,22 +137,6 @@ def _utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def transition(conn: psycopg.Connection, alert_id: str, action: str, who: Principal, note: str | None) -> dict:
-    """Acknowledge or resolve as `who` (recorded in alert_history); 404 / 409 as errors."""
-    change = store.acknowledge if action == "acknowledge" else store.resolve
-    try:
-        result = change(conn, alert_id, actor=who.actor, notes=note)
-    except UnknownAlertError:
-        raise ApiError(404, f"no alert has id {alert_id!r}", {"alert_id": alert_id}) from None
-    if not result.changed:
-        raise ApiError(409, f"cannot {action} an alert that is {result.old_status.value}",
-                       {"alert_id": alert_id, "status": result.old_status.value, "action": action})
-    # Every open page hears of it, as of the engine's own batches.
-    conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, alert_id))
-    return {"alert_id": alert_id, "action": result.action.value, "old_status": result.old_status.value,
-            "new_status": result.new_status.value, "by": who.name}
 
 
 ROUTES = [

@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from . import queries, rootcause
-from .api_alerts import change_alert, check_note
+from .api_alerts import ENGINE_NOT_RUNNING, change_alert, check_note
 from .auth import Principal
 from .detail import alert_detail
 from .errors import ApiError
@@ -64,7 +64,12 @@ async def alert_page(request: Request) -> Response:
     done = request.query_params.get("done")
     silenced_by = silenced_now(request).get(alert_id)
     return page(request, "alert.html", {**detail, "raw": raw, "custom": custom, "done": done,
-                                        "silenced_by": silenced_by}, who=who)
+                                        "silenced_by": silenced_by, "read_only": _read_only(request)}, who=who)
+
+
+def _read_only(request: Request) -> str | None:
+    """Why the forms cannot act here: no engine runs beside this server."""
+    return ENGINE_NOT_RUNNING if request.app.state.engine is None else None
 
 
 async def acknowledge(request: Request) -> Response:
@@ -88,7 +93,7 @@ async def _change(request: Request, action: str) -> Response:
 
 async def bulk(request: Request) -> Response:
     """Acknowledge or resolve the alerts ticked in the list, with one note. Each goes the
-    way of a single one (change_alert: stored, then handed to the engine); alerts another
+    way of a single one (change_alert: a command the engine applies); alerts another
     operator changed meanwhile are skipped, not an error."""
     data = await form(request, lists=("id",), max_fields=BULK_MAX + 8)
     back = data.get("back") if str(data.get("back", "")).startswith("/alerts") else "/alerts"

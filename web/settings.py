@@ -8,10 +8,12 @@ sha256 is kept once the app is built (auth.TokenStore).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from opsconductor.engine.config.secrets import Secret
+from opsconductor.engine.pipeline.commands import CommandAnswer, OperatorCommand
 
 Role = Literal["viewer", "operator", "admin"]
 ROLES: tuple[str, ...] = ("viewer", "operator", "admin")  # in increasing power
@@ -63,7 +65,9 @@ class EngineView(Protocol):
 
     def rollback(self, actor: str) -> dict: ...
 
-    def alert_changed(self, alert_id: str, status: str) -> None: ...  # an operator acknowledged or resolved it
+    # An operator's acknowledge or resolve, applied by the engine (the only writer of alerts):
+    # the Future's result is a CommandAnswer once committed (engine/pipeline/commands.py).
+    def command(self, command: OperatorCommand) -> Future[CommandAnswer]: ...
 
     def check(self, what: str, name: str) -> dict: ...  # `opsc check connector|channel NAME` here: {"ok", "text"}
 

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..config.bundle import FlapPolicy, NotifyAction, Rule
 from ..frozen import quick_init
 from ..model import RawEvent, Status, StoredAlert
+
+if TYPE_CHECKING:
+    from .commands import CommandAnswer, OperatorCommand
 
 
 GroupKey = tuple[str, ...]  # a correlate action's group_by values
@@ -34,8 +37,9 @@ class Change:
     """A status change of an existing alert (the alert as it is after the change)."""
 
     alert: StoredAlert
-    action: str  # cleared | suppressed | unsuppressed | relinked | resolved | flapping
+    action: str  # cleared | suppressed | unsuppressed | relinked | resolved | flapping | acknowledged
     old_status: Status
+    command: "OperatorCommand | None" = None  # an operator's change: who, and the note
 
 
 # Notification kinds, the one list: the first word about an alert; a `repeat_interval`
@@ -78,9 +82,10 @@ class Effects:
     dropped: int = 0  # 1 when the connector discards this event entirely (not even stored raw)
     ticked_at: datetime | None = None  # a tick's time: the repeat wake-ups due by then were looked at,
     # and window entries and throttles that expired before it go
-    external: tuple[StoredAlert, ...] = ()  # alerts an operator changed (already stored): the view only
+    external: tuple[StoredAlert, ...] = ()  # alerts the view forgets, nothing stored (the writer could not store them)
     clears_seen: tuple[tuple[str, datetime], ...] = ()  # (fingerprint cleared, the clear's occurred_at)
     flap_changes: tuple[tuple[str, datetime, FlapPolicy], ...] = ()  # (fingerprint, when its state changed, policy)
+    answer: "CommandAnswer | None" = None  # an operator command's, answered once the batch is committed
 
     def with_(self, **changes: Any) -> "Effects":
         new = object.__new__(Effects)

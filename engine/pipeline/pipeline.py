@@ -1,7 +1,7 @@
 """The pipeline: normalize → enrich → correlate → route, composed once per config version.
 
 `process(event, now)` runs one event through the stages and applies the effects to the
-open-alert view; `tick(now)` does the work that time alone triggers (children whose
+open-alert view; `command(cmd, now)` does the same with an operator's acknowledge or resolve; `tick(now)` does the work that time alone triggers (children whose
 root cleared are looked at again). The caller persists and notifies from the Effects.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ..connectors.registry import NORMALIZERS
 from ..model import RawEvent, Status, evolve
 from ..rules.engine import RuleEngine
 from ..rules.host import RulesHost
+from .commands import OperatorCommand, operate
 from .context import ConfigView, Normalizer
 from . import flapping
 from .correlate import children_to_reevaluate, close_parents, correlate, dependency_rule, find_root, settle_due
@@ -26,11 +27,12 @@ from .effects import Actions, Change, Decision, Effects, EffectsBuilder, Notific
 from .enrich import enrich
 from .holders import Holders
 from .normalize import normalize
-from .route import acknowledged, announced_by, firing, parent_rule, release_times, released, repeats, resolved, route
+from .route import announced_by, firing, parent_rule, release_times, released, repeats, resolved, route
 from .state import ActiveAlerts
 from .work import Context, Stage, Work
 
 STAGES: tuple[Stage, ...] = (normalize, enrich, correlate, route)
+COMMAND_STAGES: tuple[Stage, ...] = (operate,)
 
 
 def default_normalizers() -> Mapping[str, Normalizer]:
@@ -92,28 +94,15 @@ class Pipeline:
         self.state.apply(work.effects)
         return work.effects
 
-    def operator_change(self, alert_id: str, status: Status, now: datetime) -> Effects:
-        """An operator acknowledged or resolved an open alert (already stored): the view
-        follows, so a recurrence after a resolve is a new alert and an acknowledged alert is
-        not repeated. A resolve tells whoever was told, as a clear does, and the children
-        suppressed under it are looked at again after the grace period."""
-        fx = EffectsBuilder(None)
-        alert = self.state.by_id.get(alert_id)
-        if alert is None or alert.status is status:
-            return fx.freeze()
-        changed = evolve(alert, status=status)
-        fx.external.append(changed)
-        if status is Status.RESOLVED:
-            resolved(changed, now, self.ctx, fx.notifications, fx.decisions)
-            fx.reevaluate.extend(children_to_reevaluate(alert_id, now, self.ctx))
-            close_parents([alert], self.ctx, fx)
-            for change in fx.changes:  # a correlation parent closed with its last child
-                resolved(change.alert, now, self.ctx, fx.notifications, fx.decisions)
-        elif status is Status.ACKNOWLEDGED:
-            acknowledged(changed, now, self.ctx, fx.notifications, fx.decisions)
-        effects = fx.freeze()
-        self.state.apply(effects)
-        return effects
+    def command(self, command: OperatorCommand, now: datetime) -> Effects:
+        """An operator's acknowledge or resolve, through the command stage (pipeline/commands.py):
+        the view follows at once (a recurrence after a resolve is a new alert, an acknowledged
+        alert is not repeated); the Effects carry the change to store and the answer."""
+        work = Work(None, now, command=command)
+        for stage in COMMAND_STAGES:
+            work = stage(work, self.ctx)
+        self.state.apply(work.effects)
+        return work.effects
 
     def restore_held(self, now: datetime) -> int:
         """At start, after the open alerts and who was told are rebuilt: an active alert that

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 from ..frozen import quick_init
 from ..model import Alert, RawEvent, Severity
@@ -11,6 +11,9 @@ from ..rules.engine import RuleEngine, RuleOutcome
 from .context import ConfigView, Normalizer
 from .effects import Effects
 from .state import ActiveAlerts
+
+if TYPE_CHECKING:
+    from .commands import OperatorCommand
 
 
 @quick_init
@@ -28,6 +31,7 @@ class Work:
     now: datetime
     candidates: tuple[Candidate, ...] = ()
     effects: Effects = field(default_factory=lambda: Effects(None))
+    command: "OperatorCommand | None" = None  # an operator's, instead of an event (pipeline/commands.py)
 
     def with_(self, **changes: Any) -> "Work":
         """dataclasses.replace without re-running __init__ (every stage makes one per event)."""

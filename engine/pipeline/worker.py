@@ -15,11 +15,11 @@ does not fit (Backpressure; each refused event counted once however often it is 
 again); connectors keep them and retry. The stage thread waits when two batches are
 already on their way to the writer, so a slow database fills the queue, not memory.
 
-Operators change alerts outside the pipeline (the API stores an acknowledge or resolve
-itself); `alert_changed` brings the open-alert view along before the next batch. If a
-batch counted repeats of an alert an operator had resolved a moment before (the writer
-finds it resolved), those events go through the pipeline again: a recurrence after a
-resolve is a new alert, never a repeat lost on a closed one.
+Operators' acknowledges and resolves are commands on the same queue's stage thread
+(`command`, pipeline/commands.py): each batch runs the commands that came in first, then
+its events, and writes them in one transaction; the caller's Future is answered once that
+batch is committed (at once when the view refuses the command: nothing to write). The
+engine is the only writer of alerts, so nothing resolves one behind the view's back.
 
 An alert the writer could not store (a data error isolated to it, or an open alert with
 its fingerprint already in the database) is forgotten by the open-alert view before the
@@ -32,6 +32,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict, deque
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, ContextManager, Sequence, TypeVar
@@ -40,9 +41,11 @@ from ..connectors.base import Backpressure
 from ..intake.journal import Journal, Written
 from ..intake.queue import IntakeQueue, NotSynced
 from ..metrics import Histogram
+from ..errors import StoreError
 from ..model import RawEvent, Status, evolve
 from ..store.batch import prepare_batch
 from ..store.writer import BatchWriter, WriteReport
+from .commands import CommandAnswer, OperatorCommand, Outcome
 from .effects import Effects, Notification
 from .pipeline import Pipeline
 
@@ -56,12 +59,15 @@ Undelivered = tuple[str, str, str, str, datetime]
 _REFUSED_KEPT = 100_000  # event ids remembered as refused, so an event offered again is not counted again
 
 
+class CommandNotStored(StoreError):
+    """An operator's command was applied to the view but its batch could not store it."""
+
+
 class WorkerStats:
     def __init__(self) -> None:
         self.events_in: dict[str, int] = {}
         self.processed = 0
         self.written = 0
-        self.replayed = 0  # events run again: they repeated an alert resolved meanwhile
         self.batches = 0
         self.rejected = 0  # events refused by back-pressure
         self.write_retries = 0
@@ -84,8 +90,9 @@ class _Sent:
 
     events: int
     received: tuple[float, ...]  # receipt times, for the latency figures
-    effects: tuple[Effects, ...]  # their notifications leave after the commit; events to run again are found in them
+    effects: tuple[Effects, ...]  # their notifications leave after the commit; operators' commands are answered then
     segments: dict[int, int]  # journal segment → events of the batch it holds (let go once committed)
+    answers: tuple[tuple[Future, CommandAnswer], ...] = ()
 
 
 class PipelineWorker:
@@ -104,9 +111,8 @@ class PipelineWorker:
         self._lock = threading.Lock()
         self._inflight = 0  # accepted and not yet written
         self._stop = threading.Event()
-        self._changes: deque[tuple[str, Status]] = deque()  # operators' acknowledges and resolves
+        self._commands: deque[tuple[OperatorCommand, Future]] = deque()  # operators' acknowledges and resolves
         self._undelivered: deque[Undelivered] = deque()  # firing notifications that finally failed (the notifier)
-        self._replays: deque[RawEvent] = deque()  # events to run again, already stored raw
         self._unstored: deque[str] = deque()  # alerts the writer could not store: the view forgets them
         self._thread = threading.Thread(target=self._process_loop, name="opsc-pipeline", daemon=True)
         self._writer = BatchWriter(database_url, self._written)
@@ -140,9 +146,13 @@ class PipelineWorker:
     def depth(self) -> int:
         return self.intake.depth()
 
-    def alert_changed(self, alert_id: str, status: Status) -> None:
-        """An operator acknowledged or resolved an alert (already stored); any thread."""
-        self._changes.append((alert_id, status))
+    def command(self, command: OperatorCommand) -> Future:
+        """An operator's acknowledge or resolve; any thread. The Future's result is a
+        CommandAnswer once the change is committed (or refused); CommandNotStored if the
+        batch could not store it."""
+        future: Future = Future()
+        self._commands.append((command, future))
+        return future
 
     def notifications_failed(self, failed: Sequence[Undelivered]) -> None:
         """Firing notifications whose delivery finally failed, as (alert id, fingerprint,
@@ -189,12 +199,10 @@ class PipelineWorker:
         next_tick = time.monotonic() + self._tick_every
         while not self._stop.is_set():
             batch, segments = self.intake.take(self._max_batch, 0.05)
-            changes = _drain(self._changes)
+            commands = _drain(self._commands)
             undelivered = _drain(self._undelivered)
-            replays = _drain(self._replays)
-            batch = replays + batch
             due = time.monotonic() >= next_tick
-            if not batch and not due and not changes and not undelivered:
+            if not batch and not due and not commands and not undelivered:
                 continue
             if due:
                 next_tick = time.monotonic() + self._tick_every
@@ -203,7 +211,7 @@ class PipelineWorker:
                 for failed in undelivered:
                     pipeline.state.untold(*failed)
                 self._forget(pipeline, _drain(self._unstored))
-                effects = [pipeline.operator_change(alert_id, status, self._clock()) for alert_id, status in changes]
+                effects, answers = self._run_commands(pipeline, commands)
                 for event in batch:
                     try:
                         effects.append(pipeline.process(event))
@@ -214,16 +222,35 @@ class PipelineWorker:
                 if due:
                     effects.append(pipeline.tick(self._clock()))
                 version_id = pipeline.view.version_id
-            if batch or any(fx.changes or fx.decisions or fx.notifications or fx.external for fx in effects):
+            if batch or any(fx.changes or fx.decisions or fx.notifications for fx in effects):
                 prepared = time.perf_counter()
-                record = prepare_batch(self._kept(batch[len(replays):], effects), effects, version_id)
+                record = prepare_batch(self._kept(batch, effects), effects, version_id)
                 self.stats.prepare_seconds += time.perf_counter() - prepared
-                sent = _Sent(len(batch), tuple(e.received_at.timestamp() for e in batch), tuple(effects), segments)
+                sent = _Sent(len(batch), tuple(e.received_at.timestamp() for e in batch), tuple(effects), segments,
+                             answers)
                 self.stats.process_seconds += time.perf_counter() - started
                 self._writer.send(record, sent)  # waits while two batches are on their way
             else:
                 self.stats.process_seconds += time.perf_counter() - started
             self.stats.processed += len(batch)
+
+    def _run_commands(self, pipeline: Pipeline, commands: list) -> tuple[list[Effects], list]:
+        """The batch's commands, before its events. Refused ones are answered now (nothing
+        to write); applied ones once the batch is committed."""
+        effects, applied = [], []
+        for command, future in commands:
+            try:
+                fx = pipeline.command(command, self._clock())
+            except Exception as exc:  # one bad command never stops the pipeline
+                log.exception("operator command %s on alert %s failed", command.verb.value, command.alert_id)
+                future.set_exception(CommandNotStored(f"the engine could not apply it: {exc}"))
+                continue
+            if fx.answer is not None and fx.answer.outcome is Outcome.APPLIED:
+                effects.append(fx)
+                applied.append((future, fx.answer))
+            else:
+                future.set_result(fx.answer)
+        return effects, applied
 
     @staticmethod
     def _forget(pipeline: Pipeline, alert_ids: list[str]) -> None:
@@ -254,8 +281,6 @@ class PipelineWorker:
         self.stats.latencies.extend(waited)
         for seconds in waited:
             self.stats.latency.observe(seconds)
-        if report.closed:
-            self._replay(sent, set(report.closed))
         unstored = set(report.failed) | set(report.conflicts)
         if unstored:
             self._unstored.extend(sorted(unstored))
@@ -267,19 +292,11 @@ class PipelineWorker:
         notifications = [n for fx in sent.effects for n in fx.notifications if n.alert.id not in unstored]
         if notifications and not report.raw_only:
             self._notify(notifications)
-
-    def _replay(self, sent: _Sent, closed: set[str]) -> None:
-        """The view learns the alerts are resolved; the events that repeated them run again."""
-        events = [fx.event for fx in sent.effects
-                  if fx.event is not None and any(a.id in closed for a in fx.occurrences)]
-        for alert_id in sorted(closed):
-            self._changes.append((alert_id, Status.RESOLVED))
-        with self._lock:
-            self._inflight += len(events)  # before the batch's own count goes down: drain() waits for them
-        self._replays.extend(events)
-        self.stats.replayed += len(events)
-        log.warning("%d event(s) repeated %d alert(s) resolved meanwhile; running them again",
-                    len(events), len(closed))
+        for future, answer in sent.answers:
+            if report.raw_only or answer.command.alert_id in unstored:
+                future.set_exception(CommandNotStored("the change could not be stored; the server log says why"))
+            else:
+                future.set_result(answer)
 
 
 def _drain(items: deque[T]) -> list[T]:

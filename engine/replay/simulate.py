@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..config.bundle import Bundle
 from ..model import Alert, RawEvent, Status, StoredAlert
+from ..pipeline.commands import OperatorCommand, Verb
 from ..pipeline.effects import Effects
 from ..pipeline.pipeline import Pipeline
 from ..rules.host import RulesHost
@@ -136,21 +137,25 @@ class Recorder:
             self._decision(d, at)
         for change in fx.changes:
             alert = change.alert
+            if change.command is not None:  # an operator's acknowledge or resolve
+                s.counts[f"operator_{alert.status.value}"] += 1
+                t.add(alert.id, at, f"operator {alert.status.value}")
+                if alert.status is Status.RESOLVED:
+                    s.counts["resolved"] += 1
+                    t.close(alert.id)
+                continue
             action = str(getattr(change.action, "value", change.action))
             s.counts[action] += 1
             where = f" under {t.name(alert.correlated_to_id)}" if alert.correlated_to_id else ""
             t.add(alert.id, at, f"{action}{where}")
             if action in ("suppressed", "relinked"):
                 self._suppressed(alert)
-        for alert in fx.external:
-            s.counts[f"operator_{alert.status.value}"] += 1
-            t.add(alert.id, at, f"operator {alert.status.value}")
         for n in fx.notifications:
             s.notifications[f"{n.channel} {n.kind}"] += 1
             s.by_rule[f"notify:{n.rule}"] += 1
             t.pages[n.alert.id] += 1
             t.add(n.alert.id, at, f"notified {n.channel} {n.kind} by {n.rule}")
-        for alert in (*fx.created, *(c.alert for c in fx.changes), *fx.external):
+        for alert in (*fx.created, *(c.alert for c in fx.changes if c.command is None)):
             if alert.status is Status.RESOLVED:
                 s.counts["resolved"] += 1
                 t.close(alert.id)
@@ -198,8 +203,8 @@ def simulate(bundle: Bundle, history: Iterable[HistoryItem], trails_path: Path, 
                 rec.summary.operator_actions += 1
                 alert = pipeline.state.open_alert(item.fingerprint)
                 if alert is not None:
-                    status = Status.RESOLVED if item.action.value == "resolved" else Status.ACKNOWLEDGED
-                    rec.record(pipeline.operator_change(alert.id, status, now), now)
+                    verb = Verb.RESOLVE if item.action.value == "resolved" else Verb.ACKNOWLEDGE
+                    rec.record(pipeline.command(OperatorCommand(alert.id, verb, None, item.actor, item.note), now), now)
         clock = _tick_until(pipeline, rec, clock, max(until or clock, clock + SETTLE_AFTER))
         return rec.summary
     finally:

@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 from ..config.bundle import Bundle, RuleTest
 from ..config.durations import parse_duration
 from ..model import RawEvent, Status, StoredAlert
+from ..pipeline.commands import OperatorCommand, Verb
 from ..pipeline.effects import TELLS, Effects, Notification
 from ..pipeline.pipeline import Pipeline
 from ..pipeline.state import ActiveAlerts
@@ -69,8 +70,9 @@ class Record:
         for alert in fx.created:
             self.note(at, f"alert created: {describe_alert(alert)}")
         for change in fx.changes:
-            self.note(at, f"alert {change.action}: {describe_alert(change.alert)}")
-        for alert in (*fx.created, *fx.occurrences, *(c.alert for c in fx.changes), *fx.external):
+            if change.command is None:  # an operator's is noted when it is given
+                self.note(at, f"alert {change.action}: {describe_alert(change.alert)}")
+        for alert in (*fx.created, *fx.occurrences, *(c.alert for c in fx.changes)):
             self.alerts[alert.id] = alert
         for n in fx.notifications:
             self.notifications.append(n)
@@ -143,18 +145,18 @@ class Simulation:
             self.record.add(fx, self.now)
 
     def operator(self, action: str, spec: Mapping[str, Any]) -> None:
-        """acknowledge / resolve, as the API does: the alert is changed in the store, then the
-        engine is told (Pipeline.operator_change)."""
+        """acknowledge / resolve, as the API does: a command the pipeline applies
+        (Pipeline.command)."""
         selector = spec.get("alert") or {}
         found = [a for a in self.pipeline.state.by_id.values() if matches(a, selector)]
         if len(found) != 1:
             raise StepError(f"{action}: {len(found)} open alerts match {dict(selector)} "
                             f"(open: {', '.join(describe_alert(a) for a in self.pipeline.state.by_id.values()) or 'none'})")
-        status = Status.ACKNOWLEDGED if action == "acknowledge" else Status.RESOLVED
         who = f" by {spec['actor']}" if spec.get("actor") else ""
         note = f" ({spec['note']})" if spec.get("note") else ""
         self.record.note(self.now, f"operator {action}s{who}{note}: {describe_alert(found[0])}")
-        self.record.add(self.pipeline.operator_change(found[0].id, status, self.now), self.now)
+        command = OperatorCommand(found[0].id, Verb(action), None, spec.get("actor"), spec.get("note"))
+        self.record.add(self.pipeline.command(command, self.now), self.now)
 
     def start_silence(self, spec: Mapping[str, Any]) -> None:
         try:

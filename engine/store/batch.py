@@ -93,7 +93,6 @@ class BatchRecord:
 class BatchResult:
     touched: tuple[str, ...] = ()  # alert ids created or changed
     conflicts: tuple[str, ...] = ()  # new alerts skipped: an open alert with that fingerprint existed
-    closed: tuple[str, ...] = ()  # alerts repeated in the batch that were resolved meanwhile (by an operator)
     already_written: bool = False  # the batch's token was in: an earlier writer committed it
     failed: tuple[str, ...] = ()  # alerts whose rows a data error kept out (isolated write)
     failure: str = ""  # the first such error
@@ -118,7 +117,7 @@ def prepare_batch(raw_events: Sequence[RawEvent], effects: Sequence[Effects], co
         for a in fx.created:
             final[a.id] = a
             history[a.id] = [(a.id, "created", None, a.status.value, ENGINE.user_id, ENGINE.user_name,
-                              dumps({"config_version_id": a.config_version_id, "connector": a.connector}))]
+                              dumps({"config_version_id": a.config_version_id, "connector": a.connector}), None)]
             touched[a.id] = None
         for a in fx.occurrences:
             touched[a.id] = None
@@ -134,9 +133,11 @@ def prepare_batch(raw_events: Sequence[RawEvent], effects: Sequence[Effects], co
                 entry[1] = a.last_occurrence_at or a.received_at
                 entry[2] = a.severity.value  # a repeat may raise or lower it
         for c in fx.changes:
+            by = c.command  # an operator's: who, and the note
             change = EngineChange(c.alert.id, c.action, c.old_status.value, c.alert.status.value,
                                   c.alert.correlated_to_id, c.alert.correlation_rule,
-                                  dumps(c.alert.custom_fields) if "flapping" in c.alert.custom_fields else None)
+                                  dumps(c.alert.custom_fields) if "flapping" in c.alert.custom_fields else None,
+                                  *((by.user_id, by.user_name, by.note) if by is not None else ()))
             touched[c.alert.id] = None
             if c.alert.id in final:
                 final[c.alert.id] = c.alert
@@ -168,7 +169,7 @@ def prepare_batch(raw_events: Sequence[RawEvent], effects: Sequence[Effects], co
 
 def _occurrence_row(alert_id: str, repeats: int, total: int) -> Row:
     return (alert_id, "occurrence", None, None, ENGINE.user_id, ENGINE.user_name,
-            dumps({"occurrences": repeats, "occurrence_count": total}))
+            dumps({"occurrences": repeats, "occurrence_count": total}), None)
 
 
 def _one_dedup_per_alert(decisions: list[Decision]) -> list[Decision]:
@@ -207,9 +208,9 @@ def store_batch(conn: psycopg.Connection, record: BatchRecord, *, isolate: bool 
             return BatchResult(record.touched, already_written=True)
         copy_block(cur, _RAW_EVENTS, record.raw_events)
         if isolate:
-            skip, closed, failed, failure = _write_alert_by_alert(cur, record)
+            skip, failed, failure = _write_alert_by_alert(cur, record)
         else:
-            skip, closed = _write_effects(cur, record)
+            skip = _write_effects(cur, record)
         left_out = skip | set(failed)
         touched = tuple(t for t in record.touched if t not in left_out)
         if touched:
@@ -221,25 +222,20 @@ def store_batch(conn: psycopg.Connection, record: BatchRecord, *, isolate: bool 
     if conflicts:
         log.warning("%d new alert(s) were already open in the database (another writer?): %s",
                     len(conflicts), ", ".join(conflicts[:5]))
-    if closed:
-        log.warning("%d alert(s) repeated in a batch had been resolved meanwhile: %s", len(closed),
-                    ", ".join(closed[:5]))
-    return BatchResult(touched, tuple(conflicts), tuple(closed), failed=tuple(failed), failure=failure)
+    return BatchResult(touched, tuple(conflicts), failed=tuple(failed), failure=failure)
 
 
-def _write_effects(cur: psycopg.Cursor, record: BatchRecord) -> tuple[set[str], list[str]]:
+def _write_effects(cur: psycopg.Cursor, record: BatchRecord) -> set[str]:
     """Occurrences, the changes that resolve stored alerts, the new alerts, the other
-    changes, the trail. Returns the new alerts skipped (conflicts) and the repeated
-    alerts found resolved."""
-    closed = _record_occurrences(cur, record.occurrences)
+    changes, the trail. Returns the new alerts skipped (conflicts)."""
+    _record_occurrences(cur, record.occurrences)
     first, later = _split_changes(record.changes, set(record.created))
     store_engine_changes(cur, first)
     skip = _insert_alerts(cur, record)
     store_engine_changes(cur, later)
-    # A closed alert's part of the batch did not happen to it: its trail says nothing of it.
-    copy_block(cur, _DECISIONS, without(record.decisions, skip | set(closed)))
+    copy_block(cur, _DECISIONS, without(record.decisions, skip))
     copy_block(cur, COPY_OUTBOX, without(record.outbox, skip))  # the notifier delivers from here
-    return skip, closed
+    return skip
 
 
 def _split_changes(changes: Sequence[EngineChange], new: set[str]) -> tuple[list[EngineChange], list[EngineChange]]:
@@ -251,19 +247,18 @@ def _split_changes(changes: Sequence[EngineChange], new: set[str]) -> tuple[list
     return [c for c in changes if c.alert_id in early], [c for c in changes if c.alert_id not in early]
 
 
-def _write_alert_by_alert(cur: psycopg.Cursor, record: BatchRecord) -> tuple[set[str], list[str], list[str], str]:
+def _write_alert_by_alert(cur: psycopg.Cursor, record: BatchRecord) -> tuple[set[str], list[str], str]:
     """Each alert's rows in a savepoint. An alert linked to another of the batch may need
     that one first: the failed ones are tried again while a round makes progress."""
     units = list(dict.fromkeys([*record.created, *record.touched, *first_fields(record.decisions)]))
     skip: set[str] = set()
-    closed: list[str] = []
     errors: dict[str, str] = {}
     while units:
         failed = []
         for alert_id in units:
             try:
                 with cur.connection.transaction():
-                    s, c = _write_effects(cur, record.only({alert_id}))
+                    s = _write_effects(cur, record.only({alert_id}))
             except psycopg.OperationalError:
                 raise
             except psycopg.Error as exc:
@@ -271,11 +266,10 @@ def _write_alert_by_alert(cur: psycopg.Cursor, record: BatchRecord) -> tuple[set
                 errors[alert_id] = f"{type(exc).__name__}: {exc}".strip()
                 continue
             skip |= s
-            closed += c
         if len(failed) == len(units):
             break
         units = failed
-    return skip, closed, units, errors[units[0]] if units else ""
+    return skip, units, errors[units[0]] if units else ""
 
 
 def _insert_alerts(cur: psycopg.Cursor, record: BatchRecord) -> set[str]:
@@ -310,13 +304,11 @@ def _insert_skipping_conflicts(cur: psycopg.Cursor, alerts: str) -> set[str]:
         " ON CONFLICT (fingerprint) WHERE status <> 'resolved' DO NOTHING RETURNING id::text").fetchall()}
 
 
-def _record_occurrences(cur: psycopg.Cursor, occurrences: Sequence[tuple[str, int, datetime, str]]) -> list[str]:
+def _record_occurrences(cur: psycopg.Cursor, occurrences: Sequence[tuple[str, int, datetime, str]]) -> None:
     """One UPDATE and one history row per alert per batch, however often it repeated (the
-    severity is the last repeat's: an escalation or de-escalation is stored). Returns the
-    alerts that were not counted: resolved meanwhile (an operator, another process), so the
-    repeats are not part of them."""
+    severity is the last repeat's: an escalation or de-escalation is stored)."""
     if not occurrences:
-        return []
+        return
     repeats = {o[0]: o[1] for o in occurrences}
     rows = cur.execute(
         """
@@ -331,5 +323,3 @@ def _record_occurrences(cur: psycopg.Cursor, occurrences: Sequence[tuple[str, in
     copy_block(cur, _OCCURRED, lines((alert_id, "occurrence", ENGINE.user_id, ENGINE.user_name,
                                       dumps({"occurrences": repeats[alert_id], "occurrence_count": total}))
                                      for alert_id, total in rows))
-    counted = {alert_id for alert_id, _ in rows}
-    return [o[0] for o in occurrences if o[0] not in counted]

@@ -52,7 +52,6 @@ PRUNE_EVERY = 1_000  # batches between deletions of old written_batches tokens
 @dataclass(frozen=True)
 class WriteReport:
     conflicts: tuple[str, ...] = ()
-    closed: tuple[str, ...] = ()  # repeated alerts found resolved (see BatchResult)
     seconds: float = 0.0  # from the first try to the commit
     retries: int = 0
     raw_only: bool = False  # the effects could not be written; the raw events were
@@ -97,7 +96,7 @@ class RecordWriter:
                     self._log(logging.CRITICAL, f"{len(result.failed)} alert(s) of a batch could not be stored"
                                                 f" ({result.failure}); the batch's raw events and other alerts were:"
                                                 f" {', '.join(result.failed[:5])}")
-                return WriteReport(result.conflicts, result.closed, time.perf_counter() - started, retries, raw_only,
+                return WriteReport(result.conflicts, time.perf_counter() - started, retries, raw_only,
                                    result.already_written, result.failed)
             except psycopg.Error as exc:
                 retries += 1

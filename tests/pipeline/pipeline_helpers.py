@@ -54,3 +54,10 @@ def at(seconds: float) -> datetime:
 
 LINK_DOWN, LINK_UP, COLD_START = "1.3.6.1.6.3.1.1.5.3", "1.3.6.1.6.3.1.1.5.4", "1.3.6.1.6.3.1.1.5.1"
 IF_INDEX = "1.3.6.1.2.1.2.2.1.1"
+
+
+def operator(p: Pipeline, alert_id: str, verb: str, now: datetime):
+    """An operator's acknowledge or resolve, as the API hands it to the engine."""
+    from opsconductor.engine.pipeline.commands import OperatorCommand, Verb
+
+    return p.command(OperatorCommand(alert_id, Verb(verb), "token:otto", "otto"), now)

@@ -2,7 +2,7 @@
 windowed correlation, rule order, continue, throttling — all through the real pipeline."""
 from __future__ import annotations
 
-from pipeline_helpers import COLD_START, IF_INDEX, LINK_DOWN, LINK_UP, at, pipeline, trap
+from pipeline_helpers import COLD_START, IF_INDEX, LINK_DOWN, LINK_UP, at, operator, pipeline, trap
 
 from opsconductor.engine.model import Status
 
@@ -231,9 +231,11 @@ def test_an_operator_resolving_the_last_child_closes_the_parent_and_tells_whoeve
     second = next(a for a in fx.created if a.source_system != "correlation")
     assert p.state.by_id[first.id].correlated_to_id == parent.id  # linked when the parent formed
     assert [(n.alert.id, n.kind) for n in fx.notifications] == [(parent.id, "firing")]
-    assert p.operator_change(first.id, Status.RESOLVED, at(30)).changes == ()  # the other child keeps it open
-    fx = p.operator_change(second.id, Status.RESOLVED, at(40))
-    assert [(c.alert.id, c.action, c.alert.status) for c in fx.changes] == [(parent.id, "resolved", Status.RESOLVED)]
+    fx = operator(p, first.id, "resolve", at(30))  # the other child keeps it open
+    assert [(c.alert.id, c.action) for c in fx.changes] == [(first.id, "resolved")]
+    fx = operator(p, second.id, "resolve", at(40))
+    assert [(c.alert.id, c.action, c.alert.status) for c in fx.changes] == [
+        (second.id, "resolved", Status.RESOLVED), (parent.id, "resolved", Status.RESOLVED)]
     assert [(n.alert.id, n.kind, n.channel) for n in fx.notifications] == [(parent.id, "resolved", "noc")]
     assert p.state.parents == {} and parent.id not in p.state.by_id
     # The group is free: the next two make a new parent, with a fingerprint of its own.

@@ -1,7 +1,7 @@
 """Silences hold notifications back (and release them when they end); repeat_interval re-notifies."""
 from __future__ import annotations
 
-from pipeline_helpers import COLD_START, at, pipeline, trap
+from pipeline_helpers import COLD_START, at, operator, pipeline, trap
 
 from opsconductor.engine.model import Status
 
@@ -89,11 +89,12 @@ def test_an_acknowledged_alert_is_not_repeated_and_a_resolved_one_tells_whoever_
     p = pipeline(tmp_path, FILES)
     (acked,) = p.process(trap(COLD_START, "10.3.0.1")).created
     (done,) = p.process(trap(COLD_START, "10.3.0.2")).created
-    assert p.operator_change(acked.id, Status.ACKNOWLEDGED, at(60)).notifications == ()
-    fx = p.operator_change(done.id, Status.RESOLVED, at(61))
+    assert operator(p, acked.id, "acknowledge", at(60)).notifications == ()
+    fx = operator(p, done.id, "resolve", at(61))
     assert [(n.alert.id, n.kind, n.channel) for n in fx.notifications] == [(done.id, "resolved", "noc")]
     assert p.state.open_alert(done.fingerprint) is None and p.state.by_id[acked.id].status is Status.ACKNOWLEDGED
     assert p.tick(at(3601)).notifications == ()  # neither is repeated
     again = p.process(trap(COLD_START, "10.3.0.2", at=3700))
     assert again.created and again.created[0].id != done.id  # a recurrence after a resolve is a new alert
-    assert p.operator_change(done.id, Status.RESOLVED, at(3701)).notifications == ()  # already gone: nothing
+    gone = operator(p, done.id, "resolve", at(3701))  # already gone: nothing, answered so
+    assert gone.notifications == () and gone.changes == () and gone.answer.outcome.value == "not_open"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -195,7 +196,7 @@ def test_a_flap_inside_one_batch_lands_in_order(engine) -> None:
                    trap(LINK_DOWN, "10.77.1.2", down, at=11), trap(COLD_START, "10.77.1.3", at=12)])
     assert (first.retries, first.failed, first.conflicts, first.raw_only) == (0, (), (), False)
     second = batch([trap(LINK_DOWN, "10.77.1.1", down, at=20), trap(COLD_START, "10.77.1.4", at=21)])
-    assert (second.retries, second.failed, second.closed) == (0, (), ())
+    assert (second.retries, second.failed) == (0, ())
     writer.close()
     stored = rows(db_url, "SELECT device_ip, alert_type, status, occurrence_count, resolved_at IS NOT NULL"
                           " FROM alerts ORDER BY device_ip, received_at")
@@ -234,26 +235,29 @@ def test_dropped_events_are_not_stored(engine) -> None:
     assert PipelineWorker._kept([kept, gone], [Effects(kept), Effects(gone, dropped=1)]) == [kept]
 
 
-def opened_then_resolved_by_an_operator(worker, db_url: str, device: str, down: list) -> str:
-    """A link goes down through the pipeline; an operator resolves it in the database (as
-    the API does). Returns the alert's id."""
-    from opsconductor.engine.store.alerts import Actor, resolve
+def command(worker, alert_id: str, verb: str, note: str | None = None):
+    """What the API does: a command on the engine's queue, awaited until it is committed."""
+    from opsconductor.engine.pipeline.commands import OperatorCommand, Verb
 
-    worker.submit([trap(LINK_DOWN, device, down)])
-    assert worker.drain()
-    (alert_id,) = [r[0] for r in rows(db_url, "SELECT id::text FROM alerts")]
-    with psycopg.connect(db_url) as conn:
-        resolve(conn, alert_id, actor=Actor("token:otto", "otto"))
-    return alert_id
+    return worker.command(OperatorCommand(alert_id, Verb(verb), "token:otto", "otto", note)).result(timeout=60)
 
 
-def test_an_operator_resolve_reaches_the_engine_and_a_recurrence_is_a_new_alert(engine) -> None:
-    from opsconductor.engine.model import Status
+def test_an_operator_resolve_is_a_command_and_a_recurrence_is_a_new_alert(engine) -> None:
+    from opsconductor.engine.pipeline.commands import Outcome
 
     worker, notifier, db_url, _ = engine
     down = [(f"{IF_INDEX}.1", 1)]
-    first = opened_then_resolved_by_an_operator(worker, db_url, "10.20.0.2", down)
-    worker.alert_changed(first, Status.RESOLVED)  # what the API does after storing the resolve
+    worker.submit([trap(LINK_DOWN, "10.20.0.2", down)])
+    assert worker.drain()
+    notifier.flush(time.monotonic() + 3600)  # the page went out (its group_wait over) before the resolve
+    (first,) = [r[0] for r in rows(db_url, "SELECT id::text FROM alerts")]
+    answer = command(worker, first, "resolve", "fixed the patch cable")
+    assert (answer.outcome, answer.old_status.value, answer.new_status.value) == (Outcome.APPLIED, "active", "resolved")
+    # Answered once committed: the row, its history (who, the note) are there.
+    assert rows(db_url, "SELECT status, resolved_by FROM alerts WHERE id = %s", first) == [("resolved", "otto")]
+    assert rows(db_url, "SELECT action, user_id, user_name, notes FROM alert_history WHERE alert_id = %s"
+                        " ORDER BY seq", first) == [("created", "opsc", "OpsConductor engine", None),
+                                                    ("resolved", "token:otto", "otto", "fixed the patch cable")]
     worker.submit([trap(LINK_DOWN, "10.20.0.2", down, at=5)])
     assert worker.drain()
     alerts = rows(db_url, "SELECT id::text, status, occurrence_count FROM alerts ORDER BY received_at")
@@ -264,22 +268,27 @@ def test_an_operator_resolve_reaches_the_engine_and_a_recurrence_is_a_new_alert(
         trail = [(d.stage, d.rule, d.detail) for d in list_decisions(conn, first)]
     assert told == ["noc-email", "noc-email"]  # the page, then: resolved (whoever was told hears it)
     assert ("route", "resolved", {"notify": ["noc-email"]}) in trail
-    assert worker.stats.replayed == 0
 
 
-def test_repeats_of_an_alert_resolved_behind_the_engines_back_become_a_new_alert(engine) -> None:
-    """The database says resolved, the engine's view does not know yet (another process, or
-    the instant before the API told it): the repeat is not lost on the closed alert."""
+def test_commands_the_view_refuses_are_answered_and_write_nothing(engine) -> None:
+    """Acknowledging twice, resolving a resolved alert, an unknown id: answered, not written
+    (the API makes them 409 / 404)."""
+    from opsconductor.engine.ids import new_id
+    from opsconductor.engine.pipeline.commands import Outcome
+
     worker, _, db_url, _ = engine
-    down = [(f"{IF_INDEX}.2", 2)]
-    first = opened_then_resolved_by_an_operator(worker, db_url, "10.20.0.3", down)
-    worker.submit([trap(LINK_DOWN, "10.20.0.3", down, at=5), trap(LINK_DOWN, "10.20.0.3", down, at=6)])
+    worker.submit([trap(LINK_DOWN, "10.20.0.3", [(f"{IF_INDEX}.2", 2)])])
     assert worker.drain()
-    alerts = rows(db_url, "SELECT id::text, status, occurrence_count FROM alerts ORDER BY received_at")
-    assert [(a[1], a[2]) for a in alerts] == [("resolved", 1), ("active", 2)]
-    assert worker.stats.replayed == 2
-    assert rows(db_url, "SELECT count(*) FROM raw_events")[0][0] == 3  # run again, stored once
-    assert rows(db_url, "SELECT count(*) FROM alert_decisions WHERE alert_id = %s AND rule = 'dedup'", first) == [(0,)]
+    (alert_id,) = [r[0] for r in rows(db_url, "SELECT id::text FROM alerts")]
+    assert command(worker, alert_id, "acknowledge", "on it").outcome is Outcome.APPLIED
+    again = command(worker, alert_id, "acknowledge")
+    assert (again.outcome, again.old_status.value) == (Outcome.REFUSED, "acknowledged")
+    assert command(worker, alert_id, "resolve").outcome is Outcome.APPLIED
+    assert command(worker, alert_id, "resolve").outcome is Outcome.NOT_OPEN
+    assert command(worker, new_id(), "acknowledge").outcome is Outcome.NOT_OPEN
+    assert rows(db_url, "SELECT status, acknowledged_by, resolved_by FROM alerts") == [("resolved", "otto", "otto")]
+    assert [r[0] for r in rows(db_url, "SELECT action FROM alert_history ORDER BY seq")] == [
+        "created", "acknowledged", "resolved"]
 
 
 def test_an_alert_the_database_refused_does_not_stay_open_in_memory(engine) -> None:

@@ -8,7 +8,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from opsconductor.engine.model import Alert
-from opsconductor.engine.store.alerts import insert_alerts
+from opsconductor.engine.store.direct import store_alerts
 from opsconductor.web.app import create_app
 from web_fixtures import FakeEngine, settings
 
@@ -17,13 +17,13 @@ from web_fixtures import FakeEngine, settings
 def add_alerts(db_url: str) -> Callable[..., list[str]]:
     def add(*alerts: Alert) -> list[str]:
         with psycopg.connect(db_url) as conn:
-            return [r.id for r in insert_alerts(conn, list(alerts))]
+            return store_alerts(conn, alerts)
     return add
 
 
 @pytest.fixture
-def engine() -> FakeEngine:
-    return FakeEngine()
+def engine(db_url: str) -> FakeEngine:
+    return FakeEngine(db_url)
 
 
 @pytest.fixture

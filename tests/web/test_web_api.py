@@ -138,6 +138,21 @@ def test_no_engine_means_503_for_engine_actions(client_for):
     assert c.get("/api/v1/config").json()["engine_running"] is False
 
 
+def test_no_engine_means_alerts_are_read_only_and_it_says_so(client_for, add_alerts, db_url):
+    """Only the engine writes alerts: without one, an acknowledge or resolve is refused with
+    the envelope, the alert page says why instead of showing the forms, and nothing changed."""
+    (alert_id,) = add_alerts(make_alert())
+    c = client_for(engine=None)
+    for action in ("acknowledge", "resolve"):
+        r = c.post(f"/api/v1/alerts/{alert_id}/{action}", json={"note": "x"}, headers=bearer(OPERATOR))
+        assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable", r.text
+        assert "the engine is not running" in r.json()["error"]["message"]
+    page = c.get(f"/alerts/{alert_id}")
+    assert "the engine is not running" in page.text and 'id="ack-form"' not in page.text
+    detail = c.get(f"/api/v1/alerts/{alert_id}").json()
+    assert detail["alert"]["status"] == "active" and [h["action"] for h in detail["history"]] == ["created"]
+
+
 def test_webhook_ingest_maps_engine_answers(client, engine):
     ok = client.post("/api/v1/events/am", content=b'{"alerts": []}', headers={"Authorization": "Bearer hook"})
     assert ok.status_code == 202 and ok.json() == {"accepted": 1} and engine.webhooks == [("am", b'{"alerts": []}')]

@@ -46,9 +46,9 @@ path_param = st.one_of(st.binary(max_size=40), st.sampled_from(NASTY)).map(lambd
 
 
 @pytest.mark.parametrize("method,path", OPERATIONS + PAGES, ids=[f"{m} {p}" for m, p in OPERATIONS + PAGES])
-def test_raw_bytes_never_make_a_500(client_for, add_alerts, method, path):
+def test_raw_bytes_never_make_a_500(client_for, add_alerts, db_url, method, path):
     ids = add_alerts(make_alert(severity=Severity.CRITICAL), make_alert())
-    client = client_for(engine=FakeEngine())
+    client = client_for(engine=FakeEngine(db_url))
     calls = {"n": 0}
 
     @given(params=st.lists(path_param, min_size=3, max_size=3), real=st.sampled_from([None, 0, 1]), q=query, c=cookie,

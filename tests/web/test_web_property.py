@@ -23,9 +23,9 @@ OPERATIONS = [(m.upper(), p) for p, ops in PATHS.items() for m in ops if p != "/
 
 
 @pytest.mark.parametrize("method,path", OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
-def test_api_never_fails_and_matches_its_document(client_for, add_alerts, method, path):
+def test_api_never_fails_and_matches_its_document(client_for, add_alerts, db_url, method, path):
     ids = add_alerts(make_alert(severity=Severity.CRITICAL), make_alert(), make_alert(category="power"))
-    client = client_for(engine=FakeEngine())
+    client = client_for(engine=FakeEngine(db_url))
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", client.app)
     operation = schema[path][method]
     calls = {"n": 0}

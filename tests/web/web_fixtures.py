@@ -4,10 +4,18 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import psycopg
+
+from opsconductor.engine.config.bundle import Bundle
 from opsconductor.engine.config.secrets import Secret
+from opsconductor.engine.pipeline.commands import OperatorCommand, Outcome
+from opsconductor.engine.pipeline.pipeline import Pipeline
+from opsconductor.engine.rules.host import RulesHost
+from opsconductor.engine.store.direct import run_command
 from opsconductor.engine.model import Alert, Severity, fingerprint
 from opsconductor.web.app import TokenSpec, WebSettings
 
@@ -49,7 +57,8 @@ def make_alert(**kw) -> Alert:
 class FakeEngine:
     """A test double of web.settings.EngineView (our own interface)."""
 
-    def __init__(self) -> None:
+    def __init__(self, db_url: str | None = None) -> None:
+        self.db_url = db_url
         self.reloads: list[str] = []
         self.webhooks: list[tuple[str, bytes]] = []
         now = datetime.now(timezone.utc)
@@ -113,10 +122,24 @@ class FakeEngine:
     def rollback(self, actor: str) -> dict:
         return {"status": "applied", "reason": f"rolled back by {actor}", "commit": "a" * 40}
 
+    # Operators' commands run through the real command stage and the real write path
+    # (engine/store/direct.py) on the test's database, in this thread.
+    db_url: str | None = None
     changed: list = []
 
-    def alert_changed(self, alert_id: str, status: str) -> None:
-        self.changed = [*self.changed, (alert_id, status)]
+    def command(self, command: OperatorCommand) -> Future:
+        assert self.db_url is not None, "this FakeEngine has no database for commands"
+        if self._pipeline is None:
+            self._pipeline = Pipeline(Bundle("", "", None, ()), RulesHost())
+        with psycopg.connect(self.db_url) as conn:
+            answer = run_command(conn, self._pipeline, command)
+        if answer.outcome is Outcome.APPLIED:
+            self.changed = [*self.changed, (command.alert_id, answer.new_status.value)]
+        future: Future = Future()
+        future.set_result(answer)
+        return future
+
+    _pipeline: Pipeline | None = None
 
     # Silences: the config's (one nightly window), which alerts one holds (set by a test),
     # and how often the web layer said the ad-hoc ones changed.
