@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
+from typing import cast
 
 import psycopg
 
 from ..ids import new_id
-from ..model import Alert, RawEvent
+from ..model import Alert, RawEvent, StoredAlert
 from ..pipeline.commands import CommandAnswer, OperatorCommand, Outcome
 from ..pipeline.effects import Change, Effects
 from ..pipeline.pipeline import Pipeline
@@ -33,9 +34,9 @@ def store_effects(conn: psycopg.Connection, effects: Sequence[Effects], raw_even
 def store_alerts(conn: psycopg.Connection, alerts: Sequence[Alert], config_version_id: int | None = None) -> list[str]:
     """Alerts stored as the pipeline creates them (a 'created' history row each), as they
     are (status, links); one without an id gets one. Returns their ids, in order."""
-    alerts = [a if a.id else replace(a, id=new_id()) for a in alerts]
-    store_effects(conn, [Effects(None, created=tuple(alerts))], config_version_id=config_version_id)
-    return [a.id for a in alerts]
+    stored = [cast(StoredAlert, a if a.id else replace(a, id=new_id())) for a in alerts]
+    store_effects(conn, [Effects(None, created=tuple(stored))], config_version_id=config_version_id)
+    return [a.id for a in stored]
 
 
 def store_changes(conn: psycopg.Connection, changes: Sequence[Change], config_version_id: int | None = None) -> None:
