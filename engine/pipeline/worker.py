@@ -59,6 +59,9 @@ Undelivered = tuple[str, str, str, str, datetime]
 _REFUSED_KEPT = 100_000  # event ids remembered as refused, so an event offered again is not counted again
 
 
+Pending = tuple["Future[CommandAnswer]", CommandAnswer]  # a command applied, answered once its batch is committed
+
+
 class CommandNotStored(StoreError):
     """An operator's command was applied to the view but its batch could not store it."""
 
@@ -92,7 +95,7 @@ class _Sent:
     received: tuple[float, ...]  # receipt times, for the latency figures
     effects: tuple[Effects, ...]  # their notifications leave after the commit; operators' commands are answered then
     segments: dict[int, int]  # journal segment → events of the batch it holds (let go once committed)
-    answers: tuple[tuple[Future, CommandAnswer], ...] = ()
+    answers: tuple[Pending, ...] = ()  # operators' commands applied in the batch
 
 
 class PipelineWorker:
@@ -111,7 +114,7 @@ class PipelineWorker:
         self._lock = threading.Lock()
         self._inflight = 0  # accepted and not yet written
         self._stop = threading.Event()
-        self._commands: deque[tuple[OperatorCommand, Future]] = deque()  # operators' acknowledges and resolves
+        self._commands: deque[tuple[OperatorCommand, Future[CommandAnswer]]] = deque()  # operators' acknowledges and resolves
         self._undelivered: deque[Undelivered] = deque()  # firing notifications that finally failed (the notifier)
         self._unstored: deque[str] = deque()  # alerts the writer could not store: the view forgets them
         self._thread = threading.Thread(target=self._process_loop, name="opsc-pipeline", daemon=True)
@@ -146,11 +149,11 @@ class PipelineWorker:
     def depth(self) -> int:
         return self.intake.depth()
 
-    def command(self, command: OperatorCommand) -> Future:
+    def command(self, command: OperatorCommand) -> Future[CommandAnswer]:
         """An operator's acknowledge or resolve; any thread. The Future's result is a
         CommandAnswer once the change is committed (or refused); CommandNotStored if the
         batch could not store it."""
-        future: Future = Future()
+        future: Future[CommandAnswer] = Future()
         self._commands.append((command, future))
         return future
 
@@ -227,17 +230,19 @@ class PipelineWorker:
                 record = prepare_batch(self._kept(batch, effects), effects, version_id)
                 self.stats.prepare_seconds += time.perf_counter() - prepared
                 sent = _Sent(len(batch), tuple(e.received_at.timestamp() for e in batch), tuple(effects), segments,
-                             answers)
+                             tuple(answers))
                 self.stats.process_seconds += time.perf_counter() - started
                 self._writer.send(record, sent)  # waits while two batches are on their way
             else:
                 self.stats.process_seconds += time.perf_counter() - started
             self.stats.processed += len(batch)
 
-    def _run_commands(self, pipeline: Pipeline, commands: list) -> tuple[list[Effects], list]:
+    def _run_commands(self, pipeline: Pipeline, commands: list[tuple[OperatorCommand, Future[CommandAnswer]]]
+                      ) -> tuple[list[Effects], list[Pending]]:
         """The batch's commands, before its events. Refused ones are answered now (nothing
         to write); applied ones once the batch is committed."""
-        effects, applied = [], []
+        effects: list[Effects] = []
+        applied: list[Pending] = []
         for command, future in commands:
             try:
                 fx = pipeline.command(command, self._clock())
@@ -245,7 +250,8 @@ class PipelineWorker:
                 log.exception("operator command %s on alert %s failed", command.verb.value, command.alert_id)
                 future.set_exception(CommandNotStored(f"the engine could not apply it: {exc}"))
                 continue
-            if fx.answer is not None and fx.answer.outcome is Outcome.APPLIED:
+            assert fx.answer is not None
+            if fx.answer.outcome is Outcome.APPLIED:
                 effects.append(fx)
                 applied.append((future, fx.answer))
             else:
