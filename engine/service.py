@@ -126,6 +126,7 @@ class Engine:
                 since = datetime.now(timezone.utc) - timedelta(seconds=longest)
                 self.state.restore_throttles(load_throttles(conn, TELLS, since), self.live.pipeline.rules.notify_action)
         with self.live.held() as pipeline:  # a git sync may reload meanwhile
+            pipeline.restore_correlation(datetime.now(timezone.utc))
             held = pipeline.restore_held(datetime.now(timezone.utc))
         if held:
             log.info("%d open alert(s) never notified are held again until their silence or throttle ends", held)

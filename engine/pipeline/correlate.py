@@ -256,8 +256,7 @@ def _window(alert: StoredAlert, rule: Rule, action: CorrelateAction, work: Work,
     alerts keep coming within `window` of the previous one. An open parent whose window is
     open takes the alert; otherwise `count` alerts within the window make a new parent (a
     parent still open from an earlier storm keeps its own members and announcement)."""
-    fields = alert_fields(alert, ctx.view.site(alert.device_ip))
-    key = tuple(str(fields.get(f)) for f in action.group_by)
+    key = group_key(alert, action, ctx)
     state = ctx.state
     horizon = work.now - timedelta(seconds=action.window)
     group = (rule.name, key)
@@ -289,6 +288,50 @@ def _window(alert: StoredAlert, rule: Rule, action: CorrelateAction, work: Work,
             fx.changes.append(Change(linked, "suppressed", member.status))
         fx.decisions.append(_decision(linked, ctx, "correlate", rule.name, {"parent": parent.id}))
     return _link(alert, parent, rule, ctx, fx)
+
+
+def group_key(alert: Alert, action: CorrelateAction, ctx: Context) -> GroupKey:
+    fields = alert_fields(alert, ctx.view.site(alert.device_ip))
+    return tuple(str(fields.get(f)) for f in action.group_by)
+
+
+def restore_windows(now: datetime, ctx: Context, fx: EffectsBuilder) -> None:
+    """At start, after the open alerts are rebuilt: what windowed correlation kept in memory
+    only, from what is stored. Each open parent leads its group again (the rule from its
+    children, the group key from their fields, last joined when the newest child came), so
+    the rest of a storm that goes on across a restart joins it instead of being announced
+    a second time, and a parent linked under a root still knows its rule when it closes.
+    Alerts of the last `window` that entered a correlation window enter it again, so `count`
+    still counts the ones that came just before the restart."""
+    state = ctx.state
+    for parent in [a for a in state.by_id.values() if a.source_system == "correlation"]:
+        children = sorted((c for c in (state.by_id.get(i) for i in state.children.get(parent.id, ())) if c is not None
+                           and c.correlation_rule and not c.correlation_rule.startswith("dependency:")),
+                          key=lambda c: (c.received_at, c.id))
+        rule = ctx.rules.rule(children[0].correlation_rule or "") if children else None
+        if rule is None or rule.correlate is None:
+            continue  # its rule is gone from this config version: it closes with its children
+        key = group_key(children[0], rule.correlate, ctx)
+        joined = max(c.received_at for c in children)
+        current = state.parents.get((rule.name, key))
+
+        if current is None or current[1] <= joined:
+            fx.parents.append((rule.name, key, parent.id, joined))
+    longest = max((r.correlate.window for r in ctx.view.bundle.rules if r.correlate), default=0.0)
+    since = now - timedelta(seconds=longest)
+    entered = [a for a in state.by_id.values() if a.received_at >= since and a.source_system != "correlation"
+               and (a.status in (Status.ACTIVE, Status.ACKNOWLEDGED) or _in_storm(a, state))]
+    for alert in sorted(entered, key=lambda a: (a.received_at, a.id)):
+        for rule, action in ctx.rules.evaluate(alert, ctx.view.site(alert.device_ip), now).correlate:
+            if alert.received_at >= now - timedelta(seconds=action.window):
+                fx.window_entries.append((rule.name, group_key(alert, action, ctx), alert.received_at, alert.id,
+                                          action.window))
+
+
+def _in_storm(alert: StoredAlert, state: Any) -> bool:
+    """Suppressed as a member of a correlation parent (it went through a window), not under a root."""
+    parent = state.by_id.get(alert.correlated_to_id) if alert.correlated_to_id else None
+    return alert.status is Status.SUPPRESSED and parent is not None and parent.source_system == "correlation"
 
 
 def _link(alert: StoredAlert, parent: StoredAlert, rule: Rule, ctx: Context, fx: EffectsBuilder) -> StoredAlert:

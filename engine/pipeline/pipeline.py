@@ -6,9 +6,10 @@ root cleared are looked at again). The caller persists and notifies from the Eff
 """
 from __future__ import annotations
 
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, Iterator, Mapping, Sequence
 
 from .. import ids
@@ -22,7 +23,8 @@ from ..rules.host import RulesHost
 from .commands import OperatorCommand, operate
 from .context import ConfigView, Normalizer
 from . import flapping
-from .correlate import children_to_reevaluate, close_parents, correlate, dependency_rule, find_root, settle_due
+from .correlate import (children_to_reevaluate, close_parents, correlate, dependency_rule, find_root,
+                        restore_windows, settle_due)
 from .effects import Actions, Change, Decision, Effects, EffectsBuilder, Notification
 from .enrich import enrich
 from .holders import Holders
@@ -103,6 +105,19 @@ class Pipeline:
             work = stage(work, self.ctx)
         self.state.apply(work.effects)
         return work.effects
+
+    def restore_correlation(self, now: datetime) -> None:
+        """At start, after the open alerts are rebuilt: the memory of correlation that only
+        lived in the process, rebuilt from them (engine/pipeline/correlate.py restore_windows),
+        and the root-cause lookback: a root that comes just after a restart still links the
+        alerts that came just before it."""
+        fx = EffectsBuilder(None)
+        restore_windows(now, self.ctx, fx)
+        self.state.apply(fx.freeze())
+        horizon = now - timedelta(seconds=self.state.recent_horizon)
+        self.state.recent = deque(sorted(
+            (a.received_at, a.id) for a in self.state.by_id.values()
+            if a.status is Status.ACTIVE and a.device_ip and not a.correlated_to_id and a.received_at >= horizon))
 
     def restore_held(self, now: datetime) -> int:
         """At start, after the open alerts and who was told are rebuilt: an active alert that

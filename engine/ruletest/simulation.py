@@ -186,6 +186,7 @@ class Simulation:
         state.restore_throttles([(rule, fp, at) for (rule, fp), at in last.items()], self.pipeline.rules.notify_action)
         self.pipeline.with_state(state)
         self.silences.publish(state, self.now)  # serve reads the database's silences at start
+        self.pipeline.restore_correlation(self.now)
         self.pipeline.restore_held(self.now)
         if self.pollers is not None:
             self.pollers.restart()
