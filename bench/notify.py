@@ -8,7 +8,9 @@ a webhook channel out to a local sink. What the operator gets, not what was comm
 2. traps: --traps SNMPv2c linkDown traps (each its own ifIndex, so its own alert) by UDP
    to the snmp_trap connector, at --rate;
 3. delivery alone: the engine stopped, --outbox notifications put in the outbox at once
-   and drained by one Notifier in this process (the delivery capacity, without intake).
+   and drained by one Notifier in this process (the delivery capacity, without intake);
+4. then --paced notifications committed to the outbox at --rate (a commit every 10 ms,
+   each followed by a wake unless --no-wake): commit → sink latency, the notifier's share.
 
 Every new alert is one notification (a rule sends everything to the `hook` webhook
 channel, no grouping, no storm guard) to a sink in a process of its own (webhook_sink.py). Prints per scenario:
@@ -271,8 +273,11 @@ def trap_scenario(args, engine: Engine, sink: SinkProcess, port: int) -> None:
 
 
 def drain_scenario(args, database: str, config: Path, sink: SinkProcess) -> None:
-    """Delivery capacity alone: --outbox notifications already in the outbox (the engine
-    stopped), drained by one Notifier in this process (the sink is another) ; CPU of each."""
+    """Delivery alone, one Notifier in this process (the sink is another), the engine
+    stopped: (a) --outbox notifications already waiting, drained (the capacity); (b) then
+    --paced notifications committed to the outbox at --rate in small transactions, each
+    followed by a wake as the engine's writer does: commit → sink latency (the notifier's
+    share of POST → sink)."""
     import hashlib
     import uuid
     from datetime import datetime, timezone
@@ -289,27 +294,65 @@ def drain_scenario(args, database: str, config: Path, sink: SinkProcess) -> None
     bundle = load_bundle(config, environ={**os.environ, "BENCH_TOKEN": TOKEN, "BENCH_COMMUNITY": "public"})
     rule = next(r for r in bundle.rules if r.name == "everything")
     now = datetime.now(timezone.utc)
-    alerts = [Alert(source_system="bench", source_alert_id=f"d{i}", severity=Severity.CRITICAL, category="network",
-                    alert_type="bench_down", title=f"drain-{i}", occurred_at=now, received_at=now,
-                    fingerprint=hashlib.sha256(f"drain{i}".encode()).hexdigest(), device_ip=f"10.9.{i >> 8 & 255}.{i & 255}",
-                    id=str(uuid.uuid4()), connector="bench") for i in range(args.outbox)]
+
+    def notifications(prefix: str, count: int) -> list[Notification]:
+        alerts = [Alert(source_system="bench", source_alert_id=f"{prefix}{i}", severity=Severity.CRITICAL,
+                        category="network", alert_type="bench_down", title=f"{prefix}-{i}", occurred_at=now,
+                        received_at=now, fingerprint=hashlib.sha256(f"{prefix}{i}".encode()).hexdigest(),
+                        device_ip=f"10.9.{i >> 8 & 255}.{i & 255}", id=str(uuid.uuid4()), connector="bench")
+                  for i in range(count)]
+        with psycopg.connect(database) as conn:
+            insert_alerts(conn, alerts)
+        return [Notification(a, rule.name, "hook", "firing", now, rule.notify) for a in alerts]
+
+    full = notifications("drain", args.outbox)
+    paced = notifications("paced", args.paced) if args.paced and args.rate else []
     with psycopg.connect(database) as conn:
-        insert_alerts(conn, alerts)
-        add_pending(conn, [Notification(a, rule.name, "hook", "firing", now, rule.notify) for a in alerts])
+        add_pending(conn, full)
     since = sink.count()
-    notifier = Notifier(lambda: psycopg.connect(database), lambda: bundle)
+    notifier = Notifier(lambda: psycopg.connect(database), lambda: bundle, listen_url=database)
     cpu0, sink0, t0 = time.process_time(), sink.cpu(), time.time()
     notifier.start()
-    wait_for(sink, None, len(alerts), since)
+    wait_for(sink, None, len(full), since)
     got = sink.count() - since
     t1 = max((at for at, _ in sink.arrivals(since)), default=time.time())
     cpu, sink_cpu = time.process_time() - cpu0, sink.cpu() - sink0
-    notifier.stop()
     print(f"\ndelivery alone ({args.outbox:,} notifications waiting in the outbox, one Notifier)")
     print(f"  delivered    {got:,} in {t1 - t0:.1f} s: {got / max(t1 - t0, 1e-9):,.0f} notifications/s;"
-          f" dropped {len(alerts) - got:,}")
+          f" dropped {len(full) - got:,}")
     print(f"  CPU          ms per notification: notifier {cpu / max(got, 1) * 1000:.3f} (this process, the sink's"
           f" polling included), sink {sink_cpu / max(got, 1) * 1000:.3f}")
+    if paced:
+        since = sink.count()
+        committed: dict[str, float] = {}
+        step = 0.01  # a commit every 10 ms, as the pipeline's batches at this rate
+        cpu0, sink0, t0 = time.process_time(), sink.cpu(), time.time()
+        with psycopg.connect(database) as conn:
+            done = 0
+            while done < len(paced):
+                due = min(len(paced), int((time.time() - t0) * args.rate) + 1)
+                if due > done:
+                    add_pending(conn, paced[done:due])
+                    at = time.time()
+                    for n in paced[done:due]:
+                        committed[n.alert.title] = at
+                    done = due
+                    if not args.no_wake:
+                        notifier.wake()
+                time.sleep(step)
+        wait_for(sink, None, len(paced), since)
+        cpu, sink_cpu = time.process_time() - cpu0, sink.cpu() - sink0
+        arrivals = sink.arrivals(since)
+        latencies = [at - committed[title] for at, title in arrivals if title in committed]
+        t1 = max((at for at, _ in arrivals), default=time.time())
+        print(f"\ndelivery alone, paced ({len(paced):,} notifications committed at {args.rate:,.0f}/s, a commit every"
+              f" {step * 1000:.0f} ms, {'woken by NOTIFY only' if args.no_wake else 'each followed by a wake'})")
+        print(f"  delivered    {len(latencies):,} in {t1 - t0:.1f} s; dropped {len(paced) - len(latencies):,}")
+        print(f"  latency      commit → sink p50 {pct(latencies, .5) * 1000:,.1f} ms  p90 {pct(latencies, .9) * 1000:,.1f}"
+              f" ms  p99 {pct(latencies, .99) * 1000:,.1f} ms  max {max(latencies, default=0) * 1000:,.1f} ms")
+        print(f"  CPU          ms per notification: notifier {cpu / max(len(latencies), 1) * 1000:.3f} (this process,"
+              f" the committing included), sink {sink_cpu / max(len(latencies), 1) * 1000:.3f}")
+    notifier.stop()
 
 
 def main() -> None:
@@ -319,6 +362,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1_000.0, help="alerts (traps) per second; 0 = unpaced")
     parser.add_argument("--traps", type=int, default=5_000)
     parser.add_argument("--outbox", type=int, default=10_000, help="then: delivery alone, from a full outbox")
+    parser.add_argument("--paced", type=int, default=10_000,
+                        help="then: delivery alone, notifications committed to the outbox at --rate")
+    parser.add_argument("--no-wake", action="store_true", help="paced: no wake after a commit (NOTIFY only)")
     args = parser.parse_args()
     sink = SinkProcess(free_port())
     trap_port, port = free_port(socket.SOCK_DGRAM), free_port()
@@ -345,7 +391,7 @@ def main() -> None:
         finally:
             engine.stop()
         try:
-            if args.outbox:
+            if args.outbox or args.paced:
                 drain_scenario(args, database, Path(tmp), sink)
         finally:
             sink.stop()

@@ -75,7 +75,8 @@ async def deliver(driver: Driver, msg: Message, out: Outbound, policy: RetryPoli
             await gates.wait(driver.name, sleep)
         started = time.monotonic()
         try:
-            detail = await asyncio.wait_for(driver.send(out), timeout=driver.timeout + 1.0)
+            async with asyncio.timeout(driver.timeout + 1.0):  # no task of its own, as wait_for makes on 3.11
+                detail = await driver.send(out)
         except DeliveryError as exc:
             error = exc
         except (asyncio.TimeoutError, TimeoutError):

@@ -38,13 +38,15 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
+import psycopg
 import uvloop
 
 from ..config.bundle import Bundle, Channel, Rule
 from ..pipeline.effects import TELLS, Notification
 from ..rules.fields import alert_fields
 from ..store.notification_log import NotificationAttempt
-from ..store.outbox import OutboxState, PendingRow, add_pending, outbox_state, read_pending, settle
+from ..store.outbox import (OUTBOX_CHANNEL, OutboxState, PendingRow, add_pending, outbox_state, read_pending,
+                            settle)
 from .channels import DRIVERS, DeliveryError, Driver
 from .delivery import ChannelGates, RetryPolicy, deliver
 from .grouping import Grouper
@@ -63,8 +65,12 @@ class Notifier:
     def __init__(self, connect: Callable, bundle_provider: Callable[[], Bundle], *, max_in_flight: int = 10_000,
                  clock: Callable[[], float] = time.monotonic, dashboard_url: str | None = None,
                  policy: RetryPolicy | None = None, dry_run: bool = False, tick: float = 0.5,
-                 on_failed: Callable[[list[tuple]], None] | None = None) -> None:
+                 on_failed: Callable[[list[tuple]], None] | None = None, listen_url: str | None = None,
+                 rescan_every: float = RESCAN_EVERY) -> None:
         self._connect = connect  # () -> a psycopg connection (used as a context manager by tools)
+        self._listen_url = listen_url  # LISTEN opsc_outbox there: woken at each commit, straight from PostgreSQL
+        self._listening = False
+        self._rescan_every = rescan_every
         self._bundle = bundle_provider
         self._max = max_in_flight
         self._clock = clock
@@ -155,7 +161,8 @@ class Notifier:
                 "in_flight": len(self._known), "grouped": self._grouper.pending(),
                 "storm_guard": self._storm.state(now), "storms_started": self._storm.storms,
                 "rate_limited": self._gates.held(), "sent": self.sent, "failed": self.failed,
-                "skipped": self.skipped, "retried": self.retried, "database_errors": self.db_errors}
+                "skipped": self.skipped, "retried": self.retried, "database_errors": self.db_errors,
+                "listening": self._listening}
 
     def flush(self, now: float | None = None, timeout: float = 30.0) -> None:
         """Read everything pending, send every group due at `now` (default: the clock), and
@@ -181,6 +188,7 @@ class Notifier:
         self._loop = loop
         self._ready.set()
         settler = asyncio.create_task(self._settle_loop())
+        listener = asyncio.create_task(self._listen()) if self._listen_url else None
         try:
             while not self._stopping:
                 dues = [d for d in (self._grouper.next_due(), self._storm.next_due()) if d is not None]
@@ -199,6 +207,8 @@ class Notifier:
             await self._finish(self._stop_timeout)
         finally:
             settler.cancel()
+            if listener is not None:
+                listener.cancel()
             await self._settle(final=True)
             await self._client.close()
             for _, driver in self._drivers.values():
@@ -230,6 +240,32 @@ class Notifier:
                 log.warning("notifier stopped with %d deliveries unfinished; they stay in the outbox for the next"
                             " start", len(late))
 
+    async def _listen(self) -> None:
+        """Wake at every commit that added outbox rows (NOTIFY opsc_outbox, store/outbox.py),
+        on a connection of its own in this loop; connected again after an error. The
+        engine's wake() still comes too: whichever is first, one read takes the rows."""
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self._listen_url, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
+                    self._listening = True
+                    self._woken()  # what was committed before the LISTEN
+                    async for _ in conn.notifies():
+                        self._woken()
+            except asyncio.CancelledError:
+                self._listening = False
+                raise
+            except Exception as exc:
+                self._listening = False
+                log.warning("notifier: listening for new outbox rows failed (%s: %s); again in 1 s (woken by the"
+                            " engine meanwhile)", type(exc).__name__, exc)
+                await asyncio.sleep(1.0)
+
+    def _woken(self) -> None:
+        self._more = True
+        self._wakes += 1
+        self._event.set()
+
     # ---- reading the outbox ------------------------------------------------------------------
 
     async def _read(self) -> None:
@@ -241,7 +277,7 @@ class Notifier:
             except Exception:
                 pass  # counted and logged by _in_db
         if now >= self._rescan_at:  # a batch committed after a later one (another process): look again
-            self._rescan_at = now + RESCAN_EVERY
+            self._rescan_at = now + self._rescan_every
             self._after, self._more = 0, True
         room = self._max - len(self._known)
         if not self._more or room <= 0:

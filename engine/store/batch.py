@@ -1,6 +1,6 @@
 """One pipeline batch → one transaction: raw events, new alerts, occurrences, engine
 status changes, the decision trail and the notifications to send (the outbox), then
-NOTIFY so dashboards update live.
+NOTIFY so dashboards update live (and opsc_outbox, so the notifier reads at the commit).
 
 Two steps, so the writing can happen in another process (store/writer.py):
 `prepare_batch` turns the stages' Effects into a BatchRecord of COPY text and plain
@@ -40,7 +40,7 @@ from ..model import Alert, RawEvent, Status
 from .alerts import ALERT_COLUMNS, ENGINE, alert_row
 from .copytext import Row, copy_block, first_fields, lines, only, text_array, without
 from .jsonb import dumps
-from .outbox import COPY_OUTBOX, outbox_rows
+from .outbox import COPY_OUTBOX, NOTIFY_OUTBOX, outbox_rows
 from .transitions import HISTORY_COPY, ROW_ONLY, EngineChange, history_row, store_engine_changes
 
 if TYPE_CHECKING:
@@ -218,6 +218,8 @@ def store_batch(conn: psycopg.Connection, record: BatchRecord, *, isolate: bool 
             if len(payload) > _NOTIFY_MAX:
                 payload = payload[:_NOTIFY_MAX].rsplit(",", 1)[0]
             cur.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, payload))
+        if record.outbox:
+            cur.execute(NOTIFY_OUTBOX)  # the notifier reads at the commit
     conflicts = [i for i in record.created if i in skip]
     if conflicts:
         log.warning("%d new alert(s) were already open in the database (another writer?): %s",

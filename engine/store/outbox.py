@@ -3,7 +3,7 @@ delivered from here.
 
 Write side: `outbox_rows` formats a batch's notifications as COPY text (store/batch.py
 copies it in the batch's transaction, like the rest); `add_pending` inserts directly
-(tools, tests). Read side, the notifier's: `read_pending` takes the rows after a sequence
+(tools, tests); both NOTIFY opsc_outbox. Read side, the notifier's: `read_pending` takes the rows after a sequence
 number, oldest first, with their alerts; `settle` writes the attempts to notification_log
 and removes the rows that are done, in one transaction, so "who was told" never says less
 than what was delivered and a row is either pending or logged. What a restart
@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from ..pipeline.effects import Notification
 
 COPY_OUTBOX = "COPY notification_outbox (alert_id, id, rule_name, channel, kind, decided_at) FROM STDIN"
+# Sent in every transaction that adds outbox rows: the notifier LISTENs and reads at the
+# commit, straight from PostgreSQL (no hop through the engine process).
+OUTBOX_CHANNEL = "opsc_outbox"
+NOTIFY_OUTBOX = f"NOTIFY {OUTBOX_CHANNEL}"
 _ALERT_SELECT = ", ".join(f"a.{c}" for c in ALERT_COLUMNS)
 
 
@@ -70,6 +74,7 @@ def add_pending(conn: psycopg.Connection, notifications: Sequence[Notification])
         if text:
             with cur.copy(COPY_OUTBOX) as copy:
                 copy.write(text)
+            cur.execute(NOTIFY_OUTBOX)
     return ids
 
 

@@ -178,3 +178,22 @@ def test_a_failed_delivery_does_not_start_a_throttle() -> None:
     assert state.last_notified[("r", "fp1")] == at and list(state.notified["a1"]) == [("r", "mail")]
     state.untold("a1", "fp1", "r", "mail", at)  # nobody was told
     assert ("r", "fp1") not in state.last_notified and "a1" not in state.notified
+
+
+def test_a_commit_to_the_outbox_wakes_the_notifier_by_notify(sinks, tmp_path, db_url) -> None:
+    """No wake() and no rescan (an hour apart here): LISTEN opsc_outbox alone brings the rows."""
+    bundle = load_tree(tmp_path, [{"name": "hook", "type": "webhook", "url": f"{sinks.http.url}/listen"}],
+                       [{"name": "r", "notify": {"channels": ["hook"]}}])
+    alerts = [make_alert(i) for i in range(3)]
+    store_alerts(db_url, alerts)
+    notifier = Notifier(connector(db_url), lambda: bundle, policy=FAST, listen_url=db_url, rescan_every=3600.0)
+    notifier.start()
+    try:
+        eventually(lambda: notifier.status()["listening"], "listening")
+        for alert in alerts:  # three commits, as three pipeline batches
+            with psycopg.connect(db_url) as conn:
+                add_pending(conn, [notification(alert, bundle, "r")])
+        eventually(lambda: len(sinks.http.delivered("/listen")) == 3, "the three delivered")
+    finally:
+        notifier.stop()
+    assert outbox_count(db_url) == 0 and [r["status"] for r in log_rows(db_url)] == ["sent"] * 3
