@@ -54,6 +54,7 @@ class Grouper:
         if not groups_notifications(n):
             return Message(n.rule, n.channel, n.kind, (n,), (view,), dashboard_url=self._dashboard_url)
         action = n.action
+        assert action is not None  # groups_notifications: it has one
         key: GroupKey = (n.rule, n.channel, tuple(labels.get(f) for f in action.group_by))
         g = self._groups.get(key)
         if g is None:

@@ -135,6 +135,7 @@ class _Connection(asyncio.Protocol):
         self.waiter = asyncio.get_running_loop().create_future()
         self._answered = self._headers_done = False
         self._reason, self._headers, self._body = bytearray(), Headers(), bytearray()
+        assert self.transport is not None  # exchanges run on connected protocols only (the pool's)
         self.transport.write(data)
         return self.waiter
 

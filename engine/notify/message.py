@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..config.bundle import NotifyAction
-from ..model import Alert
+from ..model import Alert, StoredAlert
 from ..pipeline.effects import Notification
 
 
@@ -44,7 +44,7 @@ class Message:
     storm: Mapping[str, Any] = field(default_factory=dict)  # set on a storm digest (storm.py): counts, window, link
 
     @property
-    def alerts(self) -> tuple[Alert, ...]:
+    def alerts(self) -> tuple[StoredAlert, ...]:
         return tuple(n.alert for n in self.notifications)
 
     @property

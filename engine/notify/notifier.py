@@ -424,7 +424,7 @@ class Notifier:
     # ---- the notification log and the outbox acknowledgements --------------------------------
 
     def _recorder(self, msg: Message) -> Callable[[list[NotificationAttempt]], None]:
-        ids = {n.alert.id: getattr(n, "outbox_id", "") for n in msg.notifications}
+        ids: dict[str | None, str] = {n.alert.id: getattr(n, "outbox_id", "") for n in msg.notifications}
 
         def record(attempts: list[NotificationAttempt]) -> None:
             self._record(attempts)

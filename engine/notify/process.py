@@ -46,7 +46,7 @@ class NotifierProcess:
         self._dry_run = dry_run
         self._on_failed = on_failed
         self._config: tuple[str, str] | None = None
-        self._child: subprocess.Popen | None = None
+        self._child: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()  # frames to the child, and replacing it
         self._closing = False
         self._status: dict = {}
@@ -97,6 +97,7 @@ class NotifierProcess:
         if child is None:
             return
         self._send(("stop", timeout))
+        assert child.stdin is not None  # spawned with pipes
         try:
             child.stdin.close()
         except OSError:
@@ -108,11 +109,12 @@ class NotifierProcess:
             child.kill()
             child.wait()
 
-    def _send(self, frame: tuple) -> None:
+    def _send(self, frame: tuple[object, ...]) -> None:
         with self._lock:
             child = self._child
             if child is None:
                 return
+            assert child.stdin is not None  # spawned with pipes
             try:
                 send(child.stdin, frame)
             except (BrokenPipeError, OSError, ValueError):
@@ -122,6 +124,7 @@ class NotifierProcess:
         """Start a child and send it what it needs (_lock held)."""
         child = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  start_new_session=True)  # Ctrl-C reaches the engine only; it stops the child
+        assert child.stdin is not None and child.stdout is not None  # stdin=PIPE, stdout=PIPE
         self._child = child
         log.info("notifier process started (pid %d)", child.pid)
         threading.Thread(target=self._read, args=(child,), name="opsc-notifier-reader", daemon=True).start()
@@ -132,7 +135,8 @@ class NotifierProcess:
         except (BrokenPipeError, OSError):
             pass
 
-    def _read(self, child: subprocess.Popen) -> None:
+    def _read(self, child: subprocess.Popen[bytes]) -> None:
+        assert child.stdout is not None  # stdout=PIPE
         for frame in receive(child.stdout, "the notifier process", child.kill):
             if frame[0] == "status":
                 self._status = frame[1]
@@ -226,6 +230,7 @@ def child_main() -> None:
 
 if __name__ == "__main__":
     # Run the copy of this module imported under its package name (as store/writer.py does).
-    from opsconductor.engine.notify.process import child_main as main
+    # mypy checks this module as engine.notify.process: it has no opsconductor package to follow.
+    from opsconductor.engine.notify.process import child_main as main  # type: ignore[import-not-found]
 
     main()

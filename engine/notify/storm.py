@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..config.durations import parse_duration
 from .message import Message
+
+if TYPE_CHECKING:
+    from ..pipeline.effects import Notification
 
 DEFAULTS: dict[str, tuple[int, float]] = {"slack": (20, 60.0), "teams": (20, 60.0), "email": (20, 60.0)}
 
@@ -113,7 +116,8 @@ class StormGuard:
         """One message for every alert of a group the storm held (the latest per alert)."""
         first = msgs[0]
         latest: dict[str, int] = {}
-        notifications, views = [], []
+        notifications: list[Notification] = []
+        views: list[dict[str, Any]] = []
         for m in msgs:
             for n, v in zip(m.notifications, m.views):
                 if n.alert.fingerprint in latest:

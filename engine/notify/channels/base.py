@@ -19,7 +19,7 @@ from ...config.durations import parse_duration
 from ...config.secrets import MASK, Secret, mask_text
 from ...connectors.http import parse_retry_after, register_secret, secrets_in, unregister_secret, variants
 from ...errors import OpscError
-from ...model import Alert
+from ...model import StoredAlert
 from ..http import HttpClient, Reply, Timeout, TransportError
 from ..message import Message
 
@@ -40,7 +40,7 @@ class DeliveryError(OpscError):
 class Outbound:
     """One request to a channel, covering `alerts` (one notification_log row each per attempt)."""
 
-    alerts: tuple[Alert, ...]
+    alerts: tuple[StoredAlert, ...]
     body: Any  # what is sent, JSON-able (a dict, or text for email/log); logged masked
     data: Any = None  # the wire form when it differs from `body` (bytes, an EmailMessage)
 

@@ -81,6 +81,7 @@ class EmailDriver(Driver):
         security = str(smtp.get("security", "starttls"))
         host, port = str(smtp["host"]), int(smtp.get("port", DEFAULT_PORTS[security]))
         password = self.reveal_in(smtp, "password") if "password" in smtp else None
+        client: smtplib.SMTP
         try:
             if security == "tls":
                 client = smtplib.SMTP_SSL(host, port, timeout=self.timeout, context=ssl.create_default_context())
