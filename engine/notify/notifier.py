@@ -188,7 +188,7 @@ class Notifier:
         self._loop = loop
         self._ready.set()
         settler = asyncio.create_task(self._settle_loop())
-        listener = asyncio.create_task(self._listen()) if self._listen_url else None
+        listener = asyncio.create_task(self._listen(self._listen_url)) if self._listen_url else None
         try:
             while not self._stopping:
                 dues = [d for d in (self._grouper.next_due(), self._storm.next_due()) if d is not None]
@@ -240,13 +240,13 @@ class Notifier:
                 log.warning("notifier stopped with %d deliveries unfinished; they stay in the outbox for the next"
                             " start", len(late))
 
-    async def _listen(self) -> None:
+    async def _listen(self, url: str) -> None:
         """Wake at every commit that added outbox rows (NOTIFY opsc_outbox, store/outbox.py),
         on a connection of its own in this loop; connected again after an error. The
         engine's wake() still comes too: whichever is first, one read takes the rows."""
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(self._listen_url, autocommit=True) as conn:
+                async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
                     self._listening = True
                     self._woken()  # what was committed before the LISTEN
