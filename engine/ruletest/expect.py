@@ -38,7 +38,7 @@ def check(expect: Mapping[str, Any], record: Record) -> str | None:
 
 # ---- alerts ---------------------------------------------------------------------------------
 
-def _check_alert(where: str, spec: Mapping[str, Any], alerts: list[Alert], record: Record) -> str | None:
+def _check_alert(where: str, spec: Mapping[str, Any], alerts: Sequence[Alert], record: Record) -> str | None:
     if "count" in spec:
         like = [a for a in alerts if _alert_problem("", spec, a, record) is None]
         if len(like) != spec["count"]:
@@ -147,6 +147,6 @@ def _note(n: Notification) -> str:
     return f"{describe_notification(n)} at {offset(n.at)}"
 
 
-def _brief(alerts: list[Alert]) -> str:
+def _brief(alerts: Sequence[Alert]) -> str:
     return ", ".join(describe_alert(a) for a in alerts) or "none"
 

@@ -52,6 +52,7 @@ def webhook_events(spec: Mapping[str, Any], bundle: Bundle, now: datetime) -> li
 def payload_event(spec: Mapping[str, Any], bundle: Bundle, now: datetime, event_id: str) -> RawEvent:
     """`connector` + `payload` (the older form): the receiver's output, given as is."""
     config = bundle.connector(spec["connector"])
+    assert config is not None  # the loader checked that tests name connectors that exist (config/ruletests.py)
     return RawEvent(event_id, config.name, config.type, now, None, plain(spec["payload"]))
 
 
@@ -128,7 +129,7 @@ def _varbinds(spec: Mapping[str, Any]) -> tuple[VarBind, ...]:
 
 
 def _varbind(vb: Mapping[str, Any]) -> VarBind:
-    value = vb.get("value")
+    value: Any = vb.get("value")
     kind = vb.get("type") or ("Integer32" if isinstance(value, int) and not isinstance(value, bool)
                               else "Null" if value is None else "OctetString")
     if kind in INT_TYPES:

@@ -48,7 +48,9 @@ class Pollers:
     def poll(self, spec: Mapping[str, Any]) -> list[RawEvent]:
         name = spec["connector"]
         if name not in self._live:
-            self._live[name] = self._make(self.sim.bundle.connector(name))
+            config = self.sim.bundle.connector(name)
+            assert config is not None  # the loader checked that tests name connectors that exist (config/ruletests.py)
+            self._live[name] = self._make(config)
         connector, book, out = self._live[name]
         out.clear()
         book.answer = spec["answer"]

@@ -44,7 +44,9 @@ def run_tests(bundle: Bundle, host: RulesHost | None = None, rules: RuleEngine |
     """`rules`: the generation a reload is about to put live (tested, then kept: compiled and
     loaded once); its hit counts are left as they were."""
     # A ChainMap, not a copy: the registry loads a connector type's normalizer at its first event.
-    normalizers = ChainMap({inputs.TEST_SOURCE: inputs.normalize_test_alert}, default_normalizers())
+    # It only reads the registry's table (typeshed types ChainMap's maps as mutable).
+    normalizers = ChainMap({inputs.TEST_SOURCE: inputs.normalize_test_alert},
+                           default_normalizers())  # type: ignore[arg-type]
     counter = itertools.count(1)
     new_id = lambda: f"00000000-0000-4000-8000-{next(counter):012d}"  # noqa: E731 - stable ids in output
     pipeline = Pipeline(bundle, host or RulesHost(), normalizers=normalizers, new_id=new_id, rules=rules)
@@ -100,6 +102,7 @@ def _step(sim: Simulation, i: int, spec: Mapping[str, Any]) -> None:
     elif "alert" in spec:
         sim.process([inputs.alert_event(spec["alert"], sim.event_id(), sim.now)])
     elif "poll" in spec:
+        assert sim.pollers is not None  # _pollers made them: the test has poll steps
         sim.process(sim.pollers.poll(spec["poll"]))
     elif "acknowledge" in spec or "resolve" in spec:
         action = "acknowledge" if "acknowledge" in spec else "resolve"

@@ -26,6 +26,8 @@ def first_difference(alert: Alert, expected: Mapping[str, Any]) -> str | None:
     """`key: expected 'x', got 'y'` for the first field that differs, else None."""
     for key, want in expected.items():
         have = field_value(alert, key)
+        shown_want: list[str] | str | None
+        shown_have: list[str] | str | None
         if isinstance(want, (tuple, list)):
             ok = [str(v) for v in (have or ())] == [str(v) for v in want]
             shown_want, shown_have = [str(v) for v in want], [str(v) for v in (have or ())]

@@ -94,7 +94,8 @@ class Simulation:
         self.bundle = bundle
         self.test = test
         self.now = T0
-        self.record = Record(messages=Messages(T0, pipeline.view.site))
+        self.messages = Messages(T0, pipeline.view.site)
+        self.record = Record(messages=self.messages)
         self.silences = Silences()
         self._events = itertools.count(1)
         self.pollers = pollers(self) if pollers else None
@@ -117,14 +118,14 @@ class Simulation:
     def _tick(self, at: datetime) -> None:
         self.now = at
         self.record.add(self.pipeline.tick(at), at)
-        self.record.sent(self.record.messages.due(at))
+        self.record.sent(self.messages.due(at))
 
     def _next_due(self) -> datetime | None:
         state, now = self.pipeline.state, self.now
         times = [d for d, *_ in state.repeat_due if d > now]
         times += [d for d in state.reevaluate.values() if d > now]
         times += [d for d in self.pipeline.wakeups() if d > now]  # held notifications (throttles)
-        group = self.record.messages.next_due()
+        group = self.messages.next_due()
         times += [group] if group is not None and group > now else []
         for s in (*self.pipeline.view.bundle.silences, *state.adhoc_silences):
             times += [t for t in (_time(s.starts_at), _time(s.ends_at)) if t is not None and t > now]
