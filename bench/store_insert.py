@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg
 
 from opsconductor.engine.model import Alert, RawEvent, Severity, evolve, fingerprint
+from opsconductor.engine.events import Normalized
 from opsconductor.engine.pipeline.effects import Decision, Effects
 from opsconductor.engine.store.batch import write_batch
 from opsconductor.engine.store.alerts import insert_alerts
@@ -70,7 +71,7 @@ def measure_engine_path(conn: psycopg.Connection, batch_size: int) -> float:
     for i in range(0, ALERTS_PER_SIZE, batch_size):
         events, alerts = make_batch(batch_size, run, i)
         alerts = [evolve(a, id=str(uuid.uuid4())) for a in alerts]
-        effects = [Effects(e, created=(a,), decisions=(Decision(a.id, "normalize", "bench", {"n": 1}),))
+        effects = [Effects(e, created=(a,), decisions=(Decision(a.id, "bench", Normalized(a.source_system, a.alert_type)),))
                    for e, a in zip(events, alerts)]
         batches.append((events, effects))
     started = time.perf_counter()

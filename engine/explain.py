@@ -7,6 +7,7 @@ from typing import Sequence
 
 import psycopg
 
+from .events import VERBS
 from .store.alerts import AlertRecord
 from .store.decisions import DecisionEntry
 from .store.notification_log import NotificationLogEntry
@@ -38,45 +39,6 @@ def _uuid(h: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-_VERBS = {"normalize": "normalized by", "enrich": "matched rule", "correlate": "correlated by", "route": "routed by"}
-
-
-def _detail(d: DecisionEntry) -> str:
-    detail = dict(d.detail or {})
-    if "changed" in detail:
-        return "set " + ", ".join(detail["changed"])
-    if "root_cause" in detail:
-        kinds = {"device_down": "network, logical and service", "power_down": "power"}
-        return (f"root cause ({detail['root_cause']}): alerts of what depends on this device through "
-                f"{kinds.get(detail['root_cause'], detail['root_cause'])} dependencies are suppressed under it")
-    if "suppressed_under" in detail:
-        title = detail.get("root_title")
-        return f"suppressed under {detail['suppressed_under']}" + (f" ({title})" if title else "")
-    if "parent" in detail:
-        return f"linked to parent {detail['parent']}"
-    if "occurrence_count" in detail:
-        batch = f", {detail['occurrences']} repeats in one batch" if detail.get("occurrences", 1) > 1 else ""
-        return f"deduplicated (occurrence {detail['occurrence_count']}{batch})"
-    if "cleared_by" in detail:
-        return f"cleared by {detail['cleared_by']} ({detail.get('title', '')})"
-    if detail.get("silenced"):
-        bits = [f"until {detail['until']}" if detail.get("until") else "no end"]
-        bits += [f"by {detail['owner']}"] if detail.get("owner") else []
-        bits += [str(detail["comment"])] if detail.get("comment") else []
-        return "silenced: notifications held (" + ", ".join(bits) + ")"
-    if "notify" in detail:
-        return "→ " + ", ".join(detail["notify"])
-    if detail.get("throttled"):
-        return f"throttled: held until {detail.get('held_until')}"
-    if "severity" in detail and isinstance(detail["severity"], list):
-        return f"severity {detail['severity'][0]} → {detail['severity'][1]}"
-    if "cleared_at" in detail:
-        return f"out of order: a clear of {detail['cleared_at']} came first"
-    if "suppressed" in detail:
-        return f"suppressed: {detail['suppressed']}"
-    return ", ".join(f"{k}={v}" for k, v in detail.items())
-
-
 def explain_text(record: AlertRecord, decisions: Sequence[DecisionEntry],
                  notifications: Sequence[NotificationLogEntry], root: AlertRecord | None = None) -> str:
     a = record.alert
@@ -96,9 +58,9 @@ def explain_text(record: AlertRecord, decisions: Sequence[DecisionEntry],
     if not decisions:
         lines.append("  (no decisions recorded)")
     for d in decisions:
-        verb = _VERBS.get(d.stage, d.stage)
+        verb = VERBS.get(d.stage, d.stage)
         version = f" [v{d.config_version_id}]" if d.config_version_id is not None else ""
-        lines.append(f"  {d.created_at:%H:%M:%S} {verb:<14} {d.rule}{version}: {_detail(d)}")
+        lines.append(f"  {d.created_at:%H:%M:%S} {verb:<14} {d.rule}{version}: {d.describe()}")
     lines.append("Notifications:")
     if not notifications:
         lines.append("  (none)")
@@ -107,8 +69,5 @@ def explain_text(record: AlertRecord, decisions: Sequence[DecisionEntry],
         lines.append(f"  {n.sent_at:%H:%M:%S} {n.channel} ({n.recipient}) by {n.rule_name or '-'}: {n.status}{error}")
     lines.append("History:")
     for h in record.history:
-        who = h.user_name or h.user_id or "-"
-        status = f"{h.old_status.value if h.old_status else '-'} → {h.new_status.value if h.new_status else '-'}"
-        note = f" — {h.notes}" if h.notes else ""
-        lines.append(f"  {h.created_at:%H:%M:%S} {h.action.value:<12} {status} by {who}{note}")
+        lines.append(f"  {h.created_at:%H:%M:%S} {h.describe()}")
     return "\n".join(lines)

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from opsconductor.engine import identity, model, rootcause
+from opsconductor.engine import events, identity, model, rootcause
 from opsconductor.engine.frozen import quick_init
 from opsconductor.engine.pipeline import effects, work
 from opsconductor.engine.rules import engine
@@ -85,7 +85,10 @@ def test_engine_classes_build_replace_and_pickle():
     assert fx.created == () and fx.dropped == 0
     assert work.Work(event, NOW).effects == effects.Effects(None)
     assert work.Candidate(alert).outcome is None
-    assert effects.Decision("id", "route", "r", {}).config_version_id is None
+    assert effects.Decision("id", "r", events.Notified(("slack",))).config_version_id is None
+    assert [events.Notified(("a",), True), events.Other()] == [events.Notified(notify=("a",), repeat=True),
+                                                                events.Other({})]
+    assert pickle.loads(pickle.dumps(events.Deduplicated(3))) == events.Deduplicated(3)
     assert identity.Identity("k", None, None).device is None
     assert rootcause.Decision(None, None) == rootcause.Decision(None, None)
     assert engine.RuleHit.__init__.__qualname__ == "RuleHit.__init__"

@@ -27,8 +27,9 @@ def alert_detail(conn: psycopg.Connection, alert_id: str) -> dict[str, Any] | No
     notifications = [jsonable(n) for n in list_notifications(conn, alert_id)]
     return {
         "alert": alert,
-        "history": [jsonable(h) for h in record.history],
-        "decisions": [jsonable(d) for d in list_decisions(conn, alert_id)],
+        # `text`: the sentence `opsc explain` prints for the same row (engine/events.py)
+        "history": [{**jsonable(h), "text": h.describe()} for h in record.history],
+        "decisions": [{**jsonable(d), "text": d.describe()} for d in list_decisions(conn, alert_id)],
         "notifications": notifications,
         "correlation": {
             "root": jsonable(root),

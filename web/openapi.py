@@ -83,8 +83,8 @@ SCHEMAS: dict[str, Any] = {
     "AlertDetail": {"type": "object", "required": ["alert", "history", "decisions", "notifications", "correlation"],
                     "properties": {
                         "alert": OBJ,
-                        "history": {"type": "array", "items": OBJ, "description": "alert_history, in order"},
-                        "decisions": {"type": "array", "items": OBJ, "description": "the rule trail (explain)"},
+                        "history": {"type": "array", "items": OBJ, "description": "alert_history, in order; `text` as `opsc explain` says it"},
+                        "decisions": {"type": "array", "items": OBJ, "description": "the rule trail; each row's `text` is the sentence `opsc explain` prints"},
                         "notifications": {"type": "array", "items": OBJ},
                         "correlation": {"type": "object", "required": ["root", "children", "children_total"],
                                         "properties": {"root": {"oneOf": [_ref("AlertSummary"), {"type": "null"}]},

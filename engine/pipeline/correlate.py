@@ -7,17 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any
 
 from ..config.bundle import CorrelateAction, Rule
 from ..config.durations import format_duration
 from ..config.templates import render
+from ..events import (Cleared, Correlated, Decision, DecisionEvent, Deduplicated, Enriched, Linked, Normalized,
+                      OutOfOrder, ParentClosed, RootCause, RuleSuppressed, SeverityChanged, UnderRoot)
 from ..model import Alert, Status, StoredAlert, evolve, fingerprint
 from ..rootcause import explains
 from ..rules.fields import alert_fields
 from ..topology import Edge
 from . import flapping
-from .effects import SUPPRESSED, Change, Decision, EffectsBuilder, GroupKey, Notification
+from .effects import SUPPRESSED, Change, EffectsBuilder, GroupKey, Notification
 from .route import parent_rule
 from .work import Candidate, Context, Work
 
@@ -41,30 +43,28 @@ def correlate(work: Work, ctx: Context) -> Work:
                 updated = flapping.repeated(updated, work.now, ctx, fx)
             fx.occurrences.append(updated)
             seen_in_event[alert.fingerprint] = updated
-            fx.decisions.append(_decision(updated, ctx, "correlate", "dedup",
-                                          {"occurrence_count": updated.occurrence_count}))
+            fx.decisions.append(_decision(updated, ctx, "dedup", Deduplicated(updated.occurrence_count)))
             if severity is not existing.severity:
                 rose = severity.rank > existing.severity.rank
-                fx.decisions.append(_decision(updated, ctx, "correlate", "escalated" if rose else "de-escalated",
-                                              {"severity": [existing.severity.value, severity.value]}))
+                fx.decisions.append(_decision(updated, ctx, "escalated" if rose else "de-escalated",
+                                              SeverityChanged((existing.severity.value, severity.value))))
                 if rose:
                     out.append(Candidate(updated, c.outcome, escalated_from=existing.severity))
             continue
         alert = evolve(alert, id=ctx.new_id(), last_occurrence_at=work.now)
-        fx.decisions.append(_decision(alert, ctx, "normalize", _normalized_by(alert),
-                                      {"source_system": alert.source_system, "alert_type": alert.alert_type}))
+        fx.decisions.append(_decision(alert, ctx, _normalized_by(alert),
+                                      Normalized(alert.source_system, alert.alert_type)))
         if alert.root_cause:  # why it counts as one (engine/rootcause.py)
-            fx.decisions.append(_decision(alert, ctx, "normalize", (alert.root_cause_by or "root_cause")[:200],
-                                          {"root_cause": alert.root_cause}))
+            fx.decisions.append(_decision(alert, ctx, (alert.root_cause_by or "root_cause")[:200],
+                                          RootCause(alert.root_cause)))
         for hit in (c.outcome.hits if c.outcome else ()):
-            detail = {"changed": list(hit.changed)} if hit.changed else {"matched": True}
-            fx.decisions.append(_decision(alert, ctx, "enrich", hit.rule.name, detail))
+            fx.decisions.append(_decision(alert, ctx, hit.rule.name, Enriched(tuple(hit.changed))))
         cleared_at = ctx.state.last_clear.get(alert.fingerprint)
         if cleared_at is not None and _before(alert.occurred_at, cleared_at):
             # It arrived after the clear that ended it: kept for the record, told to no one.
             alert = evolve(alert, status=Status.RESOLVED)
-            fx.decisions.append(_decision(alert, ctx, "correlate", "out-of-order", {
-                "occurred_at": alert.occurred_at.isoformat(), "cleared_at": cleared_at.isoformat()}))
+            fx.decisions.append(_decision(alert, ctx, "out-of-order", OutOfOrder(
+                cleared_at.isoformat(), occurred_at=alert.occurred_at.isoformat())))
             fx.created.append(alert)
             continue
         alert = flapping.opened(alert, c.outcome, work.now, ctx, fx)
@@ -72,7 +72,7 @@ def correlate(work: Work, ctx: Context) -> Work:
         if alert.status is Status.ACTIVE and c.outcome and c.outcome.suppress:
             rule, reason = c.outcome.suppress
             alert = evolve(alert, status=Status.SUPPRESSED, correlation_rule=rule.name[:100])
-            fx.decisions.append(_decision(alert, ctx, "correlate", rule.name, {"suppressed": reason}))
+            fx.decisions.append(_decision(alert, ctx, rule.name, RuleSuppressed(reason)))
         for rule, action in (c.outcome.correlate if c.outcome else ()):
             if alert.status is not Status.ACTIVE:
                 # Already explained (under a down upstream, by a suppress rule, by another
@@ -99,8 +99,8 @@ def _normalized_by(alert: Alert) -> str:
     return str(alert.custom_fields.get("oid_map") or f"builtin:{alert.source_system}")
 
 
-def _decision(alert: StoredAlert, ctx: Context, stage: str, rule: str, detail: Mapping[str, Any]) -> Decision:
-    return Decision(alert.id, stage, rule, detail, ctx.view.version_id)
+def _decision(alert: StoredAlert, ctx: Context, rule: str, detail: DecisionEvent) -> Decision:
+    return Decision(alert.id, rule, detail, ctx.view.version_id)
 
 
 def _clear(clear: Alert, work: Work, ctx: Context, fx: EffectsBuilder) -> list[StoredAlert]:
@@ -113,15 +113,14 @@ def _clear(clear: Alert, work: Work, ctx: Context, fx: EffectsBuilder) -> list[S
         if target is None:
             continue
         if _before(clear.occurred_at, target.occurred_at):  # it ended an earlier episode, not this one
-            fx.decisions.append(_decision(target, ctx, "correlate", "out-of-order", {
-                "stale_clear": clear.alert_type, "cleared_at": clear.occurred_at.isoformat()}))
+            fx.decisions.append(_decision(target, ctx, "out-of-order", OutOfOrder(
+                clear.occurred_at.isoformat(), stale_clear=clear.alert_type)))
             continue
         if flapping.cleared(target, work.now, ctx, fx) is not None:
             continue  # flapping: it stays open until stable
         resolved = evolve(target, status=Status.RESOLVED)
         fx.changes.append(Change(resolved, "cleared", target.status))
-        fx.decisions.append(_decision(resolved, ctx, "correlate", _normalized_by(clear),
-                                      {"cleared_by": clear.alert_type, "title": clear.title}))
+        fx.decisions.append(_decision(resolved, ctx, _normalized_by(clear), Cleared(clear.alert_type, clear.title)))
         fx.reevaluate.extend(children_to_reevaluate(target.id, work.now, ctx))
         closed.append(target)
     return closed
@@ -139,8 +138,7 @@ def close_parents(closed: Sequence[StoredAlert], ctx: Context, fx: EffectsBuilde
             continue
         resolved = evolve(parent, status=Status.RESOLVED)
         fx.changes.append(Change(resolved, "resolved", parent.status))
-        fx.decisions.append(_decision(resolved, ctx, "correlate", parent_rule(parent, ctx) or "correlation",
-                                      {"closed": "its last child closed"}))
+        fx.decisions.append(_decision(resolved, ctx, parent_rule(parent, ctx) or "correlation", ParentClosed()))
 
 
 def children_to_reevaluate(root_id: str, now: datetime, ctx: Context) -> list[tuple[str, datetime]]:
@@ -180,8 +178,7 @@ def _dependency(alert: StoredAlert, ctx: Context, fx: EffectsBuilder) -> StoredA
     root, edge = found
     rule = dependency_rule(alert, edge, ctx)
     alert = evolve(alert, status=Status.SUPPRESSED, correlated_to_id=root.id, correlation_rule=rule)
-    fx.decisions.append(_decision(alert, ctx, "correlate", rule, {
-        "suppressed_under": root.id, "root_title": root.title, "dependency": str(edge.dependency.source)}))
+    fx.decisions.append(_decision(alert, ctx, rule, UnderRoot(root.id, root.title, str(edge.dependency.source))))
     return alert
 
 
@@ -210,9 +207,8 @@ def _link_earlier_children(root: StoredAlert, work: Work, ctx: Context, fx: Effe
         rule = dependency_rule(child, edge, ctx)
         linked = evolve(child, status=Status.SUPPRESSED, correlated_to_id=top.id, correlation_rule=rule)
         fx.changes.append(Change(linked, "suppressed", child.status))
-        fx.decisions.append(_decision(linked, ctx, "correlate", rule, {
-            "suppressed_under": top.id, "root_title": top.title, "dependency": str(edge.dependency.source),
-            "lookback": format_duration(ctx.view.lookback(edge.type))}))
+        fx.decisions.append(_decision(linked, ctx, rule, UnderRoot(
+            top.id, top.title, str(edge.dependency.source), lookback=format_duration(ctx.view.lookback(edge.type)))))
         if child.id in state.held:
             fx.held.append((child.id, ()))  # withdrawn: it never goes out
         for (rule_name, channel), action in sorted(state.notified.get(child.id, {}).items()):
@@ -242,8 +238,7 @@ def _link_parents_under(root: StoredAlert, work: Work, ctx: Context, fx: Effects
         rule = f"dependency:{edges[0].type}:{parent.correlation_rule}->{ctx.view.device_name(root.device_ip)}"[:100]
         linked = evolve(parent, status=Status.SUPPRESSED, correlated_to_id=top.id, correlation_rule=rule)
         fx.changes.append(Change(linked, "suppressed", parent.status))
-        fx.decisions.append(_decision(linked, ctx, "correlate", rule, {
-            "suppressed_under": top.id, "root_title": top.title, "children": len(kids)}))
+        fx.decisions.append(_decision(linked, ctx, rule, UnderRoot(top.id, top.title, children=len(kids))))
         if parent_id in state.held:
             fx.held.append((parent_id, ()))  # withdrawn: it never goes out
         for (rule_name, channel), action in sorted(state.notified.get(parent_id, {}).items()):
@@ -278,15 +273,14 @@ def _window(alert: StoredAlert, rule: Rule, action: CorrelateAction, work: Work,
     parent = _parent(alert, members, rule, action, key, work.now, ctx)
     fx.created.append(parent)
     fx.parents.append((rule.name, key, parent.id, work.now))
-    fx.decisions.append(_decision(parent, ctx, "correlate", rule.name, {
-        "correlated": len(members), "window": format_duration(action.window), "group": list(key)}))
+    fx.decisions.append(_decision(parent, ctx, rule.name, Correlated(len(members), format_duration(action.window), key)))
     for member in members[:-1]:
         linked = evolve(member, status=Status.SUPPRESSED, correlated_to_id=parent.id, correlation_rule=rule.name[:100])
         if member.id in pending:  # new in this very event: stored linked
             fx.created[fx.created.index(member)] = linked
         else:
             fx.changes.append(Change(linked, "suppressed", member.status))
-        fx.decisions.append(_decision(linked, ctx, "correlate", rule.name, {"parent": parent.id}))
+        fx.decisions.append(_decision(linked, ctx, rule.name, Linked(parent.id)))
     return _link(alert, parent, rule, ctx, fx)
 
 
@@ -337,7 +331,7 @@ def _in_storm(alert: StoredAlert, state: Any) -> bool:
 def _link(alert: StoredAlert, parent: StoredAlert, rule: Rule, ctx: Context, fx: EffectsBuilder) -> StoredAlert:
     if alert.correlated_to_id:
         return alert  # already explained by a dependency root
-    fx.decisions.append(_decision(alert, ctx, "correlate", rule.name, {"parent": parent.id}))
+    fx.decisions.append(_decision(alert, ctx, rule.name, Linked(parent.id)))
     return evolve(alert, status=Status.SUPPRESSED, correlated_to_id=parent.id, correlation_rule=rule.name[:100])
 
 

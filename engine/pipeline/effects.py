@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..config.bundle import FlapPolicy, NotifyAction, Rule
+from ..events import Decision
 from ..frozen import quick_init
 from ..model import RawEvent, Status, StoredAlert
 
@@ -19,16 +20,6 @@ if TYPE_CHECKING:
 
 GroupKey = tuple[str, ...]  # a correlate action's group_by values
 Actions = tuple[tuple[Rule, NotifyAction], ...]  # the notify actions of the rules that matched
-
-
-@quick_init
-@dataclass(frozen=True)
-class Decision:
-    alert_id: str
-    stage: str  # normalize | enrich | correlate | route
-    rule: str  # the rule, OID map or built-in that decided
-    detail: Mapping[str, Any]
-    config_version_id: int | None = None
 
 
 @quick_init

@@ -12,12 +12,13 @@ mark is in the alert's custom fields (`flapping`, `flap_count`, `flap_state`,
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any
 
 from ..config.bundle import FlapPolicy
+from ..events import Decision, DecisionEvent, FlapEnded, FlapStarted
 from ..model import Alert, Status, StoredAlert, evolve
 from ..rules.engine import RuleOutcome
-from .effects import RELEASED, Change, Decision, EffectsBuilder, Notification
+from .effects import RELEASED, Change, EffectsBuilder, Notification
 from .route import firing, resolved
 from .work import Context
 
@@ -47,8 +48,8 @@ def _marked(alert: StoredAlert, flapping: bool, count: int, state: str, now: dat
     return evolve(alert, custom_fields=fields)
 
 
-def _decision(alert: StoredAlert, ctx: Context, detail: Mapping[str, Any]) -> Decision:
-    return Decision(alert.id, "correlate", "flapping", detail, ctx.view.version_id)
+def _decision(alert: StoredAlert, ctx: Context, detail: DecisionEvent) -> Decision:
+    return Decision(alert.id, "flapping", detail, ctx.view.version_id)
 
 
 def opened(alert: StoredAlert, outcome: RuleOutcome | None, now: datetime, ctx: Context,
@@ -64,7 +65,7 @@ def opened(alert: StoredAlert, outcome: RuleOutcome | None, now: datetime, ctx: 
     count = track.within(now) + 1
     if count < policy.changes:
         return alert
-    fx.decisions.append(_decision(alert, ctx, {"changes": count, "within": policy.window}))
+    fx.decisions.append(_decision(alert, ctx, FlapStarted(count, policy.window)))
     return _marked(alert, True, count, PROBLEM, now)
 
 
@@ -88,7 +89,7 @@ def cleared(target: StoredAlert, now: datetime, ctx: Context, fx: EffectsBuilder
         count = before + 1
         if count < policy.changes:
             return None
-        fx.decisions.append(_decision(target, ctx, {"changes": count, "within": policy.window}))
+        fx.decisions.append(_decision(target, ctx, FlapStarted(count, policy.window)))
     kept = _marked(target, True, count, CLEAR, now)
     fx.changes.append(Change(kept, "flapping", target.status))
     return kept
@@ -121,7 +122,7 @@ def settled(now: datetime, ctx: Context, fx: EffectsBuilder, notifications: list
             continue
         state = alert.custom_fields.get("flap_state")
         quiet = evolve(alert, custom_fields={**alert.custom_fields, "flapping": False})
-        decisions.append(_decision(alert, ctx, {"stable": policy.stable, "ends": state}))
+        decisions.append(_decision(alert, ctx, FlapEnded(policy.stable, state)))
         if state == CLEAR:
             done = evolve(quiet, status=Status.RESOLVED)
             fx.changes.append(Change(done, "cleared", alert.status))

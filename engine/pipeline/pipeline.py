@@ -17,6 +17,7 @@ from ..config.bundle import Bundle
 # At import, not lazily in a constructor: pysnmp keeps the ImportError of its optional pysmi,
 # and with it every frame of the import, which would pin the first Pipeline for good.
 from ..connectors.registry import NORMALIZERS
+from ..events import Decision, RuleSuppressed, UnderRoot, Unsuppressed
 from ..model import RawEvent, Status, evolve
 from ..rules.engine import RuleEngine
 from ..rules.host import RulesHost
@@ -25,7 +26,7 @@ from .context import ConfigView, Normalizer
 from . import flapping
 from .correlate import (children_to_reevaluate, close_parents, correlate, dependency_rule, find_root,
                         restore_windows, settle_due)
-from .effects import Actions, Change, Decision, Effects, EffectsBuilder, Notification
+from .effects import Actions, Change, Effects, EffectsBuilder, Notification
 from .enrich import enrich
 from .holders import Holders
 from .normalize import normalize
@@ -168,8 +169,7 @@ class Pipeline:
                 rule = dependency_rule(child, edge, self.ctx)
                 relinked = evolve(child, correlated_to_id=root.id, correlation_rule=rule)
                 fx.changes.append(Change(relinked, "relinked", child.status))
-                fx.decisions.append(Decision(child.id, "correlate", rule, {"suppressed_under": root.id},
-                                             self.view.version_id))
+                fx.decisions.append(Decision(child.id, rule, UnderRoot(root.id), self.view.version_id))
                 continue
             parent = child.source_system == "correlation"  # a storm's parent linked under the root
             active = evolve(child, status=Status.ACTIVE, correlated_to_id=None,
@@ -179,13 +179,11 @@ class Pipeline:
                 rule_, reason = outcome.suppress
                 kept = evolve(child, correlated_to_id=None, correlation_rule=rule_.name[:100])
                 fx.changes.append(Change(kept, "relinked", child.status))
-                fx.decisions.append(Decision(child.id, "correlate", rule_.name,
-                                             {"suppressed": reason, "reason": "root cleared, still open"},
+                fx.decisions.append(Decision(child.id, rule_.name, RuleSuppressed(reason, "root cleared, still open"),
                                              self.view.version_id))
                 continue
             fx.changes.append(Change(active, "unsuppressed", child.status))
-            fx.decisions.append(Decision(child.id, "correlate", "reevaluate",
-                                         {"reason": "root cleared, still open"}, self.view.version_id))
+            fx.decisions.append(Decision(child.id, "reevaluate", Unsuppressed(), self.view.version_id))
             firing(active, announced_by(active, self.ctx) if parent else outcome.notify, now, self.ctx,
                    notifications, decisions, fx.held)
         closed = flapping.settled(now, self.ctx, fx, notifications, decisions)

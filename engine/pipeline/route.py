@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 from typing import Iterable, cast
 
 from ..config.bundle import NotifyAction, Rule
+from ..events import Decision, FlapHeld, Notified, Silenced, Throttled
 from ..model import Alert, Status, StoredAlert
-from .effects import ACKNOWLEDGED, ESCALATED, FIRING, RELEASED, REPEAT, RESOLVED, Actions, Decision, Notification
+from .effects import ACKNOWLEDGED, ESCALATED, FIRING, RELEASED, REPEAT, RESOLVED, Actions, Notification
 from .silences import active_silence
 from .work import Context, Work
 
@@ -62,13 +63,12 @@ def firing(alert: StoredAlert, actions: Iterable[tuple[Rule, NotifyAction]], now
     silence = active_silence(alert, ctx.view, now, ctx.state.adhoc_silences)
     if silence is not None:
         hold(alert.id, actions, ctx, held)
-        decisions.append(Decision(alert.id, "route", f"silence:{silence.name}",
-                                  {"silenced": True, "until": silence.ends_at, "owner": silence.owner,
-                                   "comment": silence.comment}, ctx.view.version_id))
+        decisions.append(Decision(alert.id, f"silence:{silence.name}",
+                                  Silenced(silence.ends_at, silence.owner, silence.comment), ctx.view.version_id))
         return
     if alert.custom_fields.get("flapping"):
         hold(alert.id, actions, ctx, held)
-        decisions.append(Decision(alert.id, "route", "flapping", {"held": [r.name for r, _ in actions]},
+        decisions.append(Decision(alert.id, "flapping", FlapHeld(tuple(r.name for r, _ in actions)),
                                   ctx.view.version_id))
         return
     throttled = []
@@ -76,12 +76,11 @@ def firing(alert: StoredAlert, actions: Iterable[tuple[Rule, NotifyAction]], now
         until = throttled_until(rule.name, alert, action, now, ctx)
         if until is not None:
             throttled.append((rule, action))
-            decisions.append(Decision(alert.id, "route", rule.name, {"throttled": True, "held_until": until.isoformat()},
-                                      ctx.view.version_id))
+            decisions.append(Decision(alert.id, rule.name, Throttled(until.isoformat()), ctx.view.version_id))
             continue
         for channel in action.channels:
             out.append(Notification(alert, rule.name, channel, kind, now, action))
-        decisions.append(Decision(alert.id, "route", rule.name, {"notify": list(action.channels)}, ctx.view.version_id))
+        decisions.append(Decision(alert.id, rule.name, Notified(tuple(action.channels)), ctx.view.version_id))
     if throttled:
         hold(alert.id, tuple(throttled), ctx, held)
 
@@ -125,7 +124,7 @@ def resolved(alert: StoredAlert, now: datetime, ctx: Context, out: list[Notifica
             continue
         out.append(Notification(alert, rule, channel, RESOLVED, now, action))
     if told:
-        decisions.append(Decision(alert.id, "route", "resolved", {"notify": sorted({c for _, c in told})},
+        decisions.append(Decision(alert.id, "resolved", Notified(tuple(sorted({c for _, c in told}))),
                                   ctx.view.version_id))
 
 
@@ -140,7 +139,7 @@ def acknowledged(alert: StoredAlert, now: datetime, ctx: Context, out: list[Noti
     for rule, channel, action in pagers:
         out.append(Notification(alert, rule, channel, ACKNOWLEDGED, now, action))
     if pagers:
-        decisions.append(Decision(alert.id, "route", "acknowledged", {"notify": sorted({c for _, c, _ in pagers})},
+        decisions.append(Decision(alert.id, "acknowledged", Notified(tuple(sorted({c for _, c, _ in pagers}))),
                                   ctx.view.version_id))
 
 
@@ -171,16 +170,14 @@ def repeats(now: datetime, ctx: Context, out: list[Notification], decisions: lis
             if current is not None:
                 hold(alert.id, ((current, action),), ctx, held)
             if silence is None:
-                decisions.append(Decision(alert.id, "route", "flapping", {"held": [rule], "repeat": True},
-                                          ctx.view.version_id))
+                decisions.append(Decision(alert.id, "flapping", FlapHeld((rule,), repeat=True), ctx.view.version_id))
                 continue
-            decisions.append(Decision(alert.id, "route", f"silence:{silence.name}",
-                                      {"silenced": True, "repeat": True, "until": silence.ends_at,
-                                       "owner": silence.owner, "comment": silence.comment}, ctx.view.version_id))
+            decisions.append(Decision(alert.id, f"silence:{silence.name}",
+                                      Silenced(silence.ends_at, silence.owner, silence.comment, repeat=True),
+                                      ctx.view.version_id))
             continue
         out.append(Notification(alert, rule, channel, REPEAT, now, action))
-        decisions.append(Decision(alert.id, "route", rule, {"repeat": True, "notify": [channel]},
-                                  ctx.view.version_id))
+        decisions.append(Decision(alert.id, rule, Notified((channel,), repeat=True), ctx.view.version_id))
 
 
 def released(now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision], held: list[tuple[str, Actions]]) -> None:

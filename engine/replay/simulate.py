@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from ..config.bundle import Bundle
+from ..events import Decision, Enriched, Silenced, Throttled, describe_history
 from ..model import Alert, RawEvent, Status, StoredAlert
 from ..pipeline.commands import OperatorCommand, Verb
 from ..pipeline.effects import Effects
@@ -147,7 +148,7 @@ class Recorder:
             action = str(getattr(change.action, "value", change.action))
             s.counts[action] += 1
             where = f" under {t.name(alert.correlated_to_id)}" if alert.correlated_to_id else ""
-            t.add(alert.id, at, f"{action}{where}")
+            t.add(alert.id, at, describe_history(action, change.old_status, alert.status) + where)
             if action in ("suppressed", "relinked"):
                 self._suppressed(alert)
         for n in fx.notifications:
@@ -166,17 +167,19 @@ class Recorder:
         if alert.correlated_to_id:
             self.summary.suppressed_under[self.trails.title.get(alert.correlated_to_id, "?")] += 1
 
-    def _decision(self, d, at: datetime) -> None:
-        detail = d.detail or {}
-        if d.stage == "enrich":
+    def _decision(self, d: Decision, at: datetime) -> None:
+        # The trail keeps what changes who is told (holds); each line ends "by <rule>", which
+        # the report's annotations read.
+        kind = type(d.detail)
+        if kind is Enriched:
             self.summary.by_rule[f"enrich:{d.rule}"] += 1
-        elif d.stage == "route" and detail.get("silenced"):
+        elif kind is Silenced:
             self.summary.counts["silenced"] += 1
             self.summary.by_rule[f"silence:{d.rule}"] += 1
-            self.trails.add(d.alert_id, at, f"held by {d.rule}")
-        elif d.stage == "route" and detail.get("throttled"):
+            self.trails.add(d.alert_id, at, f"{d.detail.describe()} by {d.rule}")
+        elif kind is Throttled:
             self.summary.counts["throttled"] += 1
-            self.trails.add(d.alert_id, at, f"throttled by {d.rule}")
+            self.trails.add(d.alert_id, at, f"{d.detail.describe()} by {d.rule}")
 
 
 def simulate(bundle: Bundle, history: Iterable[HistoryItem], trails_path: Path, *, start: datetime,

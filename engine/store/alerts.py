@@ -23,6 +23,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from ..errors import StoreError
+from ..events import describe_history
 from ..model import Alert, HistoryAction, Severity, Status, StoredAlert
 from .jsonb import jsonb
 
@@ -87,6 +88,11 @@ class HistoryEntry:
     notes: str | None
     changes: Mapping[str, Any] | None
     created_at: datetime
+
+    def describe(self) -> str:
+        """The row in the words explain and the alert page share."""
+        return describe_history(self.action, self.old_status, self.new_status, self.user_name or self.user_id,
+                                self.notes, self.changes)
 
 
 @dataclass(frozen=True)

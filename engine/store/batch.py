@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from ..events import Decision, Deduplicated
 from ..ids import new_id
 from ..model import Alert, RawEvent, Status
 from .alerts import ALERT_COLUMNS, ENGINE, alert_row
@@ -44,7 +45,7 @@ from .outbox import COPY_OUTBOX, NOTIFY_OUTBOX, outbox_rows
 from .transitions import HISTORY_COPY, ROW_ONLY, EngineChange, history_row, store_engine_changes
 
 if TYPE_CHECKING:
-    from ..pipeline.effects import Decision, Effects
+    from ..pipeline.effects import Effects
 
 log = logging.getLogger("opsconductor.store")
 
@@ -160,7 +161,7 @@ def prepare_batch(raw_events: Sequence[RawEvent], effects: Sequence[Effects], co
         resolved_new=tuple(i for i, a in final.items() if a.status is Status.RESOLVED),
         occurrences=tuple((alert_id, n, at, severity) for alert_id, (n, at, severity) in occurrences.items()),
         changes=tuple(changes),
-        decisions=lines((d.alert_id, d.stage, d.rule[:255], d.config_version_id, dumps(d.detail))
+        decisions=lines((d.alert_id, d.detail.STAGE, d.rule[:255], d.config_version_id, dumps(d.detail.encode()))
                         for d in _one_dedup_per_alert([d for fx in effects for d in fx.decisions])),
         touched=tuple(touched),
         outbox=outbox_rows(n for fx in effects for n in fx.notifications)[0],
@@ -179,18 +180,18 @@ def _one_dedup_per_alert(decisions: list[Decision]) -> list[Decision]:
     last: dict[str, int] = {}
     count: dict[str, int] = {}
     for i, d in enumerate(decisions):
-        if d.rule == "dedup" and d.stage == "correlate":
+        if type(d.detail) is Deduplicated:
             last[d.alert_id] = i
             count[d.alert_id] = count.get(d.alert_id, 0) + 1
     if len(last) == sum(count.values()):
         return decisions
     out = []
     for i, d in enumerate(decisions):
-        if d.alert_id in last and d.rule == "dedup" and d.stage == "correlate":
+        if d.alert_id in last and type(d.detail) is Deduplicated:
             if last[d.alert_id] != i:
                 continue
             if count[d.alert_id] > 1:
-                d = replace(d, detail={**d.detail, "occurrences": count[d.alert_id]})
+                d = replace(d, detail=replace(d.detail, occurrences=count[d.alert_id]))
         out.append(d)
     return out
 

@@ -6,7 +6,6 @@ import psycopg
 from pipeline_helpers import COLD_START, at, pipeline, trap
 
 from opsconductor.engine.config.loader import load_tree
-from opsconductor.engine.explain import _detail
 from opsconductor.engine.pipeline.silences import adhoc
 from opsconductor.engine.store import silences as store
 from opsconductor.engine.store.decisions import DecisionEntry
@@ -41,9 +40,10 @@ def test_a_stored_silence_holds_then_releases(tmp_path, db_url) -> None:
     (alert,) = fx.created
     assert fx.notifications == ()
     (decision,) = [d for d in fx.decisions if d.stage == "route"]
-    assert decision.rule == f"silence:adhoc-{made.id}" and decision.detail["owner"] == "otto"
-    entry = DecisionEntry(1, alert.id, "route", decision.rule, None, decision.detail, at(0))
-    assert "silenced: notifications held" in _detail(entry) and "switch swap" in _detail(entry)
+    assert decision.rule == f"silence:adhoc-{made.id}" and decision.detail.owner == "otto"
+    entry = DecisionEntry(1, alert.id, "route", decision.rule, None, decision.detail.encode(), at(0))
+    assert entry.event == decision.detail  # as stored and read back
+    assert "silenced: notifications held" in entry.describe() and "switch swap" in entry.describe()
     assert [n.channel for n in p.process(trap(COLD_START, "10.3.0.1", at=1)).notifications] == ["noc"]
     released = p.tick(at(1801))
     assert [(n.alert.id, n.kind) for n in released.notifications] == [(alert.id, "released")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pipeline_helpers import COLD_START, IF_INDEX, LINK_DOWN, LINK_UP, at, operator, pipeline, trap
 
+from opsconductor.engine.events import Throttled
 from opsconductor.engine.model import Status
 
 STD = """
@@ -97,7 +98,7 @@ def test_throttle_per_rule_and_fingerprint(tmp_path) -> None:
     p.process(trap(LINK_UP, "10.0.0.1", ifx(4), at=10))
     flap = p.process(trap(LINK_DOWN, "10.0.0.1", ifx(4), at=20))
     assert flap.created and flap.notifications == ()  # within 10m of the last page
-    assert any(d.detail.get("throttled") for d in flap.decisions)
+    assert any(isinstance(d.detail, Throttled) for d in flap.decisions)
     p.process(trap(LINK_UP, "10.0.0.1", ifx(4), at=30))
     later = p.process(trap(LINK_DOWN, "10.0.0.1", ifx(4), at=700))
     assert [n.channel for n in later.notifications] == ["pager"]

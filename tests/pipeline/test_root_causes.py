@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from pipeline_helpers import T0, pipeline, tree
 
-from opsconductor.engine.explain import _detail
+from opsconductor.engine.events import RootCause
 from opsconductor.engine.model import RawEvent, Status
 from opsconductor.engine.store.decisions import DecisionEntry
 
@@ -39,11 +39,11 @@ def test_defaults_and_the_decision_that_names_them(tmp_path) -> None:
     fx = p.process(sensor(1, "Ping", "10.0.0.2"))
     (root,) = fx.created
     assert root.root_cause == "device_down"
-    detail = [(d.rule, d.detail) for d in fx.decisions if "root_cause" in d.detail]
-    assert detail == [("default for prtg: sensor_down/*ping*", {"root_cause": "device_down"})]
+    detail = [(d.rule, d.detail) for d in fx.decisions if isinstance(d.detail, RootCause)]
+    assert detail == [("default for prtg: sensor_down/*ping*", RootCause("device_down"))]
     (cpu,) = p.process(sensor(2, "SNMP CPU Load", "10.0.0.2", at=1)).created
     assert cpu.root_cause is None and not [d for d in p.process(sensor(3, "x", "10.0.9.9")).decisions
-                                           if "root_cause" in d.detail]
+                                           if isinstance(d.detail, RootCause)]
     (child,) = p.process(sensor(4, "HTTP", "10.0.1.20", at=2)).created
     assert (child.status, child.correlated_to_id) == (Status.SUPPRESSED, root.id)
 
@@ -55,14 +55,14 @@ def test_a_connector_map_overrides_the_defaults_by_type_and_sub_type(tmp_path) -
     fx = p.process(sensor(2, "SNMP CPU Load", "10.0.0.2", at=1))
     (cpu,) = fx.created
     assert (ping.root_cause, cpu.root_cause) == (None, "device_down")
-    (rule,) = [d.rule for d in fx.decisions if "root_cause" in d.detail]
+    (rule,) = [d.rule for d in fx.decisions if isinstance(d.detail, RootCause)]
     assert rule == "connectors.d/prtg.yaml:2 root_causes[sensor_down/snmp cpu*]"
 
 
 def test_explain_says_why_an_alert_is_a_root() -> None:
     entry = DecisionEntry(1, "a", "normalize", "oidmaps/eaton.yaml:88", None, {"root_cause": "power_down"}, T0)
-    assert _detail(entry) == ("root cause (power_down): alerts of what depends on this device through power "
-                              "dependencies are suppressed under it")
+    assert entry.describe() == ("root cause (power_down): alerts of what depends on this device through power "
+                                "dependencies are suppressed under it")
 
 
 def test_validate_roots_lists_defaults_overrides_and_oid_maps(tmp_path) -> None:

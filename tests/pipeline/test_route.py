@@ -40,7 +40,7 @@ def test_silenced_alert_is_stored_not_notified_and_released_when_the_silence_end
     (alert,) = fx.created
     assert alert.status is Status.ACTIVE and fx.notifications == ()
     (decision,) = [d for d in fx.decisions if d.stage == "route"]
-    assert decision.rule == "silence:site2-maintenance" and decision.detail["owner"] == "alice"
+    assert decision.rule == "silence:site2-maintenance" and decision.detail.owner == "alice"
     assert p.tick(at(3000)).notifications == ()  # 09:50, still silenced
     later = p.tick(at(3601))  # 10:00:01, the window is over and the alert still active
     assert [(n.alert.id, n.channel, n.rule, n.kind) for n in later.notifications] == [
@@ -60,7 +60,7 @@ def test_repeat_interval_for_alerts_still_active(tmp_path) -> None:
     assert p.tick(at(1800)).notifications == ()
     first = p.tick(at(3600))
     assert [(n.alert.id, n.kind) for n in first.notifications] == [(alert.id, "repeat")]
-    assert any(d.detail.get("repeat") for d in first.decisions)
+    assert any(getattr(d.detail, "repeat", False) for d in first.decisions)
     assert p.tick(at(3700)).notifications == ()
     assert len(p.tick(at(7200)).notifications) == 1
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pipeline_helpers import COLD_START, IF_INDEX, LINK_DOWN, LINK_UP, at, pipeline, trap
 
+from opsconductor.engine.events import RuleSuppressed
 from opsconductor.engine.model import Status
 from opsconductor.engine.pipeline.state import ActiveAlerts
 
@@ -72,7 +73,7 @@ def test_settle_per_dependency_type_and_a_rule_suppression_stays(tmp_path) -> No
     assert changes == {cam.id: ("unsuppressed", Status.ACTIVE, None),
                        lab.id: ("relinked", Status.SUPPRESSED, "quiet-lab-cams")}
     assert [(n.alert.id, n.kind) for n in fx.notifications] == [(cam.id, "firing")]
-    assert any(d.rule == "quiet-lab-cams" and d.detail.get("suppressed") == "lab cameras" for d in fx.decisions)
+    assert any(d.rule == "quiet-lab-cams" and d.detail == RuleSuppressed("lab cameras", "root cleared, still open") for d in fx.decisions)
 
 
 def test_default_settle_is_the_slowest_poll_cycle_at_least_two_minutes(tmp_path) -> None:

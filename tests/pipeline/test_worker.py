@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from pipeline_helpers import COLD_START, IF_INDEX, LINK_DOWN, LINK_UP, trap
 
+from opsconductor.engine.events import Notified
 from opsconductor.engine.config.loader import load_bundle
 from opsconductor.engine.connectors.base import Backpressure
 from opsconductor.engine.explain import explain_text
@@ -142,6 +143,7 @@ def test_a_bad_alert_is_isolated_and_the_rest_of_its_batch_is_stored(engine) -> 
     """A data error (here: a decision about an alert that does not exist): the batch is
     written again alert by alert; that alert alone is left out and reported, the raw events
     and the batch's other alerts are stored, and later batches flow."""
+    from opsconductor.engine.events import Notified
     from opsconductor.engine.pipeline.effects import Decision, Effects
 
     from opsconductor.engine.store.batch import prepare_batch
@@ -154,7 +156,7 @@ def test_a_bad_alert_is_isolated_and_the_rest_of_its_batch_is_stored(engine) -> 
     effects = [pipeline.process(e) for e in good]
     event = trap(COLD_START, "10.20.0.1")
     dead = "00000000-0000-4000-8000-00000000dead"
-    poison = Effects(event, decisions=(Decision(dead, "route", "r", {}),))
+    poison = Effects(event, decisions=(Decision(dead, "r", Notified(("slack",))),))
     logged: list = []
     writer = RecordWriter(lambda: psycopg.connect(db_url), report_log=lambda level, msg: logged.append(level),
                           sleep=lambda s: None)  # the writer process's own step, run here
@@ -265,9 +267,9 @@ def test_an_operator_resolve_is_a_command_and_a_recurrence_is_a_new_alert(engine
     notifier.stop()  # flush the notification log
     with psycopg.connect(db_url) as conn:
         told = [n.channel for n in list_notifications(conn, first)]
-        trail = [(d.stage, d.rule, d.detail) for d in list_decisions(conn, first)]
+        trail = [(d.stage, d.rule, d.event) for d in list_decisions(conn, first)]
     assert told == ["noc-email", "noc-email"]  # the page, then: resolved (whoever was told hears it)
-    assert ("route", "resolved", {"notify": ["noc-email"]}) in trail
+    assert ("route", "resolved", Notified(("noc-email",))) in trail
 
 
 def test_commands_the_view_refuses_are_answered_and_write_nothing(engine) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import psycopg
 
 from opsconductor.engine.model import Alert, RawEvent, Severity, fingerprint
+from opsconductor.engine.events import Cleared, Deduplicated, FlapStarted, Normalized
 from opsconductor.engine.pipeline.effects import Decision, Effects
 from opsconductor.engine.store.batch import write_batch
 
@@ -21,7 +22,7 @@ def test_text_copy_round_trip(db_url: str) -> None:
                   category="network", alert_type="link_down", title=NASTY[:200], message=NASTY,
                   occurred_at=NOW, received_at=NOW, fingerprint=fingerprint("snmp_trap", "10.0.0.1", "link_down", ""),
                   device_ip="10.0.0.1", raw_data=payload, tags=("a\tb", "c\\d"), connector="traps")
-    effects = [Effects(event, created=(alert,), decisions=(Decision(alert.id, "normalize", NASTY, {"why": NASTY}),))]
+    effects = [Effects(event, created=(alert,), decisions=(Decision(alert.id, NASTY, Cleared(NASTY, NASTY)),))]
     with psycopg.connect(db_url) as conn:
         result = write_batch(conn, [event], effects, None)
         assert result.touched == (alert.id,) and result.conflicts == ()
@@ -32,7 +33,7 @@ def test_text_copy_round_trip(db_url: str) -> None:
         history = conn.execute("SELECT action FROM alert_history WHERE alert_id = %s", (alert.id,)).fetchall()
     assert raw == payload and data == payload
     assert (title, message, tags) == (NASTY[:200], NASTY, ["a\tb", "c\\d"])
-    assert (rule, detail) == (NASTY, {"why": NASTY})
+    assert (rule, detail) == (NASTY, Cleared(NASTY, NASTY).encode())
     assert history == [("created",)]
 
 
@@ -44,7 +45,7 @@ def test_same_fingerprint_already_open_is_reported_not_failed(db_url: str) -> No
     with psycopg.connect(db_url) as conn:
         write_batch(conn, [], [Effects(None, created=(first,))], None)
         result = write_batch(conn, [], [Effects(None, created=(second,),
-                                                decisions=(Decision(second.id, "normalize", "r", {}),))], None)
+                                                decisions=(Decision(second.id, "r", Normalized("s", "t")),))], None)
         assert result.conflicts == (second.id,)
         assert conn.execute("SELECT count(*) FROM alerts").fetchone()[0] == 1
 
@@ -58,18 +59,18 @@ def test_repeats_of_one_alert_in_a_batch_leave_one_dedup_row(db_url: str) -> Non
                   category="network", alert_type="t", title="t", occurred_at=NOW, received_at=NOW, fingerprint="e" * 64)
     other = evolve(alert, id=str(uuid.uuid4()), fingerprint="d" * 64)
     repeats = [Effects(None, occurrences=(evolve(alert, occurrence_count=n),),
-                       decisions=(Decision(alert.id, "correlate", "dedup", {"occurrence_count": n}),))
+                       decisions=(Decision(alert.id, "dedup", Deduplicated(n)),))
                for n in (2, 3, 4)]
     once = Effects(None, occurrences=(evolve(other, occurrence_count=2),),
-                   decisions=(Decision(other.id, "correlate", "dedup", {"occurrence_count": 2}),))
+                   decisions=(Decision(other.id, "dedup", Deduplicated(2)),))
     with psycopg.connect(db_url) as conn:
         write_batch(conn, [], [Effects(None, created=(alert, other),
-                                       decisions=(Decision(alert.id, "normalize", "map", {}),))], None)
+                                       decisions=(Decision(alert.id, "map", Normalized("s", "t")),))], None)
         write_batch(conn, [], [repeats[0], once, *repeats[1:]], None)
-        trail = [(d.stage, d.rule, d.detail) for d in list_decisions(conn, alert.id)]
-        assert [(d.rule, d.detail) for d in list_decisions(conn, other.id)] == [("dedup", {"occurrence_count": 2})]
+        trail = [(d.stage, d.rule, d.event) for d in list_decisions(conn, alert.id)]
+        assert [(d.rule, d.event) for d in list_decisions(conn, other.id)] == [("dedup", Deduplicated(2))]
         count = conn.execute("SELECT occurrence_count FROM alerts WHERE id = %s", (alert.id,)).fetchone()[0]
-    assert trail == [("normalize", "map", {}), ("correlate", "dedup", {"occurrence_count": 4, "occurrences": 3})]
+    assert trail == [("normalize", "map", Normalized("s", "t")), ("correlate", "dedup", Deduplicated(4, occurrences=3))]
     assert count == 4
 
 
@@ -104,7 +105,7 @@ def test_the_flapping_mark_is_stored_on_the_row_and_in_the_trail_not_the_history
     with psycopg.connect(db_url) as conn:
         write_batch(conn, [], [Effects(None, created=(alert,))], None)
         write_batch(conn, [], [Effects(None, changes=(Change(marked, "flapping", Status.ACTIVE),),
-                                       decisions=(Decision(alert.id, "correlate", "flapping", {"changes": 5}),))],
+                                       decisions=(Decision(alert.id, "flapping", FlapStarted(5, 60.0)),))],
                     None)
         fields, status = conn.execute("SELECT custom_fields, status FROM alerts WHERE id = %s", (alert.id,)).fetchone()
         history = conn.execute("SELECT action FROM alert_history WHERE alert_id = %s", (alert.id,)).fetchall()

@@ -1,9 +1,17 @@
 """Dashboard pages in-process: rendering, login session, CSRF, operator actions."""
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
+import psycopg
 import pytest
+from markupsafe import escape
+
+from opsconductor.engine.explain import explain_text
+from opsconductor.engine.store.alerts import get_alert
+from opsconductor.engine.store.decisions import Decision, list_decisions, record_decisions
 
 from web_fixtures import ADMIN, OPERATOR, VIEWER, make_alert
 from web_demo_data import seed
@@ -42,6 +50,25 @@ def test_alert_page_shows_trail_and_correlation(client, db_url):
     assert "page-oncall-critical" in html and "SMTP 451" in html
     cam = client.get(f"/alerts/{ids['camera']}").text
     assert "Suppressed under the root cause" in cam and ids["switch"] in cam
+
+
+def test_alert_page_and_explain_say_the_same_of_each_decision_and_history_row(client, db_url, add_alerts):
+    """One sentence per row (engine/events.py): the page, the API and `opsc explain` show it,
+    for the rows this version writes and those older versions wrote."""
+    (alert_id,) = add_alerts(make_alert())
+    rows = json.loads((Path(__file__).parents[1] / "fixtures" / "decision_details.json").read_text())
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        record_decisions(conn, [Decision(alert_id, r["stage"], "rule-x", None, r["detail"])
+                                for r in rows["current"] + rows["legacy"]])
+        record, trail = get_alert(conn, alert_id), list_decisions(conn, alert_id)
+    text = explain_text(record, trail, [])
+    html = client.get(f"/alerts/{alert_id}").text
+    api = client.get(f"/api/v1/alerts/{alert_id}").json()
+    sentences = [d.describe() for d in trail]
+    assert sentences[:len(rows["current"])] == [r["describe"] for r in rows["current"]]
+    assert [d["text"] for d in api["decisions"]] == sentences
+    for sentence in sentences + [h.describe() for h in record.history]:
+        assert sentence in text and str(escape(sentence)) in html
 
 
 def test_login_sets_a_strict_httponly_session(client):
