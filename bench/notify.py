@@ -285,6 +285,7 @@ def drain_scenario(args, database: str, config: Path, sink: SinkProcess) -> None
     import psycopg
 
     from opsconductor.engine.config.loader import load_bundle
+    from opsconductor.engine.gc_tuning import freeze_startup, tune_gc
     from opsconductor.engine.model import Alert, Severity
     from opsconductor.engine.notify.notifier import Notifier
     from opsconductor.engine.pipeline.effects import Notification
@@ -311,6 +312,8 @@ def drain_scenario(args, database: str, config: Path, sink: SinkProcess) -> None
         add_pending(conn, full)
     since = sink.count()
     notifier = Notifier(lambda: psycopg.connect(database), lambda: bundle, listen_url=database)
+    tune_gc()  # as the notifier process does
+    freeze_startup()
     cpu0, sink0, t0 = time.process_time(), sink.cpu(), time.time()
     notifier.start()
     wait_for(sink, None, len(full), since)

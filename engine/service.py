@@ -3,7 +3,6 @@ composed once. Also the EngineView the web layer talks to."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import secrets as pysecrets
@@ -22,6 +21,7 @@ from .connectors.base import Backpressure
 from .connectors.snmp.trapstats import drop_samples
 from .connectors.supervisor import ConnectorSupervisor
 from .errors import OpscError
+from .gc_tuning import freeze_startup, tune_gc
 from .gitops import GitSettings, GitSync, verify_signature
 from .replay.on_sync import CommitReplays, ReplayGate
 from .intake.journal import MAX_BYTES as JOURNAL_MAX_BYTES, Journal, Written
@@ -61,13 +61,6 @@ class ServeSettings:
     run_rule_tests: bool = True
     server: ServerConfig = ServerConfig()
     journal_max_bytes: int = JOURNAL_MAX_BYTES  # beyond this, intake answers 503 (docs/faults.md)
-
-
-def tune_gc() -> None:
-    """The stage thread allocates ~100 short-lived objects per event; at the default
-    threshold (700) the young generation is collected every few events, ~10% of the stage
-    time (bench/pipeline.py). 20,000 keeps that under 3% for a few MiB of young objects."""
-    gc.set_threshold(20_000, 10, 10)
 
 
 class Engine:
@@ -132,10 +125,8 @@ class Engine:
             log.info("%d open alert(s) never notified are held again until their silence or throttle ends", held)
         tune_gc()
         # What start-up built (the open alerts, the config, the compiled rules) lives as long
-        # as the engine: out of the cyclic collector's way, full collections stay short
-        # (100,000 open alerts otherwise cost ~130 ms pauses in the stage thread).
-        gc.collect()
-        gc.freeze()
+        # as the engine (100,000 open alerts otherwise cost ~130 ms pauses in the stage thread).
+        freeze_startup()
         self.journal.open()  # before any event is accepted; refuses a second engine on this journal
         with self.connect() as conn:
             if not wait_for_orphan_writers(conn):

@@ -209,6 +209,7 @@ class Notifier:
             settler.cancel()
             if listener is not None:
                 listener.cancel()
+                await asyncio.gather(listener, return_exceptions=True)
             await self._settle(final=True)
             await self._client.close()
             for _, driver in self._drivers.values():

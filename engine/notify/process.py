@@ -164,6 +164,7 @@ def child_main() -> None:
     import psycopg
 
     from ..config.loader import load_bundle
+    from ..gc_tuning import freeze_startup, tune_gc
     from .notifier import Notifier
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the engine decides when delivery ends
@@ -213,6 +214,8 @@ def child_main() -> None:
             elif frame[0] == "config":
                 load(frame[1], frame[2])
                 if not notifier.started and bundle[0] is not None:
+                    tune_gc()
+                    freeze_startup()  # the config and the modules: out of the collector's way
                     notifier.start()
                     threading.Thread(target=report, daemon=True).start()
                     notifier.wake()
