@@ -1,6 +1,7 @@
 """The validated config tree as frozen dataclasses: what every later stage reads."""
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -134,7 +135,8 @@ class Matcher:
     field: str
     op: str
     value: Any
-    source: Source | None = field(default=None, compare=False, repr=False)
+    # dataclasses.field: the class's own `field` attribute hides the function for type checkers
+    source: Source | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ forward, references to connectors, channels, rules and silences that exist."""
 from __future__ import annotations
 
 import difflib
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from ..errors import Level, Problem
 from .bundle import Bundle, RuleTest, Source
@@ -103,7 +103,7 @@ def _expectations(t: RuleTest, bundle: Bundle, locate: Locate) -> list[Problem]:
     out: list[Problem] = []
     channels = {c.name for c in bundle.channels}
     rules = {r.name for r in bundle.rules}
-    lists = [(("expect", "notifications"), t.expect.get("notifications", ())),
+    lists: list[tuple[tuple[str | int, ...], Any]] = [(("expect", "notifications"), t.expect.get("notifications", ())),
              (("expect", "messages"), t.expect.get("messages", ()))]
     for j, span in enumerate(t.expect.get("spans", ())):
         lists.append((("expect", "spans", j, "notifications"), span["notifications"]))

@@ -304,7 +304,7 @@ def _to_problems(doc: YamlDocument, error: ValidationError, prefix: tuple) -> li
         name = missing[0] if missing else error.message
         return [Problem(doc.file, mark.line, mark.col, json_path(path), f"missing required key {name!r}", hint=hint)]
     if v == "type":
-        expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        expected: list[str] = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
         want = " or ".join(_TYPE_NAMES.get(t, t) for t in expected)
         if "string" in expected and isinstance(error.instance, (int, float)) and not isinstance(error.instance, bool):
             hint = hint or "put the value in quotes"

@@ -46,6 +46,7 @@ def load_server_config(path: str | Path | None, environ: Mapping[str, str] | Non
         problems = problems_from(doc, "server", doc.data)
     if problems:
         raise ConfigError(problems)
+    assert doc is not None  # no problems: a document
     data = doc.data
     tokens, missing = [], []
     for i, t in enumerate(data.get("tokens", ())):

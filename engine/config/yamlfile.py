@@ -15,12 +15,15 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from ..errors import Level, Problem
 from .yaml11 import CoreResolver, differs_in_11
+
+if TYPE_CHECKING:
+    from yaml._yaml import Mark as CMark  # libyaml's marks (the fast loader's)
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 # An alias expands to a copy of its anchor; capping the nodes built per file stops
@@ -69,7 +72,7 @@ class _Budget:
 
 
 class _Refusal(Exception):
-    def __init__(self, mark: yaml.Mark | None, message: str, hint: str | None = None, path: Path_ = ()):
+    def __init__(self, mark: yaml.Mark | CMark | None, message: str, hint: str | None = None, path: Path_ = ()):
         self.mark = mark
         self.message = message
         self.hint = hint
@@ -130,6 +133,7 @@ def _load_yaml(file: str, raw: bytes, loader_class) -> tuple[YamlDocument | None
         except yaml.composer.ComposerError as exc:
             if "expected a single document" in str(exc):
                 m = exc.problem_mark
+                assert m is not None  # the composer marks the second document
                 return None, [Problem(file, m.line + 1, m.column + 1, "$",
                                       "more than one YAML document in this file",
                                       hint="put each document in a file of its own, or use a list")], False
@@ -216,7 +220,7 @@ class _SlowLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, 
 
 
 try:  # libyaml's parser when PyYAML was built with it (the wheels are): ~10x faster, same nodes and marks
-    from yaml.cyaml import CParser
+    from yaml.cyaml import CParser  # type: ignore[attr-defined]  # the stubs do not re-export it
 except ImportError:  # pragma: no cover
     _FastLoader: type = _SlowLoader
 else:
@@ -295,8 +299,8 @@ _NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
 def scalar_value(node: yaml.ScalarNode) -> Any:
     """The value of a scalar by the YAML 1.2 core schema (also for explicit tags such as !!int)."""
     tag, text = node.tag, node.value
-    if node.style == '"' and _NOT_TEXT.search(text):  # only escapes ("\0", "\ud800") make these
-        bad = _NOT_TEXT.search(text).group()
+    if node.style == '"' and (found := _NOT_TEXT.search(text)):  # only escapes ("\0", "\ud800") make these
+        bad = found.group()
         raise _Refusal(node.start_mark, f"the escape for U+{ord(bad):04X} is not text ("
                        + ("a NUL byte" if bad == "\x00" else "half of a UTF-16 surrogate pair") + ")",
                        hint="remove the escape; no config value needs it (PostgreSQL cannot even store a NUL)")

@@ -269,8 +269,9 @@ class PollingConnector(Connector):
             if new is None or self.identity(new) != self.identity(old):
                 events.append(self.event({"state": "clear", "key": key, "item": old}, source))
         for key, new in current.items():
-            old = self.state.get(key)
-            if old is None or self.identity(new) != self.identity(old) or self.revision(new) != self.revision(old):
+            before = self.state.get(key)
+            if before is None or self.identity(new) != self.identity(before) \
+                    or self.revision(new) != self.revision(before):
                 events.append(self.event({"state": "raise", "key": key, "item": new}, source))
         return events
 

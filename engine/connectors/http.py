@@ -303,9 +303,11 @@ def parse_json(reply: Reply, policy: HttpPolicy, what: str | None = None) -> Any
         raise policy.fail(f"{what}: expected JSON, got an empty body (HTTP {reply.status})")
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise policy.fail(f"{what}: expected JSON, got invalid JSON ({exc.msg} at position {exc.pos})"
                           f"{_snippet(reply, policy)}") from None
+    except ValueError as exc:  # JSON Python cannot read: an integer of more than 4,300 digits
+        raise policy.fail(f"{what}: got JSON that cannot be read ({exc}){_snippet(reply, policy)}") from None
 
 
 async def request_json(client: httpx.AsyncClient, policy: HttpPolicy, method: str, path: str, **kw: Any) -> Any:

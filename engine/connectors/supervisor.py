@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from ..config.bundle import Bundle, ConnectorConfig, Source
-from .base import ConnectorStatus, EventSink
+from .base import ConnectorStatus, EventSink, PollingConnector
 from .registry import connector_class
 from .snmp.receiver import TrapReceiver
 
@@ -74,6 +74,7 @@ class ConnectorSupervisor:
         return report
 
     async def _start(self, config: ConnectorConfig) -> bool:
+        instance: TrapReceiver | PollingConnector
         try:
             if config.type == "snmp_trap":
                 instance = TrapReceiver(config, self._sink)

@@ -220,6 +220,17 @@ class ContractTests:
             await h.connector.stop()
         run(body())
 
+    def test_json_python_cannot_read(self, h: Harness) -> None:
+        """Valid JSON the standard library refuses (an integer of 5,000 digits): a failed poll
+        that says so, not an AttributeError from reading a JSONDecodeError's position."""
+        from fakes.scenario import body as raw
+        async def body():
+            h.scenario.inject(raw('{"sensors": ' + "1" * 5000 + "}", path=h.kit.list_path))
+            assert await h.poll() == []
+            assert "JSON that cannot be read" in h.connector.status().error_message
+            await h.connector.stop()
+        run(body())
+
     def test_5xx_recovers_within_the_poll_with_backoff(self, h: Harness) -> None:
         async def body():
             h.kit.add(h.scenario, 1)

@@ -102,7 +102,7 @@ def test_bearer_refused(am, headers, expect) -> None:
 
 
 @pytest.mark.parametrize("body,expect", [
-    (b"<html>", "not JSON"), (b"\xff\xfe", "not UTF-8"), (b"[]", "$: expected the Alertmanager webhook object"), (b"{}", "$.alerts: expected a list"),
+    (b"<html>", "not JSON"), (b"\xff\xfe", "not UTF-8"), (b'{"alerts": [' + b"1" * 5000 + b"]}", "cannot be read"), (b"[]", "$: expected the Alertmanager webhook object"), (b"{}", "$.alerts: expected a list"),
     (json.dumps({"alerts": [{"status": "pending", "labels": {"alertname": "X"}}]}).encode(), "$.alerts[0].status"),
     (json.dumps({"alerts": [{"status": "firing", "labels": {"instance": "h"}}]}).encode(), "$.alerts[0].labels.alertname"),
     (json.dumps({"alerts": [{"status": "firing", "labels": {"alertname": 5}}]}).encode(), "$.alerts[0].labels"),

@@ -76,7 +76,7 @@ def normalize(event: RawEvent, view) -> tuple[Alert, ...]:
     ip = ip_or_none(host)
     name = item.get("name") if isinstance(item.get("name"), str) and item.get("name") else None
     device_name = (view.device_name(ip) if ip and ip in view.devices_by_ip else None) or name or host
-    source = item.get("source") if isinstance(item.get("source"), dict) else {}
+    source = item["source"] if isinstance(item.get("source"), dict) else {}
     resource = ",".join(f"{v}" for _, v in sorted(source.items())) or "device"
     if config and config.category and check == "unreachable":
         category = config.category

@@ -65,7 +65,7 @@ def router_id(alert: Mapping[str, Any]) -> str:
 
 
 def resource_of(alert: Mapping[str, Any]) -> str:
-    info = alert.get("info") if isinstance(alert.get("info"), Mapping) else {}
+    info = alert["info"] if isinstance(alert.get("info"), Mapping) else {}
     return next((str(info[k]) for k in RESOURCE_KEYS if isinstance(info.get(k), (str, int)) and info.get(k) != ""), "")
 
 
@@ -73,7 +73,7 @@ def classify(alert: Mapping[str, Any]) -> tuple[str, str] | None:
     """(family, down|up) for paired types, ("event", type) for event-only, None for the rest."""
     kind = alert.get("type")
     if kind == "connection_state":
-        info = alert.get("info") if isinstance(alert.get("info"), Mapping) else {}
+        info = alert["info"] if isinstance(alert.get("info"), Mapping) else {}
         online = info.get("online")
         text = str(info.get("state") or alert.get("friendly_info") or "").lower()
         if online is False or (online is None and ("offline" in text or "disconnected" in text)):
@@ -109,7 +109,7 @@ def normalize(event: RawEvent, view) -> tuple[Alert, ...]:
     alert_type, default = our_type(item)
     severity = severity_for(config, (item.get("type"), alert_type), default)
     rid = router_id(item)
-    router = item.get("router") if isinstance(item.get("router"), Mapping) else {}
+    router = item["router"] if isinstance(item.get("router"), Mapping) else {}
     ip = ip_or_none(router.get("ipv4_address"))
     name = router.get("name") if isinstance(router.get("name"), str) and router.get("name") else None
     device_name = (view.device_name(ip) if ip and ip in view.devices_by_ip else None) or name or \

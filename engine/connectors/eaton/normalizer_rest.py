@@ -60,7 +60,7 @@ def normalize(event: RawEvent, view) -> tuple[Alert, ...]:
     host = urlsplit(url).hostname if isinstance(url, str) else None
     ip = ip_or_none(host) or ip_or_none(event.source_address)
     device_name = (view.device_name(ip) if ip and ip in view.devices_by_ip else None) or host or ip
-    device = item.get("device") if isinstance(item.get("device"), Mapping) else {}
+    device = item["device"] if isinstance(item.get("device"), Mapping) else {}
     sensor = device.get("@id") if isinstance(device.get("@id"), str) else ""
     resource = f"{code}@{sensor.rsplit('/', 1)[-1]}" if sensor else code
     text = item.get("description") or item.get("message")

@@ -52,7 +52,7 @@ def normalize(event: RawEvent, view) -> tuple[Alert, ...]:
     config = view.connectors.get(event.connector)
     priority = name_of(item.get("priority")) or ""
     state = name_of(item.get("state"), STATES) or "New"
-    name = item.get("name") if isinstance(item.get("name"), str) and item.get("name") else "Milestone alarm"
+    name = item["name"] if isinstance(item.get("name"), str) and item.get("name") else "Milestone alarm"
     alert_type = alert_type_of(item)
     severity = severity_for(config, (priority, name, alert_type), PRIORITIES.get(priority.lower(), Severity.WARNING))
     source = item.get("source")

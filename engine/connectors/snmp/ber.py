@@ -215,7 +215,7 @@ def _octets(data: bytes, t: int, p: int, ln: int, lim: int, depth: int, at: int)
     if ln != -1 and not t & 0x20:
         end = p + ln
         return data[p:end], end
-    parts = []
+    parts: list[bytes] = []
     if ln == -1:
         while True:
             if depth >= _MAX_DEPTH:
@@ -309,7 +309,7 @@ def _not_empty_indefinite(data: bytes, p: int, lim: int, at: int) -> None:
         raise BerError("empty indefinite-length value", at)
 
 
-def _value(data: bytes, pos: int, lim: int, types: dict, depth: int) -> tuple[str, object, int]:
+def _value(data: bytes, pos: int, lim: int, types: dict, depth: int) -> tuple[str, int | str | bytes | None, int]:
     t, p, ln = _tl(data, pos, lim)
     spec = types.get(t & 0xDF)
     if spec is None:
@@ -325,16 +325,16 @@ def _value(data: bytes, pos: int, lim: int, types: dict, depth: int) -> tuple[st
     if kind == 2:
         return name, _oid(data, t, p, ln, pos), p + ln
     if kind == 1:
-        v, end = _octets(data, t, p, ln, lim, depth, pos)
-        return name, v, end
+        octets, end = _octets(data, t, p, ln, lim, depth, pos)
+        return name, octets, end
     if kind == 3:
         if t & 0x20 or ln == -1:
             raise BerError(f"{name} must be primitive with a definite length", pos)
         if ln:
             raise BerError(f"{name} with {ln} content octets (must be empty)", pos)
         return name, None, p
-    v, end = _ip(data, t, p, ln, lim, depth if kind == 4 else depth + 1, pos)
-    return name, v, end
+    ip, end = _ip(data, t, p, ln, lim, depth if kind == 4 else depth + 1, pos)
+    return name, ip, end
 
 
 def _varbinds(data: bytes, pos: int, lim: int, v2: bool) -> tuple[tuple[VarBind, ...], int]:

@@ -29,6 +29,8 @@ def normalize_item(event: RawEvent, view: Any, kinds: Mapping[str, Kind], device
     """The alert of a poller raise/clear event; `kinds` maps the vendor's alert types."""
     item = event.payload.get("item") or {}
     alert_type = item.get("alert_type")
+    if not isinstance(alert_type, str):  # the kinds are named by text (the poller writes one)
+        return ()
     kind = UNREACHABLE_KIND if alert_type == UNREACHABLE else kinds.get(alert_type)
     if kind is None:
         return ()

@@ -30,7 +30,7 @@ import threading
 import uuid
 from collections import deque
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Sequence
 
 from ...config.bundle import ConnectorConfig
 from ...config.schema import parse_listen
@@ -153,7 +153,11 @@ class TrapReceiver:
             return
         self._stopping.set()
         threads = [l.thread for l in self._listeners if l.thread]
-        await asyncio.to_thread(lambda: [t.join(5.0) for t in threads])
+
+        def join() -> None:
+            for t in threads:
+                t.join(5.0)
+        await asyncio.to_thread(join)
         if self._flusher:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -298,7 +302,7 @@ class TrapReceiver:
                         source_system="snmp_trap", received_at=self._clock(), source_address=addr[0],
                         payload=payload_of(version, note))
 
-    def _enqueue(self, events: list[RawEvent], answers: list = ()) -> None:
+    def _enqueue(self, events: list[RawEvent], answers: Sequence[tuple[int, socket.socket, bytes, tuple]] = ()) -> None:
         """Any thread: queue events for the sink, within MAX_PENDING; `answers`: (index of
         the event, socket, reply, address) of informs to answer once it is taken."""
         with self._qlock:
@@ -347,7 +351,7 @@ class TrapReceiver:
         if self._v3 is None:
             return
         events: list[RawEvent] = []
-        answers = []
+        answers: list[tuple[int, socket.socket, bytes, tuple]] = []
         n = dict(decoded=0, dropped_v3_unknown_user=0, dropped_v3_auth=0, v3_discovery=0,
                  malformed=0, dropped_unsupported=0)
         for data, addr in datagrams:

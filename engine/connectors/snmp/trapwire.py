@@ -89,7 +89,7 @@ def _value(vb: VarBind) -> bytes:
     if vb.type == "ObjectIdentifier":
         return _tlv(tag, _oid(value))  # type: ignore[arg-type]
     if vb.type == "IpAddress":
-        return _tlv(tag, bytes(int(x) for x in value.split(".")))  # type: ignore[union-attr]
+        return _tlv(tag, bytes(int(x) for x in value.split(".")))  # type: ignore[union-attr,arg-type]
     if isinstance(value, bytes):
         return _tlv(tag, value)
     return _tlv(tag, _int(value))  # type: ignore[arg-type]

@@ -96,8 +96,8 @@ def needs_device(outage: Mapping[str, Any]) -> bool:
 
 def _detail(device: Mapping[str, Any]) -> dict:
     """The few device fields an alert needs, from a full device or an outage's device stub."""
-    ident = device.get("identification") if isinstance(device.get("identification"), Mapping) else {}
-    site = ident.get("site") if isinstance(ident.get("site"), Mapping) else {}
+    ident = device["identification"] if isinstance(device.get("identification"), Mapping) else {}
+    site = ident["site"] if isinstance(ident.get("site"), Mapping) else {}
     return {"id": ident.get("id") or device.get("id"), "name": ident.get("name") or device.get("name"),
             "hostname": ident.get("hostname"), "ipAddress": device.get("ipAddress"),
             "model": ident.get("model") or device.get("model"), "type": ident.get("type") or device.get("type"),

@@ -28,7 +28,7 @@ def normalize(event: RawEvent, view) -> tuple[Alert, ...]:
     uisp_name = detail.get("name") if isinstance(detail.get("name"), str) else None
     device_name = (view.device_name(ip) if ip and ip in view.devices_by_ip else None) or uisp_name or ip
     device_id = str(detail.get("id") or "")
-    site = item.get("site") if isinstance(item.get("site"), Mapping) else {}
+    site = item["site"] if isinstance(item.get("site"), Mapping) else {}
     site_name = detail.get("site") or site.get("name")
     if config and config.category:
         category = config.category

@@ -60,8 +60,10 @@ def read_body(config: ConnectorConfig, body: bytes, clock: Clock) -> list[RawEve
         doc = _loads(body)
     except UnicodeDecodeError:
         raise ValueError(f"{config.name}: the body is not UTF-8 text; expected JSON") from None
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise ValueError(f"{config.name}: the body is not JSON ({exc.msg} at position {exc.pos})") from None
+    except ValueError as exc:  # JSON Python cannot read: an integer of more than 4,300 digits
+        raise ValueError(f"{config.name}: the body is JSON that cannot be read ({exc})") from None
     except RecursionError:
         raise ValueError(f"{config.name}: the body is JSON nested too deeply to read") from None
     if _UNSTORABLE_ESCAPE.search(body):
@@ -220,7 +222,7 @@ def alertmanager_fields(name: str, doc: Any, category_label: str = "category") -
         raise ValueError(f"{name}: $.alerts: expected a list of alerts, got {_kind(alerts)}")
     if len(alerts) > MAX_ITEMS:
         raise ValueError(f"{name}: $.alerts: {len(alerts)} alerts in one body (at most {MAX_ITEMS})")
-    common = doc.get("commonLabels") if isinstance(doc.get("commonLabels"), Mapping) else {}
+    common = doc["commonLabels"] if isinstance(doc.get("commonLabels"), Mapping) else {}
     out = []
     for i, alert in enumerate(alerts):
         where = f"$.alerts[{i}]"
