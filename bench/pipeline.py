@@ -30,6 +30,7 @@ import psutil
 import psycopg
 
 from opsconductor.engine.config.loader import load_bundle
+from opsconductor.engine.connectors.snmp.trapwire import trap_payload
 from opsconductor.engine.intake.journal import Journal
 from opsconductor.engine.model import RawEvent
 from opsconductor.engine.pipeline.pipeline import Pipeline
@@ -49,8 +50,7 @@ IF_INDEX = "1.3.6.1.2.1.2.2.1.1"
 
 def trap(n: int, oid: str, device: str, if_index: int) -> RawEvent:
     return RawEvent(f"b{n}", "snmp-traps", "snmp_trap", datetime.now(timezone.utc), device,
-                    {"version": "v2c", "trap_oid": oid, "uptime": n, "agent_addr": None,
-                     "varbinds": [{"oid": f"{IF_INDEX}.{if_index}", "type": "Integer32", "value": if_index}]})
+                    trap_payload(oid, [(f"{IF_INDEX}.{if_index}", if_index)], uptime=n))
 
 
 def device(i: int) -> str:

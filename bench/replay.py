@@ -20,6 +20,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from opsconductor.engine.connectors.snmp.trapwire import trap_payload
 from opsconductor.engine.model import RawEvent
 from opsconductor.engine.replay.history_file import write_history
 from opsconductor.engine.replay.run import HistorySource, replay
@@ -32,8 +33,7 @@ START = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)  # a Monday
 
 def trap(n: int, at: datetime, oid: str, device: str, if_index: int = 1) -> RawEvent:
     return RawEvent(f"r{n}", "snmp-traps", "snmp_trap", at, device,
-                    {"version": "v2c", "trap_oid": oid, "uptime": n, "agent_addr": None,
-                     "varbinds": [{"oid": f"{IF_INDEX}.{if_index}", "type": "Integer32", "value": if_index}]})
+                    trap_payload(oid, [(f"{IF_INDEX}.{if_index}", if_index)], uptime=n))
 
 
 def monitor(n: int, at: datetime, host: str, down: bool) -> RawEvent:

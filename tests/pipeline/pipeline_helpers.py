@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from opsconductor.engine.config.loader import load_tree
+from opsconductor.engine.connectors.snmp.trapwire import trap_payload
 from opsconductor.engine.model import RawEvent
 from opsconductor.engine.pipeline.pipeline import Pipeline
 from opsconductor.engine.rules.host import RulesHost
@@ -43,9 +44,7 @@ _ids = itertools.count(1)
 
 def trap(oid: str, source: str, varbinds=(), at: float = 0, connector: str = "traps") -> RawEvent:
     return RawEvent(f"e{next(_ids)}", connector, "snmp_trap", T0 + timedelta(seconds=at), source,
-                    {"version": "v2c", "trap_oid": oid, "uptime": None, "agent_addr": None,
-                     "varbinds": [{"oid": o, "type": "Integer32" if isinstance(v, int) else "OctetString", "value": v}
-                                  for o, v in varbinds]})
+                    trap_payload(oid, varbinds))
 
 
 def at(seconds: float) -> datetime:

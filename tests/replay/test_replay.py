@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from opsconductor.engine.connectors.snmp.trapwire import trap_payload
 from opsconductor.engine.pipeline.state import ActiveAlerts
 from opsconductor.engine.reload import LiveConfig
 from opsconductor.engine.model import RawEvent
@@ -38,8 +39,7 @@ BASE = datetime(2026, 11, 30, 14, 0, tzinfo=timezone.utc)
 
 def trap(n: int, oid: str, source: str, at: float, varbinds=()) -> RawEvent:
     return RawEvent(f"t{n}", "snmp-traps", "snmp_trap", BASE + timedelta(seconds=at), source,
-                    {"version": "v2c", "trap_oid": oid, "uptime": None, "agent_addr": None,
-                     "varbinds": [{"oid": o, "type": "Integer32", "value": v} for o, v in varbinds]})
+                    trap_payload(oid, varbinds))
 
 
 def monitor(n: int, host: str, state: str, at: float) -> RawEvent:

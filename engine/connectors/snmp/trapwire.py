@@ -8,6 +8,7 @@ or relayed by a proxy) is never included: a community is a secret.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .ber import TrapMessage, VarBind
@@ -35,14 +36,21 @@ def json_value(vb: VarBind) -> Any:
 
 
 def payload_of(version: str, note: Notification) -> dict[str, Any]:
-    return {
-        "version": version,
-        "trap_oid": note.trap_oid,
-        "uptime": note.uptime,
-        "agent_addr": note.agent_addr,
-        "varbinds": [{"oid": vb.oid, "type": vb.type, "value": json_value(vb)}
-                     for vb in note.varbinds if vb.oid not in _LEFT_OUT],
-    }
+    """A received notification's payload."""
+    return trap_payload(note.trap_oid, [{"oid": vb.oid, "type": vb.type, "value": json_value(vb)}
+                                        for vb in note.varbinds if vb.oid not in _LEFT_OUT],
+                        version=version, uptime=note.uptime, agent_addr=note.agent_addr)
+
+
+def trap_payload(trap_oid: str, varbinds: Iterable[Mapping[str, Any] | tuple[str, Any]] = (), *,
+                 version: str = "v2c", uptime: int | None = None, agent_addr: str | None = None) -> dict[str, Any]:
+    """The one shape of a trap RawEvent's payload (the module doc), for the receiver and for
+    whatever makes traps without a wire (rule tests, benchmarks, tests). A varbind is
+    {"oid", "type", "value"}, or (oid, value): Integer32 for an int, OctetString otherwise."""
+    return {"version": version, "trap_oid": trap_oid, "uptime": uptime, "agent_addr": agent_addr,
+            "varbinds": [vb if isinstance(vb, Mapping) else
+                         {"oid": vb[0], "type": "Integer32" if isinstance(vb[1], int) else "OctetString",
+                          "value": vb[1]} for vb in varbinds]}
 
 
 # ---- BER encoding of the Response to a v2c InformRequest (RFC 3416 §4.2.7) ----------------

@@ -25,7 +25,8 @@ from opsconductor.engine.config.secrets import Secret
 from opsconductor.engine.connectors.base import Backpressure
 from opsconductor.engine.connectors.snmp.ber import TrapMessage, VarBind, decode_message
 from opsconductor.engine.connectors.snmp.receiver import TrapReceiver
-from opsconductor.engine.connectors.snmp.trapwire import encode_response, json_value
+from opsconductor.engine.connectors.snmp.convert import Notification
+from opsconductor.engine.connectors.snmp.trapwire import encode_response, json_value, payload_of, trap_payload
 from opsconductor.engine.errors import ConnectorError
 
 SNMPTRAP = shutil.which("snmptrap")
@@ -247,6 +248,19 @@ def test_octet_strings_become_text_or_hex():
     assert (val(b"up"), val(b""), val(b"a\r\nb"), val(b"\xff\xfe"), val(b"abc\x00"), val(b"\x1b[31m")) == \
         ("up", "", "a\r\nb", "0xfffe", "0x61626300", "0x1b5b33316d")
     assert json_value(VarBind("1.3", "Opaque", b"ab")) == "0x6162"
+
+
+def test_a_trap_made_without_a_wire_has_the_receivers_payload_shape():
+    """bench, rule tests and tests make trap events with trap_payload: the receiver's shape."""
+    vbs = [{"oid": "1.3.6.1.2.1.2.2.1.1.4", "type": "Integer32", "value": 4},
+           {"oid": "1.3.6.1.2.1.2.2.1.2.4", "type": "OctetString", "value": "ge-0/0/4"}]
+    note = Notification("1.3.6.1.6.3.1.1.5.3", 77, tuple(
+        VarBind(v["oid"], v["type"], v["value"].encode() if isinstance(v["value"], str) else v["value"]) for v in vbs),
+        "10.1.1.2")
+    made = trap_payload("1.3.6.1.6.3.1.1.5.3", [(v["oid"], v["value"]) for v in vbs], version="v1", uptime=77,
+                        agent_addr="10.1.1.2")
+    assert made == payload_of("v1", note) == {"version": "v1", "trap_oid": "1.3.6.1.6.3.1.1.5.3", "uptime": 77,
+                                             "agent_addr": "10.1.1.2", "varbinds": vbs}
 
 
 @needs_netsnmp
