@@ -29,12 +29,13 @@ from pathlib import Path
 import psutil
 import psycopg
 
+from opsconductor.engine.connectors.registry import NORMALIZERS
 from opsconductor.engine.config.loader import load_bundle
 from opsconductor.engine.connectors.snmp.trapwire import trap_payload
 from opsconductor.engine.intake.journal import Journal
 from opsconductor.engine.model import RawEvent
 from opsconductor.engine.pipeline.pipeline import Pipeline
-from opsconductor.engine.pipeline.worker import PipelineWorker
+from opsconductor.engine.worker import PipelineWorker
 from opsconductor.engine.rules.host import RulesHost
 from opsconductor.engine.service import tune_gc
 from opsconductor.engine.store.config_versions import record_applied
@@ -86,7 +87,7 @@ def run(url: str, events, label: str, count: int, rate: float | None = None, jou
     bundle = load_bundle(ROOT)
     with psycopg.connect(url) as conn:
         version = record_applied(conn, content_hash=bundle.content_hash, files=bundle.files)
-    pipeline = Pipeline(bundle, RulesHost(), version_id=version.id)
+    pipeline = Pipeline(bundle, RulesHost(), normalizers=NORMALIZERS, version_id=version.id)
     scratch = Path(tempfile.mkdtemp(prefix="opsc-bench-journal-")) if journal else None
     intake = Journal(scratch) if scratch else None
     if intake is not None:
@@ -160,7 +161,7 @@ def journal_cost(count: int) -> None:
 def rss_at_open_alerts(target: int) -> None:
     """Memory of the in-memory view alone (no database): `target` open alerts."""
     bundle = load_bundle(ROOT)
-    pipeline = Pipeline(bundle, RulesHost())
+    pipeline = Pipeline(bundle, RulesHost(), normalizers=NORMALIZERS)
     before = psutil.Process(os.getpid()).memory_info().rss
     for event in new_only(target):
         pipeline.process(event)

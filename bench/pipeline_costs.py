@@ -19,6 +19,7 @@ from pathlib import Path
 import psutil
 import psycopg
 
+from opsconductor.engine.connectors.registry import NORMALIZERS
 from opsconductor.engine.config.loader import load_bundle
 from opsconductor.engine.pipeline.pipeline import STAGES, Pipeline
 from opsconductor.engine.rules.host import RulesHost
@@ -48,7 +49,7 @@ def measure(url: str, label: str, count: int) -> None:
     with psycopg.connect(url) as conn:
         version = record_applied(conn, content_hash=bundle.content_hash, files=bundle.files).id
     totals: dict[str, float] = {}
-    pipeline = Pipeline(bundle, RulesHost(), version_id=version, stages=tuple(timed(s, totals) for s in STAGES))
+    pipeline = Pipeline(bundle, RulesHost(), normalizers=NORMALIZERS, version_id=version, stages=tuple(timed(s, totals) for s in STAGES))
     events = list(new_only(count) if label == "new" else mixed(count, random.Random(1)))
     if label == "mixed":
         pipeline.process(trap(-1, LINK_DOWN, "10.20.0.2", 1))

@@ -12,10 +12,10 @@ def _config_dir(args: argparse.Namespace) -> str:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .config.loader import load_tree
+    from .rules.limits import validate_tree
     from .config.report import render
 
-    result = load_tree(_config_dir(args), check_secrets=args.secrets)
+    result = validate_tree(_config_dir(args), check_secrets=args.secrets)
     errors, warnings = len(result.errors), len(result.warnings)
     if result.errors:
         summary = f"{errors} error(s), {warnings} warning(s) in {_config_dir(args)}"
@@ -44,12 +44,12 @@ def _root_causes(bundle) -> list[str]:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from .config.loader import load_tree
+    from .rules.limits import validate_tree
     from .config.report import render as render_problems
     from .ruletest import run_tests
     from .ruletest.report import render
 
-    result = load_tree(_config_dir(args))
+    result = validate_tree(_config_dir(args))
     if result.bundle is None:
         print(render_problems(result.errors, "github" if args.format == "github" else "text", root=_config_dir(args)))
         print(f"the config tree does not validate ({len(result.errors)} error(s)); no rule test ran")
@@ -201,12 +201,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_import_legacy(args: argparse.Namespace) -> int:
-    from .config.loader import load_tree
+    from .rules.limits import validate_tree
     from .legacy import import_legacy
 
     report = import_legacy(args.database_url, args.out)
     print(report.text())
-    result = load_tree(args.out, environ={})
+    result = validate_tree(args.out, environ={})
     for problem in result.errors:
         print(problem.format(), file=sys.stderr)
     return 1 if result.errors else 0

@@ -24,13 +24,17 @@ from typing import Any, Callable, Iterator
 
 from .config.bundle import Bundle
 from .config.loader import git_commit as git_commit_of
-from .config.loader import load_tree, tree_texts
-from .config.rows import projection_of
+from .config.loader import tree_texts
+# At import, not lazily: pysnmp keeps the ImportError of its optional pysmi, and with it every
+# frame of the import, which would pin the first Pipeline for good.
+from .connectors.registry import NORMALIZERS
+from .store.config_rows import projection_of
 from .errors import Level, OpscError, Problem
 from .pipeline.pipeline import Pipeline
 from .rules.engine import RuleEngine
 from .pipeline.state import ActiveAlerts
 from .rules.host import RulesHost
+from .rules.limits import validate_tree
 from .ruletest import run_tests
 from .store.config_trees import store_tree
 from .store.config_versions import record_applied, record_refused
@@ -151,7 +155,7 @@ class LiveConfig:
 
     def _reload(self, triggers: tuple[str, ...], config_dir: Path) -> ReloadOutcome:
         started = time.monotonic()
-        result = load_tree(config_dir, check_secrets=True)
+        result = validate_tree(config_dir, check_secrets=True)
         bundle = result.bundle
         errors = list(result.errors)
         current = self.bundle
@@ -179,7 +183,7 @@ class LiveConfig:
                                f"rule test {r.test.name!r} failed: {r.failure}") for r in failures]
         new_pipeline = None
         if not errors:
-            new_pipeline = Pipeline(bundle, self.host, self.state, rules=rules)
+            new_pipeline = Pipeline(bundle, self.host, self.state, normalizers=NORMALIZERS, rules=rules)
         elif rules is not None:
             rules.close()
         content_hash = bundle.content_hash if bundle else _hash_of_refused(result.problems)

@@ -32,7 +32,7 @@ from .notify.process import NotifierProcess
 from .pipeline.commands import OperatorCommand
 from .pipeline.effects import TELLS
 from .pipeline.state import ActiveAlerts
-from .pipeline.worker import PipelineWorker
+from .worker import PipelineWorker
 from .reload import LiveConfig
 from .rules.host import RulesHost
 from .store.alerts import load_active_alerts

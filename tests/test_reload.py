@@ -19,7 +19,7 @@ from opsconductor.engine.connectors.base import Backpressure
 from opsconductor.engine.errors import OpscError
 from opsconductor.engine.connectors.supervisor import ConnectorSupervisor
 from opsconductor.engine.pipeline.state import ActiveAlerts
-from opsconductor.engine.pipeline.worker import PipelineWorker
+from opsconductor.engine.worker import PipelineWorker
 from opsconductor.engine.reload import LiveConfig
 from opsconductor.engine.rules.host import RulesHost
 from opsconductor.engine.store.config_versions import get_current, get_last_attempt

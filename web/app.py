@@ -18,7 +18,8 @@ from starlette.staticfiles import StaticFiles
 from . import api_alerts, api_gitops, api_system, login, openapi, page_alerts, pages, silences, sse
 from .auth import Auth
 from .db import Db
-from .errors import ApiError, api_error_handler, http_error_handler, internal_error_handler
+from .error_handlers import api_error_handler, http_error_handler, internal_error_handler
+from .errors import ApiError
 from .health import HealthProbe
 from .live import LiveHub
 from .metrics import HttpMetrics

@@ -4,17 +4,12 @@
 
 API paths (/api/…, /healthz, /metrics) get it as JSON; dashboard pages get the same
 code and message rendered as a page. A traceback is never sent: unexpected exceptions
-are logged and answered with code "internal".
+are logged and answered with code "internal". The handlers that answer with it are in
+web/error_handlers.py (a page needs the templates, which need this module).
 """
 from __future__ import annotations
 
-import logging
 from typing import Any
-
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-
-log = logging.getLogger("opsconductor.web")
 
 CODES: dict[int, str] = {
     400: "bad_request",
@@ -54,44 +49,11 @@ MAX_MESSAGE = 1000  # characters; an error never echoes a huge request value bac
 MAX_DETAIL = 200
 
 
-def _bounded(value: Any, limit: int = MAX_DETAIL) -> Any:
+def bounded(value: Any, limit: int = MAX_DETAIL) -> Any:
     if isinstance(value, str):
         return value if len(value) <= limit else value[:limit] + f"… ({len(value) - limit} more characters)"
     if isinstance(value, dict):
-        return {str(k)[:limit]: _bounded(v) for k, v in list(value.items())[:50]}
+        return {str(k)[:limit]: bounded(v) for k, v in list(value.items())[:50]}
     if isinstance(value, (list, tuple)):
-        return [_bounded(v) for v in value[:50]]
+        return [bounded(v) for v in value[:50]]
     return value
-
-
-def _respond(request: Request, status: int, code: str, message: str, details: dict[str, Any],
-             headers: dict[str, str] | None = None) -> Response:
-    message, details = _bounded(message, MAX_MESSAGE), _bounded(details)
-    if is_api_path(request.url.path):
-        return JSONResponse(envelope(code, message, details), status_code=status, headers=headers)
-    from .render import page  # the page helpers import this module
-
-    context = {"status": status, "code": code, "message": message, "details": details}
-    response = page(request, "error.html", context, status_code=status)
-    response.headers.update(headers or {})
-    return response
-
-
-async def api_error_handler(request: Request, exc: Exception) -> Response:
-    err: ApiError = exc  # type: ignore[assignment]  # registered for ApiError only
-    return _respond(request, err.status, err.code, err.message, err.details, err.headers or None)
-
-
-_MESSAGES = {404: "no such page or resource", 405: "method not allowed on this path"}
-
-
-async def http_error_handler(request: Request, exc: Exception) -> Response:
-    status = getattr(exc, "status_code", 500)
-    code = CODES.get(status, "bad_request" if status < 500 else "internal")
-    message = _MESSAGES.get(status) or str(getattr(exc, "detail", ""))
-    return _respond(request, status, code, message, {}, dict(getattr(exc, "headers", None) or {}))
-
-
-async def internal_error_handler(request: Request, exc: Exception) -> Response:
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _respond(request, 500, "internal", "internal error; the server log has the details", {})

@@ -12,8 +12,10 @@ import re
 from typing import Any, Mapping
 from urllib.parse import parse_qsl
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .error_handlers import api_error_handler
 from .errors import ApiError
 from .openapi import PATHS
 
@@ -39,10 +41,6 @@ class KnownParams:
         if error is None:
             await self.app(scope, receive, send)
             return
-        from starlette.requests import Request
-
-        from .errors import api_error_handler
-
         response = await api_error_handler(Request(scope), error)
         await response(scope, receive, send)
 

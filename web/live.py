@@ -17,12 +17,13 @@ from typing import Any
 
 import psycopg
 
+from opsconductor.engine.store.alerts import NOTIFY_CHANNEL
+
 from . import queries
 from .db import Db
 
 log = logging.getLogger("opsconductor.web")
 
-CHANNEL = "opsc_alerts"
 GATHER_S = 0.1  # notifications this close together become one batch
 MAX_IDS = 500
 QUEUE_MAX = 64  # batches a slow stream may fall behind before it is told to resync
@@ -82,7 +83,7 @@ class LiveHub:
                 continue
             try:
                 async with conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
+                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     self.connected.set()
                     if attempt:
                         self.publish(RESYNC)  # what was NOTIFYed while we were away is lost

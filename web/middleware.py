@@ -10,9 +10,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
+from starlette.requests import Request
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .error_handlers import api_error_handler, internal_error_handler
 from .errors import ApiError
 from .metrics import HttpMetrics
 
@@ -78,10 +80,6 @@ class QueryGuard:
         if problem is None:
             await self.app(scope, receive, send)
             return
-        from starlette.requests import Request
-
-        from .errors import api_error_handler
-
         response = await api_error_handler(Request(scope), problem)
         await response(scope, receive, send)
 
@@ -177,9 +175,5 @@ class CatchAll:
         except Exception as exc:
             if started:
                 raise
-            from starlette.requests import Request
-
-            from .errors import internal_error_handler
-
             response = await internal_error_handler(Request(scope), exc)
             await response(scope, receive, send)

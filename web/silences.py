@@ -19,10 +19,10 @@ from opsconductor.engine.config.durations import format_duration, parse_duration
 from opsconductor.engine.pipeline.silences import adhoc, describe_match, parse_match
 from opsconductor.engine.rules.predicates import window_holds
 from opsconductor.engine.store import silences as store
+from opsconductor.engine.store.alerts import NOTIFY_CHANNEL
 
 from .auth import Principal
 from .errors import ApiError
-from .live import CHANNEL
 from .queries import jsonable
 from .render import form, page, reader, signed_in_with, silenced_now
 
@@ -147,7 +147,7 @@ async def _tell_engine(request: Request) -> None:
 
 
 def _notify_pages(conn: psycopg.Connection) -> None:
-    conn.execute("SELECT pg_notify(%s, 'silences')", (CHANNEL,))
+    conn.execute("SELECT pg_notify(%s, 'silences')", (NOTIFY_CHANNEL,))
 
 
 async def api_create(request: Request) -> JSONResponse:

@@ -23,32 +23,6 @@ from .bundle import (DEFAULT_PRIORITY_MATRIX, Bundle, Channel, ConnectorConfig, 
 from .schema import CHANNEL_TYPES, CONNECTOR_TYPES
 from .schema import problems_from as _problems_from
 from .semantic import check_bundle, resolve_dependencies
-
-
-def rules_engine_limits(bundle: Bundle) -> list[Problem]:
-    """What durable_rules would refuse or hang on, found before it is asked (pure Python)."""
-    from ..rules.compile import compile_rules
-    from ..rules.host import check_limits
-
-    from ..rules.host import DEFAULT_LIMITS
-
-    compiled = compile_rules(bundle)
-    by_name = {r.name: r for r in compiled.rules}
-    out = []
-    # Every property a rule reads is on every event: durable holds at most 252 per message.
-    if len(compiled.properties) > DEFAULT_LIMITS.max_properties:
-        first = compiled.rules[0].source
-        out.append(Problem(first.file, first.line, first.col, first.path,
-                           f"the rules read {len(compiled.properties)} distinct fields; "
-                           f"the rules engine takes at most {DEFAULT_LIMITS.max_properties} per alert",
-                           hint="match fewer distinct custom_fields (each one is a property of every alert the rules see)"))
-    for message in check_limits(compiled.rulesets):
-        rule_name = message.split("rule '", 1)[1].split("'", 1)[0] if "rule '" in message else None
-        src = by_name[rule_name].source if rule_name in by_name else None
-        out.append(Problem(src.file if src else "rules/", src.line if src else 0, src.col if src else 0,
-                           src.path if src else "$", f"the rules engine cannot take this rule: {message}",
-                           hint="split long any-of lists or very complex matches into several rules"))
-    return out
 from .yamlfile import MAX_FILE_BYTES, YamlDocument, json_path, load_yaml
 
 log = logging.getLogger("opsconductor.config")
@@ -129,7 +103,9 @@ def tree_texts(bundle: Bundle) -> dict[str, str] | None:
 
 def load_tree(root: str | Path, environ: Any = None, with_git: bool = True, check_secrets: bool = False) -> LoadResult:
     """Load and check a tree. `check_secrets` also warns about secret references that do not
-    resolve here (the server wants that; CI validating a pull request has no secrets)."""
+    resolve here (the server wants that; CI validating a pull request has no secrets).
+    What the rules engine would refuse is the rules layer's check: rules.limits.validate_tree
+    runs this and then that (`opsc validate`, `opsc test`, a reload)."""
     root = Path(root)
     env = os.environ if environ is None else environ
     if not root.is_dir():
@@ -150,7 +126,7 @@ def load_tree(root: str | Path, environ: Any = None, with_git: bool = True, chec
             continue
         digest.update(rel.encode() + b"\0" + hashlib.sha256(raw).digest())
         first_problem = len(problems)
-        with _located(problems, rel):
+        with located(problems, rel):
             doc, yaml_problems, _ = _cached_yaml(rel, raw)
             problems.extend(yaml_problems)
             if doc is not None:
@@ -165,7 +141,7 @@ def load_tree(root: str | Path, environ: Any = None, with_git: bool = True, chec
         if any(p.level is Level.ERROR for p in problems[first_problem:]):
             parts.failed.add(kind)  # names this file would define are unknown: say nothing of them
     devices, dependencies, dep_problems = [], [], []
-    with _located(problems, "dependencies.d/"):
+    with located(problems, "dependencies.d/"):
         devices, dependencies, dep_problems = resolve_dependencies(parts.devices, parts.raw_dependencies,
                                                                    quiet_unknown="dependency" in parts.failed)
     problems.extend(dep_problems)
@@ -177,11 +153,8 @@ def load_tree(root: str | Path, environ: Any = None, with_git: bool = True, chec
         silences=tuple(parts.silences), tests=tuple(parts.tests),
         **({"priority_matrix": parts.priority_matrix} if parts.priority_matrix else {}),
         **({"suppression": parts.suppression} if parts.suppression else {}))
-    with _located(problems, "rules/"):
+    with located(problems, "rules/"):
         problems.extend(check_bundle(bundle, parts))
-    if not any(p.level is Level.ERROR for p in problems):  # compiling needs a valid tree
-        with _located(problems, "rules/"):
-            problems.extend(rules_engine_limits(bundle))
     errors = [p for p in problems if p.level is Level.ERROR]
     return LoadResult(None if errors else bundle, tuple(sorted(set(problems))))
 
@@ -193,7 +166,7 @@ def _read_bounded(path: Path) -> bytes:
 
 
 @contextmanager
-def _located(problems: list[Problem], file: str) -> Iterator[None]:
+def located(problems: list[Problem], file: str) -> Iterator[None]:
     """Any exception while loading `file` becomes a problem located there: one bad file
     never crashes validate or a reload (the fuzzer in bench/faults_config.py looks for these)."""
     try:

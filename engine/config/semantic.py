@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 from ..errors import Level, Problem
 from ..model import Severity
-from ..topology import Topology
+from .topology import Topology
 from .bundle import Bundle, Dependency, Device, Matcher, Source
 from .ruletests import test_problems
 from .schema import parse_listen

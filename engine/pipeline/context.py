@@ -9,7 +9,7 @@ from ..config.bundle import Bundle, ConnectorConfig, Device
 from ..identity import Identity, Inventory
 from ..model import Alert, RawEvent
 from ..rootcause import RootCauses
-from ..topology import Topology
+from ..config.topology import Topology
 from .oidindex import OidIndex
 
 

@@ -14,9 +14,6 @@ from typing import Callable, Iterator, Mapping, Sequence
 
 from .. import ids
 from ..config.bundle import Bundle
-# At import, not lazily in a constructor: pysnmp keeps the ImportError of its optional pysmi,
-# and with it every frame of the import, which would pin the first Pipeline for good.
-from ..connectors.registry import NORMALIZERS
 from ..events import Decision, RuleSuppressed, UnderRoot, Unsuppressed
 from ..model import RawEvent, Status, evolve
 from ..rules.engine import RuleEngine
@@ -32,30 +29,27 @@ from .holders import Holders
 from .normalize import normalize
 from .route import announced_by, firing, parent_rule, release_times, released, repeats, resolved, route
 from .state import ActiveAlerts
-from .work import Context, Stage, Work
+from .work import Context, Normalizer, Stage, Work
 
 STAGES: tuple[Stage, ...] = (normalize, enrich, correlate, route)
 COMMAND_STAGES: tuple[Stage, ...] = (operate,)
 
 
-def default_normalizers() -> Mapping[str, Normalizer]:
-    """source_system → normalizer; each connector type's module loads at its first event."""
-    return NORMALIZERS
-
-
 class Pipeline:
     def __init__(self, bundle: Bundle, host: RulesHost, state: ActiveAlerts | None = None, *,
-                 version_id: int | None = None, normalizers: Mapping[str, Normalizer] | None = None,
+                 normalizers: Mapping[str, Normalizer], version_id: int | None = None,
                  new_id: Callable[[], str] | None = None, stages: Sequence[Stage] = STAGES,
                  rules: RuleEngine | None = None) -> None:
-        """`rules`: an already loaded rules generation of this bundle (a reload's rule tests and
+        """`normalizers`: source system → normalizer, the connector types' (connectors/registry.py:
+        the connectors sit above the pipeline, so whoever builds one passes them).
+        `rules`: an already loaded rules generation of this bundle (a reload's rule tests and
         its live pipeline share one); the pipeline closes it."""
         self.view = ConfigView(bundle, version_id)
         self.rules = rules if rules is not None else RuleEngine(host, bundle)
         self.state = state if state is not None else ActiveAlerts()
         self.stages = tuple(stages)
         self.ctx = Context(self.view, self.rules, self.state,
-                           normalizers if normalizers is not None else default_normalizers(),
+                           normalizers,
                            new_id or ids.new_id)
         self.holders = Holders(self.rules.close)  # its rules generation is freed after its last batch
         self._horizon()

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from ..config.bundle import Bundle
+from ..connectors.registry import NORMALIZERS
 from ..events import Decision, Enriched, Silenced, Throttled, describe_history
 from ..model import Alert, RawEvent, Status, StoredAlert
 from ..pipeline.commands import OperatorCommand, Verb
@@ -186,7 +187,7 @@ def simulate(bundle: Bundle, history: Iterable[HistoryItem], trails_path: Path, 
              until: datetime | None = None, host: RulesHost | None = None) -> Summary:
     """Run `history` (in time order) through `bundle`; the trails go to `trails_path`."""
     counter = itertools.count(1)
-    pipeline = Pipeline(bundle, host or RulesHost(), new_id=lambda: f"00000000-0000-4000-8000-{next(counter):012d}")
+    pipeline = Pipeline(bundle, host or RulesHost(), normalizers=NORMALIZERS, new_id=lambda: f"00000000-0000-4000-8000-{next(counter):012d}")
     trails = _Trails(trails_path, start)
     rec = Recorder(trails)
     clock = start

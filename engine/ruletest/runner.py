@@ -10,7 +10,8 @@ from typing import Any, Mapping
 
 from ..config.bundle import Bundle, RuleTest
 from ..errors import OpscError
-from ..pipeline.pipeline import Pipeline, default_normalizers
+from ..connectors.registry import NORMALIZERS
+from ..pipeline.pipeline import Pipeline
 from ..rules.engine import RuleEngine
 from ..rules.host import RulesHost
 from . import inputs
@@ -46,7 +47,7 @@ def run_tests(bundle: Bundle, host: RulesHost | None = None, rules: RuleEngine |
     # A ChainMap, not a copy: the registry loads a connector type's normalizer at its first event.
     # It only reads the registry's table (typeshed types ChainMap's maps as mutable).
     normalizers = ChainMap({inputs.TEST_SOURCE: inputs.normalize_test_alert},
-                           default_normalizers())  # type: ignore[arg-type]
+                           NORMALIZERS)  # type: ignore[arg-type]
     counter = itertools.count(1)
     new_id = lambda: f"00000000-0000-4000-8000-{next(counter):012d}"  # noqa: E731 - stable ids in output
     pipeline = Pipeline(bundle, host or RulesHost(), normalizers=normalizers, new_id=new_id, rules=rules)

@@ -52,6 +52,10 @@ class Actor:
         return label[:100] if label else None
 
 
+# Committed changes to alerts are announced on this channel (`NOTIFY opsc_alerts, '<id>,…'`);
+# the dashboard's one LISTEN (web/live.py) follows it.
+NOTIFY_CHANNEL = "opsc_alerts"
+
 ENGINE = Actor(user_id="opsc", user_name="OpsConductor engine")
 
 

@@ -38,7 +38,7 @@ import psycopg
 from ..events import Decision, Deduplicated
 from ..ids import new_id
 from ..model import Alert, RawEvent, Status
-from .alerts import ALERT_COLUMNS, ENGINE, alert_row
+from .alerts import ALERT_COLUMNS, ENGINE, NOTIFY_CHANNEL, alert_row
 from .copytext import Row, copy_block, first_fields, lines, only, text_array, without
 from .jsonb import dumps
 from .outbox import COPY_OUTBOX, NOTIFY_OUTBOX, outbox_rows
@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("opsconductor.store")
 
-NOTIFY_CHANNEL = "opsc_alerts"
 _NOTIFY_MAX = 7900  # PostgreSQL's payload limit is 8000 bytes
 _COLS = ", ".join(ALERT_COLUMNS)
 _RAW_EVENTS = ("COPY raw_events (event_id, connector, source_system, source_address, received_at, payload,"

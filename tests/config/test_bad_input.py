@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from opsconductor.engine.config.loader import load_tree
 from opsconductor.engine.config.report import render
+from opsconductor.engine.rules.limits import validate_tree
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
@@ -18,7 +18,7 @@ def test_fixture_gives_exact_problems(case: str) -> None:
     # fuzz_* are inputs that once crashed the loader (bench/faults_config.py found them); some
     # are fine trees whose ${file:} secrets are not, so those resolve secrets as serve does.
     fuzzed = case.startswith("fuzz_")
-    result = load_tree(tree, environ={}, with_git=False, check_secrets=fuzzed)
+    result = validate_tree(tree, environ={}, with_git=False, check_secrets=fuzzed)
     expected = (tree / "expected.txt").read_text(encoding="utf-8").rstrip("\n")
     assert render(result.problems, "text") == expected
     assert "the loader failed" not in expected

@@ -90,7 +90,7 @@ def test_seed_oid_mappings_present() -> None:
 
 def test_example_topology_and_rules() -> None:
     bundle = load()
-    from opsconductor.engine.topology import Topology
+    from opsconductor.engine.config.topology import Topology
 
     topo = Topology(bundle.dependencies)
     ups = {e.upstream for e in topo.upstreams("10.20.1.11")}

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from opsconductor.engine.config.bundle import Dependency, Source
-from opsconductor.engine.topology import Topology
+from opsconductor.engine.config.topology import Topology
 
 SRC = Source("d.yaml", 1)
 

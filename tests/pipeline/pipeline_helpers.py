@@ -6,6 +6,7 @@ import textwrap
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from opsconductor.engine.connectors.registry import NORMALIZERS
 from opsconductor.engine.config.loader import load_tree
 from opsconductor.engine.connectors.snmp.trapwire import trap_payload
 from opsconductor.engine.model import RawEvent
@@ -36,7 +37,7 @@ def pipeline(tmp_path: Path, files: dict[str, str]) -> Pipeline:
     result = load_tree(tree(tmp_path, files), environ={}, with_git=False)
     assert result.bundle is not None, [p.format() for p in result.problems]
     counter = itertools.count(1)
-    return Pipeline(result.bundle, HOST, new_id=lambda: f"00000000-0000-4000-8000-{next(counter):012d}")
+    return Pipeline(result.bundle, HOST, normalizers=NORMALIZERS, new_id=lambda: f"00000000-0000-4000-8000-{next(counter):012d}")
 
 
 _ids = itertools.count(1)

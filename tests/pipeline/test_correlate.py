@@ -250,7 +250,8 @@ def test_a_storm_in_one_event_makes_one_parent(tmp_path) -> None:
     import itertools
 
     from opsconductor.engine.model import Alert, RawEvent, Severity, fingerprint
-    from opsconductor.engine.pipeline.pipeline import Pipeline, default_normalizers
+    from opsconductor.engine.connectors.registry import NORMALIZERS
+    from opsconductor.engine.pipeline.pipeline import Pipeline
 
     def many(event, view):  # one webhook body carrying several alerts
         return tuple(Alert(source_system="body", source_alert_id=ip, severity=Severity.MAJOR, category="network",
@@ -270,7 +271,7 @@ def test_a_storm_in_one_event_makes_one_parent(tmp_path) -> None:
     """
     base = pipeline(tmp_path, {"rules/r.yaml": rules})
     ids = itertools.count(1)
-    p = Pipeline(base.view.bundle, base.rules.host, normalizers={**default_normalizers(), "body": many},
+    p = Pipeline(base.view.bundle, base.rules.host, normalizers={**NORMALIZERS, "body": many},
                  new_id=lambda: f"id{next(ids)}")
     fx = p.process(RawEvent("e1", "hook", "body", at(0), None, {"hosts": ["10.7.0.1", "10.7.0.2", "10.7.0.3", "10.7.0.4"]}))
     (parent,) = [a for a in fx.created if a.source_system == "correlation"]

@@ -110,12 +110,13 @@ def test_unmapped_drop_makes_no_alert(tmp_path) -> None:
 
 
 def test_default_tree_eaton_alarm_descriptor_in_varbind(tmp_path) -> None:
+    from opsconductor.engine.connectors.registry import NORMALIZERS
     from opsconductor.engine.config.loader import load_bundle
     from opsconductor.engine.pipeline.pipeline import Pipeline
     from pipeline_helpers import HOST
     from pathlib import Path
 
-    p = Pipeline(load_bundle(Path(__file__).resolve().parents[2]), HOST)
+    p = Pipeline(load_bundle(Path(__file__).resolve().parents[2]), HOST, normalizers=NORMALIZERS)
     added = "1.3.6.1.4.1.534.1.11.4.1.0.21"
     fx = p.process(trap(added, "10.20.0.5", [("1.3.6.1.4.1.534.1.7.2.1.1.17", 17),
                                                 ("1.3.6.1.4.1.534.1.7.2.1.2.17", "1.3.6.1.4.1.534.1.7.3")]))

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from pipeline_helpers import COLD_START, IF_INDEX, LINK_DOWN, LINK_UP, trap
 
+from opsconductor.engine.connectors.registry import NORMALIZERS
 from opsconductor.engine.events import Notified
 from opsconductor.engine.config.loader import load_bundle
 from opsconductor.engine.connectors.base import Backpressure
@@ -19,7 +20,7 @@ from opsconductor.engine.explain import explain_text
 from opsconductor.engine.model import RawEvent
 from opsconductor.engine.notify.notifier import Notifier
 from opsconductor.engine.pipeline.pipeline import Pipeline
-from opsconductor.engine.pipeline.worker import PipelineWorker
+from opsconductor.engine.worker import PipelineWorker
 from opsconductor.engine.rules.host import RulesHost
 from opsconductor.engine.store.alerts import get_alert
 from opsconductor.engine.store.config_versions import record_applied
@@ -44,7 +45,7 @@ def engine(db_url):
     bundle = load_bundle(ROOT)
     with psycopg.connect(db_url) as conn:
         version = record_applied(conn, content_hash=bundle.content_hash, files=bundle.files)
-    pipeline = Pipeline(bundle, RulesHost(), version_id=version.id)
+    pipeline = Pipeline(bundle, RulesHost(), normalizers=NORMALIZERS, version_id=version.id)
     connect = lambda: psycopg.connect(db_url)  # noqa: E731  (notifier: per batch; worker: kept open)
     notifier = Notifier(connect, lambda: bundle, dry_run=True)  # no SMTP server here
     worker = PipelineWorker(pipeline.held, db_url, notifier.wake, max_queue=100, tick_every=0.2)
@@ -151,7 +152,7 @@ def test_a_bad_alert_is_isolated_and_the_rest_of_its_batch_is_stored(engine) -> 
 
     worker, _, db_url, version_id = engine
     bundle = load_bundle(ROOT)
-    pipeline = Pipeline(bundle, RulesHost(), version_id=version_id)
+    pipeline = Pipeline(bundle, RulesHost(), normalizers=NORMALIZERS, version_id=version_id)
     good = [trap(COLD_START, f"10.77.0.{i}", at=i) for i in range(1, 4)]
     effects = [pipeline.process(e) for e in good]
     event = trap(COLD_START, "10.20.0.1")
@@ -186,7 +187,7 @@ def test_a_flap_inside_one_batch_lands_in_order(engine) -> None:
     from opsconductor.engine.store.writer import RecordWriter
 
     _, _, db_url, version_id = engine
-    pipeline = Pipeline(load_bundle(ROOT), RulesHost(), version_id=version_id)
+    pipeline = Pipeline(load_bundle(ROOT), RulesHost(), normalizers=NORMALIZERS, version_id=version_id)
     writer = RecordWriter(lambda: psycopg.connect(db_url), sleep=lambda s: None)
 
     def batch(events: list[RawEvent]):
@@ -230,7 +231,7 @@ def test_flapping_links_in_a_busy_batch_lose_no_other_alert(engine) -> None:
 
 def test_dropped_events_are_not_stored(engine) -> None:
     from opsconductor.engine.pipeline.effects import Effects
-    from opsconductor.engine.pipeline.worker import PipelineWorker
+    from opsconductor.engine.worker import PipelineWorker
 
     kept = trap(COLD_START, "10.20.0.1")
     gone = trap("1.3.6.1.4.1.99999.1", "10.20.0.1")
@@ -300,7 +301,7 @@ def test_an_alert_the_database_refused_does_not_stay_open_in_memory(engine) -> N
     from opsconductor.engine.store.alerts import insert_alerts
 
     worker, _, db_url, version_id = engine
-    probe = Pipeline(load_bundle(ROOT), RulesHost(), version_id=version_id)
+    probe = Pipeline(load_bundle(ROOT), RulesHost(), normalizers=NORMALIZERS, version_id=version_id)
     (theirs,) = probe.process(trap(COLD_START, "10.77.5.1")).created
     probe.close()
     with psycopg.connect(db_url) as conn:
@@ -326,7 +327,7 @@ def test_with_a_journal_events_spool_beyond_memory_and_all_are_stored_once(db_ur
     bundle = load_bundle(ROOT)
     with psycopg.connect(db_url) as conn:
         version = record_applied(conn, content_hash=bundle.content_hash, files=bundle.files)
-    pipeline = Pipeline(bundle, RulesHost(), version_id=version.id)
+    pipeline = Pipeline(bundle, RulesHost(), normalizers=NORMALIZERS, version_id=version.id)
     journal = Journal(tmp_path / "journal", segment_bytes=20_000)
     journal.open()
     worker = PipelineWorker(pipeline.held, db_url, lambda n: None, max_queue=50, journal=journal)

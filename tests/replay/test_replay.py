@@ -20,7 +20,7 @@ from opsconductor.engine.pipeline.state import ActiveAlerts
 from opsconductor.engine.reload import LiveConfig
 from opsconductor.engine.model import RawEvent
 from opsconductor.engine.notify.notifier import Notifier
-from opsconductor.engine.pipeline.worker import PipelineWorker
+from opsconductor.engine.worker import PipelineWorker
 from opsconductor.engine.replay.history_file import HistoryFileError, read_history, write_history
 from opsconductor.engine.replay.report import render
 from opsconductor.engine.replay.run import HistorySource, replay

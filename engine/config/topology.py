@@ -14,7 +14,7 @@ import ipaddress
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .config.bundle import Dependency
+from .bundle import Dependency
 
 
 @dataclass(frozen=True)

@@ -37,17 +37,17 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, ContextManager, Sequence, TypeVar
 
-from ..connectors.base import Backpressure
-from ..intake.journal import Journal, Written
-from ..intake.queue import IntakeQueue, NotSynced
-from ..metrics import Histogram
-from ..errors import StoreError
-from ..model import RawEvent, Status, evolve
-from ..store.batch import prepare_batch
-from ..store.writer import BatchWriter, WriteReport
-from .commands import CommandAnswer, OperatorCommand, Outcome
-from .effects import Effects, Notification
-from .pipeline import Pipeline
+from .connectors.base import Backpressure
+from .intake.journal import Journal, Written
+from .intake.queue import IntakeQueue, NotSynced
+from .metrics import Histogram
+from .errors import StoreError
+from .model import RawEvent, Status, evolve
+from .store.batch import prepare_batch
+from .store.writer import BatchWriter, WriteReport
+from .pipeline.commands import CommandAnswer, OperatorCommand, Outcome
+from .pipeline.effects import Effects, Notification
+from .pipeline.pipeline import Pipeline
 
 # Receipt → commit, seconds: the buckets of opsc_pipeline_latency_seconds.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)

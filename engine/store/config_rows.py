@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..store.projection import ConfigProjection, ConnectorRow, DependencyRow, NotificationRuleRow, OidMappingRow
-from .bundle import Bundle, Matcher
-from .secrets import Secret
+from ..config.bundle import Bundle, Matcher
+from ..config.secrets import Secret
+from .projection import ConfigProjection, ConnectorRow, DependencyRow, NotificationRuleRow, OidMappingRow
 
 
 def plain(value: Any) -> Any:
