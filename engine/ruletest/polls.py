@@ -22,7 +22,8 @@ from ..config.bundle import ConnectorConfig
 from ..config.secrets import Secret
 from ..connectors.base import TokenPollingConnector
 from ..connectors.registry import connector_class
-from ..connectors.snmp.poller import NoAnswer, SnmpPoller, SnmpSession, Target
+from ..connectors.snmp.poller import SnmpPoller
+from ..connectors.snmp.targets import NoAnswer, SnmpSession, Target
 from ..model import RawEvent
 from .inputs import plain
 from .simulation import StepError

@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import ConnectorError
-from ..snmp.poller import Evaluation, SnmpPoller, SnmpSession, Target
+from ..snmp.poller import Evaluation, SnmpPoller
+from ..snmp.targets import SnmpSession, Target
 
 MODEM_ENTRY = "1.3.6.1.4.1.20992.1.2.2.1"
 COLUMNS = {2: "descr", 3: "port", 5: "status"}

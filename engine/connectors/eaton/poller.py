@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..snmp.poller import Evaluation, SnmpPoller, SnmpSession, Target
+from ..snmp.poller import Evaluation, SnmpPoller
+from ..snmp.targets import SnmpSession, Target
 
 XUPS = "1.3.6.1.4.1.534.1"
 UPS = "1.3.6.1.2.1.33.1"

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..snmp.poller import Evaluation, SnmpPoller, SnmpSession, Target
+from ..snmp.poller import Evaluation, SnmpPoller
+from ..snmp.targets import SnmpSession, Target
 
 RF_ENTRY = "1.3.6.1.4.1.31926.2.1.1"
 COLUMNS = {7: "modulation", 17: "oper_state", 18: "cinr", 19: "rssi"}

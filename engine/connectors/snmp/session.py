@@ -10,7 +10,7 @@ from pysnmp.error import PySnmpError
 from pysnmp.hlapi.v3arch import asyncio as hlapi
 from pysnmp.proto import errind
 
-from .poller import BadAnswer, Credentials, NoAnswer, SnmpSession, Target
+from .targets import BadAnswer, Credentials, NoAnswer, SnmpSession, Target
 from .v3 import AUTH_PROTOCOLS, PRIV_PROTOCOLS
 
 BULK_REPETITIONS = 25
