@@ -49,6 +49,7 @@ def module_files() -> dict[str, Path]:
 
 
 MODULES = module_files()
+MISSING: list[str] = []
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -66,13 +67,17 @@ def _absolute(module: str, is_package: bool, node: ast.ImportFrom) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
-def imports_of(module: str, path: Path, source: str | None = None) -> list[Import]:
+def imports_of(module: str, path: Path, source: str | None = None, missing: list[str] | None = None) -> list[Import]:
+    """Every import of our own modules in `module`; imports of ours that name no module go to `missing`."""
+    missing = MISSING if missing is None else missing
     rel = str(path.relative_to(ROOT))
     tree = ast.parse(path.read_text(encoding="utf-8") if source is None else source, rel)
     out: list[Import] = []
 
     def add(target: str, node: ast.stmt, type_only: bool) -> None:
         # `import a.b.c` loads a.b.c; name the deepest module of ours it reaches.
+        if target.startswith(tuple(f"{p}." for p in PACKAGES)) and target not in MODULES:
+            missing.append(f"{rel}:{node.lineno}: {module} imports {target}, which does not exist")
         while target and target not in MODULES:
             target = target.rpartition(".")[0]
         found = Import(module, target, rel, node.lineno, type_only)
@@ -142,6 +147,10 @@ def test_the_layer_map_places_every_unit():
     assert len(LAYER_NAMES) >= 8, LAYER_NAMES
     assert sorted(units - set(RANKS)) == [], "place these in docs/engine.md#layout"
     assert sorted(set(RANKS) - units) == [], "docs/engine.md#layout names units that do not exist"
+
+
+def test_every_import_of_ours_names_a_module_that_exists():
+    assert not MISSING, "\n".join(MISSING)
 
 
 def test_no_import_goes_up_the_layers():
@@ -232,7 +241,10 @@ def test_the_check_sees_function_level_and_type_only_imports():
     """The parser itself: an import inside a function counts; TYPE_CHECKING is marked."""
     source = ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .model import Alert\n"
               "def f():\n    from .store import alerts\n    from . import ids\n")
-    found = imports_of("opsconductor.engine.probe", ROOT / "engine" / "probe.py", source)
+    missing: list[str] = []
+    found = imports_of("opsconductor.engine.probe", ROOT / "engine" / "probe.py", source + "from .gone import x\n",
+                       missing)
+    assert missing == ["engine/probe.py:7: opsconductor.engine.probe imports opsconductor.engine.gone, which does not exist"]
     assert {(i.target, i.line, i.type_only) for i in found} == {
         ("opsconductor.engine.model", 3, True), ("opsconductor.engine.store.alerts", 5, False),
         ("opsconductor.engine.ids", 6, False)}

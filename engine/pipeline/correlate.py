@@ -17,7 +17,7 @@ from ..events import (Cleared, Correlated, Decision, DecisionEvent, Deduplicated
 from ..model import Alert, Status, StoredAlert, evolve, fingerprint
 from ..rootcause import explains
 from ..rules.fields import alert_fields
-from ..topology import Edge
+from ..config.topology import Edge
 from . import flapping
 from .effects import SUPPRESSED, Change, EffectsBuilder, GroupKey, Notification
 from .route import parent_rule

@@ -29,7 +29,7 @@ from .holders import Holders
 from .normalize import normalize
 from .route import announced_by, firing, parent_rule, release_times, released, repeats, resolved, route
 from .state import ActiveAlerts
-from .work import Context, Normalizer, Stage, Work
+from .work import Context, Stage, Work
 
 STAGES: tuple[Stage, ...] = (normalize, enrich, correlate, route)
 COMMAND_STAGES: tuple[Stage, ...] = (operate,)
