@@ -12,6 +12,7 @@ import psycopg
 
 from opsconductor.engine.config.bundle import Bundle
 from opsconductor.engine.config.secrets import Secret
+from opsconductor.engine.connectors.registry import NORMALIZERS
 from opsconductor.engine.pipeline.commands import OperatorCommand, Outcome
 from opsconductor.engine.pipeline.pipeline import Pipeline
 from opsconductor.engine.rules.host import RulesHost
@@ -130,7 +131,7 @@ class FakeEngine:
     def command(self, command: OperatorCommand) -> Future:
         assert self.db_url is not None, "this FakeEngine has no database for commands"
         if self._pipeline is None:
-            self._pipeline = Pipeline(Bundle("", "", None, ()), RulesHost())
+            self._pipeline = Pipeline(Bundle("", "", None, ()), RulesHost(), normalizers=NORMALIZERS)
         with psycopg.connect(self.db_url) as conn:
             answer = run_command(conn, self._pipeline, command)
         if answer.outcome is Outcome.APPLIED:
