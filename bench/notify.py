@@ -9,8 +9,8 @@ a webhook channel out to a local sink. What the operator gets, not what was comm
    to the snmp_trap connector, at --rate;
 3. delivery alone: the engine stopped, --outbox notifications put in the outbox at once
    and drained by one Notifier in this process (the delivery capacity, without intake);
-4. then --paced notifications committed to the outbox at --rate (a commit every 10 ms,
-   each followed by a wake unless --no-wake): commit → sink latency, the notifier's share.
+4. then --paced notifications committed to the outbox at --rate (a commit every 10 ms; the
+   notifier LISTENs, as in serve): commit → sink latency, the notifier's share.
 
 Every new alert is one notification (a rule sends everything to the `hook` webhook
 channel, no grouping, no storm guard) to a sink in a process of its own (webhook_sink.py). Prints per scenario:
@@ -119,7 +119,8 @@ def am_body(first: int, count: int) -> bytes:
          "fingerprint": f"b{i:015x}"} for i in range(first, first + count)]})
 
 
-async def post_alerts(base: str, total: int, per_post: int, rate: float) -> tuple[dict[str, float], list[float], int]:
+async def post_alerts(base: str, total: int, per_post: int, rate: float,
+                      engine: Engine) -> tuple[dict[str, float], list[float], int]:
     """Sends; returns title → send time, POST latencies and failed POSTs."""
     sent: dict[str, float] = {}
     latencies: list[float] = []
@@ -155,6 +156,8 @@ async def post_alerts(base: str, total: int, per_post: int, rate: float) -> tupl
                 if delay > 0:
                     await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(first)))
+            if first % 1000 < per_post:
+                engine.sample_rss()
         await asyncio.gather(*tasks)
     return sent, latencies, failed
 
@@ -177,9 +180,11 @@ def send_traps(port: int, total: int, rate: float) -> list[float]:
 
 def wait_for(sink: SinkProcess, engine: Engine | None, count: int, since: int) -> None:
     deadline = time.monotonic() + WAIT_AFTER
-    while sink.count() - since < count and time.monotonic() < deadline:
+    while True:
         if engine is not None:
             engine.sample_rss()
+        if sink.count() - since >= count or time.monotonic() >= deadline:
+            return
         time.sleep(0.05)
 
 
@@ -244,7 +249,7 @@ def cpu_of(engine: Engine, sink: SinkProcess) -> dict[str, float]:
 async def webhook_scenario(args, engine: Engine, sink: SinkProcess) -> None:
     since, cpu0 = sink.count(), cpu_of(engine, sink)
     t0 = time.time()
-    sent, post_lat, failed = await post_alerts(engine.url, args.alerts, args.per_post, args.rate)
+    sent, post_lat, failed = await post_alerts(engine.url, args.alerts, args.per_post, args.rate, engine)
     t1 = time.time()
     await asyncio.to_thread(wait_for, sink, engine, len(sent), since)
     cpu = _minus(cpu_of(engine, sink), cpu0)
@@ -275,9 +280,9 @@ def trap_scenario(args, engine: Engine, sink: SinkProcess, port: int) -> None:
 def drain_scenario(args, database: str, config: Path, sink: SinkProcess) -> None:
     """Delivery alone, one Notifier in this process (the sink is another), the engine
     stopped: (a) --outbox notifications already waiting, drained (the capacity); (b) then
-    --paced notifications committed to the outbox at --rate in small transactions, each
-    followed by a wake as the engine's writer does: commit → sink latency (the notifier's
-    share of POST → sink)."""
+    --paced notifications committed to the outbox at --rate in small transactions, the
+    notifier woken by their NOTIFY as in serve: commit → sink latency (the notifier's share
+    of POST → sink)."""
     import hashlib
     import uuid
     from datetime import datetime, timezone
@@ -340,7 +345,7 @@ def drain_scenario(args, database: str, config: Path, sink: SinkProcess) -> None
                     for n in paced[done:due]:
                         committed[n.alert.title] = at
                     done = due
-                    if not args.no_wake:
+                    if not notifier.listening:  # as the notifier process heeds the engine's wakes
                         notifier.wake()
                 time.sleep(step)
         wait_for(sink, None, len(paced), since)
@@ -349,7 +354,7 @@ def drain_scenario(args, database: str, config: Path, sink: SinkProcess) -> None
         latencies = [at - committed[title] for at, title in arrivals if title in committed]
         t1 = max((at for at, _ in arrivals), default=time.time())
         print(f"\ndelivery alone, paced ({len(paced):,} notifications committed at {args.rate:,.0f}/s, a commit every"
-              f" {step * 1000:.0f} ms, {'woken by NOTIFY only' if args.no_wake else 'each followed by a wake'})")
+              f" {step * 1000:.0f} ms, woken by {'NOTIFY' if notifier.listening else 'wake()'})")
         print(f"  delivered    {len(latencies):,} in {t1 - t0:.1f} s; dropped {len(paced) - len(latencies):,}")
         print(f"  latency      commit → sink p50 {pct(latencies, .5) * 1000:,.1f} ms  p90 {pct(latencies, .9) * 1000:,.1f}"
               f" ms  p99 {pct(latencies, .99) * 1000:,.1f} ms  max {max(latencies, default=0) * 1000:,.1f} ms")
@@ -367,7 +372,6 @@ def main() -> None:
     parser.add_argument("--outbox", type=int, default=10_000, help="then: delivery alone, from a full outbox")
     parser.add_argument("--paced", type=int, default=10_000,
                         help="then: delivery alone, notifications committed to the outbox at --rate")
-    parser.add_argument("--no-wake", action="store_true", help="paced: no wake after a commit (NOTIFY only)")
     args = parser.parse_args()
     sink = SinkProcess(free_port())
     trap_port, port = free_port(socket.SOCK_DGRAM), free_port()

@@ -120,6 +120,11 @@ class Notifier:
         self._ready.wait(5.0)
 
     @property
+    def listening(self) -> bool:
+        """LISTENing on opsc_outbox: every commit that adds rows wakes it (wake() is not needed)."""
+        return self._listening
+
+    @property
     def started(self) -> bool:
         return self._thread.is_alive()
 
@@ -162,7 +167,7 @@ class Notifier:
                 "storm_guard": self._storm.state(now), "storms_started": self._storm.storms,
                 "rate_limited": self._gates.held(), "sent": self.sent, "failed": self.failed,
                 "skipped": self.skipped, "retried": self.retried, "database_errors": self.db_errors,
-                "listening": self._listening}
+                "listening": self.listening}
 
     def flush(self, now: float | None = None, timeout: float = 30.0) -> None:
         """Read everything pending, send every group due at `now` (default: the clock), and

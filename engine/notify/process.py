@@ -10,7 +10,8 @@ its own connection (notifier.py does the work, unchanged).
 Protocol (pickle frames over the child's stdin/stdout; both ends are ours):
     parent → child   ("start", database_url, dashboard_url, dry_run)  first (never on the command line)
                      ("config", root, content_hash)  the tree the engine runs; the child loads it
-                     ("wake",)                       new rows in the outbox
+                     ("wake",)                       new rows in the outbox (heeded while the child's
+                                                     LISTEN is down: NOTIFY wakes it first)
                      ("stop", timeout)
     child → parent   ("status", dict)                every half second: Notifier.status()
                      ("failed", [(alert id, fingerprint, rule, channel, decided at), …])
@@ -210,7 +211,8 @@ def child_main() -> None:
     try:
         for frame in frames:
             if frame[0] == "wake":
-                notifier.wake()
+                if not notifier.listening:  # else NOTIFY opsc_outbox woke it at the commit already
+                    notifier.wake()
             elif frame[0] == "config":
                 load(frame[1], frame[2])
                 if not notifier.started and bundle[0] is not None:
