@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterator
 
 from .config.bundle import Bundle
 from .config.loader import git_commit as git_commit_of
+from .config.loader import content_hash as tree_hash
 from .config.loader import tree_texts
 # At import, not lazily: pysnmp keeps the ImportError of its optional pysmi, and with it every
 # frame of the import, which would pin the first Pipeline for good.
@@ -38,7 +39,7 @@ from .rules.limits import validate_tree
 from .ruletest import run_tests
 from .store.config_trees import store_tree
 from .store.config_versions import record_applied, record_refused
-from .store.projection import apply_projection
+from .store.projection import ConfigProjection, apply_projection
 
 log = logging.getLogger("opsconductor.reload")
 
@@ -79,6 +80,7 @@ class LiveConfig:
         self._pending: list[str] = []
         self._pending_lock = threading.Lock()
         self.last: ReloadOutcome | None = None
+        self._projected: ConfigProjection | None = None  # what _project wrote last (its tables unchanged since)
         self.last_success: ReloadOutcome | None = None
         self.reloads = 0
 
@@ -155,12 +157,16 @@ class LiveConfig:
 
     def _reload(self, triggers: tuple[str, ...], config_dir: Path) -> ReloadOutcome:
         started = time.monotonic()
+        current = self.bundle
+        if current is not None and config_dir == Path(current.root) and tree_hash(config_dir) == current.content_hash:
+            return ReloadOutcome("unchanged", triggers, current.content_hash, current.git_commit,
+                                 self._pipeline.view.version_id if self._pipeline else None,
+                                 seconds=time.monotonic() - started)
         result = validate_tree(config_dir, check_secrets=True)
         bundle = result.bundle
         errors = list(result.errors)
-        current = self.bundle
         if bundle is not None and current is not None and bundle.content_hash == current.content_hash \
-                and config_dir == Path(current.root):
+                and config_dir == Path(current.root):  # changed back while it was being read
             return ReloadOutcome("unchanged", triggers, bundle.content_hash, bundle.git_commit,
                                  self._pipeline.view.version_id if self._pipeline else None,
                                  seconds=time.monotonic() - started)
@@ -231,11 +237,15 @@ class LiveConfig:
 
     def _project(self, bundle: Bundle, version_id: int) -> None:
         """Bring connectors/oid_mappings/dependencies/notification_rules to this version, in one transaction."""
+        projection = projection_of(bundle)
         try:
             with self.connect() as conn:
-                apply_projection(conn, projection_of(bundle), version_id)
+                apply_projection(conn, projection, version_id, previous=self._projected)
         except Exception:  # derived data: the engine keeps running on the new version regardless
+            self._projected = None  # compare with the tables themselves next time
             log.exception("the config projection for version %s failed", version_id)
+        else:
+            self._projected = projection
 
     def _record_refused(self, content_hash, git_commit, errors, bundle) -> None:
         try:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ..errors import ConfigError, Level, Problem
 from .build import Builder
@@ -94,11 +94,28 @@ def tree_texts(bundle: Bundle) -> dict[str, str] | None:
     try:
         for rel in bundle.files:
             raw = _read_bounded(root / rel)
-            digest.update(rel.encode() + b"\0" + hashlib.sha256(raw).digest())
+            digest.update(_file_digest(rel, raw))
             texts[rel] = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return None
     return texts if digest.hexdigest() == bundle.content_hash else None
+
+
+def _file_digest(rel: str, raw: bytes) -> bytes:
+    """One file's part of a tree's content hash."""
+    return rel.encode() + b"\0" + hashlib.sha256(raw).digest()
+
+
+def content_hash(root: str | Path) -> str | None:
+    """The content hash load_tree would give the tree now (None: a file cannot be read),
+    without parsing anything: a reload of an unchanged tree stops here."""
+    root, digest = Path(root), hashlib.sha256()
+    try:
+        for rel, _ in discover(root):
+            digest.update(_file_digest(rel, _read_bounded(root / rel)))
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def load_tree(root: str | Path, environ: Any = None, with_git: bool = True, check_secrets: bool = False) -> LoadResult:
@@ -124,7 +141,7 @@ def load_tree(root: str | Path, environ: Any = None, with_git: bool = True, chec
         except OSError as exc:
             problems.append(Problem(rel, 0, 0, "$", f"cannot read the file: {exc.strerror or exc}"))
             continue
-        digest.update(rel.encode() + b"\0" + hashlib.sha256(raw).digest())
+        digest.update(_file_digest(rel, raw))
         first_problem = len(problems)
         with located(problems, rel):
             doc, yaml_problems, _ = _cached_yaml(rel, raw)
@@ -195,7 +212,8 @@ def load_bundle(root: str | Path, environ: Any = None, check_secrets: bool = Fal
 # schema validation (both pure functions of the bytes). One entry per file path, the version
 # last read: an edited file replaces its entry, so memory does not grow with every edit.
 _yaml_cache: dict[str, tuple] = {}  # path → (sha256 of the bytes, document, problems, sha256)
-_schema_cache: dict[tuple, list[Problem]] = {}  # (path, id(document), kind, prefix) → problems
+# (path, id(document), kind, prefix) → problems; (path, id(document), "built:<kind>") → what _built built
+_schema_cache: dict[tuple, Any] = {}
 
 
 def _cached_yaml(rel: str, raw: bytes):
@@ -212,6 +230,16 @@ def _cached_yaml(rel: str, raw: bytes):
 def _clear_caches() -> None:
     _yaml_cache.clear()
     _schema_cache.clear()
+
+
+def _built(doc: YamlDocument, kind: str, build: Callable[[], Any]) -> Any:
+    """What an unchanged OID map or dependency file builds (frozen dataclasses, no secrets,
+    nothing from the environment), built once: a reload that edits rules reuses them."""
+    key = (doc.file, id(doc), f"built:{kind}")
+    hit = _schema_cache.get(key)
+    if hit is None:
+        hit = _schema_cache[key] = build()
+    return hit
 
 
 def problems_from(doc: YamlDocument, kind: str, instance: Any, prefix: tuple = ()) -> list[Problem]:
@@ -303,10 +331,12 @@ def _load_document(doc: YamlDocument, kind: str, builder: Builder, parts: _Parts
     if problems:
         return problems
     if kind == "oidmap":
-        parts.oid_mappings.extend(builder.oid_mappings(data))
+        parts.oid_mappings.extend(_built(doc, kind, lambda: tuple(builder.oid_mappings(data))))
     elif kind == "dependency":
-        parts.devices.extend(builder.devices(data))
-        parts.raw_dependencies.extend((doc, *dep) for dep in builder.raw_dependencies(data))
+        devices, dependencies = _built(doc, kind, lambda: (tuple(builder.devices(data)),
+                                                           tuple(builder.raw_dependencies(data))))
+        parts.devices.extend(devices)
+        parts.raw_dependencies.extend((doc, *dep) for dep in dependencies)
         if "suppression" in data:
             parts.suppression_sources.append(builder.source(("suppression",)))
             parts.suppression = parts.suppression or builder.suppression(data["suppression"])

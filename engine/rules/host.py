@@ -101,11 +101,27 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
+# The last rulesets checked and their problems: a reload checks the compiled rules in the
+# loader (`opsc validate`'s limits) and again as it loads them. Compiled rulesets are never
+# changed after compile_rules; the reference keeps the object (and so its id) alive.
+_last_checked: tuple[Mapping[str, Mapping[str, Any]], Limits, tuple[str, ...]] | None = None
+
+
 def check_limits(rulesets: Mapping[str, Mapping[str, Any]], limits: Limits = DEFAULT_LIMITS) -> list[str]:
     """Every problem that would make durable hang, fail, or match silently wrong.
 
     Pure Python; never calls durable, so it is safe on any input.
     """
+    global _last_checked
+    last = _last_checked
+    if last is not None and last[0] is rulesets and last[1] == limits:
+        return list(last[2])
+    problems = _check_limits(rulesets, limits)
+    _last_checked = (rulesets, limits, tuple(problems))
+    return problems
+
+
+def _check_limits(rulesets: Mapping[str, Mapping[str, Any]], limits: Limits) -> list[str]:
     problems: list[str] = []
     for name, rules in rulesets.items():
         where = f"ruleset {name!r}"

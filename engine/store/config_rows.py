@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config.bundle import Bundle, Matcher
+from ..config.bundle import Bundle, Matcher, OidMapping
 from ..config.secrets import Secret
 from .projection import ConfigProjection, ConnectorRow, DependencyRow, NotificationRuleRow, OidMappingRow
 
@@ -27,18 +27,35 @@ def _conditions(matchers: tuple[Matcher, ...]) -> dict[str, Any]:
     return out
 
 
-def projection_of(bundle: Bundle) -> ConfigProjection:
-    connectors = tuple(ConnectorRow(c.name, c.type, c.enabled, {
-        **plain(c.settings), "display_name": c.display_name, "poll_interval": c.poll_interval,
-        "source": str(c.source)}) for c in bundle.connectors)
-    mappings = tuple(OidMappingRow(
+def _mapping_row(m: OidMapping) -> OidMappingRow:
+    return OidMappingRow(
         oid_pattern=m.pattern.text, vendor=m.vendor, alert_type=m.alert_type[:100], category=m.category,
         default_severity=m.severity.value, title_template=m.title[:255], description=m.description,
         is_clear_event=m.is_clear, clear_oid_pattern=None, mib_name=m.mib_name, mib_object=m.mib_object,
         notes=m.notes or str(m.source),
         match_key=f"{m.pattern.text}|{m.vendor or ''}|" + ";".join(
             f"{c.varbind}={c.equals}{list(c.one_of) if c.one_of else ''}{c.regex or ''}" for c in m.conditions))
-        for m in bundle.oid_mappings)
+
+
+# The rows of the last projection's OID mappings: an unchanged OID map file gives the same
+# (cached) OidMapping objects, so a reload that edits rules does not convert 1,000 mappings again.
+_last_mappings: tuple[tuple[OidMapping, ...], tuple[OidMappingRow, ...]] = ((), ())
+
+
+def _mapping_rows(mappings: tuple[OidMapping, ...]) -> tuple[OidMappingRow, ...]:
+    global _last_mappings
+    before, rows = _last_mappings
+    if len(before) != len(mappings) or any(a is not b for a, b in zip(before, mappings)):
+        rows = tuple(_mapping_row(m) for m in mappings)
+        _last_mappings = (mappings, rows)
+    return rows
+
+
+def projection_of(bundle: Bundle) -> ConfigProjection:
+    connectors = tuple(ConnectorRow(c.name, c.type, c.enabled, {
+        **plain(c.settings), "display_name": c.display_name, "poll_interval": c.poll_interval,
+        "source": str(c.source)}) for c in bundle.connectors)
+    mappings = _mapping_rows(bundle.oid_mappings)
     deps = tuple(DependencyRow(d.device, d.depends_on, d.type, d.description) for d in bundle.dependencies)
     rules = tuple(NotificationRuleRow(
         name=r.name, description=r.description, enabled=r.enabled, priority=r.order,

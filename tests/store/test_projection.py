@@ -58,7 +58,28 @@ def test_same_config_again_changes_nothing(db_conn):
     assert not stats.changed
 
 
-def test_add_change_remove_keeps_ids_and_runtime_columns(db_conn):
+def test_tables_the_previous_projection_already_holds_are_not_read(db_conn):
+    """The reload passes what it applied last: only the tables whose rows differ are synced."""
+    apply_projection(db_conn, FULL, _version(db_conn))
+    renamed = replace(FULL, notification_rules=(replace(RULE, name="renamed"),))
+    stats = apply_projection(db_conn, renamed, _version(db_conn), previous=FULL)
+    assert stats.notification_rules == TableStats(inserted=1, deleted=1)
+    assert (stats.connectors, stats.oid_mappings, stats.dependencies) == (TableStats(),) * 3
+    assert _rows(db_conn, "SELECT name FROM notification_rules") == [("renamed",)]
+    assert len(_rows(db_conn, "SELECT 1 FROM oid_mappings")) == 2
+
+
+def test_a_table_that_does_not_hold_the_previous_projection_is_synced_in_full(db_conn):
+    apply_projection(db_conn, FULL, _version(db_conn))
+    db_conn.execute("DELETE FROM notification_rules")  # not what `previous` says the table holds
+    changed = replace(FULL, notification_rules=(replace(RULE, name="renamed"), replace(RULE, name="added")))
+    stats = apply_projection(db_conn, changed, _version(db_conn), previous=FULL)
+    assert stats.notification_rules == TableStats(inserted=2)
+    assert _rows(db_conn, "SELECT name FROM notification_rules ORDER BY name") == [("added",), ("renamed",)]
+
+
+@pytest.mark.parametrize("incremental", [False, True], ids=["tables read", "from the previous projection"])
+def test_add_change_remove_keeps_ids_and_runtime_columns(db_conn, incremental):
     v1 = _version(db_conn)
     apply_projection(db_conn, FULL, v1)
     polled = datetime(2026, 1, 15, 9, 0, tzinfo=timezone.utc)
@@ -77,7 +98,7 @@ def test_add_change_remove_keeps_ids_and_runtime_columns(db_conn):
         dependencies=(replace(DEP, description="moved"),),
         notification_rules=(replace(RULE, priority=20),),
     )  # fmt: skip
-    stats = apply_projection(db_conn, changed, v2)
+    stats = apply_projection(db_conn, changed, v2, previous=FULL if incremental else None)
     assert stats.connectors == TableStats(inserted=1, updated=1, deleted=1)
     assert stats.oid_mappings == TableStats(deleted=1)
     assert stats.dependencies == TableStats(updated=1)
