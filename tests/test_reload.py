@@ -5,15 +5,16 @@ import asyncio
 import shutil
 import sys
 import threading
-import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import psycopg
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "pipeline"))
 from pipeline_helpers import COLD_START, trap  # noqa: E402
+from waiting import aeventually  # noqa: E402
 
 from opsconductor.engine.connectors.base import Backpressure
 from opsconductor.engine.errors import OpscError
@@ -119,8 +120,8 @@ def test_burst_during_50_reloads_loses_and_duplicates_nothing(running, tree, db_
         try:
             worker.submit(sent_batch)
             sent += len(sent_batch)
-        except Backpressure:
-            time.sleep(0.01)
+        except Backpressure:  # the queue is full: it empties before more is sent
+            assert worker.drain(60)
     thread.join()
     assert worker.drain(60)
     assert live.reloads >= 50 and sent > 0
@@ -241,28 +242,53 @@ def test_unchanged_connector_keeps_running(running, tree) -> None:
     assert result["changed"]["restarted"] == ["snmp-traps"], result
 
 
+class _Recording:
+    """The real coordinator behind the watcher, remembering each reload's outcome and rule count."""
+
+    def __init__(self, live: LiveConfig) -> None:
+        self.live = live
+        self.outcomes: list[tuple[str, int]] = []
+
+    async def arequest(self, trigger: str):
+        outcome = await self.live.arequest(trigger)
+        self.outcomes.append((outcome.outcome, len(self.live.bundle.rules)))
+        return outcome
+
+
+async def _watching(path: Path, answered: Callable[[], bool], content: str | None = None) -> None:
+    """Save `path` until the watcher answers: it is then watching (watchfiles says nothing when
+    it is ready). A save it missed while starting is saved again."""
+    for _ in range(30):
+        path.write_text(path.read_text() if content is None else content)
+        try:
+            await aeventually(answered, "the watcher answered a save", timeout=2)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"the watcher never answered a save of {path}")
+
+
 def test_file_watcher_debounces_a_burst_into_one_reload(running, tree) -> None:
     live, *_ = running
+    seen = _Recording(live)
 
-    async def scenario() -> int:
+    async def scenario() -> list[int]:
         stop = asyncio.Event()
-        task = asyncio.create_task(watch_config(tree, live, stop))
-        await asyncio.sleep(0.3)
-        before = live.reloads
+        task = asyncio.create_task(watch_config(tree, seen, stop))
+        await _watching(tree / "rules" / "r.yaml", lambda: bool(seen.outcomes))  # unchanged: no version
+        before = len(seen.outcomes)
         for i in range(5):  # like a git checkout touching several files
             (tree / "rules" / f"extra{i}.yaml").write_text(
                 f"rules:\n  - name: extra-{i}\n    match: {{alert_type: nope}}\n    notify: {{channels: [noc]}}\n")
-        for _ in range(100):
-            await asyncio.sleep(0.05)
-            if live.reloads > before and live.bundle and len(live.bundle.rules) == 6:
-                break
-        await asyncio.sleep(0.6)
+        await aeventually(lambda: len(live.bundle.rules) == 6, "the five new files applied")
+        # A later edit: a reload the burst caused after the first one would come before its own.
+        (tree / "rules" / "r.yaml").write_text(RULE.format(name="after-the-burst"))
+        await aeventually(lambda: any(r.name == "after-the-burst" for r in live.bundle.rules), "the later edit applied")
         stop.set()
-        await asyncio.wait_for(task, 5)
-        return live.reloads - before
+        await asyncio.wait_for(task, 30)
+        return [rules for outcome, rules in seen.outcomes[before:] if outcome == "applied"]
 
-    assert asyncio.run(scenario()) == 1
-    assert len(live.bundle.rules) == 6
+    assert asyncio.run(scenario()) == [6, 6]  # the burst in one version, then the later edit
 
 
 class _FlakyLive:
@@ -287,19 +313,11 @@ def test_file_watcher_survives_a_failing_reload_and_applies_the_next_edit(runnin
     async def scenario() -> None:
         stop = asyncio.Event()
         task = asyncio.create_task(watch_config(tree, flaky, stop))
-        await asyncio.sleep(0.3)
-        (tree / "rules" / "r.yaml").write_text(RULE.format(name="lost-edit"))
-        for _ in range(100):
-            await asyncio.sleep(0.05)
-            if flaky.calls >= 1:
-                break
+        await _watching(tree / "rules" / "r.yaml", lambda: flaky.calls >= 1, RULE.format(name="lost-edit"))
         (tree / "rules" / "r.yaml").write_text(RULE.format(name="later-edit"))
-        for _ in range(200):
-            await asyncio.sleep(0.05)
-            if live.bundle and live.bundle.rules[0].name == "later-edit":
-                break
+        await aeventually(lambda: live.bundle.rules[0].name == "later-edit", "the edit after the failure applied")
         stop.set()
-        await asyncio.wait_for(task, 5)
+        await asyncio.wait_for(task, 30)
 
     asyncio.run(scenario())
     assert flaky.calls >= 2 and live.bundle.rules[0].name == "later-edit"
@@ -310,12 +328,9 @@ def test_watcher_of_a_missing_tree_keeps_trying_until_stopped(tmp_path, caplog) 
     async def scenario() -> None:
         stop = asyncio.Event()
         task = asyncio.create_task(watch_config(tmp_path / "absent", None, stop, retry_seconds=0.05))
-        for _ in range(200):
-            await asyncio.sleep(0.02)
-            if caplog.text.count("watching again") >= 2:
-                break
+        await aeventually(lambda: caplog.text.count("watching again") >= 2, "the watcher tried twice")
         stop.set()
-        await asyncio.wait_for(task, 5)
+        await asyncio.wait_for(task, 30)
 
     asyncio.run(scenario())
     assert caplog.text.count("watching again") >= 2
