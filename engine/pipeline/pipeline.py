@@ -150,9 +150,10 @@ class Pipeline:
         for child_id in sorted(self.state.orphans):  # their root closed before a restart
             if (child := self.state.by_id.get(child_id)) is not None:
                 fx.reevaluate.append((child_id, settle_due(child, now, self.ctx)))
-        for child_id, due in sorted(self.state.reevaluate.items(), key=lambda item: item[1]):
-            if due > now:
-                continue
+        # Only what is due is sorted: a tick runs every second, the waiting children can be many.
+        due_children = sorted([item for item in self.state.reevaluate.items() if item[1] <= now],
+                              key=lambda item: item[1])
+        for child_id, _ in due_children:
             fx.reevaluate.append((child_id, None))
             child = self.state.by_id.get(child_id)
             if child is None or child.status is not Status.SUPPRESSED:

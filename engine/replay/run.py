@@ -18,6 +18,7 @@ from typing import Iterator
 
 from ..config.loader import load_tree
 from ..errors import OpscError
+from ..gc_tuning import tune_gc
 from .diff import ReplayDiff, diff_runs
 from .simulate import HistoryItem, at_of, simulate
 
@@ -63,6 +64,7 @@ class Replay:
 
 def run_tree(tree: str, source: HistorySource, trails: str) -> dict:
     """One process: load `tree`, replay the history through it; its counts as a dict."""
+    tune_gc()  # as serve does: the open alerts it keeps would make the default collector busy
     result = load_tree(tree, with_git=False)
     if result.bundle is None:
         raise ReplayError(f"{tree}: the tree does not load:\n" + "\n".join(p.format() for p in result.errors))
