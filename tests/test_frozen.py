@@ -15,25 +15,14 @@ from opsconductor.engine.rules import engine
 NOW = datetime(2026, 12, 5, 3, 0, tzinfo=timezone.utc)
 
 
-@quick_init
-@dataclasses.dataclass(frozen=True)
-class Sample:
-    a: int
-    b: str = "b"
-    c: tuple = dataclasses.field(default_factory=lambda: ("made",))
-    d: list = dataclasses.field(default_factory=list)
-    e: int = dataclasses.field(default=5, init=False)
-    f: list = dataclasses.field(default_factory=list, init=False)
-
-
-@dataclasses.dataclass(frozen=True)
-class Reference:
-    a: int
-    b: str = "b"
-    c: tuple = dataclasses.field(default_factory=lambda: ("made",))
-    d: list = dataclasses.field(default_factory=list)
-    e: int = dataclasses.field(default=5, init=False)
-    f: list = dataclasses.field(default_factory=list, init=False)
+# One field list, two classes: the dataclass's own __init__ is the reference.
+FIELDS = [("a", int), ("b", str, dataclasses.field(default="b")),
+          ("c", tuple, dataclasses.field(default_factory=lambda: ("made",))),
+          ("d", list, dataclasses.field(default_factory=list)),
+          ("e", int, dataclasses.field(default=5, init=False)),
+          ("f", list, dataclasses.field(default_factory=list, init=False))]
+Reference = dataclasses.make_dataclass("Reference", FIELDS, frozen=True)
+Sample = quick_init(dataclasses.make_dataclass("Sample", FIELDS, frozen=True))
 
 
 def fields_of(obj) -> dict:
