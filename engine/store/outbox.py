@@ -81,10 +81,13 @@ def add_pending(conn: psycopg.Connection, notifications: Sequence[Notification])
 def read_pending(conn: psycopg.Connection, after_seq: int, limit: int) -> list[PendingRow]:
     """Rows after `after_seq`, oldest first, each with its alert as it is now."""
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        # The outbox's rows first (an index range scan on seq), then their alerts: joined
+        # before the LIMIT, a planner working from stale statistics (tables that grew by
+        # thousands of rows a second) sorted the whole join, on disk, taking seconds a read.
         rows = cur.execute(
             f"SELECT o.id AS outbox_id, o.seq, o.rule_name, o.channel, o.kind, o.decided_at, o.attempts, {_ALERT_SELECT}"
-            " FROM notification_outbox o JOIN alerts a ON a.id = o.alert_id"
-            " WHERE o.seq > %s ORDER BY o.seq LIMIT %s", (after_seq, limit)).fetchall()
+            " FROM (SELECT * FROM notification_outbox WHERE seq > %s ORDER BY seq LIMIT %s) o"
+            " JOIN alerts a ON a.id = o.alert_id ORDER BY o.seq", (after_seq, limit)).fetchall()
     return [PendingRow(str(r["outbox_id"]), r["seq"], r["rule_name"], r["channel"], r["kind"], r["decided_at"],
                        r["attempts"], _alert_from_row(r)) for r in rows]
 
