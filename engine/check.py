@@ -20,8 +20,7 @@ from typing import Any
 
 from .config.bundle import Bundle, ConnectorConfig
 from .config.secrets import Secret
-from .connectors.registry import NORMALIZERS, connector_class
-from .connectors.snmp.receiver import TrapReceiver
+from .connectors.registry import ENDPOINTS, NORMALIZERS, RECEIVERS, connector_class
 from .errors import OpscError
 from .model import Alert, DropEvent, RawEvent, Severity, StoredAlert, fingerprint
 from .notify.channels import DRIVERS, DeliveryError
@@ -63,10 +62,10 @@ async def check_connector(bundle: Bundle, name: str, *, listen_seconds: float = 
         report.lines.append("note: enabled is false; the engine does not run it (checked anyway)")
     events: list[RawEvent] = []
     try:
-        if config.type == "webhook":
+        if config.type in ENDPOINTS:  # served by the web layer: nothing to run here
             _webhook(config, report)
             return report
-        if config.type == "snmp_trap":
+        if config.type in RECEIVERS:
             await _listen(config, events.extend, listen_seconds, report)
         else:
             await _poll(config, events.extend, report, connector_options)
@@ -145,7 +144,7 @@ async def _poll(config: ConnectorConfig, sink, report: CheckReport, options: dic
 
 
 async def _listen(config: ConnectorConfig, sink, seconds: float, report: CheckReport) -> None:
-    receiver = TrapReceiver(config, sink)
+    receiver = RECEIVERS[config.type](config, sink)
     try:
         await receiver.start()
     except OSError as exc:

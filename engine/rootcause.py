@@ -15,8 +15,8 @@ Where the flag comes from, first match wins:
    `alert_type/sub-type` where the connector type has a sub-type (PRTG: the sensor type,
    `sensor_down/ping`); keys may hold `*` wildcards; `none` says "not a root";
 2. the OID map's `root_cause` (traps);
-3. the shipped defaults of the connector type (DEFAULTS below, listed in docs/engine.md
-   and by `opsc validate --roots`).
+3. the shipped defaults of the connector type (`root_causes` in its folder's declaration,
+   connectors/<type>/__init__.py; listed in docs/engine.md and by `opsc validate --roots`).
 """
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from .config.bundle import ConnectorConfig, OidMapping
+from .connectors import catalog
+from .connectors.spec import GENERIC_ROOT_CAUSES
 from .frozen import quick_init
 
 # kind → the dependency types it explains
@@ -34,29 +36,20 @@ KINDS: Mapping[str, frozenset[str]] = {
 }
 NONE = "none"
 
-_GENERIC = {"device_down": "device_down", "device_unreachable": "device_down", "host_down": "device_down",
-            "node_down": "device_down", "ping_down": "device_down"}
+# Sources that are not connector types: rule tests' `alert:` steps.
+SOURCE_DEFAULTS: Mapping[str, Mapping[str, str]] = {"opsc_test": GENERIC_ROOT_CAUSES}
 
-# The shipped defaults per connector type (source system): reachability only. A PRTG sensor in
-# Down is a device down only for a ping sensor (a CPU, disk or bandwidth sensor is not); a
-# Cradlepoint reported offline is, one of its WANs failing over is not.
-DEFAULTS: Mapping[str, Mapping[str, str]] = {
-    "prtg": {"sensor_down/*ping*": "device_down"},
-    "ubiquiti": {"device_down": "device_down"},
-    "cradlepoint": {"device_offline": "device_down", "device_unreachable": "device_down"},
-    "eaton": {"device_unreachable": "device_down"},
-    "siklu": {"device_unreachable": "device_down", "siklu_rf_link_down": "device_down"},
-    "axis": {"device_unreachable": "device_down"},
-    "milestone": {"camera_offline": "device_down"},
-    "mcp": {},
-    "eaton_rest": {},
-    "snmp_trap": {},  # the OID maps say it, per mapping
-    "webhook": _GENERIC,
-    "opsc_test": _GENERIC,  # rule tests' `alert:` steps
-}
 
-# The custom field that holds a connector type's sub-type, for `alert_type/sub-type` keys.
-SUBTYPES: Mapping[str, str] = {"prtg": "prtg_sensor_type", "cradlepoint": "ncm_type"}
+def defaults(source_system: str) -> Mapping[str, str]:
+    """The shipped root causes of a connector type (reachability only), or of another source."""
+    spec = catalog.get(source_system)
+    return spec.root_causes if spec is not None else SOURCE_DEFAULTS.get(source_system, {})
+
+
+def subtype_field(source_system: str) -> str | None:
+    """The custom field holding a connector type's sub-type, for `alert_type/sub-type` keys."""
+    spec = catalog.get(source_system)
+    return spec.subtype_field if spec is not None else None
 
 
 @quick_init
@@ -110,7 +103,7 @@ class RootCauses:
             return Decision(kind, f"{config.source.file}:{config.source.line} root_causes[{hit[0]}]")
         if mapped is not None:
             return Decision(None if mapped == NONE else mapped, mapped_by)
-        hit = _lookup(DEFAULTS.get(source_system, {}), candidates)
+        hit = _lookup(defaults(source_system), candidates)
         if hit is not None:
             return Decision(hit[1], f"default for {source_system}: {hit[0]}")
         return Decision(None, None)
@@ -119,7 +112,7 @@ class RootCauses:
         """What is a root cause in this config version, one line each, for `opsc validate --roots`."""
         lines = []
         for c in connectors:
-            table = {**DEFAULTS.get(c.type, {}), **{str(k).lower(): v for k, v in c.root_causes.items()}}
+            table = {**defaults(c.type), **{str(k).lower(): v for k, v in c.root_causes.items()}}
             for key, kind in sorted(table.items()):
                 where = (f"{c.source.file}:{c.source.line}" if str(key) in {str(k).lower() for k in c.root_causes}
                          else f"default for {c.type}")

@@ -19,6 +19,7 @@ from .config.secrets import resolve
 from .config.server import ServerConfig
 from .connectors.base import Backpressure
 from .connectors.snmp.trapstats import drop_samples
+from .connectors.registry import ENDPOINTS, RECEIVERS
 from .connectors.supervisor import ConnectorSupervisor
 from .errors import OpscError
 from .gc_tuning import freeze_startup, tune_gc
@@ -196,9 +197,9 @@ class Engine:
         connector = bundle.connector(name)
         if what == "channel":
             report = asyncio.run(check_channel(bundle, name, dashboard_url=dashboard_url(self.settings)))
-        elif connector is not None and connector.type == "snmp_trap":
+        elif connector is not None and connector.type in RECEIVERS:
             status = next((s for s in self.supervisor.statuses(bundle) if s.name == name), None)
-            report = CheckReport(f"connector {name} (snmp_trap)", ok=status is not None and status.status == "ok",
+            report = CheckReport(f"connector {name} ({connector.type})", ok=status is not None and status.status == "ok",
                                  lines=[f"running in the engine: {status.status if status else 'not running'}; "
                                         f"{status.alerts_received if status else 0} events handed over",
                                         "(listening is not checked here: the engine holds the port)"])
@@ -268,7 +269,7 @@ class Engine:
         the loop keeps answering meanwhile."""
         bundle = self.live.bundle
         config = bundle.connector(connector) if bundle else None
-        if config is None or config.type != "webhook" or not config.enabled:
+        if config is None or config.type not in ENDPOINTS or not config.enabled:
             raise KeyError(connector)
         try:
             if len(body) > WEBHOOK_ON_LOOP_BYTES:
@@ -281,9 +282,7 @@ class Engine:
         return {"accepted": len(events)}
 
     def _journal_webhook(self, config, body: bytes, headers: Mapping[str, str]) -> tuple[list, Written | None]:
-        from .connectors.webhook.receiver import accept
-
-        events = accept(config, body, headers, _utcnow)
+        events = ENDPOINTS[config.type](config, body, headers, _utcnow)
         return events, self.worker.submit(events, sync=False)
 
     # ---- GitOps (EngineView) ------------------------------------------------------------------
@@ -358,7 +357,7 @@ class Engine:
         out.metric("opsc_connector_state", "gauge", "1 for the state a connector is in, 0 for the others",
                    [({"connector": s.name, "state": state}, 1 if s.status == state else 0)
                     for s in statuses for state in CONNECTOR_STATES])
-        traps = [(name, r.stats.snapshot()) for name, r in self.supervisor.trap_receivers()]
+        traps = [(name, r.stats.snapshot()) for name, r in self.supervisor.receivers()]
         out.metric("opsc_trap_datagrams_total", "counter", "Datagrams the trap receivers read",
                    [({"connector": name}, snap.received) for name, snap in traps])
         out.metric("opsc_trap_dropped_total", "counter", "Trap datagrams (or events) the receivers dropped, by reason",

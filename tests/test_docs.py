@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from opsconductor.engine.config.schema import CHANNEL_TYPES, CONNECTOR_TYPES, kind_schema
+from opsconductor.engine.config.schema import CHANNEL_TYPES, kind_schema
+from opsconductor.engine.connectors import catalog
 
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "config.md").read_text(encoding="utf-8")
 
@@ -50,7 +51,7 @@ def undocumented(names: set[str], text: str) -> list[str]:
     return sorted(n for n in names if f"`{n}`" not in text and not re.search(rf"`[^`]*\b{re.escape(n)}\b[^`]*`", text))
 
 
-@pytest.mark.parametrize("ctype", CONNECTOR_TYPES)
+@pytest.mark.parametrize("ctype", catalog.names())
 def test_connector_keys_documented(ctype: str) -> None:
     assert ctype in CONNECTORS, f"docs/config.md has no '### `{ctype}`' section"
     assert undocumented(property_names(kind_schema(f"connector.{ctype}")), CONNECTORS[ctype] + CONNECTOR_COMMON) == []

@@ -20,7 +20,8 @@ from ..errors import ConfigError, Level, Problem
 from .build import Builder
 from .bundle import (DEFAULT_PRIORITY_MATRIX, Bundle, Channel, ConnectorConfig, Device, OidMapping, Rule, RuleTest,
                      Silence, Source)
-from .schema import CHANNEL_TYPES, CONNECTOR_TYPES
+from ..connectors import catalog
+from .schema import CHANNEL_TYPES
 from .schema import problems_from as _problems_from
 from .semantic import check_bundle, resolve_dependencies
 from .yamlfile import MAX_FILE_BYTES, YamlDocument, json_path, load_yaml
@@ -378,7 +379,7 @@ def _load_connectors(doc: YamlDocument, builder: Builder, parts: _Parts) -> list
     else:
         items = [((), data)]
     for path, item in items:
-        ctype, type_problems = _typed(doc, item, path, "connector", CONNECTOR_TYPES)
+        ctype, type_problems = _typed(doc, item, path, "connector", catalog.names())
         problems.extend(type_problems)
         if ctype is None:
             continue

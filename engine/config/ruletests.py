@@ -5,18 +5,26 @@ from __future__ import annotations
 import difflib
 from typing import Any, Callable, Iterable
 
+from ..connectors import catalog
 from ..errors import Level, Problem
 from .bundle import Bundle, RuleTest, Source
 from .durations import parse_duration
 
 STEP_KINDS = ("trap", "webhook", "poll", "payload", "alert", "acknowledge", "resolve", "silence", "end_silence",
               "restart")
-POLLED_TYPES = frozenset({"prtg", "mcp", "ubiquiti", "eaton", "eaton_rest", "siklu", "milestone", "cradlepoint",
-                          "axis"})
 TRAP_FIELDS = {"v1": ("enterprise", "agent_addr", "generic_trap", "specific_trap", "timestamp"),
                "v3": ("user", "engine_id", "inform")}
 
 Locate = Callable[..., Source]
+
+
+def _step_types(kind: str) -> set[str]:
+    """The connector types a `trap:`, `webhook:` or `poll:` step may name: a trap goes through the
+    trap receiver, a webhook body through an inbound endpoint, a poll answer through a poller."""
+    if kind == "poll":
+        return {t.name for t in catalog.all_types() if t.polled}
+    role = "receiver" if kind == "trap" else "endpoint"
+    return {t.name for t in catalog.all_types() if getattr(t, role) is not None}
 
 
 def _p(at: Source, message: str, hint: str | None = None) -> Problem:
@@ -58,7 +66,7 @@ def _steps(t: RuleTest, bundle: Bundle, locate: Locate) -> list[Problem]:
         name, wanted = None, None
         if kind in ("trap", "webhook", "poll"):
             name = event[kind].get("connector")
-            wanted = {"trap": {"snmp_trap"}, "webhook": {"webhook"}, "poll": POLLED_TYPES}[kind]
+            wanted = _step_types(kind)
         elif kind == "payload":
             name = event["connector"]
         if name and name not in connectors:

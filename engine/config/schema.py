@@ -23,6 +23,7 @@ import jsonschema
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
+from ..connectors import catalog
 from ..errors import Problem
 from .oids import parse_oid_pattern
 from .secrets import ENV_NAME, parse_reference
@@ -30,8 +31,6 @@ from .templates import ALERT_FIELDS, NOTIFICATION_FIELDS, TRAP_FIELDS, check_tem
 from .yamlfile import YamlDocument, json_path
 
 KINDS = ("connector", "oidmap", "dependency", "rule", "ruletest")
-CONNECTOR_TYPES = ("prtg", "mcp", "snmp_trap", "eaton", "eaton_rest", "axis", "milestone", "cradlepoint",
-                   "siklu", "ubiquiti", "webhook")
 CHANNEL_TYPES = ("webhook", "email", "slack", "teams", "pagerduty", "log")
 _TEMPLATE_FIELDS = {"trap": TRAP_FIELDS, "alert": ALERT_FIELDS, "notification": NOTIFICATION_FIELDS}
 
@@ -52,12 +51,19 @@ def _with_defs(schema: dict, schema_id: str) -> dict:
     return out
 
 
-@lru_cache(maxsize=None)
 def kind_schema(kind: str) -> dict:
-    """The full schema of a kind, e.g. 'oidmap', 'connector.prtg', 'channel.email', or 'connector'."""
-    if kind.startswith("connector.") and kind.split(".", 1)[1] in CONNECTOR_TYPES:
+    """The full schema of a kind, e.g. 'oidmap', 'connector.prtg', 'channel.email', or 'connector'.
+    Connector types' own schemas are in their folders (connectors/catalog.py)."""
+    return _kind_schema(kind, catalog.names())
+
+
+@lru_cache(maxsize=None)
+def _kind_schema(kind: str, connector_types: tuple[str, ...]) -> dict:
+    if kind.startswith("connector.") and kind.split(".", 1)[1] in connector_types:
         ctype = kind.split(".", 1)[1]
-        common, own = _read("connector.common.json"), _read(f"connector.{ctype}.json")
+        spec = catalog.get(ctype)
+        assert spec is not None  # in connector_types
+        common, own = _read("connector.common.json"), spec.load_schema()
         props = {**common["properties"], **own["properties"]}
         props["type"] = {"const": ctype, "description": common["properties"]["type"]["description"]}
         schema = {"title": f"Connector of type {ctype} (connectors.d/*.yaml)", "description": own.get("description", ""),
@@ -68,11 +74,12 @@ def kind_schema(kind: str) -> dict:
     if kind == "connector":
         # For editors: one schema accepting any connector type, chosen by `type`.
         branches = [{"if": {"properties": {"type": {"const": t}}, "required": ["type"]},
-                     "then": {"$ref": f"#/$defs/connector.{t}"}} for t in CONNECTOR_TYPES]
-        defs = {f"connector.{t}": {k: v for k, v in kind_schema(f"connector.{t}").items() if k not in ("$schema", "$id", "$defs")}
-                for t in CONNECTOR_TYPES}
+                     "then": {"$ref": f"#/$defs/connector.{t}"}} for t in connector_types]
+        defs = {f"connector.{t}": {k: v for k, v in _kind_schema(f"connector.{t}", connector_types).items()
+                                   if k not in ("$schema", "$id", "$defs")}
+                for t in connector_types}
         single = {"type": "object", "required": ["name", "type"],
-                  "properties": {"type": {"enum": list(CONNECTOR_TYPES)}}, "allOf": branches}
+                  "properties": {"type": {"enum": list(connector_types)}}, "allOf": branches}
         # if/then rather than oneOf: an editor reports the typo in the branch the file is in
         # ("'api_tokn' was unexpected"), not why each of the other branches failed as well.
         schema = {"title": "Connector file (connectors.d/*.yaml): one connector, or a `connectors:` list",
@@ -103,7 +110,7 @@ def kind_schema(kind: str) -> dict:
 
 
 def schema_names() -> list[str]:
-    return [*KINDS, "server", *(f"connector.{t}" for t in CONNECTOR_TYPES), *(f"channel.{t}" for t in CHANNEL_TYPES)]
+    return [*KINDS, "server", *(f"connector.{t}" for t in catalog.names()), *(f"channel.{t}" for t in CHANNEL_TYPES)]
 
 
 # ---- custom keywords -------------------------------------------------------------------------

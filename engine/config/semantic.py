@@ -7,6 +7,7 @@ import ipaddress
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
+from ..connectors import catalog
 from ..errors import Level, Problem
 from ..model import Severity
 from .topology import Topology
@@ -176,44 +177,26 @@ def _connector_problems(bundle: Bundle, locate) -> list[Problem]:
     listeners: dict[tuple[str, int], Source] = {}
     for c in bundle.connectors:
         s = c.settings
-        if c.type == "prtg" and not ("api_token" in s or ("username" in s and "passhash" in s)):
-            out.append(_p(c.source, c.source.path, f"connector {c.name!r}: PRTG needs api_token, or username and passhash"))
-        if c.type == "prtg" and "api_token" in s and "passhash" in s:
-            out.append(_p(c.source, c.source.path, f"connector {c.name!r}: give api_token or username+passhash, not both"))
-        if c.type == "cradlepoint":
-            mode = s.get("mode", "api")
-            if mode == "api":
-                missing = [k for k in ("cp_api_id", "cp_api_key", "ecm_api_id", "ecm_api_key") if k not in s]
-                if missing:
-                    out.append(_p(c.source, c.source.path, f"connector {c.name!r}: NCM API mode needs {', '.join(missing)}",
-                                  hint="or set mode: snmp with targets"))
-            elif not s.get("targets"):
-                out.append(_p(c.source, c.source.path, f"connector {c.name!r}: SNMP mode needs targets"))
-        if c.type in ("eaton", "siklu") and c.enabled and not s.get("targets"):
-            out.append(_p(c.source, c.source.path, f"connector {c.name!r} is enabled but has no targets", level=Level.WARNING))
+        spec = catalog.get(c.type)
+        for finding in (spec.check(c.name, s, c.enabled) if spec is not None and spec.check else ()):
+            out.append(_p(c.source, c.source.path + (f".{finding.path}" if finding.path else ""), finding.message,
+                          hint=finding.hint, level=Level.WARNING if finding.warning else Level.ERROR))
         for user in s.get("v3_users", ()):
             if "priv_protocol" in user and "auth_protocol" not in user:
                 out.append(_p(c.source, c.source.path + ".v3_users", f"v3 user {user['user']!r}: privacy needs authentication too (auth_protocol)"))
             for proto, key in (("auth_protocol", "auth_key"), ("priv_protocol", "priv_key")):
                 if proto in user and key not in user:
                     out.append(_p(c.source, c.source.path + ".v3_users", f"v3 user {user['user']!r}: {proto} needs {key}"))
-        if c.type == "snmp_trap":
-            if not s.get("communities") and not s.get("v3_users"):
-                out.append(_p(c.source, c.source.path, f"connector {c.name!r} accepts no community and no v3 user: every trap will be dropped",
-                              level=Level.WARNING))
-            if c.enabled:
-                for i, text in enumerate(s.get("listen", ())):
-                    host, port = parse_listen(text)
-                    key = (host, port)
-                    clash = listeners.get(key) or next((src for (h, p), src in listeners.items()
-                                                        if p == port and "0.0.0.0" in (h, host) or p == port and "::" in (h, host)), None)
-                    if clash:
-                        at = locate(c.source, "listen", i)
-                        out.append(_p(at, at.path, f"connector {c.name!r} listens on {text}, already taken by the connector at {clash}"))
-                    listeners.setdefault(key, c.source)
-        if c.type == "webhook" and not s.get("auth"):
-            out.append(_p(c.source, c.source.path, f"webhook connector {c.name!r} has no auth: anyone who reaches the engine can post alerts",
-                          hint="add auth: {bearer_token: ${env:…}} or auth: {hmac_secret: ${env:…}}", level=Level.WARNING))
+        if c.enabled:  # any type with a socket of its own (`listen:`): two cannot share an address
+            for i, text in enumerate(s.get("listen", ())):
+                host, port = parse_listen(text)
+                key = (host, port)
+                clash = listeners.get(key) or next((src for (h, p), src in listeners.items()
+                                                    if p == port and "0.0.0.0" in (h, host) or p == port and "::" in (h, host)), None)
+                if clash:
+                    at = locate(c.source, "listen", i)
+                    out.append(_p(at, at.path, f"connector {c.name!r} listens on {text}, already taken by the connector at {clash}"))
+                listeners.setdefault(key, c.source)
     return out
 
 

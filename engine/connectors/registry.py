@@ -1,75 +1,63 @@
-"""Connector types → classes and normalizers. Adding a type is one line in each table here.
+"""The connector types' code, loaded from what their declarations name (connectors/catalog.py).
 
 `source_system` of every event is the connector type, so NORMALIZERS is keyed by type too.
 
-Entries name their module and load at the first lookup, so a run imports the connector code
-it uses and no more: `opsc test` on a tree whose tests give no `poll:` steps never loads the
-pollers and their clients (httpx, asyncio, ~0.1 s of imports); a poll test loads that one
-connector's module. tests/rules/test_ruletest_imports.py guards this.
+Each entry loads at its first lookup, so a run imports the connector code it uses and no
+more: `opsc test` on a tree whose tests give no `poll:` steps never loads the pollers and
+their clients (httpx, asyncio, ~0.1 s of imports); a poll test loads that one connector's
+module. tests/rules/test_ruletest_imports.py guards this.
 """
 from __future__ import annotations
 
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
-from ..config.schema import CONNECTOR_TYPES as KNOWN
 from ..errors import OpscError
 from ..pipeline.context import Normalizer
+from . import catalog
+from .spec import ConnectorType
 
 if TYPE_CHECKING:  # connectors.base imports httpx
     from .base import PollingConnector
 
 
-class LazyTable(Mapping[str, Any]):
-    """type → "module:attribute" (relative to this package), imported when first looked up."""
+def load(spec: ConnectorType, ref: str) -> Any:
+    """The object a declaration names ("module:attribute" in its folder)."""
+    module, _, attribute = ref.partition(":")
+    return getattr(import_module(f"{spec.package}.{module}"), attribute)
 
-    def __init__(self, entries: Mapping[str, str]) -> None:
-        self._entries = dict(entries)
-        self._loaded: dict[str, Any] = {}
+
+class CodeTable(Mapping[str, Any]):
+    """type → the code its declaration names under `role`, loaded at the first lookup. A view of
+    the catalog: a type registered later is in it too."""
+
+    def __init__(self, role: str) -> None:
+        self._role = role
+        self._loaded: dict[tuple[str, str], Any] = {}
 
     def __getitem__(self, key: str) -> Any:
+        spec = catalog.get(key)
+        ref = getattr(spec, self._role) if spec is not None else None
+        if spec is None or ref is None:
+            raise KeyError(key)
         try:
-            return self._loaded[key]
+            return self._loaded[(spec.package, ref)]
         except KeyError:
-            module, _, attribute = self._entries[key].partition(":")  # KeyError: not in the table
-            value = self._loaded[key] = getattr(import_module(module, __package__), attribute)
+            value = self._loaded[(spec.package, ref)] = load(spec, ref)
             return value
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
+        return (t.name for t in catalog.all_types() if getattr(t, self._role) is not None)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return sum(1 for _ in self)
 
 
 # A class, or a factory with the same signature (cradlepoint picks NCM API or SNMP by `mode`).
-# snmp_trap (the trap receiver) and webhook (POST /api/v1/events/{name}) are not polled:
-# the supervisor and the web layer run them.
-POLLED_CONNECTORS: Mapping[str, Callable[..., PollingConnector]] = LazyTable({
-    "prtg": ".prtg.connector:PrtgConnector",
-    "mcp": ".mcp.connector:McpConnector",
-    "ubiquiti": ".ubiquiti.connector:UispConnector",
-    "eaton": ".eaton.poller:EatonPoller",
-    "eaton_rest": ".eaton.rest:EatonRestConnector",
-    "siklu": ".siklu.poller:SikluPoller",
-    "milestone": ".milestone.connector:MilestoneConnector",
-    "cradlepoint": ".cradlepoint.connector:cradlepoint_connector",
-    "axis": ".axis.connector:AxisConnector",
-})
-
-NORMALIZERS: Mapping[str, Normalizer] = LazyTable({
-    "prtg": ".prtg.normalizer:normalize",
-    "mcp": ".mcp.normalizer:normalize",
-    "ubiquiti": ".ubiquiti.normalizer:normalize",
-    "snmp_trap": ".snmp.normalizer:normalize_trap",
-    "eaton": ".eaton.normalizer:normalize",
-    "eaton_rest": ".eaton.normalizer_rest:normalize",
-    "siklu": ".siklu.normalizer:normalize",
-    "milestone": ".milestone.normalizer:normalize",
-    "cradlepoint": ".cradlepoint.normalizer:normalize",  # API events carry "mode": "api"; SNMP ones go to normalizer_snmp
-    "axis": ".axis.normalizer:normalize",
-    "webhook": ".webhook.normalizer:normalize",
-})
+POLLED_CONNECTORS: Mapping[str, Callable[..., PollingConnector]] = CodeTable("poller")
+NORMALIZERS: Mapping[str, Normalizer] = CodeTable("normalizer")
+RECEIVERS: Mapping[str, Callable[..., Any]] = CodeTable("receiver")  # started by the supervisor (own socket)
+ENDPOINTS: Mapping[str, Callable[..., Any]] = CodeTable("endpoint")  # served by the web layer
 
 
 class UnknownConnectorType(OpscError):
@@ -80,9 +68,8 @@ def connector_class(type_: str) -> Callable[..., PollingConnector]:
     try:
         return POLLED_CONNECTORS[type_]
     except KeyError:
-        if type_ in KNOWN:
+        if catalog.get(type_) is not None:
             raise UnknownConnectorType(
-                f"connector type {type_!r} is not implemented yet (implemented: {', '.join(sorted(POLLED_CONNECTORS))}); "
-                f"set enabled: false on connectors of this type for now") from None
+                f"connector type {type_!r} is not polled (polled: {', '.join(sorted(POLLED_CONNECTORS))})") from None
         raise UnknownConnectorType(f"unknown connector type {type_!r} "
-                                   f"(known: {', '.join(sorted(KNOWN))})") from None
+                                   f"(known: {', '.join(sorted(catalog.names()))})") from None

@@ -11,20 +11,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
-from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from ..config.bundle import Bundle, ConnectorConfig, Source
-from .base import ConnectorStatus, EventSink, PollingConnector
-from .registry import connector_class
-from .snmp.receiver import TrapReceiver
+from . import catalog
+from .base import ConnectorStatus, EventSink
+from .registry import RECEIVERS, connector_class
 
 log = logging.getLogger("opsconductor.connectors")
-# Connector types that run inside the web layer (POST /api/v1/events/{name}): nothing to start.
-PASSIVE_TYPES = frozenset({"webhook"})
 _NO_SOURCE = Source("", 0)
 RETRY_FIRST = 1.0  # seconds before the first retry of a connector that could not start
 RETRY_MAX = 60.0
+
+
+def served_by_web(connector_type: str) -> bool:
+    """A type the web layer serves (POST /api/v1/events/{name}): nothing to start."""
+    spec = catalog.get(connector_type)
+    return spec is not None and spec.endpoint is not None
 
 
 def identity(config: ConnectorConfig) -> ConnectorConfig:
@@ -46,7 +49,7 @@ class ConnectorSupervisor:
         self._wanted: dict[str, ConnectorConfig] = {}
 
     async def reconcile(self, bundle: Bundle) -> dict[str, list[str]]:
-        wanted = {c.name: c for c in bundle.connectors if c.enabled and c.type not in PASSIVE_TYPES}
+        wanted = {c.name: c for c in bundle.connectors if c.enabled and not served_by_web(c.type)}
         report: dict[str, list[str]] = {"started": [], "stopped": [], "restarted": [], "kept": []}
         self._wanted = wanted
         for name in list(self.running):
@@ -74,10 +77,10 @@ class ConnectorSupervisor:
         return report
 
     async def _start(self, config: ConnectorConfig) -> bool:
-        instance: TrapReceiver | PollingConnector
+        instance: Any  # a receiver (its own socket) or a polled connector: start, stop, status
         try:
-            if config.type == "snmp_trap":
-                instance = TrapReceiver(config, self._sink)
+            if config.type in RECEIVERS:
+                instance = RECEIVERS[config.type](config, self._sink)
             else:
                 instance = connector_class(config.type)(config, self._sink,
                                                         previous_state=self._previous_state(config.name))
@@ -129,25 +132,21 @@ class ConnectorSupervisor:
         for name in list(self.running):
             await self._stop(name)
 
-    def trap_receivers(self) -> list[tuple[str, TrapReceiver]]:
-        """The running trap receivers, for their counters on /metrics."""
-        return [(name, r) for name, r in sorted(self.running.items()) if isinstance(r, TrapReceiver)]
+    def receivers(self) -> list[tuple[str, Any]]:
+        """The running receivers (connector types with a socket of their own), for their counters on /metrics."""
+        return [(name, r) for name, r in sorted(self.running.items()) if self._configs[name].type in RECEIVERS]
 
     def statuses(self, bundle: Bundle | None) -> list[ConnectorStatus]:
-        now = datetime.now(timezone.utc)
         out = []
         for config in (bundle.connectors if bundle else ()):
             instance = self.running.get(config.name)
             if not config.enabled:
                 out.append(ConnectorStatus(config.name, "disabled", None, None, None, 0))
-            elif config.type in PASSIVE_TYPES:  # receives when called; healthy while the web layer runs
+            elif served_by_web(config.type):  # receives when called; healthy while the web layer runs
                 out.append(ConnectorStatus(config.name, "ok", None, None, None, 0))
             elif instance is None:
                 out.append(ConnectorStatus(config.name, "failing", self.errors.get(config.name, "not running"),
                                            None, None, 0))
-            elif isinstance(instance, TrapReceiver):
-                stats = instance.stats.snapshot()
-                out.append(ConnectorStatus(config.name, "ok", None, now, now, stats.handed_off))
             else:
                 out.append(instance.status())
         return out

@@ -6,6 +6,7 @@ from functools import cached_property
 from typing import Callable
 
 from ..config.bundle import Bundle, ConnectorConfig, Device
+from ..connectors import catalog
 from ..identity import Identity, Inventory
 from ..model import Alert, RawEvent
 from ..rootcause import RootCauses
@@ -18,7 +19,11 @@ from .oidindex import OidIndex
 # child's own clear, polled, can arrive before it is paged on its own.
 SETTLE_FLOOR_SECONDS = 120.0
 LOOKBACK_FLOOR_SECONDS = 60.0
-NOT_POLLED = frozenset({"snmp_trap", "webhook"})
+
+
+def _polled(connector_type: str) -> bool:
+    spec = catalog.get(connector_type)
+    return spec is not None and spec.polled
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,7 @@ class ConfigView:
 
     @cached_property
     def slowest_poll(self) -> float:
-        return max((c.poll_interval for c in self.bundle.connectors if c.enabled and c.type not in NOT_POLLED),
+        return max((c.poll_interval for c in self.bundle.connectors if c.enabled and _polled(c.type)),
                    default=0.0)
 
     def settle(self, dependency_type: str) -> float:

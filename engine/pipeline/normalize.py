@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import ConnectorError
 from ..model import Alert, DropEvent, evolve, fit
-from ..rootcause import SUBTYPES, Decision as RootCause
+from ..rootcause import Decision as RootCause, subtype_field
 from .work import Candidate, Context, Work
 
 
@@ -35,7 +35,7 @@ def _identified(alert: Alert, ctx: Context, connector: str) -> Alert:
     targets = tuple(ident.fingerprint(alert.source_system, t, alert.resource_key) for t in alert.clears)
     connector = alert.connector or connector
     root = ROOT_NONE if alert.is_clear else ctx.view.root_causes.decide(
-        connector, alert.source_system, alert.alert_type, alert.custom_fields.get(SUBTYPES.get(alert.source_system, "")),
+        connector, alert.source_system, alert.alert_type, alert.custom_fields.get(subtype_field(alert.source_system) or ""),
         alert.root_cause, alert.root_cause_by)
     return fit(evolve(alert, device_ip=ident.ip, device_name=ident.name, fingerprint=fp, clear_targets=targets,
                       config_version_id=ctx.view.version_id, connector=connector, root_cause=root.kind,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
+from ..connectors import catalog
 from ..config.bundle import FlapPolicy, NotifyAction, Silence
 from ..model import EMPTY, Alert, Status, StoredAlert, evolve
 from ..rootcause import explains
@@ -20,9 +21,14 @@ from .effects import TELLS, Actions, Effects, GroupKey
 # that arrives after it).
 CLEAR_MEMORY_SECONDS = 900.0
 
-# Sources whose raw data nothing in memory reads again: polled connectors rebuild their diff
-# state from raw_data at restart; traps and webhooks do not. The database keeps it all.
-SLIM_SOURCES = frozenset({"snmp_trap", "webhook", "correlation"})
+
+
+def slim(source_system: str) -> bool:
+    """Whether nothing in memory reads the alert's raw data again: polled connectors rebuild
+    their diff state from raw_data at restart; received events (traps, webhooks) and
+    correlation parents do not. The database keeps it all."""
+    spec = catalog.get(source_system)
+    return source_system == "correlation" if spec is None else not spec.polled
 
 
 def is_down(alert: Alert) -> bool:
@@ -248,7 +254,7 @@ class ActiveAlerts:
             self.held.pop(alert.id, None)
             self.flapping.discard(alert.id)
             return
-        if alert.source_system in SLIM_SOURCES and alert.raw_data:
+        if alert.raw_data and slim(alert.source_system):
             alert = evolve(alert, raw_data=EMPTY)  # ~1 KB less per open alert held here
         self.by_id[alert.id] = alert
         self.by_fp[alert.fingerprint] = alert.id

@@ -37,6 +37,7 @@ from ...config.schema import parse_listen
 from ...config.secrets import SecretUnavailable
 from ...errors import ConnectorError
 from ...model import RawEvent
+from ..base import ConnectorStatus
 from . import v3 as v3mod
 from .ber import BerError, UnsupportedPdu, UnsupportedVersion, decode_message
 from .convert import ConvertError, notification_of
@@ -106,6 +107,11 @@ class TrapReceiver:
         self._wake: asyncio.Event | None = None
         self._flusher: asyncio.Task | None = None
         self._v3: v3mod.V3Engine | None = None
+
+    def status(self) -> ConnectorStatus:
+        """Running means receiving: the supervisor's status row, with the events handed over."""
+        now = self._clock()
+        return ConnectorStatus(self.name, "ok", None, now, now, self.stats.snapshot().handed_off)
 
     def _reveal(self, secret) -> bytes:
         try:
