@@ -7,7 +7,6 @@ import json
 import shutil
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import psycopg
@@ -18,6 +17,7 @@ from opsconductor.engine.gitops import GitSettings, GitSync, parse_push, verify_
 from opsconductor.engine.pipeline.state import ActiveAlerts
 from opsconductor.engine.reload import LiveConfig
 from opsconductor.engine.rules.host import RulesHost
+from waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = "channels:\n  - {{name: noc, type: log}}\nrules:\n  - name: {name}\n    notify: {{channels: [noc]}}\n"
@@ -259,9 +259,9 @@ def test_a_synced_commit_is_replayed_against_the_running_one_and_the_gate_refuse
         assert live.bundle.git_commit == quiet
     else:
         assert result.status == "applied" and live.bundle.git_commit == loud
-    deadline = time.monotonic() + 120
-    while (sync.replays.latest() or {}).get("state") in (None, "running") and time.monotonic() < deadline:
-        time.sleep(0.2)  # the replay runs in the background when no gate waits for it
+    # The replay runs in the background when no gate waits for it.
+    eventually(lambda: (sync.replays.latest() or {}).get("state") not in (None, "running"), "the replay finished",
+               timeout=120)
     latest = sync.replays.latest()
     assert latest["commit"] == loud and latest["state"] == "done", latest
     assert latest["extra_pages"] == 5 and latest["headline"].startswith("this change: +5 notifications to noc")

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from fakes.scenario import Scenario, echo, html_page, huge, rate_limited, serve, server_error, slow, unauthorized
+from waiting import aeventually
 from opsconductor.engine.config.loader import load_bundle
 from opsconductor.engine.connectors.base import Backpressure
 from opsconductor.engine.connectors.registry import NORMALIZERS, connector_class
@@ -310,10 +311,7 @@ class ContractTests:
             h = Harness(self.kit, tmp_path, poll_interval="50ms")
             h.kit.add(h.scenario, 1)
             await h.connector.start()
-            for _ in range(200):
-                if h.kit.list_requests(h.scenario) >= 3:
-                    break
-                await asyncio.sleep(0.01)
+            await aeventually(lambda: h.kit.list_requests(h.scenario) >= 3, "three polls by the scheduler")
             await h.connector.stop()
             assert [e.payload["state"] for e in h.events] == ["raise"]
             assert h.connector.status().status == "ok"

@@ -3,7 +3,6 @@ notifications, a fake clock, and the notification log read back from PostgreSQL.
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -18,6 +17,7 @@ from opsconductor.engine.model import Alert, Severity, Status
 from opsconductor.engine.notify.delivery import RetryPolicy
 from opsconductor.engine.pipeline.effects import Notification
 from opsconductor.engine.store.alerts import insert_alerts
+from waiting import eventually  # noqa: F401  (the notify tests import it from here)
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 FAST = RetryPolicy(backoff_base=0.05, backoff_max=0.2, retry_after_max=3.0)
@@ -75,20 +75,6 @@ def log_rows(db_url: str, channel: str | None = None) -> list[dict[str, Any]]:
 def outbox_count(db_url: str) -> int:
     with psycopg.connect(db_url) as conn:
         return conn.execute("SELECT count(*) FROM notification_outbox").fetchone()[0]
-
-
-DEADLINE = 60.0  # seconds an "eventually" may take before the test fails
-
-
-def eventually(check, what: str):
-    """Poll `check` until it holds, within a bounded deadline (not a timing assertion)."""
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"not within {DEADLINE:g}s: {what}")
 
 
 def connector(db_url: str):

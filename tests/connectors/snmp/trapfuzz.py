@@ -323,9 +323,8 @@ def run(total: int, seed: int = 20260101, *, find_crashes: bool = True, deadline
             end = time.monotonic() + 30
             while (rx.stats.received < result.sent or rx.stats.pending) and time.monotonic() < end:
                 await asyncio.sleep(0.01)
-            await asyncio.sleep(0.1)  # the flusher's last batch
         finally:
-            await rx.stop()
+            await rx.stop()  # joins the readers, then hands the sink what they queued: the last batch too
             result.seconds = time.monotonic() - started
         result.stats = rx.stats.snapshot()
 
