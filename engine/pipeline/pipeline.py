@@ -14,25 +14,25 @@ from typing import Callable, Iterator, Mapping, Sequence
 
 from .. import ids
 from ..config.bundle import Bundle
-from ..events import Decision, RuleSuppressed, UnderRoot, Unsuppressed
-from ..model import RawEvent, Status, evolve
+from ..model import RawEvent, Status
 from ..rules.engine import RuleEngine
 from ..rules.host import RulesHost
 from .commands import OperatorCommand, operate
 from .context import ConfigView, Normalizer
 from . import flapping
-from .correlate import (children_to_reevaluate, close_parents, correlate, dependency_rule, find_root,
-                        restore_windows, settle_due)
-from .effects import Actions, Change, Effects, EffectsBuilder, Notification
+from .correlate import correlate, restore_windows
+from .effects import Actions, Effects, EffectsBuilder
 from .enrich import enrich
 from .holders import Holders
 from .normalize import normalize
-from .route import announced_by, firing, parent_rule, release_times, released, repeats, resolved, route
+from .route import announced_by, release_times, route
 from .state import ActiveAlerts
+from .tick import tick
 from .work import Context, Stage, Work
 
 STAGES: tuple[Stage, ...] = (normalize, enrich, correlate, route)
 COMMAND_STAGES: tuple[Stage, ...] = (operate,)
+TICK_STAGES: tuple[Stage, ...] = (tick,)
 
 
 class Pipeline:
@@ -142,58 +142,9 @@ class Pipeline:
         return release_times(self.ctx) + flapping.times_next(self.ctx)
 
     def tick(self, now: datetime) -> Effects:
-        """What time alone triggers: children whose root cleared (relinked to another root,
-        or notified on their own after the grace period), repeat_interval, ended silences."""
-        fx = EffectsBuilder(None)
-        notifications: list[Notification] = []
-        decisions: list[Decision] = []
-        for child_id in sorted(self.state.orphans):  # their root closed before a restart
-            if (child := self.state.by_id.get(child_id)) is not None:
-                fx.reevaluate.append((child_id, settle_due(child, now, self.ctx)))
-        # Only what is due is sorted: a tick runs every second, the waiting children can be many.
-        due_children = sorted([item for item in self.state.reevaluate.items() if item[1] <= now],
-                              key=lambda item: item[1])
-        for child_id, _ in due_children:
-            fx.reevaluate.append((child_id, None))
-            child = self.state.by_id.get(child_id)
-            if child is None or child.status is not Status.SUPPRESSED:
-                continue
-            found = find_root(child, self.ctx)
-            if found is not None:
-                root, edge = found
-                rule = dependency_rule(child, edge, self.ctx)
-                relinked = evolve(child, correlated_to_id=root.id, correlation_rule=rule)
-                fx.changes.append(Change(relinked, "relinked", child.status))
-                fx.decisions.append(Decision(child.id, rule, UnderRoot(root.id), self.view.version_id))
-                continue
-            parent = child.source_system == "correlation"  # a storm's parent linked under the root
-            active = evolve(child, status=Status.ACTIVE, correlated_to_id=None,
-                            correlation_rule=parent_rule(child, self.ctx) if parent else None)
-            outcome = self.rules.evaluate(active, self.view.site(active.device_ip), now)
-            if outcome.suppress:  # a rule suppressed it too: that suppression stays
-                rule_, reason = outcome.suppress
-                kept = evolve(child, correlated_to_id=None, correlation_rule=rule_.name[:100])
-                fx.changes.append(Change(kept, "relinked", child.status))
-                fx.decisions.append(Decision(child.id, rule_.name, RuleSuppressed(reason, "root cleared, still open"),
-                                             self.view.version_id))
-                continue
-            fx.changes.append(Change(active, "unsuppressed", child.status))
-            fx.decisions.append(Decision(child.id, "reevaluate", Unsuppressed(), self.view.version_id))
-            firing(active, announced_by(active, self.ctx) if parent else outcome.notify, now, self.ctx,
-                   notifications, decisions, fx.held)
-        closed = flapping.settled(now, self.ctx, fx, notifications, decisions)
-        if closed:  # ended up, after flapping: as a clear would
-            before = len(fx.changes)
-            close_parents(closed, self.ctx, fx)
-            for change in fx.changes[before:]:
-                resolved(change.alert, now, self.ctx, notifications, decisions)
-            for alert in closed:
-                fx.reevaluate.extend(children_to_reevaluate(alert.id, now, self.ctx))
-        repeats(now, self.ctx, notifications, decisions, fx.held)
-        fx.ticked_at = now
-        released(now, self.ctx, notifications, decisions, fx.held)
-        fx.notifications.extend(notifications)
-        fx.decisions.extend(decisions)
-        effects = fx.freeze()
-        self.state.apply(effects)
-        return effects
+        """What time alone triggers, through the tick stage (pipeline/tick.py)."""
+        work = Work(None, now)
+        for stage in TICK_STAGES:
+            work = stage(work, self.ctx)
+        self.state.apply(work.effects)
+        return work.effects
