@@ -14,12 +14,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 from ..errors import ConfigError, Level, Problem
 from .build import Builder
-from .bundle import (DEFAULT_PRIORITY_MATRIX, Bundle, Channel, ConnectorConfig, Device, OidMapping, Rule, RuleTest,
-                     Silence, Source)
+from .bundle import (DEFAULT_PRIORITY_MATRIX, Bundle, Channel, ConnectorConfig, Dependency, Device, OidMapping, Rule,
+                     RuleTest, Silence, Source, Suppression)
 from ..connectors import catalog
 from .schema import CHANNEL_TYPES
 from .schema import problems_from as _problems_from
@@ -158,7 +158,9 @@ def load_tree(root: str | Path, environ: Any = None, with_git: bool = True, chec
                 problems.extend(builder.problems)
         if any(p.level is Level.ERROR for p in problems[first_problem:]):
             parts.failed.add(kind)  # names this file would define are unknown: say nothing of them
-    devices, dependencies, dep_problems = [], [], []
+    devices: list[Device] = []
+    dependencies: list[Dependency] = []
+    dep_problems: list[Problem] = []
     with located(problems, "dependencies.d/"):
         devices, dependencies, dep_problems = resolve_dependencies(parts.devices, parts.raw_dependencies,
                                                                    quiet_unknown="dependency" in parts.failed)
@@ -169,8 +171,7 @@ def load_tree(root: str | Path, environ: Any = None, with_git: bool = True, chec
         connectors=tuple(parts.connectors), oid_mappings=tuple(parts.oid_mappings), devices=tuple(devices),
         dependencies=tuple(dependencies), channels=tuple(parts.channels), rules=tuple(parts.rules),
         silences=tuple(parts.silences), tests=tuple(parts.tests),
-        **({"priority_matrix": parts.priority_matrix} if parts.priority_matrix else {}),
-        **({"suppression": parts.suppression} if parts.suppression else {}))
+        priority_matrix=parts.priority_matrix or DEFAULT_PRIORITY_MATRIX, suppression=parts.suppression or Suppression())
     with located(problems, "rules/"):
         problems.extend(check_bundle(bundle, parts))
     errors = [p for p in problems if p.level is Level.ERROR]
@@ -265,9 +266,9 @@ class _Parts:
         self.rules: list[Rule] = []
         self.silences: list[Silence] = []
         self.tests: list[RuleTest] = []
-        self.priority_matrix = None
+        self.priority_matrix: Mapping[str, Any] | None = None
         self.priority_matrix_sources: list = []
-        self.suppression = None
+        self.suppression: Suppression | None = None
         self.suppression_sources: list = []
         self.docs: dict[str, YamlDocument] = {}
         # Kinds with a file that did not load: a reference to a name such a file would have
@@ -311,7 +312,7 @@ def _looks_like(data: Any) -> str | None:
         return None
     keys = set(data)
     scores = {kind: len(keys & sig) for kind, sig in _SIGNATURES.items()}
-    best = max(scores, key=scores.get)
+    best = max(scores, key=lambda kind: scores[kind])
     return best if scores[best] else None
 
 
@@ -375,7 +376,7 @@ def _load_connectors(doc: YamlDocument, builder: Builder, parts: _Parts) -> list
         if not isinstance(data["connectors"], list):
             m = doc.mark(("connectors",))
             return [*problems, Problem(doc.file, m.line, m.col, "$.connectors", "expected a list of connectors")]
-        items = [(("connectors", i), c) for i, c in enumerate(data["connectors"])]
+        items: list[tuple[tuple[str | int, ...], Any]] = [(("connectors", i), c) for i, c in enumerate(data["connectors"])]
     else:
         items = [((), data)]
     for path, item in items:

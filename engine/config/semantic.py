@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 from datetime import datetime, timezone
+from collections.abc import Set as AbstractSet
 from typing import Any, Iterable
 
 from ..connectors import catalog
@@ -35,9 +36,9 @@ def resolve_dependencies(devices: list[Device], raw: list, quiet_unknown: bool =
             problems.append(_p(d.source, d.source.path, f"device name {d.name!r} is declared twice (also at {first})"))
         by_name.setdefault(d.name, d)
         if d.ip in by_ip:
-            first = by_ip[d.ip]
+            other = by_ip[d.ip]
             problems.append(_p(d.source, d.source.path,
-                               f"IP {d.ip} is declared for both {first.name!r} ({first.source}) and {d.name!r}"))
+                               f"IP {d.ip} is declared for both {other.name!r} ({other.source}) and {d.name!r}"))
         by_ip.setdefault(d.ip, d)
 
     def address(doc: YamlDocument, text: str, path: tuple, allow_cidr: bool) -> str | None:
@@ -125,7 +126,7 @@ def _known(name: str, known: Iterable[str], what: str) -> str:
 
 
 def _matcher_problems(matchers: tuple[Matcher, ...], src: Source, path: str, bundle: Bundle,
-                      quiet: set[str] = frozenset()) -> list[Problem]:
+                      quiet: AbstractSet[str] = frozenset()) -> list[Problem]:
     out = []
     severities = {s.value for s in Severity}
     connectors = {c.name for c in bundle.connectors}
@@ -190,13 +191,13 @@ def _connector_problems(bundle: Bundle, locate) -> list[Problem]:
         if c.enabled:  # any type with a socket of its own (`listen:`): two cannot share an address
             for i, text in enumerate(s.get("listen", ())):
                 host, port = parse_listen(text)
-                key = (host, port)
-                clash = listeners.get(key) or next((src for (h, p), src in listeners.items()
+                address = (host, port)
+                clash = listeners.get(address) or next((src for (h, p), src in listeners.items()
                                                     if p == port and "0.0.0.0" in (h, host) or p == port and "::" in (h, host)), None)
                 if clash:
                     at = locate(c.source, "listen", i)
                     out.append(_p(at, at.path, f"connector {c.name!r} listens on {text}, already taken by the connector at {clash}"))
-                listeners.setdefault(key, c.source)
+                listeners.setdefault(address, c.source)
     return out
 
 

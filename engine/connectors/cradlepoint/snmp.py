@@ -12,7 +12,7 @@ WIPIPE-MIB has no object for wired (Ethernet) WAN; those are not watched here.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Mapping
 
 from ...errors import ConnectorError
 from ..snmp.poller import Evaluation, SnmpPoller
@@ -28,7 +28,7 @@ TRANSITION = {2, 6}
 
 class CradlepointSnmpPoller(SnmpPoller):
     type = "cradlepoint"
-    THRESHOLDS: dict[str, Any] = {}
+    THRESHOLDS: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, config, sink, **kw: Any):
         mode = config.settings.get("mode", "api")

@@ -13,7 +13,7 @@ A condition whose objects the UPS does not have is not judged (its previous stat
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from ..snmp.poller import Evaluation, SnmpPoller
 from ..snmp.targets import SnmpSession, Target
@@ -37,7 +37,7 @@ UPS_INPUT_VOLTAGE = f"{UPS}.3.3.1.3"  # .<line>
 UPS_OUTPUT_PERCENT_LOAD = f"{UPS}.4.4.1.5"  # .<line>
 BATTERY = 5  # xupsOutputSource and upsOutputSource: battery(5)
 YES = 1  # xupsBatteryLowCapacity: yes(1), no(2)
-BATTERY_STATUS = {3: "low", 4: "depleted"}
+BATTERY_STATUS: dict[Any, str] = {3: "low", 4: "depleted"}  # looked up with what the agent sent
 
 
 class EatonPoller(SnmpPoller):
@@ -56,7 +56,7 @@ class EatonPoller(SnmpPoller):
         return evaluate(values, target.thresholds)
 
 
-def evaluate(v: dict[str, Any], thresholds: dict[str, Any]) -> Evaluation:
+def evaluate(v: dict[str, Any], thresholds: Mapping[str, Any]) -> Evaluation:
     """Judge one UPS's readings (object name → value, None when the UPS lacks it). Pure."""
     ev = Evaluation()
     sources = (v.get("xupsOutputSource"), v.get("upsOutputSource"), v.get("upsSecondsOnBattery"))

@@ -16,7 +16,7 @@ the table clears its conditions.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from ..snmp.poller import Evaluation, SnmpPoller
 from ..snmp.targets import SnmpSession, Target
@@ -40,7 +40,7 @@ def _name(modulation: Any) -> str:
     return MODULATIONS.get(modulation, f"type {modulation}")
 
 
-def evaluate(rows: dict[str, dict[str, Any]], thresholds: dict[str, Any]) -> Evaluation:
+def evaluate(rows: dict[str, dict[str, Any]], thresholds: Mapping[str, Any]) -> Evaluation:
     """Judge each rfIndex row ({oper_state, rssi, cinr, modulation}). Pure."""
     ev = Evaluation()
     if not rows:  # no RF table: nothing known (an agent glitch must not clear a link-down)

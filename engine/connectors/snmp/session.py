@@ -89,8 +89,9 @@ class AgentSession(SnmpSession):
     async def get(self, *oids: str) -> dict[str, Any]:
         result = await hlapi.get_cmd(self.engine, self.auth, self.transport, hlapi.ContextData(),
                                      *(hlapi.ObjectType(hlapi.ObjectIdentity(o)) for o in oids), lookupMib=False)
-        self._check(*result[:3], f"GET {oids[0]}…")
-        values = {str(name): _plain(value) for name, value in result[3]}
+        indication, status, index, varbinds = result
+        self._check(indication, status, index, f"GET {oids[0]}…")
+        values = {str(name): _plain(value) for name, value in varbinds}
         return {k: v for k, v in values.items() if v is not None}
 
     async def walk(self, base: str) -> dict[str, Any]:
@@ -102,8 +103,9 @@ class AgentSession(SnmpSession):
             result = await hlapi.bulk_cmd(self.engine, self.auth, self.transport, hlapi.ContextData(), 0,
                                           BULK_REPETITIONS, hlapi.ObjectType(hlapi.ObjectIdentity(cursor)),
                                           lookupMib=False)
-            self._check(*result[:3], f"WALK {base}")
-            rows = [(tuple(name), value) for name, value in result[3]]
+            indication, status, index, varbinds = result
+            self._check(indication, status, index, f"WALK {base}")
+            rows = [(tuple(name), value) for name, value in varbinds]
             for name, value in rows:
                 if name[:len(prefix)] != prefix or type(value).__name__ == "EndOfMibView":
                     return out
