@@ -206,6 +206,8 @@ class LiveConfig:
             new_pipeline.close()
             raise
         new_pipeline.set_version(version_id)
+        if self._pipeline is not None:
+            new_pipeline.view.reuse(self._pipeline.view)
         with self._swap_lock:
             old, self._pipeline = self._pipeline, new_pipeline
         if self.on_swap is not None:

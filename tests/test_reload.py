@@ -194,6 +194,24 @@ def test_a_held_generation_still_matches_after_a_reload_and_is_freed_on_release(
     assert live.host.generations() == ()
 
 
+def test_a_rules_edit_keeps_the_indexes_of_what_it_did_not_touch(tree, db_url) -> None:
+    live = LiveConfig(tree, RulesHost(), ActiveAlerts(), lambda: psycopg.connect(db_url))
+    assert live.request("start").outcome == "applied"
+    try:
+        before = live.pipeline.view
+        index, topology, inventory = before.oid_index, before.topology, before.inventory
+        (tree / "rules" / "r.yaml").write_text(RULE.format(name="second-rule"))
+        assert live.request("rules").outcome == "applied"
+        after = live.pipeline.view
+        assert after.oid_index is index and after.topology is topology and after.inventory is inventory
+        oidmap = sorted((tree / "oidmaps").glob("*.yaml"))[0]
+        oidmap.write_text(oidmap.read_text() + "\n# edited\n")
+        assert live.request("oidmaps").outcome == "applied"
+        assert live.pipeline.view.oid_index is not index and live.pipeline.view.topology is topology
+    finally:
+        live.pipeline.close()
+
+
 def test_triggers_during_a_reload_coalesce(running, tree) -> None:
     live, *_ = running
     (tree / "rules" / "r.yaml").write_text(RULE.format(name="coalesced"))

@@ -6,7 +6,7 @@ import difflib
 import ipaddress
 from datetime import datetime, timezone
 from collections.abc import Set as AbstractSet
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from ..connectors import catalog
 from ..errors import Level, Problem
@@ -24,9 +24,39 @@ def _p(src: Source, path: str, message: str, hint: str | None = None, level: Lev
 
 # ---- dependencies ----------------------------------------------------------------------------
 
+# The last inputs and answers of resolve_dependencies and _cycle_problems: a reload that
+# does not touch dependencies.d hands them the same (cached) objects, and gets the same
+# Dependency objects back, so the pipeline keeps its topology (ConfigView.reuse).
+_last_resolved: tuple[list, list, bool, tuple] | None = None
+_last_cycles: tuple[tuple, tuple, list[Problem]] | None = None
+
+
+def _same_items(a: Sequence, b: Sequence) -> bool:
+    """The same objects in the same order (tuples compared item by item)."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x is y:
+            continue
+        if not (type(x) is tuple and type(y) is tuple and _same_items(x, y)):
+            return False
+    return True
+
+
 def resolve_dependencies(devices: list[Device], raw: list, quiet_unknown: bool = False
                          ) -> tuple[list[Device], list[Dependency], list[Problem]]:
     """Resolve device names in dependencies to IPs (names are declared under `devices:`)."""
+    global _last_resolved
+    last = _last_resolved
+    if last is not None and last[2] == quiet_unknown and _same_items(last[0], devices) and _same_items(last[1], raw):
+        return last[3]
+    answer = _resolve_dependencies(devices, raw, quiet_unknown)
+    _last_resolved = (list(devices), list(raw), quiet_unknown, answer)
+    return answer
+
+
+def _resolve_dependencies(devices: list[Device], raw: list, quiet_unknown: bool
+                          ) -> tuple[list[Device], list[Dependency], list[Problem]]:
     problems: list[Problem] = []
     by_name: dict[str, Device] = {}
     by_ip: dict[str, Device] = {}
@@ -95,6 +125,16 @@ def resolve_dependencies(devices: list[Device], raw: list, quiet_unknown: bool =
 
 
 def _cycle_problems(bundle: Bundle) -> list[Problem]:
+    global _last_cycles
+    last = _last_cycles
+    if last is not None and _same_items(last[0], bundle.dependencies) and _same_items(last[1], bundle.devices):
+        return list(last[2])
+    out = _find_cycle_problems(bundle)
+    _last_cycles = (bundle.dependencies, bundle.devices, out)
+    return list(out)
+
+
+def _find_cycle_problems(bundle: Bundle) -> list[Problem]:
     names = {d.ip: d.name for d in bundle.devices}
     label = lambda ip: f"{names[ip]} ({ip})" if ip in names else ip
     out = []

@@ -21,6 +21,10 @@ SETTLE_FLOOR_SECONDS = 120.0
 LOOKBACK_FLOOR_SECONDS = 60.0
 
 
+def _same(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
+
+
 def _polled(connector_type: str) -> bool:
     spec = catalog.get(connector_type)
     return spec is not None and spec.polled
@@ -36,6 +40,17 @@ class ConfigView:
     @cached_property
     def oid_index(self) -> OidIndex:
         return OidIndex(self.bundle.oid_mappings)
+
+    def reuse(self, previous: "ConfigView") -> None:
+        """Take over the indexes `previous` built whose inputs are the same objects here (a reload
+        that edits rules keeps the unchanged OID maps' index, the topology and the inventory)."""
+        inputs = {"oid_index": ("oid_mappings",), "topology": ("dependencies",),
+                  "inventory": ("devices",), "devices_by_ip": ("devices",)}
+        for name, fields in inputs.items():
+            built = previous.__dict__.get(name)
+            if built is not None and name not in self.__dict__ and all(
+                    _same(getattr(self.bundle, f), getattr(previous.bundle, f)) for f in fields):
+                self.__dict__[name] = built  # cached_property's own slot (the dataclass is frozen)
 
     @cached_property
     def topology(self) -> Topology:
