@@ -21,6 +21,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         summary = f"{errors} error(s), {warnings} warning(s) in {_config_dir(args)}"
     else:
         b = result.bundle
+        assert b is not None  # loaded without errors: a bundle
         summary = (f"ok: {len(b.files)} files, {len(b.connectors)} connectors, {len(b.oid_mappings)} OID maps, "
                    f"{len(b.dependencies)} dependencies, {len(b.rules)} rules, {len(b.channels)} channels, "
                    f"{len(b.tests)} rule tests; {warnings} warning(s); version {b.content_hash[:12]}")
@@ -148,7 +149,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             print(f"opsc explain: {exc}", file=sys.stderr)
             return 1
         record = get_alert(conn, alert_id) if alert_id else None
-        if record is None:
+        if alert_id is None or record is None:
             print(f"opsc explain: no alert {args.alert_id} (give its id, or the first 4+ hex digits of it)",
                   file=sys.stderr)
             return 1
