@@ -294,7 +294,7 @@ def drain_scenario(args, database: str, config: Path, sink: SinkProcess) -> None
     from opsconductor.engine.model import Alert, Severity
     from opsconductor.engine.notify.notifier import Notifier
     from opsconductor.engine.pipeline.effects import Notification
-    from opsconductor.engine.store.alerts import insert_alerts
+    from opsconductor.engine.store.direct import store_alerts
     from opsconductor.engine.store.outbox import add_pending
 
     bundle = load_bundle(config, environ={**os.environ, "BENCH_TOKEN": TOKEN, "BENCH_COMMUNITY": "public"})
@@ -308,7 +308,7 @@ def drain_scenario(args, database: str, config: Path, sink: SinkProcess) -> None
                         device_ip=f"10.9.{i >> 8 & 255}.{i & 255}", id=str(uuid.uuid4()), connector="bench")
                   for i in range(count)]
         with psycopg.connect(database) as conn:
-            insert_alerts(conn, alerts)
+            store_alerts(conn, alerts)
         return [Notification(a, rule.name, "hook", "firing", now, rule.notify) for a in alerts]
 
     full = notifications("drain", args.outbox)

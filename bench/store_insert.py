@@ -1,7 +1,8 @@
-"""Insert rate of the alert path: raw event + alert + its 'created' history row.
+"""Insert rate of the alert path: raw event + alert + its 'created' history row + a decision.
 
-Each batch is one transaction (insert_raw_events + insert_alerts), as the pipeline
-writes it. Prints alerts/s for batches of 1, 100 and 1000, 5,000 alerts per size.
+Each batch is one transaction through the one write path (store/batch.write_batch, COPY),
+as the pipeline writes it. Prints alerts/s for batches of 1, 100 and 1000, 5,000 alerts
+per size.
 
 Server: OPSC_DATABASE_URL, else OPSC_TEST_DATABASE_URL, else an embedded PostgreSQL in
 a temporary directory. The bench never writes into the database of that URL: it
@@ -23,10 +24,8 @@ from opsconductor.engine.model import Alert, RawEvent, Severity, evolve, fingerp
 from opsconductor.engine.events import Normalized
 from opsconductor.engine.pipeline.effects import Decision, Effects
 from opsconductor.engine.store.batch import write_batch
-from opsconductor.engine.store.alerts import insert_alerts
 from opsconductor.engine.store.migrate import apply_migrations
 from opsconductor.engine.store.pool import redact_url
-from opsconductor.engine.store.raw_events import insert_raw_events
 
 sys.path.insert(0, str(Path(__file__).parent))
 from benchdb import scratch_database, server_url  # noqa: E402
@@ -52,18 +51,6 @@ def make_batch(size: int, run: str, start: int) -> tuple[list[RawEvent], list[Al
     return events, alerts
 
 
-def measure(conn: psycopg.Connection, batch_size: int) -> float:
-    """The store modules' own path: executemany inserts (operators' tools, imports)."""
-    run = uuid.uuid4().hex[:8]
-    batches = [make_batch(batch_size, run, i) for i in range(0, ALERTS_PER_SIZE, batch_size)]
-    started = time.perf_counter()
-    for events, alerts in batches:
-        with conn.transaction():
-            insert_raw_events(conn, events)
-            insert_alerts(conn, alerts)
-    return ALERTS_PER_SIZE / (time.perf_counter() - started)
-
-
 def measure_engine_path(conn: psycopg.Connection, batch_size: int) -> float:
     """The pipeline worker's path: store/batch.write_batch (COPY), with a decision per alert."""
     run = uuid.uuid4().hex[:8]
@@ -86,10 +73,10 @@ def main() -> int:
         with psycopg.connect(db, autocommit=True) as conn:
             version = conn.execute("SHOW server_version").fetchone()[0]
             print(f"server: {redact_url(url)} (PostgreSQL {version}); {ALERTS_PER_SIZE} alerts per batch size")
-            print("each alert = raw_events row + alerts row + alert_history 'created' row; one transaction per batch")
+            print("each alert = raw_events row + alerts row + alert_history 'created' row + decision row;"
+                  " one transaction per batch")
             for size in BATCH_SIZES:
-                print(f"batch {size:>5}: {measure(conn, size):>9,.0f} alerts/s (store executemany)   "
-                      f"{measure_engine_path(conn, size):>9,.0f} alerts/s (engine COPY path, + decision row)")
+                print(f"batch {size:>5}: {measure_engine_path(conn, size):>9,.0f} alerts/s (engine COPY path)")
     return 0
 
 

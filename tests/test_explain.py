@@ -6,12 +6,13 @@ import os
 import subprocess
 import sys
 import uuid
+from dataclasses import replace
 
 import psycopg
 
-from opsconductor.engine.model import Alert, Severity, fingerprint
-from opsconductor.engine.store.alerts import insert_alerts, suppress
-from opsconductor.engine.store.decisions import Decision, record_decisions
+from opsconductor.engine.model import Alert, Severity, Status, fingerprint
+from opsconductor.engine.events import Decision, UnderRoot
+from opsconductor.engine.store.direct import change_stored, store_alerts, store_decisions
 
 OPSC = [sys.executable, "-m", "opsconductor.engine.cli"]
 T0 = "2026-01-10T08:00:00+00:00"
@@ -33,16 +34,19 @@ def explain(db_url: str, alert_id: str) -> subprocess.CompletedProcess:
 
 def test_explain_takes_a_short_id_and_closes_its_parenthesis(db_url):
     with psycopg.connect(db_url, autocommit=True) as conn:
-        root, child = insert_alerts(conn, [_alert("10.0.0.1", "site1-switch"), _alert("10.0.0.2", "cam-01")])
-        suppress(conn, child.id, correlated_to_id=root.id, correlation_rule="dependency:network")
-        record_decisions(conn, [Decision(child.id, "correlate", "dependency:network", None,
-                                         {"suppressed_under": root.id, "root_title": "site1-switch unreachable"})])
-    out = explain(db_url, child.id[:8])
+        # Random ids, whose first 8 characters differ (the engine's own are time-ordered).
+        root, child = store_alerts(conn, [replace(_alert("10.0.0.1", "site1-switch"), id=str(uuid.uuid4())),
+                                          replace(_alert("10.0.0.2", "cam-01"), id=str(uuid.uuid4()))])
+        change_stored(conn, child, "suppressed", Status.SUPPRESSED, correlated_to_id=root,
+                      correlation_rule="dependency:network")
+        store_decisions(conn, [Decision(child, "dependency:network",
+                                        UnderRoot(root, root_title="site1-switch unreachable"))])
+    out = explain(db_url, child[:8])
     assert out.returncode == 0, out.stderr
-    assert f"suppressed under {root.id} (site1-switch unreachable)" in out.stdout
-    assert f"Alert {child.id}" in out.stdout
-    dashed = explain(db_url, child.id[:13].upper())  # with the dash, as copied from a page
-    assert dashed.returncode == 0 and f"Alert {child.id}" in dashed.stdout
+    assert f"suppressed under {root} (site1-switch unreachable)" in out.stdout
+    assert f"Alert {child}" in out.stdout
+    dashed = explain(db_url, child[:13].upper())  # with the dash, as copied from a page
+    assert dashed.returncode == 0 and f"Alert {child}" in dashed.stdout
 
 
 def test_explain_says_when_a_short_id_is_ambiguous_or_unknown(db_url):

@@ -234,13 +234,13 @@ def _recent_cold_starts(db_url: str, count: int) -> None:
 
     from opsconductor.engine.connectors.snmp.trapwire import trap_payload
     from opsconductor.engine.model import RawEvent
-    from opsconductor.engine.store.raw_events import insert_raw_events
+    from opsconductor.engine.store.direct import store_raw_events
 
     start = datetime.now(timezone.utc) - timedelta(hours=1)
     events = [RawEvent(f"cs{i}", "snmp-traps", "snmp_trap", start + timedelta(minutes=i), f"10.77.0.{i + 1}",
                        trap_payload("1.3.6.1.6.3.1.1.5.1")) for i in range(count)]
     with psycopg.connect(db_url) as conn:
-        insert_raw_events(conn, events)
+        store_raw_events(conn, events)
 
 
 @pytest.mark.parametrize("gate", [2, None])

@@ -1,31 +1,24 @@
-"""The alert aggregate in PostgreSQL: an alert row and its history, written together.
+"""The alert aggregate in PostgreSQL: reading alerts and their history back, and the
+values of an alert row.
 
-Every change to an alert writes its alert_history row in the same transaction, so
-the history is never behind the alert. Concurrent writers are safe:
-- inserts use the partial unique index (one open alert per fingerprint) as their
-  ON CONFLICT arbiter, so a second process inserting the same problem records an
-  occurrence instead of a duplicate;
-- status changes lock the row (SELECT … FOR UPDATE) and check the transition, so
-  two operators resolving at once give exactly one 'resolved' history row.
-Batches are sorted by fingerprint / id before writing so two concurrent batches take
-row locks in the same order and cannot deadlock.
+Alerts are written one way only, by the engine's batches (store/batch.py: COPY, one
+transaction per batch, each change with its alert_history row); operators' acknowledges
+and resolves reach it as commands through the pipeline (pipeline/commands.py). Tests,
+benches and demo data write through the same path (store/direct.py).
 """
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
 import psycopg
-from psycopg import sql
 from psycopg.rows import dict_row
 
 from ..errors import StoreError
 from ..events import describe_history
 from ..model import Alert, HistoryAction, Severity, Status, StoredAlert
-from .jsonb import jsonb
 
 TITLE_MAX = 255  # alerts.title is VARCHAR(255) in the seed
 
@@ -57,28 +50,6 @@ class Actor:
 NOTIFY_CHANNEL = "opsc_alerts"
 
 ENGINE = Actor(user_id="opsc", user_name="OpsConductor engine")
-
-
-@dataclass(frozen=True)
-class InsertedAlert:
-    id: str
-    created: bool  # False: an open alert with this fingerprint existed; this became an occurrence
-    occurrence_count: int
-
-
-@dataclass(frozen=True)
-class Occurrence:
-    alert_id: str
-    occurred_at: datetime
-
-
-@dataclass(frozen=True)
-class StatusChange:
-    alert_id: str
-    action: Action
-    old_status: Status
-    new_status: Status
-    changed: bool  # False: the alert was already past this transition; nothing written
 
 
 @dataclass(frozen=True)
@@ -120,158 +91,6 @@ ALERT_COLUMNS = (
     "raw_data", "fingerprint", "occurrence_count", "last_occurrence_at", "resource_key", "connector",
     "config_version_id", "root_cause",
 )  # fmt: skip
-
-# The arbiter is the partial unique index alerts_one_open_per_fingerprint; its WHERE
-# must be repeated here for PostgreSQL to pick it.
-_UPSERT = f"""
-INSERT INTO alerts ({", ".join(ALERT_COLUMNS)})
-VALUES ({", ".join(["%s"] * len(ALERT_COLUMNS))})
-ON CONFLICT (fingerprint) WHERE status <> 'resolved' DO UPDATE SET
-    occurrence_count = alerts.occurrence_count + 1,
-    last_occurrence_at = GREATEST(COALESCE(alerts.last_occurrence_at, alerts.occurred_at),
-                                  EXCLUDED.occurred_at)
-RETURNING id::text, occurrence_count
-"""
-
-_INSERT_HISTORY = """
-INSERT INTO alert_history (alert_id, action, old_status, new_status, user_id, user_name, notes, changes)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-"""
-
-
-def insert_alerts(conn: psycopg.Connection, alerts: Sequence[Alert], *, actor: Actor = ENGINE) -> list[InsertedAlert]:
-    """Insert new alerts with a 'created' history row each; one result per alert, in order.
-
-    An alert whose fingerprint already has an open alert (another process got there
-    first, or the same batch holds it twice) is recorded as an occurrence of that one.
-    """
-    if not alerts:
-        return []
-    order = sorted(range(len(alerts)), key=lambda i: alerts[i].fingerprint)
-    # Client-side ids (the engine's own when it assigned one): no extra round trip.
-    proposed = [a.id or str(uuid.uuid4()) for a in alerts]
-    results: dict[int, InsertedAlert] = {}
-    with conn.transaction(), conn.cursor() as cur:
-        cur.executemany(_UPSERT, [alert_row(alerts[i], proposed[i], list, jsonb) for i in order], returning=True)
-        for i in order:
-            row = cur.fetchone()
-            assert row is not None  # RETURNING: one row per alert
-            alert_id, count = row
-            results[i] = InsertedAlert(alert_id, alert_id == proposed[i], count)
-            cur.nextset()
-        cur.executemany(_INSERT_HISTORY, [_insert_history(alerts[i], results[i], actor) for i in order])
-    return [results[i] for i in range(len(alerts))]
-
-
-def record_occurrences(
-    conn: psycopg.Connection, occurrences: Sequence[Occurrence], *, actor: Actor = ENGINE
-) -> list[int | None]:
-    """Count repeats of open alerts; per item the new occurrence_count, or None when the
-    alert is resolved (or gone) by now — the caller then inserts a new alert."""
-    if not occurrences:
-        return []
-    order = sorted(range(len(occurrences)), key=lambda i: occurrences[i].alert_id)
-    counts: list[int | None] = [None] * len(occurrences)
-    with conn.transaction(), conn.cursor() as cur:
-        cur.executemany(
-            """
-            UPDATE alerts SET occurrence_count = occurrence_count + 1,
-                last_occurrence_at = GREATEST(COALESCE(last_occurrence_at, occurred_at), %s)
-            WHERE id = %s AND status <> 'resolved'
-            RETURNING occurrence_count
-            """,
-            [(occurrences[i].occurred_at, occurrences[i].alert_id) for i in order],
-            returning=True,
-        )
-        for i in order:
-            row = cur.fetchone()
-            counts[i] = row[0] if row else None
-            cur.nextset()
-        history = [
-            (occurrences[i].alert_id, Action.OCCURRENCE.value, None, None, actor.user_id, actor.user_name,
-             None, jsonb({"occurrence_count": counts[i], "occurred_at": occurrences[i].occurred_at}))
-            for i in order if counts[i] is not None
-        ]  # fmt: skip
-        if history:
-            cur.executemany(_INSERT_HISTORY, history)
-    return counts
-
-
-def acknowledge(conn: psycopg.Connection, alert_id: str, *, actor: Actor, notes: str | None = None) -> StatusChange:
-    """active → acknowledged."""
-    return _transition(conn, alert_id, Action.ACKNOWLEDGED, Status.ACKNOWLEDGED, (Status.ACTIVE,), actor, notes,
-                       stamp="acknowledged")  # fmt: skip
-
-
-def resolve(conn: psycopg.Connection, alert_id: str, *, actor: Actor, notes: str | None = None) -> StatusChange:
-    """Any open status → resolved, by an operator."""
-    return _transition(conn, alert_id, Action.RESOLVED, Status.RESOLVED, _OPEN, actor, notes, stamp="resolved")
-
-
-def clear(conn: psycopg.Connection, alert_id: str, *, actor: Actor = ENGINE, notes: str | None = None) -> StatusChange:
-    """Any open status → resolved, because a clear event arrived (history action 'cleared')."""
-    return _transition(conn, alert_id, Action.CLEARED, Status.RESOLVED, _OPEN, actor, notes, stamp="resolved")
-
-
-def suppress(
-    conn: psycopg.Connection,
-    alert_id: str,
-    *,
-    actor: Actor = ENGINE,
-    notes: str | None = None,
-    correlated_to_id: str | None = None,
-    correlation_rule: str | None = None,
-) -> StatusChange:
-    """active/acknowledged → suppressed, optionally linked to the alert that explains it."""
-    links = {"correlated_to_id": correlated_to_id, "correlation_rule": correlation_rule}
-    return _transition(conn, alert_id, Action.SUPPRESSED, Status.SUPPRESSED, (Status.ACTIVE, Status.ACKNOWLEDGED),
-                       actor, notes, links={k: v for k, v in links.items() if v is not None})  # fmt: skip
-
-
-_OPEN = (Status.ACTIVE, Status.ACKNOWLEDGED, Status.SUPPRESSED)
-
-
-def _transition(
-    conn: psycopg.Connection,
-    alert_id: str,
-    action: Action,
-    to: Status,
-    allowed_from: tuple[Status, ...],
-    actor: Actor,
-    notes: str | None,
-    *,
-    stamp: str | None = None,  # "acknowledged" | "resolved": sets <stamp>_at and <stamp>_by
-    links: Mapping[str, str] | None = None,  # correlated_to_id / correlation_rule
-) -> StatusChange:
-    _check_uuid(alert_id)
-    links = dict(links or {})
-    assignments: list[sql.Composable] = [sql.SQL("status = %s")]
-    params: list[Any] = [to.value]
-    if stamp is not None:
-        assignments.append(sql.SQL("{} = NOW(), {} = %s").format(
-            sql.Identifier(f"{stamp}_at"), sql.Identifier(f"{stamp}_by")))  # fmt: skip
-        params.append(actor.label)
-    for column, value in links.items():
-        assignments.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
-        params.append(value)
-    update = sql.SQL("UPDATE alerts SET {} WHERE id = %s").format(sql.SQL(", ").join(assignments))
-    with conn.transaction(), conn.cursor() as cur:
-        # The row lock serializes concurrent changes; the second writer then sees the
-        # new status and finds its transition no longer allowed.
-        row = cur.execute("SELECT status FROM alerts WHERE id = %s FOR UPDATE", (alert_id,)).fetchone()
-        if row is None:
-            raise UnknownAlertError(f"alert {alert_id} does not exist")
-        old = Status(row[0])
-        if old not in allowed_from:
-            return StatusChange(alert_id, action, old, old, changed=False)
-        cur.execute(update, (*params, alert_id))
-        changes = {"status": [old.value, to.value], **links}
-        cur.execute(
-            _INSERT_HISTORY,
-            (alert_id, action.value, old.value, to.value, actor.user_id, actor.user_name, notes, jsonb(changes)),
-        )
-    return StatusChange(alert_id, action, old, to, changed=True)
-
 
 _SELECT_ALERT = f"""
 SELECT {", ".join(ALERT_COLUMNS)}, acknowledged_at, acknowledged_by, resolved_at, resolved_by,
@@ -337,14 +156,6 @@ def alert_row(alert: Alert, alert_id: str | None, tags: Callable[[tuple[str, ...
         raw_data if raw_data is not None else json(alert.raw_data), alert.fingerprint, alert.occurrence_count,
         alert.last_occurrence_at, alert.resource_key, alert.connector, alert.config_version_id, alert.root_cause,
     )  # fmt: skip
-
-
-def _insert_history(alert: Alert, result: InsertedAlert, actor: Actor) -> tuple[Any, ...]:
-    if result.created:
-        return (result.id, Action.CREATED.value, None, alert.status.value, actor.user_id, actor.user_name, None,
-                jsonb({"config_version_id": alert.config_version_id, "connector": alert.connector}))  # fmt: skip
-    return (result.id, Action.OCCURRENCE.value, None, None, actor.user_id, actor.user_name, None,
-            jsonb({"occurrence_count": result.occurrence_count, "occurred_at": alert.occurred_at}))  # fmt: skip
 
 
 def _alert_from_row(row: Mapping[str, Any]) -> StoredAlert:

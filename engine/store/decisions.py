@@ -3,33 +3,19 @@ alert page.
 
 Each pipeline stage that decides something about an alert (normalized by, enriched by,
 suppressed by, correlated under, routed to) records it here, naming the rule and the
-config version it came from; the pipeline's rows go through store/batch.py. A row's detail
-is a typed event of engine/events.py (its encode() is the JSONB; decode() reads it back).
+config version it came from; the engine's batches write it (store/batch.py), in the same
+transaction as the alert change it explains. A row's detail is a typed event of
+engine/events.py (its encode() is the JSONB; decode() reads it back).
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
 import psycopg
 
 from ..events import DecisionEvent, decode
-from ..model import EMPTY
-from .jsonb import jsonb
-
-
-@dataclass(frozen=True)
-class Decision:
-    """A row as written outside the pipeline (tests, demo data): its detail a typed event, or
-    a mapping stored as it is (rows of no known kind, as older versions wrote them)."""
-
-    alert_id: str
-    stage: str  # normalize | enrich | correlate | route
-    rule: str  # the rule (or built-in, e.g. "builtin:prtg") that decided
-    config_version_id: int | None = None
-    detail: DecisionEvent | Mapping[str, Any] = field(default_factory=lambda: EMPTY)
 
 
 @dataclass(frozen=True)
@@ -49,22 +35,6 @@ class DecisionEntry:
     def describe(self) -> str:
         """What was decided, in the words explain and the alert page share."""
         return self.event.describe()
-
-
-def record_decisions(conn: psycopg.Connection, decisions: Sequence[Decision]) -> None:
-    """Append decisions, in order (their ids give the order of the trail)."""
-    if not decisions:
-        return
-    with conn.transaction(), conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO alert_decisions (alert_id, stage, rule, config_version_id, detail)"
-            " VALUES (%s, %s, %s, %s, %s)",
-            [(d.alert_id, d.stage, d.rule, d.config_version_id, jsonb(_encoded(d.detail))) for d in decisions],
-        )
-
-
-def _encoded(detail: DecisionEvent | Mapping[str, Any]) -> Mapping[str, Any]:
-    return detail.encode() if isinstance(detail, DecisionEvent) else detail
 
 
 def list_decisions(conn: psycopg.Connection, alert_id: str) -> list[DecisionEntry]:

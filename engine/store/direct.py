@@ -11,17 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import cast
+from typing import Any, cast
 
 import psycopg
 
+from ..config.bundle import Bundle
 from ..ids import new_id
-from ..model import Alert, RawEvent, StoredAlert
+from ..model import Alert, RawEvent, Status, StoredAlert, evolve
 from ..pipeline.commands import CommandAnswer, OperatorCommand, Outcome
+from ..events import Decision
 from ..pipeline.effects import Change, Effects
 from ..pipeline.pipeline import Pipeline
 from ..pipeline.state import ActiveAlerts
-from .alerts import load_active_alerts
+from ..rules.host import RulesHost
+from .alerts import get_alert, load_active_alerts
 from .batch import BatchResult, write_batch
 
 
@@ -45,10 +48,36 @@ def store_changes(conn: psycopg.Connection, changes: Sequence[Change], config_ve
     store_effects(conn, [Effects(None, changes=tuple(changes))], config_version_id=config_version_id)
 
 
-def run_command(conn: psycopg.Connection, pipeline: Pipeline, command: OperatorCommand,
+def store_raw_events(conn: psycopg.Connection, events: Sequence[RawEvent], config_version_id: int | None = None) -> None:
+    """Raw events alone, as a batch whose events made no alert."""
+    store_effects(conn, [], raw_events=events, config_version_id=config_version_id)
+
+
+def store_decisions(conn: psycopg.Connection, decisions: Sequence[Decision]) -> None:
+    """Decision-trail rows of stored alerts, as the stages record them."""
+    store_effects(conn, [Effects(None, decisions=tuple(decisions))])
+
+
+def change_stored(conn: psycopg.Connection, alert_id: str, action: str, status: Status, **fields: Any) -> None:
+    """One engine change of a stored alert (`suppressed` under a root, `cleared`, …): the
+    alert as read back, moved to `status` with `fields` (correlated_to_id, correlation_rule)."""
+    record = get_alert(conn, alert_id)
+    assert record is not None, f"no alert {alert_id}"
+    alert = record.alert
+    store_changes(conn, [Change(evolve(alert, status=status, **fields), action, alert.status)])
+
+
+def run_command(conn: psycopg.Connection, command: OperatorCommand, pipeline: Pipeline | None = None,
                 now: datetime | None = None) -> CommandAnswer:
-    """An operator's command as the engine applies it: the pipeline's view rebuilt from the
-    database's open alerts (as at a start), the command stage run, the change written."""
+    """An operator's command as the engine applies it: the pipeline's view (default: one of an
+    empty config) rebuilt from the database's open alerts, as at a start; the command stage
+    run; the change written."""
+    if pipeline is None:
+        bare = Pipeline(Bundle("", "", None, ()), RulesHost(), normalizers={})  # commands normalize nothing
+        try:
+            return run_command(conn, command, bare, now)
+        finally:
+            bare.close()
     state = ActiveAlerts()
     state.rebuild(load_active_alerts(conn))
     fx = pipeline.with_state(state).command(command, now or datetime.now(timezone.utc))

@@ -1,12 +1,12 @@
 """Raw events: every event a connector handed over, kept for replay and diagnosis.
 
-Written before interpretation, so input that later fails to normalize is not lost.
+Written by the engine's batches (store/batch.py) with whatever the events decided, and
+alone when that cannot be written, so input that fails to normalize is not lost.
 Kept for a retention period; purge_raw_events deletes in bounded batches so a large
 purge never holds one long transaction against the inserting connectors.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping
@@ -14,7 +14,6 @@ from typing import Any, Mapping
 import psycopg
 
 from ..model import RawEvent
-from .jsonb import jsonb
 
 PURGE_BATCH = 10_000
 
@@ -24,32 +23,6 @@ class StoredRawEvent:
     id: int
     event: RawEvent
     config_version_id: int | None
-
-
-def insert_raw_events(
-    conn: psycopg.Connection, events: Sequence[RawEvent], *, config_version_id: int | None = None
-) -> list[int]:
-    """Store a batch; returns the new ids in input order."""
-    if not events:
-        return []
-    ids: list[int] = []
-    with conn.transaction(), conn.cursor() as cur:
-        cur.executemany(
-            """
-            INSERT INTO raw_events (event_id, connector, source_system, source_address, received_at,
-                                    payload, config_version_id)
-            VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id
-            """,
-            [(e.event_id, e.connector, e.source_system, e.source_address, e.received_at, jsonb(e.payload),
-              config_version_id) for e in events],  # fmt: skip
-            returning=True,
-        )
-        for _ in events:
-            row = cur.fetchone()
-            assert row is not None  # RETURNING: one row per input row
-            ids.append(row[0])
-            cur.nextset()
-    return ids
 
 
 def list_raw_events(

@@ -16,7 +16,7 @@ from opsconductor.engine.config.loader import load_bundle
 from opsconductor.engine.model import Alert, Severity, Status
 from opsconductor.engine.notify.delivery import RetryPolicy
 from opsconductor.engine.pipeline.effects import Notification
-from opsconductor.engine.store.alerts import insert_alerts
+from opsconductor.engine.store import direct
 from waiting import eventually  # noqa: F401  (the notify tests import it from here)
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -59,7 +59,7 @@ def notification(alert: Alert, bundle: Bundle, rule: str, kind: str = "firing", 
 
 def store_alerts(db_url: str, alerts: list[Alert]) -> None:
     with psycopg.connect(db_url) as conn:
-        insert_alerts(conn, alerts)
+        direct.store_alerts(conn, alerts)
 
 
 def log_rows(db_url: str, channel: str | None = None) -> list[dict[str, Any]]:

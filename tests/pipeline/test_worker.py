@@ -298,14 +298,14 @@ def test_an_alert_the_database_refused_does_not_stay_open_in_memory(engine) -> N
     """Another writer holds an open alert with the fingerprint: the engine's new alert is a
     conflict, not stored; the view forgets it (its notifications are not sent)."""
     from opsconductor.engine.model import evolve
-    from opsconductor.engine.store.alerts import insert_alerts
+    from opsconductor.engine.store.direct import store_alerts
 
     worker, _, db_url, version_id = engine
     probe = Pipeline(load_bundle(ROOT), RulesHost(), normalizers=NORMALIZERS, version_id=version_id)
     (theirs,) = probe.process(trap(COLD_START, "10.77.5.1")).created
     probe.close()
     with psycopg.connect(db_url) as conn:
-        insert_alerts(conn, [evolve(theirs, id="00000000-0000-4000-8000-0000000000aa")])
+        store_alerts(conn, [evolve(theirs, id="00000000-0000-4000-8000-0000000000aa")])
     worker.submit([trap(COLD_START, "10.77.5.1", at=1), trap(COLD_START, "10.77.5.2", at=2)])
     assert worker.drain()
     assert worker.stats.conflicts == 1

@@ -25,14 +25,14 @@ from opsconductor.engine.replay.history_file import HistoryFileError, read_histo
 from opsconductor.engine.replay.report import render
 from opsconductor.engine.replay.run import HistorySource, replay
 from opsconductor.engine.rules.host import RulesHost
-from opsconductor.engine.store.alerts import Actor, resolve
+from opsconductor.engine.pipeline.commands import OperatorCommand, Verb
 from opsconductor.engine.store.history import stream_operator_actions, stream_raw_events
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"
 LINK_DOWN, LINK_UP, COLD_START = "1.3.6.1.6.3.1.1.5.3", "1.3.6.1.6.3.1.1.5.4", "1.3.6.1.6.3.1.1.5.1"
 IF_INDEX = "1.3.6.1.2.1.2.2.1.1"
-ALICE = Actor(user_id="u-alice", user_name="Alice Operator")
+ALICE = ("u-alice", "Alice Operator")
 # A fixed afternoon a while ago: replay is in simulated time, and the stored times are what it reads.
 BASE = datetime(2026, 11, 30, 14, 0, tzinfo=timezone.utc)
 
@@ -68,14 +68,16 @@ def _write_history(db_url: str) -> None:
                        monitor(5, "10.20.0.2", "ok", 300),
                        trap(6, COLD_START, "10.20.0.1", 400)])
         assert worker.drain()
+        with psycopg.connect(db_url) as conn:
+            (cold,) = conn.execute("SELECT id::text FROM alerts WHERE alert_type = 'cold_start'"
+                                   " AND device_ip = '10.20.0.1'").fetchone()
+        # The operator's resolve, as the API hands it to the engine.
+        worker.command(OperatorCommand(cold, Verb.RESOLVE, *ALICE, "router rebooted on purpose")).result(timeout=60)
     finally:
         worker.stop()
         notifier.stop()
         pipeline.close()
     with psycopg.connect(db_url) as conn:
-        (cold,) = conn.execute("SELECT id::text FROM alerts WHERE alert_type = 'cold_start' AND device_ip = '10.20.0.1'"
-                               ).fetchone()
-        resolve(conn, cold, actor=ALICE, notes="router rebooted on purpose")
         conn.execute("UPDATE alert_history SET created_at = %s WHERE action = 'resolved' AND user_id = 'u-alice'",
                      (BASE + timedelta(seconds=500),))  # the operator acted at the scenario's time
         conn.commit()

@@ -8,10 +8,10 @@ import re
 import psycopg
 
 from opsconductor.engine.model import HistoryAction, Status
-from opsconductor.engine.store.alerts import get_alert, insert_alerts
+from opsconductor.engine.store.alerts import get_alert
 from opsconductor.engine.store.transitions import EngineChange, store_engine_changes
 
-from .test_alerts import make_alert
+from .test_alerts import make_alert, stored
 
 
 def test_the_check_constraint_allows_exactly_the_listed_actions(db_conn: psycopg.Connection) -> None:
@@ -22,7 +22,7 @@ def test_the_check_constraint_allows_exactly_the_listed_actions(db_conn: psycopg
 
 
 def test_a_child_unsuppressed_then_relinked_reads_back_with_its_whole_history(db_conn: psycopg.Connection) -> None:
-    root, other_root, child = insert_alerts(db_conn, [
+    root, other_root, child = stored(db_conn, *[
         make_alert(1, alert_type="device_unreachable"), make_alert(2, alert_type="device_unreachable"),
         make_alert(3, status=Status.SUPPRESSED)])
     with db_conn.transaction(), db_conn.cursor() as cur:

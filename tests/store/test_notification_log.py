@@ -3,19 +3,18 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from opsconductor.engine.store.alerts import insert_alerts
 from opsconductor.engine.store.config_versions import record_applied
 from opsconductor.engine.store.notification_log import NotificationAttempt, list_notifications, record_notifications
 from opsconductor.engine.store.projection import ConfigProjection, NotificationRuleRow, apply_projection
 
-from .test_alerts import make_alert
+from .test_alerts import make_alert, stored
 
 RULE = NotificationRuleRow("critical-to-noc", None, True, 10, {"severity": ["critical"]}, ({"type": "slack"},), 0)
 
 
 def test_attempts_are_listed_per_alert_in_order(db_conn):
     apply_projection(db_conn, ConfigProjection(notification_rules=(RULE,)), record_applied(db_conn, content_hash="a").id)
-    a, b = insert_alerts(db_conn, [make_alert(1), make_alert(2)])
+    a, b = stored(db_conn, make_alert(1), make_alert(2))
     t1, t2 = datetime(2026, 1, 15, 9, 0, tzinfo=timezone.utc), datetime(2026, 1, 15, 9, 5, tzinfo=timezone.utc)
     ids = record_notifications(db_conn, [
         NotificationAttempt(a.id, "slack", "#noc", "failed", rule_name="critical-to-noc", error_message="HTTP 500",
@@ -35,10 +34,11 @@ def test_attempts_are_listed_per_alert_in_order(db_conn):
 
 def test_throttles_of_resolved_alerts_are_read_back_for_a_restart(db_conn):
     from opsconductor.engine.pipeline.effects import TELLS
-    from opsconductor.engine.store.alerts import ENGINE, clear
+    from opsconductor.engine.model import Status
+    from opsconductor.engine.store.direct import change_stored
     from opsconductor.engine.store.notification_log import load_throttles
 
-    closed, still_open, old = insert_alerts(db_conn, [make_alert(1), make_alert(2), make_alert(3)])
+    closed, still_open, old = stored(db_conn, make_alert(1), make_alert(2), make_alert(3))
     t = datetime(2026, 1, 15, 9, 0, tzinfo=timezone.utc)
     record_notifications(db_conn, [
         NotificationAttempt(closed.id, "slack", "#noc", "sent", rule_name="r", payload={"kind": "firing"}, sent_at=t),
@@ -52,6 +52,6 @@ def test_throttles_of_resolved_alerts_are_read_back_for_a_restart(db_conn):
                             sent_at=t.replace(hour=7)),  # before the longest throttle: irrelevant
     ])
     for alert in (closed, old):
-        clear(db_conn, alert.id, actor=ENGINE)
+        change_stored(db_conn, alert.id, "cleared", Status.RESOLVED)
     rows = load_throttles(db_conn, TELLS, since=t.replace(hour=8))
     assert rows == [("r", make_alert(1).fingerprint, t)]

@@ -7,9 +7,9 @@ import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 
 from web_fixtures import ADMIN, OPERATOR, T0, VIEWER, bearer, make_alert
-from opsconductor.engine.model import Severity
-from opsconductor.engine.store.alerts import suppress
-from opsconductor.engine.store.decisions import Decision, record_decisions
+from opsconductor.engine.model import Severity, Status
+from opsconductor.engine.events import Decision, Enriched, Normalized, Notified
+from opsconductor.engine.store.direct import change_stored, store_decisions
 from opsconductor.engine.store.notification_log import NotificationAttempt, record_notifications
 
 
@@ -67,8 +67,10 @@ def test_same_received_at_is_paged_by_id(client, add_alerts):
 def test_detail_has_trail_history_notifications_and_correlation(client, add_alerts, db_url):
     root, child = add_alerts(make_alert(severity=Severity.CRITICAL, title="Switch down"), make_alert(title="Cam off"))
     with psycopg.connect(db_url, autocommit=True) as conn:
-        suppress(conn, child, correlated_to_id=root, correlation_rule="cams-behind-switch")
-        record_decisions(conn, [Decision(root, "normalize", "oidmap:linkDown"), Decision(root, "route", "page-oncall")])
+        change_stored(conn, child, "suppressed", Status.SUPPRESSED, correlated_to_id=root,
+                      correlation_rule="cams-behind-switch")
+        store_decisions(conn, [Decision(root, "oidmap:linkDown", Normalized("snmp_trap", "link_down")),
+                               Decision(root, "page-oncall", Notified(("noc-email",)))])
         record_notifications(conn, [NotificationAttempt(root, "email", "noc@example.net", "sent", rule_name="r1")])
     body = client.get(f"/api/v1/alerts/{root}").json()
     assert body["alert"]["title"] == "Switch down"
@@ -175,12 +177,10 @@ def test_dependencies_connectors_config(client, add_alerts, db_url):
     first, _ = add_alerts(make_alert(device_ip="10.1.1.2", severity=Severity.CRITICAL),
                           make_alert(device_ip="10.1.2.7"))
     assert client.get("/api/v1/config").json()["hits_since"] is None
-    from opsconductor.engine.store.decisions import Decision, record_decisions
-
     with psycopg.connect(db_url, autocommit=True) as conn:  # two batches, as the engine writes them
-        record_decisions(conn, [Decision(first, "route", "page-oncall-critical")] * 40)
-        record_decisions(conn, [Decision(first, "route", "page-oncall-critical")] * 2
-                         + [Decision(first, "enrich", "site-tags")])
+        paged = Decision(first, "page-oncall-critical", Notified(("oncall-pager",)))
+        store_decisions(conn, [paged] * 40)
+        store_decisions(conn, [paged] * 2 + [Decision(first, "site-tags", Enriched(("tags",)))])
     deps = client.get("/api/v1/dependencies").json()
     devices = {d["device"]: d for d in deps["devices"]}
     assert len(deps["dependencies"]) == 2

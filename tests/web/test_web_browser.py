@@ -26,8 +26,8 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright-python 
 uvicorn = pytest.importorskip("uvicorn")
 
 from web_fixtures import OPERATOR, VIEWER, bearer, make_alert, settings  # noqa: E402
-from opsconductor.engine.model import Severity  # noqa: E402
-from opsconductor.engine.store.alerts import clear, insert_alerts, suppress  # noqa: E402
+from opsconductor.engine.model import Severity, Status  # noqa: E402
+from opsconductor.engine.store.direct import change_stored, store_alerts  # noqa: E402
 from opsconductor.web.app import create_app  # noqa: E402
 from web_demo_data import seed  # noqa: E402
 
@@ -151,18 +151,17 @@ def test_list_filter_live_arrival_and_open(site, page, db_url):
 
     page.wait_for_selector("#live:not(.down)", state="visible")  # the stream said ready
     with psycopg.connect(db_url, autocommit=True) as conn:
-        (new,) = insert_alerts(conn, [make_alert(severity=Severity.CRITICAL, title="Core router CPU 100%",
-                                                      received_at=datetime.now(timezone.utc))])
-        (ignored,) = insert_alerts(conn, [make_alert(severity=Severity.INFO, title="Filtered out")])
-        conn.execute("SELECT pg_notify('opsc_alerts', %s)", (f"{new.id},{ignored.id}",))
-    page.wait_for_selector(f'#alert-rows tr[data-id="{new.id}"]')
-    assert rows.first.get_attribute("data-id") == new.id and rows.count() == 3
-    assert page.locator(f'tr[data-id="{ignored.id}"]').count() == 0  # the stream applies the page's filter
+        (new,) = store_alerts(conn, [make_alert(severity=Severity.CRITICAL, title="Core router CPU 100%",
+                                                     received_at=datetime.now(timezone.utc))])
+        (ignored,) = store_alerts(conn, [make_alert(severity=Severity.INFO, title="Filtered out")])  # NOTIFYs
+    page.wait_for_selector(f'#alert-rows tr[data-id="{new}"]')
+    assert rows.first.get_attribute("data-id") == new and rows.count() == 3
+    assert page.locator(f'tr[data-id="{ignored}"]').count() == 0  # the stream applies the page's filter
     assert "+1 new" in page.inner_text("#newcount")
     shot(page, "alerts-live")
 
-    page.click(f'#alert-rows tr[data-id="{new.id}"] a')
-    page.wait_for_url(f"{base}/alerts/{new.id}")
+    page.click(f'#alert-rows tr[data-id="{new}"] a')
+    page.wait_for_url(f"{base}/alerts/{new}")
     assert page.inner_text("h1") == "Core router CPU 100%"
 
 
@@ -195,10 +194,6 @@ def test_viewer_refused(site, page):
             f.submit(); }""", csrf)
     assert nav.value.status == 403 and "operator role" in page.inner_text("main")
     shot(page, "viewer-refused")
-
-
-def _notify(conn, *ids: str) -> None:
-    conn.execute("SELECT pg_notify('opsc_alerts', %s)", (",".join(ids),))
 
 
 def _tile(pg, severity: str) -> int:
@@ -237,11 +232,10 @@ def test_open_pages_follow_every_change_without_a_reload(site, browser, page, db
 
     # Created: a new critical router alert appears on both pages, counts follow.
     with psycopg.connect(db_url, autocommit=True) as conn:
-        (router,) = insert_alerts(conn, [make_alert(severity=Severity.CRITICAL, title="Core router down",
-                                                    alert_type="device_down", device_ip="10.20.0.1",
-                                                    device_name="core-rtr-01", received_at=datetime.now(timezone.utc))])
-        _notify(conn, router.id)
-    page.wait_for_selector(f'#alert-rows > tr[data-id="{router.id}"]')
+        (router,) = store_alerts(conn, [make_alert(severity=Severity.CRITICAL, title="Core router down",
+                                                   alert_type="device_down", device_ip="10.20.0.1",
+                                                   device_name="core-rtr-01", received_at=datetime.now(timezone.utc))])
+    page.wait_for_selector(f'#alert-rows > tr[data-id="{router}"]')
     wall.wait_for_function("() => document.querySelector('#tiles a[data-sev=critical] .n').textContent.trim() === '3'")
 
     # Acknowledged from another session (the API, as another operator's tool would).
@@ -256,19 +250,18 @@ def test_open_pages_follow_every_change_without_a_reload(site, browser, page, db
 
     # Suppressed under a root: the UPS alert goes under the new router alert; the list folds it.
     with psycopg.connect(db_url, autocommit=True) as conn:
-        suppress(conn, ids["ups"], correlated_to_id=router.id, correlation_rule="dependency:power")
-        _notify(conn, ids["ups"])
+        change_stored(conn, ids["ups"], "suppressed", Status.SUPPRESSED, correlated_to_id=router,
+                      correlation_rule="dependency:power")
     page.wait_for_selector(f'#alert-rows > tr[data-id="{ids["ups"]}"]', state="detached")
-    group = page.locator(f'#alert-rows tr.group[data-root="{router.id}"]')
+    group = page.locator(f'#alert-rows tr.group[data-root="{router}"]')
     group.wait_for()
     assert "1 suppressed: 1 power" in group.inner_text()
-    wall.wait_for_selector(f'#root-causes li[data-root="{router.id}"]')
+    wall.wait_for_selector(f'#root-causes li[data-root="{router}"]')
     assert "core-rtr-01" in wall.inner_text("#root-causes") and _stat(wall, "suppressed") == 7
 
     # Cleared: the switch goes; its open view drops it (the cameras stay, no longer folded).
     with psycopg.connect(db_url, autocommit=True) as conn:
-        clear(conn, ids["switch"])
-        _notify(conn, ids["switch"])
+        change_stored(conn, ids["switch"], "cleared", Status.RESOLVED)
     page.wait_for_selector(f'#alert-rows > tr[data-id="{ids["switch"]}"]', state="detached")
     page.wait_for_selector(f'#alert-rows > tr[data-id="{ids["camera"]}"]')
     # Open problems are active + acknowledged: the router and the (acknowledged) VPN tunnel.
@@ -327,9 +320,10 @@ def test_a_page_resynchronises_when_the_listen_connection_comes_back(site, page,
         while not conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                                " AND query LIKE 'LISTEN%%'").fetchone()[0] and time.monotonic() < deadline:
             conn.execute("SELECT pg_sleep(0.05)")
-        (quiet,) = insert_alerts(conn, [make_alert(title="Stored, never NOTIFYed",
-                                                   received_at=datetime.now(timezone.utc))])
-        cut = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                           " WHERE datname = current_database() AND query LIKE 'LISTEN%%'").fetchone()[0]
+        with conn.transaction():  # the batch's NOTIFY goes out at this commit, after the LISTEN is cut
+            (quiet,) = store_alerts(conn, [make_alert(title="Stored, never NOTIFYed",
+                                                      received_at=datetime.now(timezone.utc))])
+            cut = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                               " WHERE datname = current_database() AND query LIKE 'LISTEN%%'").fetchone()[0]
         assert cut == 1
-    page.wait_for_selector(f'#alert-rows > tr[data-id="{quiet.id}"]')
+    page.wait_for_selector(f'#alert-rows > tr[data-id="{quiet}"]')

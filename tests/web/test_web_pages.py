@@ -178,7 +178,8 @@ def test_a_page_of_folded_children_is_topped_up_from_the_next(client, add_alerts
     import psycopg
     from datetime import timedelta
 
-    from opsconductor.engine.store.alerts import suppress
+    from opsconductor.engine.model import Status
+    from opsconductor.engine.store.direct import change_stored
     from web_fixtures import T0
 
     older = add_alerts(*(make_alert(title=f"other {i}", received_at=T0 - timedelta(minutes=10 + i)) for i in range(3)))
@@ -187,7 +188,8 @@ def test_a_page_of_folded_children_is_topped_up_from_the_next(client, add_alerts
     kids = add_alerts(*(make_alert(category="video", received_at=T0 + timedelta(seconds=i)) for i in range(30)))
     with psycopg.connect(db_url, autocommit=True) as conn:
         for k in kids:
-            suppress(conn, k, correlated_to_id=root, correlation_rule="dependency:network")
+            change_stored(conn, k, "suppressed", Status.SUPPRESSED, correlated_to_id=root,
+                          correlation_rule="dependency:network")
     html = client.get("/alerts?status=open&limit=10").text
     top = re.sub(r'<tr class="group".*?</details>\s*</td></tr>', "", html, flags=re.S)  # the groups' own rows out
     shown = re.findall(r'<tr class="row [^"]*" data-id="([^"]+)"', top)

@@ -2,18 +2,20 @@
 
 The UPS goes on battery, the access switch behind it drops, the cameras behind the switch
 become unreachable and are suppressed under the switch; elsewhere a few unrelated alerts.
-Written through the real store modules, as the engine would.
+Written through the engine's one write path (engine/store/direct.py), as the engine would.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import psycopg
 
-from opsconductor.engine.model import Alert, Severity, fingerprint
-from opsconductor.engine.store.alerts import Actor, acknowledge, insert_alerts, suppress
+from opsconductor.engine.model import Alert, Severity, Status, fingerprint
+from opsconductor.engine.pipeline.commands import OperatorCommand, Verb
+from opsconductor.engine.events import Decision, Enriched, Normalized, Notified, Other, UnderRoot
 from opsconductor.engine.store.config_versions import record_applied, record_refused
-from opsconductor.engine.store.decisions import Decision, record_decisions
+from opsconductor.engine.store.direct import change_stored, run_command, store_alerts, store_decisions
 from opsconductor.engine.store.notification_log import NotificationAttempt, record_notifications
 
 
@@ -23,6 +25,10 @@ def _alert(src: str, ip: str, name: str, atype: str, sev: Severity, title: str, 
                  alert_type=atype, title=title, occurred_at=at, received_at=at,
                  fingerprint=fingerprint(src, ip, atype, kw.get("resource_key", "")), device_ip=ip,
                  device_name=name, connector=kw.pop("connector", f"{src}-main"), **kw)
+
+
+def _stored(conn: psycopg.Connection, alerts: list[Alert]) -> list[Alert]:
+    return [replace(a, id=i) for a, i in zip(alerts, store_alerts(conn, alerts))]
 
 
 def seed(url: str, now: datetime | None = None) -> dict[str, str]:
@@ -57,7 +63,7 @@ def seed(url: str, now: datetime | None = None) -> dict[str, str]:
             ('camera-under-switch', 'Cameras behind a down switch are suppressed', true, 20),
             ('email-noc-major', 'Major alerts mail the NOC list', true, 30),
             ('teams-video', 'Video alerts to the security team channel', false, 40)""")
-        ups, switch = insert_alerts(conn, [
+        ups, switch = _stored(conn, [
             _alert("snmp_trap", "10.20.9.10", "ups-north-01", "ups_on_battery", Severity.MAJOR,
                    "UPS on battery: mains power lost", "power", t(9), connector="snmp-traps",
                    message="upsOnBattery trap; estimated runtime 18 min", raw_data={
@@ -66,15 +72,15 @@ def seed(url: str, now: datetime | None = None) -> dict[str, str]:
                    "Access switch unreachable", "network", t(7), connector="snmp-traps",
                    message="No answer to ICMP or SNMP for 60 s", raw_data={"probe": "icmp", "loss": 100}),
         ])
-        cams = insert_alerts(conn, [
+        cams = _stored(conn, [
             _alert("milestone", f"10.20.1.{20 + i}", f"cam-north-{i:02d}", "camera_offline", Severity.MAJOR,
                    f"Camera cam-north-{i:02d} offline", "video", t(6 - i * 0.1), connector="milestone-vms",
                    raw_data={"cameraId": f"c-{i}", "recorder": "rs-01"})
             for i in range(1, 7)])
         for c in cams:
-            suppress(conn, c.id, correlated_to_id=switch.id, correlation_rule="camera-under-switch",
-                     notes="upstream 10.20.1.1 is down")
-        others = insert_alerts(conn, [
+            change_stored(conn, c.id, "suppressed", Status.SUPPRESSED, correlated_to_id=switch.id,
+                          correlation_rule="camera-under-switch")
+        others = _stored(conn, [
             _alert("prtg", "10.20.0.50", "vms-rs-02", "disk_usage", Severity.MINOR,
                    "Recording volume D: 91% full", "storage", t(55), resource_key="D:"),
             _alert("prtg", "10.20.0.3", "core-sw-south", "cpu_high", Severity.WARNING,
@@ -87,13 +93,15 @@ def seed(url: str, now: datetime | None = None) -> dict[str, str]:
                    "VPN tunnel to site West down", "network", t(3)),
             _alert("prtg", "10.40.0.12", "ntp-01", "ntp_drift", Severity.INFO, "NTP offset 120 ms", "compute", t(200)),
         ])
-        acknowledge(conn, others[3].id, actor=Actor("token:otto", "otto"), notes="Electrician on site 14:00")
-        record_decisions(conn, [
-            Decision(switch.id, "normalize", "oidmap:linkDown/cisco", 1, {"trap": "linkDown"}),
-            Decision(switch.id, "enrich", "builtin:device-name", 1, {"device_name": "sw-access-north"}),
-            Decision(switch.id, "correlate", "camera-under-switch", 1, {"children": 6}),
-            Decision(switch.id, "route", "page-oncall-critical", 1, {"channels": "pagerduty"}),
-            *[Decision(c.id, "suppress", "camera-under-switch", 1, {"upstream": "10.20.1.1"}) for c in cams],
+        run_command(conn, OperatorCommand(others[3].id, Verb.ACKNOWLEDGE, "token:otto", "otto",
+                                          "Electrician on site 14:00"))
+        store_decisions(conn, [
+            Decision(switch.id, "oidmap:linkDown/cisco", Normalized("snmp_trap", "device_unreachable"), 1),
+            Decision(switch.id, "builtin:device-name", Enriched(("device_name",)), 1),
+            Decision(switch.id, "camera-under-switch", Other({"children": 6}), 1),
+            Decision(switch.id, "page-oncall-critical", Notified(("pagerduty",)), 1),
+            *[Decision(c.id, "camera-under-switch", UnderRoot(switch.id, root_title="Access switch unreachable"), 1)
+              for c in cams],
         ])
         record_notifications(conn, [
             NotificationAttempt(switch.id, "pagerduty", "noc-oncall", "sent", rule_name="page-oncall-critical",

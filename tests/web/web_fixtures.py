@@ -10,12 +10,8 @@ from pathlib import Path
 
 import psycopg
 
-from opsconductor.engine.config.bundle import Bundle
 from opsconductor.engine.config.secrets import Secret
-from opsconductor.engine.connectors.registry import NORMALIZERS
 from opsconductor.engine.pipeline.commands import OperatorCommand, Outcome
-from opsconductor.engine.pipeline.pipeline import Pipeline
-from opsconductor.engine.rules.host import RulesHost
 from opsconductor.engine.store.direct import run_command
 from opsconductor.engine.model import Alert, Severity, fingerprint
 from opsconductor.web.app import TokenSpec, WebSettings
@@ -130,17 +126,13 @@ class FakeEngine:
 
     def command(self, command: OperatorCommand) -> Future:
         assert self.db_url is not None, "this FakeEngine has no database for commands"
-        if self._pipeline is None:
-            self._pipeline = Pipeline(Bundle("", "", None, ()), RulesHost(), normalizers=NORMALIZERS)
         with psycopg.connect(self.db_url) as conn:
-            answer = run_command(conn, self._pipeline, command)
+            answer = run_command(conn, command)
         if answer.outcome is Outcome.APPLIED:
             self.changed = [*self.changed, (command.alert_id, answer.new_status.value)]
         future: Future = Future()
         future.set_result(answer)
         return future
-
-    _pipeline: Pipeline | None = None
 
     # Silences: the config's (one nightly window), which alerts one holds (set by a test),
     # and how often the web layer said the ad-hoc ones changed.
