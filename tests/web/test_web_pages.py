@@ -11,7 +11,10 @@ from markupsafe import escape
 
 from opsconductor.engine.explain import explain_text
 from opsconductor.engine.store.alerts import get_alert
-from opsconductor.engine.store.decisions import Decision, list_decisions, record_decisions
+from opsconductor.engine.events import Decision, decode
+from opsconductor.engine.store.decisions import list_decisions
+from opsconductor.engine.store.direct import store_decisions
+from opsconductor.engine.store.jsonb import jsonb
 
 from web_fixtures import ADMIN, OPERATOR, VIEWER, make_alert
 from web_demo_data import seed
@@ -58,8 +61,11 @@ def test_alert_page_and_explain_say_the_same_of_each_decision_and_history_row(cl
     (alert_id,) = add_alerts(make_alert())
     rows = json.loads((Path(__file__).parents[1] / "fixtures" / "decision_details.json").read_text())
     with psycopg.connect(db_url, autocommit=True) as conn:
-        record_decisions(conn, [Decision(alert_id, r["stage"], "rule-x", None, r["detail"])
-                                for r in rows["current"] + rows["legacy"]])
+        for r in rows["current"]:  # written as the engine writes them, one batch each (a batch keeps one dedup)
+            store_decisions(conn, [Decision(alert_id, "rule-x", decode(r["stage"], r["detail"]))])
+        for r in rows["legacy"]:  # as older versions wrote them: by hand, this version never would
+            conn.execute("INSERT INTO alert_decisions (alert_id, stage, rule, detail) VALUES (%s, %s, 'rule-x', %s)",
+                         (alert_id, r["stage"], jsonb(r["detail"])))
         record, trail = get_alert(conn, alert_id), list_decisions(conn, alert_id)
     text = explain_text(record, trail, [])
     html = client.get(f"/alerts/{alert_id}").text
