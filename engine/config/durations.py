@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$")
 _SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+@lru_cache(maxsize=4096)  # a tree repeats a few durations thousands of times (throttles, windows)
 def parse_duration(text: str | int | float) -> float:
     """Seconds in `text`; raises ValueError with a message a user can act on."""
     if isinstance(text, bool):

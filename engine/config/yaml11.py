@@ -33,14 +33,14 @@ for _tag, _regexp, _first in (
 _RESOLVER_11 = Resolver()
 # 1.1 resolvers are indexed by a scalar's first character; the 1.2 ones start with a subset
 # of those characters. Any other first character is a string in both (most scalars).
-_FIRST_11 = frozenset(k for k in Resolver.yaml_implicit_resolvers if k)
+FIRST_11 = frozenset(k for k in Resolver.yaml_implicit_resolvers if k)
 _OCTAL_11 = re.compile(r"^[-+]?0[0-7_]+$")
 
 
 def differs_in_11(text: str, tag12: str) -> str | None:
     """How a YAML 1.1 reader reads the plain scalar `text` when that differs from the
     1.2 reading (tag `tag12`), else None."""
-    if text and text[0] not in _FIRST_11:
+    if text and text[0] not in FIRST_11:
         return None
     tag11 = _RESOLVER_11.resolve(yaml.ScalarNode, text, (True, False))
     if tag11 == tag12:

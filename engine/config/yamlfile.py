@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ..errors import Level, Problem
-from .yaml11 import CoreResolver, differs_in_11
+from .yaml11 import FIRST_11, CoreResolver, differs_in_11
 
 if TYPE_CHECKING:
     from yaml._yaml import Mark as CMark  # libyaml's marks (the fast loader's)
@@ -316,7 +316,8 @@ def _compose_events(file: str, loader: Any, marks: dict, anchors: dict[str, _Anc
             marks[key_at] = key_mark = Mark(mark.line + 1, mark.column + 1)
             if anchored:
                 log.append((key_at, key_mark, True))
-            _warn_11(file, tag, text, style, mark, key_at[:-1], budget)
+            if not style and (not text or text[0] in FIRST_11):  # else both versions read a string
+                _warn_11(file, tag, text, style, mark, key_at[:-1], budget)
             top.key = key
             continue
         path: Path_
@@ -348,7 +349,8 @@ def _compose_events(file: str, loader: Any, marks: dict, anchors: dict[str, _Anc
                 except _Refusal as exc:
                     exc.path = path
                     raise
-                _warn_11(file, tag, text, style, mark, path, budget)
+                if not style and (not text or text[0] in FIRST_11):
+                    _warn_11(file, tag, text, style, mark, path, budget)
                 if event.anchor is not None:
                     _new_anchor(anchors, stack, event)
                     anchors[event.anchor] = _Anchor(value, mark, (tag, text, style), (((), node_mark, False),), 1, 0)
