@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 import socket
-import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from types import MappingProxyType
 
@@ -28,6 +28,7 @@ from opsconductor.engine.connectors.snmp.receiver import TrapReceiver
 from opsconductor.engine.connectors.snmp.convert import Notification
 from opsconductor.engine.connectors.snmp.trapwire import encode_response, json_value, payload_of, trap_payload
 from opsconductor.engine.errors import ConnectorError
+from waiting import aeventually
 
 SNMPTRAP = shutil.which("snmptrap")
 SNMPINFORM = shutil.which("snmpinform")
@@ -69,12 +70,8 @@ class Sink:
         return [e for b in self.batches for e in b]
 
 
-async def wait_until(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.01)
+async def wait_until(predicate) -> None:
+    await aeventually(predicate, "the receiver's counters")
 
 
 async def run_tool(*argv: str, timeout: float = 10.0) -> tuple[int, str]:
@@ -95,6 +92,22 @@ def target(receiver: TrapReceiver) -> str:
     return f"udp6:[{host}]:{port}" if ":" in host else f"udp:{host}:{port}"
 
 
+async def read_all_sent(rx: TrapReceiver) -> None:
+    """Send a datagram that is not SNMP after what the tool sent (it has exited): once the
+    receiver counts it malformed, it has read everything before it (one socket, read in order)."""
+    before = rx.stats.malformed
+    host, port = rx.bound_addresses[0]
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(b"not snmp", (host, port))
+    await aeventually(lambda: rx.stats.malformed > before, "the receiver read the datagram sent last")
+
+
+def stats_less_probe(rx: TrapReceiver):
+    """The counters without read_all_sent's datagram."""
+    stats = rx.stats.snapshot()
+    return replace(stats, received=stats.received - 1, malformed=stats.malformed - 1)
+
+
 async def one_event(argv: list[str], config: ConnectorConfig | None = None, inform: bool = False):
     sink = Sink()
     rx = TrapReceiver(config or make_config(), sink, clock=lambda: FIXED)
@@ -102,15 +115,14 @@ async def one_event(argv: list[str], config: ConnectorConfig | None = None, info
     try:
         code, out = await run_tool(*[a.replace("{target}", target(rx)) for a in argv])
         assert code == 0, out
-        await wait_until(lambda: sink.events)
-        await asyncio.sleep(0.1)
-        assert len(sink.events) == 1
-        event = sink.events[0]
-        json.dumps(dict(event.payload))  # JSON-safe
-        assert COMMUNITY not in json.dumps(dict(event.payload))
-        return event, rx.stats.snapshot()
+        await read_all_sent(rx)
     finally:
-        await rx.stop()
+        await rx.stop()  # joins the reader, then hands the sink what it queued
+    assert len(sink.events) == 1  # one notification, one event: no duplicate, nothing lost
+    event = sink.events[0]
+    json.dumps(dict(event.payload))  # JSON-safe
+    assert COMMUNITY not in json.dumps(dict(event.payload))
+    return event, stats_less_probe(rx)
 
 
 # --------------------------------------------------------------------------- v1, v2c, informs
@@ -251,10 +263,10 @@ def test_wrong_community_is_counted_and_dropped():
                 code, out = await run_tool(*argv)
                 assert code == 0, out
             await wait_until(lambda: rx.stats.dropped_community == 2)
-            await asyncio.sleep(0.1)
+            await read_all_sent(rx)  # and nothing more came of them
         finally:
             await rx.stop()
-        return sink, rx.stats.snapshot()
+        return sink, stats_less_probe(rx)
     sink, stats = asyncio.run(scenario())
     assert sink.batches == []
     assert (stats.received, stats.decoded, stats.dropped_community, stats.handed_off) == (2, 0, 2, 0)
@@ -313,10 +325,10 @@ def test_v3_unknown_user_and_wrong_key_are_counted_and_dropped():
                 code, out = await run_tool(*_v3(SNMPTRAP, user, "SHA", "AES"), target(rx), "", "1.3.6.1.6.3.1.1.5.1")
                 assert code == 0, out
             await wait_until(lambda: rx.stats.dropped_v3_unknown_user + rx.stats.dropped_v3_auth == 2)
-            await asyncio.sleep(0.1)
+            await read_all_sent(rx)  # and nothing more came of them
         finally:
             await rx.stop()
-        return sink, rx.stats.snapshot()
+        return sink, stats_less_probe(rx)
     sink, stats = asyncio.run(scenario())
     assert sink.batches == []
     assert (stats.dropped_v3_unknown_user, stats.dropped_v3_auth, stats.decoded) == (1, 1, 0)
