@@ -177,7 +177,7 @@ class LiveConfig:
                 rules = RuleEngine(self.host, bundle)
             except OpscError as exc:
                 errors.append(Problem("rules/", 0, 0, "$", f"the rules do not compile: {exc}"))
-        if rules is not None and self.run_rule_tests and bundle.tests:
+        if rules is not None and bundle is not None and self.run_rule_tests and bundle.tests:
             try:
                 failures = [r for r in run_tests(bundle, self.host, rules=rules) if not r.passed]
             except Exception as exc:  # noqa: BLE001 - a test the runner cannot run refuses the version
@@ -188,7 +188,7 @@ class LiveConfig:
             errors += [Problem(r.test.source.file, r.test.source.line, r.test.source.col, r.test.source.path,
                                f"rule test {r.test.name!r} failed: {r.failure}") for r in failures]
         new_pipeline = None
-        if not errors:
+        if not errors and bundle is not None:
             new_pipeline = Pipeline(bundle, self.host, self.state, normalizers=NORMALIZERS, rules=rules)
         elif rules is not None:
             rules.close()
@@ -200,6 +200,7 @@ class LiveConfig:
                       "\n".join(p.format() for p in errors[:50]))
             return ReloadOutcome("refused", triggers, content_hash, git_commit, None, tuple(errors),
                                  seconds=time.monotonic() - started)
+        assert bundle is not None and new_pipeline is not None  # no errors: a tree loaded, its pipeline made
         try:
             version_id = self._record_applied(bundle)
         except Exception:

@@ -37,6 +37,7 @@ from .worker import PipelineWorker
 from .reload import LiveConfig
 from .rules.host import RulesHost
 from .store.alerts import load_active_alerts
+from .store.connector_status import ConnectorStatus as StoredStatus
 from .store.connector_status import count_alerts, set_status
 from .store.notification_log import load_throttles, load_told
 from .store.database import Database
@@ -45,7 +46,7 @@ from .store.writer import wait_for_orphan_writers
 from .watch import watch_config
 
 log = logging.getLogger("opsconductor")
-_STATUSES = {"ok", "degraded", "failing", "disabled", "unknown"}
+_STATUSES = frozenset(s.value for s in StoredStatus)
 STATUS_EVERY = 10.0  # seconds between connector status writes
 SPOOLING_AFTER = 5.0  # seconds without a commit while the journal holds events: /healthz says degraded
 WEBHOOK_ON_LOOP_BYTES = 64 * 1024  # a webhook body up to this is read on the event loop (~0.1 ms); larger, in a thread
@@ -114,7 +115,9 @@ class Engine:
                                 + "\n".join(p.format() for p in outcome.errors))
         # Who was told of which open alert: resolved notifications and throttles survive a restart.
         self.state.restore_told(self._told, self.live.pipeline.rules.notify_action)
-        longest = max((r.notify.throttle for r in self.live.bundle.rules if r.notify), default=0)
+        live = self.live.bundle
+        assert live is not None  # applied just above
+        longest = max((r.notify.throttle for r in live.rules if r.notify), default=0)
         if longest:
             with self.connect() as conn:
                 since = datetime.now(timezone.utc) - timedelta(seconds=longest)
@@ -134,6 +137,7 @@ class Engine:
                 log.error("a batch writer of an earlier engine process still holds its connection after 60 s;"
                           " replaying the journal anyway (an event it commits now may be stored twice)")
         bundle = self.live.bundle
+        assert bundle is not None  # prepared: a version is live
         self.notifier.start(bundle.root, bundle.content_hash)
         self.worker.start()
         # What the last process accepted and did not commit runs before any connector starts.
@@ -153,7 +157,7 @@ class Engine:
         counts = dict(self.worker.stats.events_in)
         with self.connect() as conn:
             for st in statuses:
-                set_status(conn, st.name, st.status if st.status in _STATUSES else "unknown",
+                set_status(conn, st.name, StoredStatus(st.status) if st.status in _STATUSES else StoredStatus.UNKNOWN,
                            error_message=st.error_message, polled_at=st.last_poll_at, succeeded_at=st.last_success_at)
                 delta = counts.get(st.name, 0) - self._counted.get(st.name, 0)
                 if delta > 0:
@@ -165,7 +169,7 @@ class Engine:
         if self.loop is not None:
             asyncio.run_coroutine_threadsafe(self.supervisor.reconcile(new), self.loop)
 
-    def _previous_state(self, connector: str) -> dict[str, Mapping]:
+    def _previous_state(self, connector: str) -> dict[str, dict[str, Any]]:
         return self.state.poll_state(connector)
 
     # ---- EngineView ------------------------------------------------------------------------
@@ -294,9 +298,11 @@ class Engine:
         return self.git is not None and verify_signature(self.git.settings, body, headers)
 
     def sync(self, body: bytes, force: bool, actor: str) -> dict:
+        assert self.git is not None  # the web offers it only when git_enabled()
         return self.git.handle_push(body, force=force).as_dict()
 
     def rollback(self, actor: str) -> dict:
+        assert self.git is not None  # the web offers it only when git_enabled()
         return self.git.rollback(actor).as_dict()
 
     def metrics(self) -> str:
@@ -379,7 +385,9 @@ async def status_loop(engine: Engine, stop: asyncio.Event) -> None:
 
 async def pull_loop(engine: Engine, stop: asyncio.Event) -> None:
     """Pull mode: fetch and apply the followed ref on the interval (sites without webhooks)."""
-    interval = engine.git.settings.poll_interval
+    git = engine.git
+    assert git is not None  # started in pull mode only
+    interval = git.settings.poll_interval
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), timeout=interval)
@@ -387,11 +395,11 @@ async def pull_loop(engine: Engine, stop: asyncio.Event) -> None:
         except asyncio.TimeoutError:
             pass
         try:
-            result = await asyncio.to_thread(engine.git.sync, None, False, "pull")
+            result = await asyncio.to_thread(git.sync, None, False, "pull")
             if result.status != "unchanged":
                 log.info("pull: %s (%s)", result.status, result.reason)
         except Exception as exc:  # a failed fetch is logged and retried on the next interval
-            log.error("pull from %s failed: %s", engine.git.settings.url, exc)
+            log.error("pull from %s failed: %s", git.settings.url, exc)
 
 
 def dashboard_url(settings: ServeSettings) -> str:
@@ -400,7 +408,8 @@ def dashboard_url(settings: ServeSettings) -> str:
 
 
 def web_settings(settings: ServeSettings) -> Any:
-    from ..web.settings import TokenSpec, WebSettings
+    # opsconductor.web: mypy checks the engine as a top-level package and cannot follow it
+    from ..web.settings import TokenSpec, WebSettings  # type: ignore[import-not-found]
 
     admin = os.environ.get("OPSC_ADMIN_TOKEN")
     secret = os.environ.get("OPSC_SESSION_SECRET")
@@ -414,7 +423,7 @@ def web_settings(settings: ServeSettings) -> Any:
 async def serve(settings: ServeSettings) -> int:
     import uvicorn
 
-    from ..web.app import create_app
+    from ..web.app import create_app  # type: ignore[import-not-found]  # as above
 
     with Database(settings.database_url, settings.data_dir) as location:
         applied = apply_migrations(location.url)
@@ -423,7 +432,9 @@ async def serve(settings: ServeSettings) -> int:
         engine = Engine(settings, location.url)
         await asyncio.to_thread(engine.start)
         engine.loop = asyncio.get_running_loop()  # from now on reloads reconcile connectors
-        await engine.supervisor.reconcile(engine.live.bundle)
+        live = engine.live.bundle
+        assert live is not None  # started: a version is live
+        await engine.supervisor.reconcile(live)
         app = create_app(database_url=location.url, engine=engine, settings=web_settings(settings))
         server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                                                lifespan="on", loop="none", http="httptools"))

@@ -32,7 +32,7 @@ class Backpressure(OpscError):
 
 
 class EventSink(Protocol):
-    def __call__(self, events: list[RawEvent]) -> None: ...
+    def __call__(self, events: list[RawEvent]) -> object: ...  # what it returns is not used
 
 
 Clock = Callable[[], datetime]

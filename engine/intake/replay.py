@@ -54,7 +54,7 @@ def not_stored(conn: psycopg.Connection, events: list[RawEvent]) -> list[RawEven
 
 
 def replay_journal(journal: Journal, connect: Callable[[], psycopg.Connection],
-                   submit: Callable[[list[RawEvent]], None]) -> tuple[int, int]:
+                   submit: Callable[[list[RawEvent]], object]) -> tuple[int, int]:
     """Resubmit what was not committed; returns (events run again, events found stored)."""
     again = stored = 0
     pending: list[RawEvent] = []
