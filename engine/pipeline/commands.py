@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from ..model import Status, evolve
+from ..model import HistoryAction, Status, evolve
 from .correlate import children_to_reevaluate, close_parents
 from .effects import Change, EffectsBuilder
 from .route import acknowledged, resolved
@@ -25,8 +25,8 @@ class Verb(str, Enum):
 
 
 # The status a command moves an alert to, its history action, and the statuses it may come from.
-_MOVES = {Verb.ACKNOWLEDGE: (Status.ACKNOWLEDGED, "acknowledged", (Status.ACTIVE,)),
-          Verb.RESOLVE: (Status.RESOLVED, "resolved", (Status.ACTIVE, Status.ACKNOWLEDGED, Status.SUPPRESSED))}
+_MOVES = {Verb.ACKNOWLEDGE: (Status.ACKNOWLEDGED, HistoryAction.ACKNOWLEDGED, (Status.ACTIVE,)),
+          Verb.RESOLVE: (Status.RESOLVED, HistoryAction.RESOLVED, (Status.ACTIVE, Status.ACKNOWLEDGED, Status.SUPPRESSED))}
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class CommandAnswer:
     @property
     def action(self) -> str:
         """The history action: acknowledged | resolved."""
-        return _MOVES[self.command.verb][1]
+        return _MOVES[self.command.verb][1].value
 
 
 def operate(work: Work, ctx: Context) -> Work:

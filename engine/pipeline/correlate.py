@@ -14,7 +14,7 @@ from ..config.durations import format_duration
 from ..config.templates import render
 from ..events import (Cleared, Correlated, Decision, DecisionEvent, Deduplicated, Enriched, Linked, Normalized,
                       OutOfOrder, ParentClosed, RootCause, RuleSuppressed, SeverityChanged, UnderRoot)
-from ..model import Alert, Status, StoredAlert, evolve, fingerprint
+from ..model import Alert, HistoryAction, Status, StoredAlert, evolve, fingerprint
 from ..rootcause import explains
 from ..rules.fields import alert_fields
 from ..config.topology import Edge
@@ -119,7 +119,7 @@ def _clear(clear: Alert, work: Work, ctx: Context, fx: EffectsBuilder) -> list[S
         if flapping.cleared(target, work.now, ctx, fx) is not None:
             continue  # flapping: it stays open until stable
         resolved = evolve(target, status=Status.RESOLVED)
-        fx.changes.append(Change(resolved, "cleared", target.status))
+        fx.changes.append(Change(resolved, HistoryAction.CLEARED, target.status))
         fx.decisions.append(_decision(resolved, ctx, _normalized_by(clear), Cleared(clear.alert_type, clear.title)))
         fx.reevaluate.extend(children_to_reevaluate(target.id, work.now, ctx))
         closed.append(target)
@@ -137,7 +137,7 @@ def close_parents(closed: Sequence[StoredAlert], ctx: Context, fx: EffectsBuilde
         if ctx.state.children.get(parent_id, set()) - gone or any(a.correlated_to_id == parent_id for a in fx.created):
             continue
         resolved = evolve(parent, status=Status.RESOLVED)
-        fx.changes.append(Change(resolved, "resolved", parent.status))
+        fx.changes.append(Change(resolved, HistoryAction.RESOLVED, parent.status))
         fx.decisions.append(_decision(resolved, ctx, parent_rule(parent, ctx) or "correlation", ParentClosed()))
 
 
@@ -206,7 +206,7 @@ def _link_earlier_children(root: StoredAlert, work: Work, ctx: Context, fx: Effe
             continue
         rule = dependency_rule(child, edge, ctx)
         linked = evolve(child, status=Status.SUPPRESSED, correlated_to_id=top.id, correlation_rule=rule)
-        fx.changes.append(Change(linked, "suppressed", child.status))
+        fx.changes.append(Change(linked, HistoryAction.SUPPRESSED, child.status))
         fx.decisions.append(_decision(linked, ctx, rule, UnderRoot(
             top.id, top.title, str(edge.dependency.source), lookback=format_duration(ctx.view.lookback(edge.type)))))
         if child.id in state.held:
@@ -237,7 +237,7 @@ def _link_parents_under(root: StoredAlert, work: Work, ctx: Context, fx: Effects
         assert edges[0] is not None  # every kid has one (checked above)
         rule = f"dependency:{edges[0].type}:{parent.correlation_rule}->{ctx.view.device_name(root.device_ip)}"[:100]
         linked = evolve(parent, status=Status.SUPPRESSED, correlated_to_id=top.id, correlation_rule=rule)
-        fx.changes.append(Change(linked, "suppressed", parent.status))
+        fx.changes.append(Change(linked, HistoryAction.SUPPRESSED, parent.status))
         fx.decisions.append(_decision(linked, ctx, rule, UnderRoot(top.id, top.title, children=len(kids))))
         if parent_id in state.held:
             fx.held.append((parent_id, ()))  # withdrawn: it never goes out
@@ -279,7 +279,7 @@ def _window(alert: StoredAlert, rule: Rule, action: CorrelateAction, work: Work,
         if member.id in pending:  # new in this very event: stored linked
             fx.created[fx.created.index(member)] = linked
         else:
-            fx.changes.append(Change(linked, "suppressed", member.status))
+            fx.changes.append(Change(linked, HistoryAction.SUPPRESSED, member.status))
         fx.decisions.append(_decision(linked, ctx, rule.name, Linked(parent.id)))
     return _link(alert, parent, rule, ctx, fx)
 

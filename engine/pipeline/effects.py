@@ -7,17 +7,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from ..config.bundle import FlapPolicy, NotifyAction, Rule
 from ..events import Decision
 from ..frozen import quick_init
-from ..model import RawEvent, Status, StoredAlert
+from ..model import HistoryAction, RawEvent, Status, StoredAlert
 
 if TYPE_CHECKING:
     from .commands import CommandAnswer, OperatorCommand
 
 
+# What a Change records: its history action (model.HistoryAction, the one list), or FLAPPING,
+# the flapping mark moving: a change of the row only, without a history row (the trail says it).
+FLAPPING: Final = "flapping"
+ChangeAction = HistoryAction | Literal["flapping"]
 GroupKey = tuple[str, ...]  # a correlate action's group_by values
 Actions = tuple[tuple[Rule, NotifyAction], ...]  # the notify actions of the rules that matched
 
@@ -28,7 +32,7 @@ class Change:
     """A status change of an existing alert (the alert as it is after the change)."""
 
     alert: StoredAlert
-    action: str  # cleared | suppressed | unsuppressed | relinked | resolved | flapping | acknowledged
+    action: ChangeAction
     old_status: Status
     command: "OperatorCommand | None" = None  # an operator's change: who, and the note
 

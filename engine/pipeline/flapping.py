@@ -16,9 +16,9 @@ from typing import Any
 
 from ..config.bundle import FlapPolicy
 from ..events import Decision, DecisionEvent, FlapEnded, FlapStarted
-from ..model import Alert, Status, StoredAlert, evolve
+from ..model import Alert, HistoryAction, Status, StoredAlert, evolve
 from ..rules.engine import RuleOutcome
-from .effects import RELEASED, Change, EffectsBuilder, Notification
+from .effects import FLAPPING, RELEASED, Change, EffectsBuilder, Notification
 from .route import firing, resolved
 from .work import Context
 
@@ -91,7 +91,7 @@ def cleared(target: StoredAlert, now: datetime, ctx: Context, fx: EffectsBuilder
             return None
         fx.decisions.append(_decision(target, ctx, FlapStarted(count, policy.window)))
     kept = _marked(target, True, count, CLEAR, now)
-    fx.changes.append(Change(kept, "flapping", target.status))
+    fx.changes.append(Change(kept, FLAPPING, target.status))
     return kept
 
 
@@ -103,7 +103,7 @@ def repeated(alert: StoredAlert, now: datetime, ctx: Context, fx: EffectsBuilder
     if track is not None:
         fx.flap_changes.append((alert.fingerprint, now, track.policy))
     again = _marked(alert, True, int(alert.custom_fields.get("flap_count") or 0) + 1, PROBLEM, now)
-    fx.changes.append(Change(again, "flapping", alert.status))
+    fx.changes.append(Change(again, FLAPPING, alert.status))
     return again
 
 
@@ -125,11 +125,11 @@ def settled(now: datetime, ctx: Context, fx: EffectsBuilder, notifications: list
         decisions.append(_decision(alert, ctx, FlapEnded(policy.stable, state)))
         if state == CLEAR:
             done = evolve(quiet, status=Status.RESOLVED)
-            fx.changes.append(Change(done, "cleared", alert.status))
+            fx.changes.append(Change(done, HistoryAction.CLEARED, alert.status))
             resolved(done, now, ctx, notifications, decisions)
             closed.append(alert)
             continue
-        fx.changes.append(Change(quiet, "flapping", alert.status))
+        fx.changes.append(Change(quiet, FLAPPING, alert.status))
         held = ctx.state.held.get(alert_id, ())
         if held:
             fx.held.append((alert_id, ()))

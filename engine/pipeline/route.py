@@ -12,7 +12,7 @@ from typing import Iterable, cast
 
 from ..config.bundle import NotifyAction, Rule
 from ..events import Decision, FlapHeld, Notified, Silenced, Throttled
-from ..model import Alert, Status, StoredAlert
+from ..model import Alert, HistoryAction, Status, StoredAlert
 from .effects import ACKNOWLEDGED, ESCALATED, FIRING, RELEASED, REPEAT, RESOLVED, Actions, Notification
 from .silences import active_silence
 from .work import Context, Work
@@ -35,7 +35,7 @@ def route(work: Work, ctx: Context) -> Work:
             # correlate sets escalated_from on repeats of open alerts only: stored, with their id
             escalated(cast(StoredAlert, c.alert), c.outcome.notify, work.now, ctx, notifications, decisions, held)
     for change in work.effects.changes:
-        if change.action in ("cleared", "resolved"):
+        if change.action in (HistoryAction.CLEARED, HistoryAction.RESOLVED):
             resolved(change.alert, work.now, ctx, notifications, decisions)
     effects = work.effects.with_(notifications=work.effects.notifications + tuple(notifications),
                       decisions=work.effects.decisions + tuple(decisions), held=work.effects.held + tuple(held))

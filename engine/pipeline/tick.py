@@ -9,7 +9,7 @@ once a second, rule tests and replay on their simulated clock.
 from __future__ import annotations
 
 from ..events import Decision, RuleSuppressed, UnderRoot, Unsuppressed
-from ..model import Status, evolve
+from ..model import HistoryAction, Status, evolve
 from . import flapping
 from .correlate import children_to_reevaluate, close_parents, dependency_rule, find_root, settle_due
 from .effects import Change, EffectsBuilder, Notification
@@ -38,7 +38,7 @@ def tick(work: Work, ctx: Context) -> Work:
             root, edge = found
             rule = dependency_rule(child, edge, ctx)
             relinked = evolve(child, correlated_to_id=root.id, correlation_rule=rule)
-            fx.changes.append(Change(relinked, "relinked", child.status))
+            fx.changes.append(Change(relinked, HistoryAction.RELINKED, child.status))
             fx.decisions.append(Decision(child.id, rule, UnderRoot(root.id), ctx.view.version_id))
             continue
         parent = child.source_system == "correlation"  # a storm's parent linked under the root
@@ -48,11 +48,11 @@ def tick(work: Work, ctx: Context) -> Work:
         if outcome.suppress:  # a rule suppressed it too: that suppression stays
             rule_, reason = outcome.suppress
             kept = evolve(child, correlated_to_id=None, correlation_rule=rule_.name[:100])
-            fx.changes.append(Change(kept, "relinked", child.status))
+            fx.changes.append(Change(kept, HistoryAction.RELINKED, child.status))
             fx.decisions.append(Decision(child.id, rule_.name, RuleSuppressed(reason, "root cleared, still open"),
                                          ctx.view.version_id))
             continue
-        fx.changes.append(Change(active, "unsuppressed", child.status))
+        fx.changes.append(Change(active, HistoryAction.UNSUPPRESSED, child.status))
         fx.decisions.append(Decision(child.id, "reevaluate", Unsuppressed(), ctx.view.version_id))
         firing(active, announced_by(active, ctx) if parent else outcome.notify, now, ctx,
                notifications, decisions, fx.held)

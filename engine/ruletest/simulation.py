@@ -71,7 +71,7 @@ class Record:
             self.note(at, f"alert created: {describe_alert(alert)}")
         for change in fx.changes:
             if change.command is None:  # an operator's is noted when it is given
-                self.note(at, f"alert {change.action}: {describe_alert(change.alert)}")
+                self.note(at, f"alert {getattr(change.action, 'value', change.action)}: {describe_alert(change.alert)}")
         for alert in (*fx.created, *fx.occurrences, *(c.alert for c in fx.changes)):
             self.alerts[alert.id] = alert
         for n in fx.notifications:

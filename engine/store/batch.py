@@ -37,7 +37,7 @@ import psycopg
 
 from ..events import Decision, Deduplicated
 from ..ids import new_id
-from ..model import Alert, RawEvent, Status
+from ..model import Alert, HistoryAction, RawEvent, Status
 from .alerts import ALERT_COLUMNS, ENGINE, NOTIFY_CHANNEL, alert_row
 from .copytext import Row, copy_block, first_fields, lines, only, text_array, without
 from .jsonb import dumps
@@ -134,7 +134,8 @@ def prepare_batch(raw_events: Sequence[RawEvent], effects: Sequence[Effects], co
                 entry[2] = a.severity.value  # a repeat may raise or lower it
         for c in fx.changes:
             by = c.command  # an operator's: who, and the note
-            change = EngineChange(c.alert.id, c.action, c.old_status.value, c.alert.status.value,
+            action = c.action.value if isinstance(c.action, HistoryAction) else c.action  # plain values cross
+            change = EngineChange(c.alert.id, action, c.old_status.value, c.alert.status.value,
                                   c.alert.correlated_to_id, c.alert.correlation_rule,
                                   dumps(c.alert.custom_fields) if "flapping" in c.alert.custom_fields else None,
                                   *((by.user_id, by.user_name, by.note) if by is not None else ()))

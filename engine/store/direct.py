@@ -17,10 +17,10 @@ import psycopg
 
 from ..config.bundle import Bundle
 from ..ids import new_id
-from ..model import Alert, RawEvent, Status, StoredAlert, evolve
+from ..model import Alert, HistoryAction, RawEvent, Status, StoredAlert, evolve
 from ..pipeline.commands import CommandAnswer, OperatorCommand, Outcome
 from ..events import Decision
-from ..pipeline.effects import Change, Effects
+from ..pipeline.effects import FLAPPING, Change, ChangeAction, Effects
 from ..pipeline.pipeline import Pipeline
 from ..pipeline.state import ActiveAlerts
 from ..rules.host import RulesHost
@@ -64,7 +64,8 @@ def change_stored(conn: psycopg.Connection, alert_id: str, action: str, status: 
     record = get_alert(conn, alert_id)
     assert record is not None, f"no alert {alert_id}"
     alert = record.alert
-    store_changes(conn, [Change(evolve(alert, status=status, **fields), action, alert.status)])
+    typed: ChangeAction = FLAPPING if action == FLAPPING else HistoryAction(action)  # an unknown one: ValueError
+    store_changes(conn, [Change(evolve(alert, status=status, **fields), typed, alert.status)])
 
 
 def run_command(conn: psycopg.Connection, command: OperatorCommand, pipeline: Pipeline | None = None,

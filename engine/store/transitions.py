@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import psycopg
 
 from ..model import HistoryAction
+from ..pipeline.effects import FLAPPING
 from .alerts import ENGINE, Actor
 from .copytext import Row, copy_text
 from .jsonb import dumps
@@ -23,7 +24,7 @@ ACTIONS = frozenset({HistoryAction.CLEARED, HistoryAction.SUPPRESSED, HistoryAct
                      HistoryAction.RELINKED, HistoryAction.RESOLVED, HistoryAction.ACKNOWLEDGED})
 # Changes of the row only, without a history row: the flapping mark in custom_fields (marked,
 # a change while flapping, stable again); the decision trail says each one.
-ROW_ONLY = frozenset({"flapping"})
+ROW_ONLY = frozenset({FLAPPING})
 
 
 @dataclass(frozen=True)

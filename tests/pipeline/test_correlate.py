@@ -5,7 +5,7 @@ from __future__ import annotations
 from pipeline_helpers import COLD_START, IF_INDEX, LINK_DOWN, LINK_UP, at, operator, pipeline, trap
 
 from opsconductor.engine.events import Throttled
-from opsconductor.engine.model import Status
+from opsconductor.engine.model import HistoryAction, Status
 
 STD = """
 mappings:
@@ -211,7 +211,7 @@ def test_suppress_rule_and_windowed_correlation(tmp_path) -> None:
     from opsconductor.engine.model import evolve
     from opsconductor.engine.pipeline.effects import Change, Effects
 
-    p.state.apply(Effects(None, changes=(Change(evolve(parent, status=Status.RESOLVED), "resolved", Status.ACTIVE),)))
+    p.state.apply(Effects(None, changes=(Change(evolve(parent, status=Status.RESOLVED), HistoryAction.RESOLVED, Status.ACTIVE),)))
     assert p.state.parents == {} and p.state.parent_keys == {}
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pipeline_helpers import COLD_START, at, operator, pipeline, trap
 
-from opsconductor.engine.model import Status
+from opsconductor.engine.model import HistoryAction, Status
 
 MAPS = """
 mappings:
@@ -75,7 +75,7 @@ def test_repeat_wake_ups_of_closed_alerts_are_dropped_and_only_due_ones_are_look
     from opsconductor.engine.model import evolve
     from opsconductor.engine.pipeline.effects import Change, Effects
 
-    p.state.apply(Effects(None, changes=(Change(evolve(closed, status=Status.RESOLVED), "cleared", Status.ACTIVE),)))
+    p.state.apply(Effects(None, changes=(Change(evolve(closed, status=Status.RESOLVED), HistoryAction.CLEARED, Status.ACTIVE),)))
     fx = p.tick(at(3603))
     assert [n.alert.id for n in fx.notifications] == [alerts[1].id, alerts[2].id]
     assert all(entry[0] > at(3603) for entry in p.state.repeat_due)  # what was due is gone: no second repeat

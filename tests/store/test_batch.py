@@ -95,7 +95,7 @@ def test_a_repeat_that_moved_the_severity_stores_it(db_url: str) -> None:
 
 def test_the_flapping_mark_is_stored_on_the_row_and_in_the_trail_not_the_history(db_url: str) -> None:
     from opsconductor.engine.model import Status, evolve
-    from opsconductor.engine.pipeline.effects import Change
+    from opsconductor.engine.pipeline.effects import FLAPPING, Change
 
     alert = Alert(id=str(uuid.uuid4()), source_system="s", source_alert_id="x", severity=Severity.MAJOR,
                   category="network", alert_type="link_down", title="t", occurred_at=NOW, received_at=NOW,
@@ -104,7 +104,7 @@ def test_the_flapping_mark_is_stored_on_the_row_and_in_the_trail_not_the_history
                                           "flap_state": "clear"})
     with psycopg.connect(db_url) as conn:
         write_batch(conn, [], [Effects(None, created=(alert,))], None)
-        write_batch(conn, [], [Effects(None, changes=(Change(marked, "flapping", Status.ACTIVE),),
+        write_batch(conn, [], [Effects(None, changes=(Change(marked, FLAPPING, Status.ACTIVE),),
                                        decisions=(Decision(alert.id, "flapping", FlapStarted(5, 60.0)),))],
                     None)
         fields, status = conn.execute("SELECT custom_fields, status FROM alerts WHERE id = %s", (alert.id,)).fetchone()
