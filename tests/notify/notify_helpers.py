@@ -31,6 +31,19 @@ class FakeClock:
         return self.t
 
 
+class SleepingClock:
+    """Simulated seconds for delivery: sleeping advances them, nothing else does."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 0.0)
+
+
 def load_tree(tmp_path: Path, channels: list[dict], rules: list[dict], env: dict[str, str] | None = None,
               devices: list[dict] | None = None) -> Bundle:
     (tmp_path / "rules").mkdir(exist_ok=True)

@@ -10,18 +10,7 @@ from opsconductor.engine.notify.channels.base import DeliveryError, Driver, Outb
 from opsconductor.engine.notify.delivery import ChannelGates, RetryPolicy, deliver
 from opsconductor.engine.notify.message import Message
 
-
-class _Clock:
-    """Simulated seconds: sleeping advances them, nothing else does."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += max(seconds, 0.0)
+from notify_helpers import SleepingClock
 
 
 class _RateLimited(Driver):
@@ -29,7 +18,7 @@ class _RateLimited(Driver):
 
     type = "webhook"
 
-    def __init__(self, clock: _Clock) -> None:
+    def __init__(self, clock: SleepingClock) -> None:
         super().__init__(Channel("ch", "webhook", MappingProxyType({"retries": 2}), Source("rules/r.yaml", 1, 1, "$")),
                          client=None)  # type: ignore[arg-type]  # send() below never uses it
         self.clock, self.requests = clock, []
@@ -42,7 +31,7 @@ class _RateLimited(Driver):
 
 
 def test_retry_after_holds_the_channel_for_the_time_asked() -> None:
-    clock = _Clock()
+    clock = SleepingClock()
     driver = _RateLimited(clock)
     gates = ChannelGates(clock=clock)
     message = Message(rule="page", channel="ch", kind="firing", notifications=(), views=())
@@ -55,7 +44,7 @@ def test_retry_after_holds_the_channel_for_the_time_asked() -> None:
 
 
 def test_retry_after_is_bounded_by_the_policy() -> None:
-    clock = _Clock()
+    clock = SleepingClock()
     driver = _RateLimited(clock)
     policy = RetryPolicy(backoff_base=0.05, backoff_max=0.2, retry_after_max=5.0)
     message = Message(rule="page", channel="ch", kind="firing", notifications=(), views=())

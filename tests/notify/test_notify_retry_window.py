@@ -10,18 +10,9 @@ from opsconductor.engine.config.bundle import Channel, Source
 from opsconductor.engine.notify.channels.base import DeliveryError, Driver, Outbound
 from opsconductor.engine.notify.delivery import RETRY_FOR, RetryPolicy, deliver
 from opsconductor.engine.notify.message import Message
+
+from notify_helpers import SleepingClock
 from opsconductor.engine.notify.notifier import Notifier
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += max(seconds, 0.0)
 
 
 class _Down(Driver):
@@ -29,7 +20,7 @@ class _Down(Driver):
 
     type = "webhook"
 
-    def __init__(self, clock: _Clock, down_for: float, error: DeliveryError | None = None) -> None:
+    def __init__(self, clock: SleepingClock, down_for: float, error: DeliveryError | None = None) -> None:
         super().__init__(Channel("ch", "webhook", MappingProxyType({"retries": 3}), Source("rules/r.yaml", 1, 1, "$")),
                          client=None)  # type: ignore[arg-type]  # send() below never uses it
         self.clock, self.down_for, self.requests = clock, down_for, []
@@ -46,13 +37,13 @@ POLICY = RetryPolicy(backoff_base=1.0, backoff_max=60.0, retry_after_max=120.0, 
 MESSAGE = Message(rule="page", channel="ch", kind="firing", notifications=(), views=())
 
 
-def run(driver: _Down, policy: RetryPolicy, clock: _Clock) -> bool:
+def run(driver: _Down, policy: RetryPolicy, clock: SleepingClock) -> bool:
     return asyncio.run(deliver(driver, MESSAGE, Outbound(alerts=(), body={"text": "x"}), policy, lambda rows: None,
                                sleep=clock.sleep, clock=clock))
 
 
 def test_a_receiver_down_for_five_minutes_still_gets_the_page():
-    clock = _Clock()
+    clock = SleepingClock()
     driver = _Down(clock, down_for=300.0)
     sent = run(driver, POLICY, clock)
     assert sent and len(driver.requests) > 4  # beyond the channel's 3 retries
@@ -61,7 +52,7 @@ def test_a_receiver_down_for_five_minutes_still_gets_the_page():
 
 
 def test_a_receiver_down_longer_than_the_window_fails_the_page_after_it():
-    clock = _Clock()
+    clock = SleepingClock()
     driver = _Down(clock, down_for=10_000.0)
     sent = run(driver, POLICY, clock)
     assert not sent
@@ -69,14 +60,14 @@ def test_a_receiver_down_longer_than_the_window_fails_the_page_after_it():
 
 
 def test_without_a_window_the_channel_retries_alone_decide():
-    clock = _Clock()
+    clock = SleepingClock()
     driver = _Down(clock, down_for=300.0)
     sent = run(driver, RetryPolicy(), clock)
     assert not sent and len(driver.requests) == 4
 
 
 def test_a_refusal_is_final_at_once_even_within_the_window():
-    clock = _Clock()
+    clock = SleepingClock()
     driver = _Down(clock, down_for=300.0, error=DeliveryError("HTTP 400", retry=False, status=400))
     sent = run(driver, POLICY, clock)
     assert not sent and len(driver.requests) == 1
