@@ -34,6 +34,20 @@ class CodeTable(Mapping[str, Any]):
     def __init__(self, role: str) -> None:
         self._role = role
         self._loaded: dict[tuple[str, str], Any] = {}
+        self._by_name: dict[str, tuple[ConnectorType, Any]] = {}  # the pipeline asks once per event
+
+    def get(self, key: str, default: Any = None) -> Any:
+        hit = self._by_name.get(key)
+        if hit is not None and catalog.get(key) is hit[0]:  # still that declaration
+            return hit[1]
+        try:
+            value = self[key]
+        except KeyError:
+            return default
+        spec = catalog.get(key)
+        if spec is not None:
+            self._by_name[key] = (spec, value)
+        return value
 
     def __getitem__(self, key: str) -> Any:
         spec = catalog.get(key)
