@@ -34,7 +34,6 @@ import asyncio
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
@@ -48,6 +47,7 @@ from ..store.notification_log import NotificationAttempt
 from ..store.outbox import (OUTBOX_CHANNEL, OutboxState, PendingRow, add_pending, outbox_state, read_pending,
                             settle)
 from .channels import DRIVERS, DeliveryError, Driver
+from .dbthread import DbThread
 from .delivery import RETRY_FOR, ChannelGates, RetryPolicy, deliver
 from .grouping import Grouper
 from .http import HttpClient
@@ -83,8 +83,7 @@ class Notifier:
         self._storm = StormGuard(dashboard_url)
         self._gates = ChannelGates()
         self._thread = threading.Thread(target=self._run, name="opsc-notifier", daemon=True)
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsc-notify-db")
-        self._conn = None  # the db thread's connection
+        self._db = DbThread(connect)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
         self._stopping = False
@@ -106,7 +105,6 @@ class Notifier:
         self._locks: dict[tuple, tuple[asyncio.Lock, int]] = {}  # order key → (lock, users)
         self._slots: dict[str, asyncio.Semaphore] = {}
         self.outbox = OutboxState(0, 0.0)
-        self.db_errors = 0
         self.sent = 0
         self.failed = 0
         self.skipped = 0
@@ -166,7 +164,7 @@ class Notifier:
                 "in_flight": len(self._known), "grouped": self._grouper.pending(),
                 "storm_guard": self._storm.state(now), "storms_started": self._storm.storms,
                 "rate_limited": self._gates.held(), "sent": self.sent, "failed": self.failed,
-                "skipped": self.skipped, "retried": self.retried, "database_errors": self.db_errors,
+                "skipped": self.skipped, "retried": self.retried, "database_errors": self._db.errors,
                 "listening": self.listening}
 
     def flush(self, now: float | None = None, timeout: float = 30.0) -> None:
@@ -184,8 +182,7 @@ class Notifier:
             loop.run_until_complete(self._main(loop))
         finally:
             loop.close()
-            self._db.submit(self._close_db).result()
-            self._db.shutdown(wait=True)
+            self._db.close()
 
     async def _main(self, loop: asyncio.AbstractEventLoop) -> None:
         self._event = asyncio.Event()
@@ -279,9 +276,9 @@ class Notifier:
         if now >= self._state_at:
             self._state_at = now + STATE_EVERY
             try:
-                self.outbox = await self._in_db(outbox_state)
+                self.outbox = await self._db.run(outbox_state)
             except Exception:
-                pass  # counted and logged by _in_db
+                pass  # counted and logged by the db thread
         if now >= self._rescan_at:  # a batch committed after a later one (another process): look again
             self._rescan_at = now + self._rescan_every
             self._after, self._more = 0, True
@@ -291,7 +288,7 @@ class Notifier:
         limit = min(room, READ_BATCH)
         wakes = self._wakes
         try:
-            rows = await self._in_db(read_pending, self._after, limit)
+            rows = await self._db.run(read_pending, self._after, limit)
         except Exception:
             await asyncio.sleep(min(self._tick, 0.5))  # PostgreSQL away: try again on the next pass
             return
@@ -475,7 +472,7 @@ class Notifier:
             attempts, done, retried = self._attempts, self._done, self._retried
             self._attempts, self._done, self._retried = [], [], []
             try:
-                await self._in_db(settle, attempts, done, retried)
+                await self._db.run(settle, attempts, done, retried)
             except Exception:
                 self._attempts[:0], self._done[:0], self._retried[:0] = attempts, done, retried
                 if final:
@@ -487,29 +484,6 @@ class Notifier:
         if final and (self._attempts or self._done):
             log.critical("could not record %d notification attempts at shutdown; their notifications stay in the"
                          " outbox and are sent again at the next start", len(self._attempts))
-
-    async def _in_db(self, fn: Callable, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._db, self._call, fn, args)
-
-    def _call(self, fn: Callable, args: tuple):
-        """On the db thread: one connection, reopened after an error."""
-        try:
-            if self._conn is None or self._conn.closed:
-                self._conn = self._connect()
-            return fn(self._conn, *args)
-        except Exception as exc:
-            self.db_errors += 1
-            log.error("notifier: database error (%s: %s); trying again", type(exc).__name__, exc)
-            self._close_db()
-            raise
-
-    def _close_db(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:
-                pass
 
 
 _SITES: dict[int, tuple[Bundle, dict[str, str | None]]] = {}
