@@ -17,15 +17,13 @@ before what the file means (a duplicate key, an unsupported tag).
 """
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from ..errors import Level, Problem
-from .yaml11 import FIRST_11, CoreResolver, differs_in_11
+from .yaml11 import FIRST_11, CoreResolver, ScalarError, core_value, differs_in_11
 
 if TYPE_CHECKING:
     from yaml._yaml import Mark as CMark  # libyaml's marks (the fast loader's)
@@ -35,8 +33,6 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 # "billion laughs" documents long before they cost memory.
 MAX_NODES = 200_000
 MAX_DEPTH = 64
-# Python refuses int() of more than 4,300 digits; no config value needs a tenth of that.
-MAX_NUMBER_CHARS = 100
 
 Path_ = tuple  # a JSON path as a tuple of keys and indexes
 
@@ -443,61 +439,16 @@ def _copy(value: Any) -> Any:
     return value
 
 
-_INT = re.compile(r"[-+]?[0-9]+\Z")
-_OCT = re.compile(r"0o[0-7]+\Z")
-_HEX = re.compile(r"0x[0-9a-fA-F]+\Z")
-_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
-_INF = re.compile(r"[-+]?\.(inf|Inf|INF)\Z")
-_NAN = re.compile(r"\.(nan|NaN|NAN)\Z")
-
-
-_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
-
-
 def scalar_value(node: yaml.ScalarNode) -> Any:
     """The value of a scalar by the YAML 1.2 core schema (also for explicit tags such as !!int)."""
     return _scalar(node.tag, node.value, node.style, node.start_mark)
 
 
 def _scalar(tag: str, text: str, style: str | None, mark: yaml.Mark) -> Any:
-    if style == '"' and (found := _NOT_TEXT.search(text)):  # only escapes ("\0", "\ud800") make these
-        bad = found.group()
-        raise _Refusal(mark, f"the escape for U+{ord(bad):04X} is not text ("
-                       + ("a NUL byte" if bad == "\x00" else "half of a UTF-16 surrogate pair") + ")",
-                       hint="remove the escape; no config value needs it (PostgreSQL cannot even store a NUL)")
-    if tag == _T + "str":
-        return text
-    if tag == _T + "null":
-        if text not in ("", "~", "null", "Null", "NULL"):
-            raise _Refusal(mark, f"{text!r} is not a null (null, ~ or nothing)")
-        return None
-    if tag == _T + "bool":
-        if text not in ("true", "True", "TRUE", "false", "False", "FALSE"):
-            raise _Refusal(mark, f"{text!r} is not a boolean (true or false)")
-        return text.lower() == "true"
-    if tag in (_T + "int", _T + "float") and len(text) > MAX_NUMBER_CHARS:
-        raise _Refusal(mark, f"a number of {len(text)} characters; the limit is {MAX_NUMBER_CHARS}",
-                       hint="quote it if it is text (an ID, a serial number)")
-    if tag == _T + "int":
-        if _INT.match(text):
-            return int(text, 10)
-        if _OCT.match(text):
-            return int(text[2:], 8)
-        if _HEX.match(text):
-            return int(text[2:], 16)
-        raise _Refusal(mark, f"{text!r} is not an integer")
-    if tag == _T + "float":
-        if _FLOAT.match(text):
-            return float(text)
-        if _INF.match(text):
-            return -math.inf if text.startswith("-") else math.inf
-        if _NAN.match(text):
-            return math.nan
-        if _INT.match(text):
-            return float(text)
-        raise _Refusal(mark, f"{text!r} is not a number")
-    raise _Refusal(mark, f"unsupported YAML tag {tag}",
-                   hint="write the value plainly (or quoted); only !!str, !!int, !!float, !!bool and !!null are read")
+    try:
+        return core_value(tag, text, style)
+    except ScalarError as exc:
+        raise _Refusal(mark, exc.message, hint=exc.hint) from None
 
 
 def _warn_11(file: str, tag: str, text: str, style: str | None, mark: yaml.Mark, path: Path_,
