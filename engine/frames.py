@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import subprocess
 from collections.abc import Callable, Iterator
 from typing import IO
 
@@ -28,3 +29,20 @@ def receive(stream: IO[bytes], what: str, on_garbled: Callable[[], None] = lambd
             log.exception("unreadable frame from %s", what)
             on_garbled()
             return
+
+
+def end_child(child: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Close the child's stdin (its end of the frames: it finishes what it has and exits) and
+    wait for it; killed after `timeout`. True when it had to be killed."""
+    assert child.stdin is not None  # spawned with pipes
+    try:
+        child.stdin.close()
+    except OSError:
+        pass
+    try:
+        child.wait(timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+        return True
+    return False

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from ..frames import receive, send
+from ..frames import end_child, receive, send
 
 log = logging.getLogger("opsconductor.notify")
 STATUS_EVERY = 0.5
@@ -98,17 +98,8 @@ class NotifierProcess:
         if child is None:
             return
         self._send(("stop", timeout))
-        assert child.stdin is not None  # spawned with pipes
-        try:
-            child.stdin.close()
-        except OSError:
-            pass
-        try:
-            child.wait(timeout + 15.0)
-        except subprocess.TimeoutExpired:
+        if end_child(child, timeout + 15.0):
             log.error("the notifier process did not stop; killed (its outbox rows are sent at the next start)")
-            child.kill()
-            child.wait()
 
     def _send(self, frame: tuple[object, ...]) -> None:
         with self._lock:

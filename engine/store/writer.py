@@ -39,7 +39,7 @@ from typing import Callable, Generic, TypeVar
 
 import psycopg
 
-from ..frames import receive, send
+from ..frames import end_child, receive, send
 from .batch import BatchRecord, store_batch
 
 log = logging.getLogger("opsconductor.writer")
@@ -179,16 +179,7 @@ class BatchWriter(Generic[Tag]):
             child = self._child
         if child is None:
             return 0
-        assert child.stdin is not None  # spawned with pipes
-        try:
-            child.stdin.close()
-        except OSError:
-            pass
-        try:
-            child.wait(timeout)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        end_child(child, timeout)
         if self._reader is not None:
             self._reader.join(timeout)
         with self._pending_lock:
