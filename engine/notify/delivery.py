@@ -27,21 +27,11 @@ log = logging.getLogger("opsconductor.notify")
 PAYLOAD_MAX = 64 * 1024  # characters of a request body kept in the log
 
 
-# How long the serving notifier keeps retrying a transient failure after the channel's
-# `retries` are spent: a receiver that is down for a few minutes (a PagerDuty or Slack
-# incident, a proxy restarting) must not cost the page. Alertmanager retries for the group
-# interval (5 min by default); the outbox keeps the message meanwhile.
-RETRY_FOR = 600.0
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     backoff_base: float = 1.0
     backoff_max: float = 60.0
     retry_after_max: float = 120.0
-    # Seconds since the first attempt during which a transient failure (timeout, connection
-    # error, 5xx, 429) is retried even once `retries` are spent; 0: `retries` alone decide.
-    retry_for: float = 0.0
 
     def delay(self, attempt: int, error: DeliveryError) -> float:
         """Seconds to wait after failed attempt number `attempt` (from 0)."""
@@ -76,16 +66,11 @@ class ChannelGates:
 async def deliver(driver: Driver, msg: Message, out: Outbound, policy: RetryPolicy,
                   record: Callable[[list[NotificationAttempt]], None],
                   sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-                  extra: dict | None = None, gates: ChannelGates | None = None,
-                  clock: Callable[[], float] = time.monotonic) -> bool:
-    """Send `out` until it is accepted, or retries are spent and the policy's `retry_for`
-    has passed (a transient failure), or the failure is not transient; True when sent."""
+                  extra: dict | None = None, gates: ChannelGates | None = None) -> bool:
+    """Send `out` until it is accepted or retries are spent; True when sent."""
     payload = _payload(driver, msg, out, extra)
     total = driver.retries + 1
-    first = clock()
-    attempt = -1
-    while True:
-        attempt += 1
+    for attempt in range(total):
         if gates is not None:
             await gates.wait(driver.name, sleep)
         started = time.monotonic()
@@ -103,10 +88,8 @@ async def deliver(driver: Driver, msg: Message, out: Outbound, policy: RetryPoli
             record(_rows(driver, msg, out, "sent", None, {**payload, "attempt": attempt + 1, "result": detail}, elapsed))
             return True
         elapsed = _ms(started)
-        within = clock() - first < policy.retry_for
-        last = not error.retry or (attempt + 1 >= total and not within)
-        of = f"{attempt + 1}/{total}" if attempt + 1 <= total else f"{attempt + 1} (retrying for {policy.retry_for:g}s)"
-        message = driver.mask(f"attempt {of}: {error.message}")
+        last = not error.retry or attempt + 1 >= total
+        message = driver.mask(f"attempt {attempt + 1}/{total}: {error.message}")
         if not last:
             wait = policy.delay(attempt, error)
             message += f"; retrying in {wait:g}s"
@@ -123,6 +106,7 @@ async def deliver(driver: Driver, msg: Message, out: Outbound, policy: RetryPoli
         if last:
             return False
         await sleep(wait)
+    return False  # unreachable: the loop returns on its last attempt
 
 
 def _payload(driver: Driver, msg: Message, out: Outbound, extra: dict | None) -> dict:

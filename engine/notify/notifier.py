@@ -48,7 +48,7 @@ from ..store.outbox import (OUTBOX_CHANNEL, OutboxState, PendingRow, add_pending
                             settle)
 from .channels import DRIVERS, DeliveryError, Driver
 from .dbthread import DbThread
-from .delivery import RETRY_FOR, ChannelGates, RetryPolicy, deliver
+from .delivery import ChannelGates, RetryPolicy, deliver
 from .grouping import Grouper
 from .http import HttpClient
 from .message import Message, OutboxNotification, alert_view
@@ -75,7 +75,7 @@ class Notifier:
         self._max = max_in_flight
         self._clock = clock
         self._dashboard_url = dashboard_url
-        self._policy = policy or RetryPolicy(retry_for=RETRY_FOR)
+        self._policy = policy or RetryPolicy()
         self._dry_run = dry_run
         self._tick = tick
         self._on_failed = on_failed
