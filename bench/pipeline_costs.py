@@ -44,7 +44,7 @@ def timed(stage, totals: dict):
     return run
 
 
-def measure(url: str, label: str, count: int) -> None:
+def measure(url: str, label: str, count: int, batch: int = BATCH) -> None:
     bundle = load_bundle(ROOT)
     with psycopg.connect(url) as conn:
         version = record_applied(conn, content_hash=bundle.content_hash, files=bundle.files).id
@@ -57,7 +57,7 @@ def measure(url: str, label: str, count: int) -> None:
     effects = [pipeline.process(e) for e in events]
     process = time.perf_counter() - started
     started = time.perf_counter()
-    records = [prepare_batch(events[i:i + BATCH], effects[i:i + BATCH], version) for i in range(0, count, BATCH)]
+    records = [prepare_batch(events[i:i + batch], effects[i:i + batch], version) for i in range(0, count, batch)]
     prepare = time.perf_counter() - started
     with psycopg.connect(url) as conn:
         server = psutil.Process(conn.info.backend_pid)
@@ -70,7 +70,7 @@ def measure(url: str, label: str, count: int) -> None:
     pg = (after.user - before.user) + (after.system - before.system)
     per = lambda seconds: seconds / count * 1e6  # noqa: E731
     stages = ", ".join(f"{name} {per(seconds):.0f}" for name, seconds in totals.items())
-    print(f"{label:6} µs per event: stages {per(process):.0f} ({stages}); COPY text {per(prepare):.0f}; "
+    print(f"{label:6} ({batch}/batch) µs per event: stages {per(process):.0f} ({stages}); COPY text {per(prepare):.0f}; "
           f"write {per(write):.0f} wall, of which PostgreSQL CPU {per(pg):.0f}")
     pipeline.close()
 
@@ -79,12 +79,14 @@ def main() -> None:
     tune_gc()  # as `opsc serve` does
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=BATCH, help="events per batch (transaction); serve's batches at"
+                        " 1,000 events/s hold a few")
     args = parser.parse_args()
     with server_url() as base:
         for label in ("new", "mixed"):
             with scratch_database(base) as url:
                 apply_migrations(url)
-                measure(url, label, args.events)
+                measure(url, label, args.events, args.batch)
 
 
 if __name__ == "__main__":

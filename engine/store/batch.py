@@ -41,7 +41,7 @@ from ..model import Alert, HistoryAction, RawEvent, Status
 from .alerts import ALERT_COLUMNS, ENGINE, NOTIFY_CHANNEL, alert_row
 from .copytext import Row, copy_block, first_fields, lines, only, text_array, without
 from .jsonb import dumps
-from .outbox import COPY_OUTBOX, NOTIFY_OUTBOX, outbox_rows
+from .outbox import COPY_OUTBOX, NOTIFY_OUTBOX, OUTBOX_CHANNEL, outbox_rows
 from .transitions import HISTORY_COPY, ROW_ONLY, EngineChange, history_row, store_engine_changes
 
 if TYPE_CHECKING:
@@ -214,13 +214,17 @@ def store_batch(conn: psycopg.Connection, record: BatchRecord, *, isolate: bool 
             skip = _write_effects(cur, record)
         left_out = skip | set(failed)
         touched = tuple(t for t in record.touched if t not in left_out)
-        if touched:
-            payload = ",".join(touched)
-            if len(payload) > _NOTIFY_MAX:
-                payload = payload[:_NOTIFY_MAX].rsplit(",", 1)[0]
+        payload = ",".join(touched)
+        if len(payload) > _NOTIFY_MAX:
+            payload = payload[:_NOTIFY_MAX].rsplit(",", 1)[0]
+        # Dashboards redraw what changed; the notifier reads the outbox at the commit. One
+        # statement for both: a round trip is a tenth of a small batch's write.
+        if payload and record.outbox:
+            cur.execute("SELECT pg_notify(%s, %s), pg_notify(%s, '')", (NOTIFY_CHANNEL, payload, OUTBOX_CHANNEL))
+        elif payload:
             cur.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, payload))
-        if record.outbox:
-            cur.execute(NOTIFY_OUTBOX)  # the notifier reads at the commit
+        elif record.outbox:
+            cur.execute(NOTIFY_OUTBOX)
     conflicts = [i for i in record.created if i in skip]
     if conflicts:
         log.warning("%d new alert(s) were already open in the database (another writer?): %s",

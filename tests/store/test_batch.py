@@ -112,3 +112,29 @@ def test_the_flapping_mark_is_stored_on_the_row_and_in_the_trail_not_the_history
         trail = conn.execute("SELECT rule FROM alert_decisions WHERE alert_id = %s", (alert.id,)).fetchall()
     assert fields == {"ifname": "ge-0/0/1", "flapping": True, "flap_count": 5, "flap_state": "clear"}
     assert status == "active" and history == [("created",)] and trail == [("flapping",)]
+
+
+def test_a_batch_tells_dashboards_and_the_notifier_at_its_commit(db_url: str) -> None:
+    """One batch with a notification: both channels hear of it (one statement sends both);
+    a batch without one wakes the dashboards only; the notifier is told nothing for it."""
+    from opsconductor.engine.pipeline.effects import FIRING, Notification
+    from opsconductor.engine.store.alerts import NOTIFY_CHANNEL
+    from opsconductor.engine.store.outbox import OUTBOX_CHANNEL
+
+    def alert(mark: str) -> Alert:
+        return Alert(id=str(uuid.uuid4()), source_system="s", source_alert_id=mark, severity=Severity.MAJOR,
+                     category="network", alert_type="t", title=mark, occurred_at=NOW, received_at=NOW,
+                     fingerprint=mark * 64)
+
+    def heard(listener: psycopg.Connection) -> list[tuple[str, str]]:
+        return [(n.channel, n.payload) for n in listener.notifies(timeout=0.5, stop_after=None)]
+
+    paged, quiet = alert("a"), alert("b")
+    with psycopg.connect(db_url, autocommit=True) as listener, psycopg.connect(db_url) as conn:
+        listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
+        write_batch(conn, [], [Effects(None, created=(paged,), notifications=(
+            Notification(paged, "r", "hook", FIRING, NOW),))], None)
+        assert sorted(heard(listener)) == sorted([(NOTIFY_CHANNEL, paged.id), (OUTBOX_CHANNEL, "")])
+        write_batch(conn, [], [Effects(None, created=(quiet,))], None)
+        assert heard(listener) == [(NOTIFY_CHANNEL, quiet.id)]
