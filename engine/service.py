@@ -21,7 +21,7 @@ from .connectors.base import Backpressure
 from .connectors.snmp.trapstats import drop_samples
 from .connectors.registry import ENDPOINTS, RECEIVERS
 from .connectors.supervisor import ConnectorSupervisor
-from .errors import OpscError
+from .errors import OpscError, StoreError
 from .gc_tuning import freeze_startup, tune_gc
 from .gitops import GitSettings, GitSync, verify_signature
 from .replay.on_sync import CommitReplays, ReplayGate
@@ -31,6 +31,7 @@ from .connectors.base import CONNECTOR_STATES
 from .metrics import Exposition
 from .notify.process import NotifierProcess
 from .pipeline.commands import OperatorCommand
+from .pipeline.silencing import SilenceCommand
 from .pipeline.effects import TELLS
 from .pipeline.state import ActiveAlerts
 from .worker import PipelineWorker
@@ -40,6 +41,7 @@ from .store.alerts import load_active_alerts
 from .store.connector_status import ConnectorStatus as StoredStatus
 from .store.connector_status import count_alerts, set_status
 from .store.notification_log import load_throttles, load_told
+from .store.silences import live as live_silences, reserve_id
 from .store.database import Database
 from .store.migrate import apply_migrations
 from .store.writer import wait_for_orphan_writers
@@ -98,8 +100,9 @@ class Engine:
         with self.connect() as conn:
             self.state.rebuild(load_active_alerts(conn))
             told = load_told(conn, TELLS)
-        log.info("rebuilt %d open alerts from the database", len(self.state.by_id))
-        self.silences_changed()
+            self.state.set_silences(live_silences(conn))  # then changed by operators' commands only
+        log.info("rebuilt %d open alerts and %d ad-hoc silences from the database", len(self.state.by_id),
+                 len(self.state.silences))
         self._told = told  # applied once the config (and so the rules' notify actions) is loaded
         if self.git is not None:  # a GitOps engine serves the followed branch, not the local tree
             try:
@@ -233,18 +236,20 @@ class Engine:
                 body["engine"] = "degraded"
         return body
 
-    def command(self, command: OperatorCommand) -> Future:
-        """An operator's acknowledge or resolve, on the pipeline's queue: the Future's result
-        is a CommandAnswer once it is committed (pipeline/commands.py)."""
+    def command(self, command: OperatorCommand | SilenceCommand) -> Future:
+        """An operator's acknowledge or resolve, or an ad-hoc silence created or ended, on the
+        pipeline's queue: the Future's result is a CommandAnswer (SilenceAnswer) once it is
+        committed (pipeline/commands.py, pipeline/silencing.py)."""
         return self.worker.command(command)
 
-    def silences_changed(self) -> None:
-        """Read the ad-hoc silences again (one was created or ended); at start too."""
-        from .pipeline.silences import adhoc
-        from .store.silences import live
-
-        with self.connect() as conn:
-            self.state.adhoc_silences = tuple(adhoc(s) for s in live(conn))
+    def silence_id(self) -> int:
+        """A new ad-hoc silence's number, reserved from the database's sequence (one query:
+        call it off the event loop). StoreError when the database does not answer."""
+        try:
+            with self.connect() as conn:
+                return reserve_id(conn)
+        except psycopg.Error as exc:
+            raise StoreError(f"could not reserve a silence number: {exc}") from exc
 
     def silenced(self) -> dict[str, str]:
         """Open alerts whose notifications a silence holds now → that silence's name."""

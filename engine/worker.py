@@ -15,11 +15,12 @@ does not fit (Backpressure; each refused event counted once however often it is 
 again); connectors keep them and retry. The stage thread waits when two batches are
 already on their way to the writer, so a slow database fills the queue, not memory.
 
-Operators' acknowledges and resolves are commands on the same queue's stage thread
-(`command`, pipeline/commands.py): each batch runs the commands that came in first, then
-its events, and writes them in one transaction; the caller's Future is answered once that
-batch is committed (at once when the view refuses the command: nothing to write). The
-engine is the only writer of alerts, so nothing resolves one behind the view's back.
+Operators' acknowledges, resolves and silences are commands on the same queue's stage
+thread (`command`, pipeline/commands.py, pipeline/silencing.py): each batch runs the
+commands that came in first, then its events, and writes them in one transaction; the
+caller's Future is answered once that batch is committed (at once when the view refuses the
+command: nothing to write). The engine is the only writer of alerts and silences, so
+nothing resolves an alert or ends a silence behind the view's back.
 
 An alert the writer could not store (a data error isolated to it, or an open alert with
 its fingerprint already in the database) is forgotten by the open-alert view before the
@@ -48,6 +49,7 @@ from .store.writer import BatchWriter, WriteReport
 from .pipeline.commands import CommandAnswer, OperatorCommand, Outcome
 from .pipeline.effects import Effects, Notification
 from .pipeline.pipeline import Pipeline
+from .pipeline.silencing import SilenceAnswer, SilenceChange, SilenceCommand, undone
 
 # Receipt → commit, seconds: the buckets of opsc_pipeline_latency_seconds.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -59,7 +61,9 @@ Undelivered = tuple[str, str, str, str, datetime]
 _REFUSED_KEPT = 100_000  # event ids remembered as refused, so an event offered again is not counted again
 
 
-Pending = tuple["Future[CommandAnswer]", CommandAnswer]  # a command applied, answered once its batch is committed
+Command = OperatorCommand | SilenceCommand
+Answer = CommandAnswer | SilenceAnswer
+Pending = tuple["Future[Answer]", Answer]  # a command applied, answered once its batch is committed
 
 
 class CommandNotStored(StoreError):
@@ -114,9 +118,10 @@ class PipelineWorker:
         self._lock = threading.Lock()
         self._inflight = 0  # accepted and not yet written
         self._stop = threading.Event()
-        self._commands: deque[tuple[OperatorCommand, Future[CommandAnswer]]] = deque()  # operators' acknowledges and resolves
+        self._commands: deque[tuple[Command, Future[Answer]]] = deque()  # operators' acknowledges, resolves, silences
         self._undelivered: deque[Undelivered] = deque()  # firing notifications that finally failed (the notifier)
         self._unstored: deque[str] = deque()  # alerts the writer could not store: the view forgets them
+        self._unstored_silences: deque[SilenceChange] = deque()  # silence changes not stored: the view undoes them
         self._thread = threading.Thread(target=self._process_loop, name="opsc-pipeline", daemon=True)
         self._writer = BatchWriter(database_url, self._written)
         self.stats = WorkerStats()
@@ -149,11 +154,11 @@ class PipelineWorker:
     def depth(self) -> int:
         return self.intake.depth()
 
-    def command(self, command: OperatorCommand) -> Future[CommandAnswer]:
-        """An operator's acknowledge or resolve; any thread. The Future's result is a
-        CommandAnswer once the change is committed (or refused); CommandNotStored if the
-        batch could not store it."""
-        future: Future[CommandAnswer] = Future()
+    def command(self, command: Command) -> Future[Answer]:
+        """An operator's acknowledge or resolve, or a silence created or ended; any thread. The
+        Future's result is a CommandAnswer (SilenceAnswer) once the change is committed (or
+        refused); CommandNotStored if the batch could not store it."""
+        future: Future[Answer] = Future()
         self._commands.append((command, future))
         return future
 
@@ -214,6 +219,9 @@ class PipelineWorker:
                 for failed in undelivered:
                     pipeline.state.untold(*failed)
                 self._forget(pipeline, _drain(self._unstored))
+                unstored_silences = _drain(self._unstored_silences)
+                if unstored_silences:  # the view as it was before those commands
+                    pipeline.state.apply(Effects(None, silences=tuple(undone(c) for c in unstored_silences)))
                 effects, answers = self._run_commands(pipeline, commands)
                 for event in batch:
                     try:
@@ -225,7 +233,7 @@ class PipelineWorker:
                 if due:
                     effects.append(pipeline.tick(self._clock()))
                 version_id = pipeline.view.version_id
-            if batch or any(fx.changes or fx.decisions or fx.notifications for fx in effects):
+            if batch or any(fx.changes or fx.decisions or fx.notifications or fx.silences for fx in effects):
                 prepared = time.perf_counter()
                 record = prepare_batch(self._kept(batch, effects), effects, version_id)
                 self.stats.prepare_seconds += time.perf_counter() - prepared
@@ -237,7 +245,7 @@ class PipelineWorker:
                 self.stats.process_seconds += time.perf_counter() - started
             self.stats.processed += len(batch)
 
-    def _run_commands(self, pipeline: Pipeline, commands: list[tuple[OperatorCommand, Future[CommandAnswer]]]
+    def _run_commands(self, pipeline: Pipeline, commands: list[tuple[Command, Future[Answer]]]
                       ) -> tuple[list[Effects], list[Pending]]:
         """The batch's commands, before its events. Refused ones are answered now (nothing
         to write); applied ones once the batch is committed."""
@@ -247,7 +255,7 @@ class PipelineWorker:
             try:
                 fx = pipeline.command(command, self._clock())
             except Exception as exc:  # one bad command never stops the pipeline
-                log.exception("operator command %s on alert %s failed", command.verb.value, command.alert_id)
+                log.exception("operator command %s failed", command)
                 future.set_exception(CommandNotStored(f"the engine could not apply it: {exc}"))
                 continue
             assert fx.answer is not None
@@ -299,10 +307,22 @@ class PipelineWorker:
         if notifications and not report.raw_only:
             self._notify(notifications)
         for future, answer in sent.answers:
-            if report.raw_only or answer.command.alert_id in unstored:
+            if isinstance(answer, SilenceAnswer):
+                self._silence_written(future, answer, report)
+            elif report.raw_only or answer.command.alert_id in unstored:
                 future.set_exception(CommandNotStored("the change could not be stored; the server log says why"))
             else:
                 future.set_result(answer)
+
+    def _silence_written(self, future: Future[Answer], answer: SilenceAnswer, report: WriteReport) -> None:
+        change = answer.change
+        assert change is not None  # only applied commands wait for their batch
+        if change.silence.id in report.failed_silences:
+            self._unstored_silences.append(change)
+            future.set_exception(CommandNotStored("the silence could not be stored; the server log says why"))
+            return
+        log.info("%s", change.describe())  # the operator's change, as the silences table keeps it
+        future.set_result(answer)
 
 
 def _drain(items: deque[T]) -> list[T]:

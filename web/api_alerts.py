@@ -1,7 +1,6 @@
 """JSON API: /api/v1/alerts — list, detail, acknowledge, resolve."""
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from typing import Any
@@ -11,19 +10,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from opsconductor.engine.errors import StoreError
-from opsconductor.engine.pipeline.commands import OperatorCommand, Outcome, Verb
+from opsconductor.engine.pipeline.commands import CommandAnswer, OperatorCommand, Outcome, Verb
 
 from . import queries
 from .auth import Principal
+from .commands import applied, running_engine
 from .detail import alert_detail
 from .errors import ApiError
 from .queries import AlertFilter, jsonable
 
 NOTE_MAX = 2000
-COMMAND_TIMEOUT_S = 30.0  # the engine answers once the change is committed: a batch, or a database outage
-ENGINE_NOT_RUNNING = ("the engine is not running here: acknowledge and resolve are applied by the engine"
-                      " (opsc serve), and this server only reads the database")
 
 
 async def list_alerts(request: Request) -> JSONResponse:
@@ -64,20 +60,13 @@ async def change_alert(request: Request, alert_id: str, action: str, who: Princi
     """Acknowledge or resolve as `who`: a command on the engine's queue, answered once the
     engine has written it (the engine is the only writer of alerts; its open-alert view and
     the database move together). 404 / 409 / 503 as ApiErrors."""
-    engine = request.app.state.engine
-    if engine is None:
-        raise ApiError(503, ENGINE_NOT_RUNNING, {"action": action})
+    engine = running_engine(request, {"action": action})
     if not _is_uuid(alert_id):
         raise ApiError(404, f"no alert has id {alert_id!r}", {"alert_id": alert_id})
     actor = who.actor
     future = engine.command(OperatorCommand(alert_id, Verb(action), actor.user_id, actor.user_name, note))
-    try:  # shielded: a timeout here must not cancel what the engine will still apply
-        answer = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), COMMAND_TIMEOUT_S)
-    except asyncio.TimeoutError:
-        raise ApiError(503, f"the engine did not apply the {action} within {COMMAND_TIMEOUT_S:.0f} s"
-                            " (is the database reachable?); it may still be applied", {"alert_id": alert_id}) from None
-    except StoreError as exc:
-        raise ApiError(503, f"the engine could not store the {action}: {exc}", {"alert_id": alert_id}) from None
+    answer = await applied(future, action, {"alert_id": alert_id})
+    assert isinstance(answer, CommandAnswer)  # the answer to an OperatorCommand
     if answer.outcome is Outcome.NOT_OPEN:  # unknown, or resolved already: the database says which
         status = await request.app.state.db.run(stored_status, alert_id)
         if status is None:

@@ -141,7 +141,8 @@ PATHS: dict[str, Any] = {
                 " recently ended; each with what it holds now and where it is defined", "security": READ,
                 "responses": _responses(200, OBJ, 401, 403, 503)},
         "post": {"operationId": "createSilence", "summary": "An ad-hoc silence (operator): matchers as in a rule's"
-                 " match, duration or ends_at (at most 31 days), optional starts_at, comment", "security": WRITE,
+                 " match, duration or ends_at (at most 31 days), optional starts_at, comment; a command the engine"
+                 " applies, answered once stored", "security": WRITE,
                  "requestBody": {"required": True, "content": {"application/json": {"schema": {
                      "type": "object", "required": ["matchers", "comment"], "additionalProperties": False,
                      "properties": {"matchers": OBJ, "duration": {"type": "string", "examples": ["2h"]},
@@ -150,9 +151,10 @@ PATHS: dict[str, Any] = {
                                     "comment": {"type": "string"}}}}}},
                  "responses": _responses(201, OBJ, 400, 401, 403, 413, 503, description="Created")}},
     "/api/v1/silences/{silence_id}": {"delete": {
-        "operationId": "endSilence", "summary": "End an ad-hoc silence now (operator)", "security": WRITE,
+        "operationId": "endSilence", "summary": "End an ad-hoc silence now (operator): a command the engine applies;"
+                    " 409 when it has ended already", "security": WRITE,
         "parameters": [_path("silence_id", "The ad-hoc silence's number (adhoc-N)")],
-        "responses": _responses(200, OBJ, 401, 403, 404, 503)}},
+        "responses": _responses(200, OBJ, 401, 403, 404, 409, 503)}},
     "/api/v1/dependencies": {"get": {
         "operationId": "getDependencies", "summary": "Dependency edges and devices with their worst open alert",
         "security": READ, "responses": _responses(200, _ref("Dependencies"), 401, 403, 503)}},

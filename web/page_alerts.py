@@ -10,7 +10,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from . import queries, rootcause
-from .api_alerts import ENGINE_NOT_RUNNING, change_alert, check_note
+from .api_alerts import change_alert, check_note
+from .commands import read_only
 from .auth import Principal
 from .detail import alert_detail
 from .errors import ApiError
@@ -64,12 +65,7 @@ async def alert_page(request: Request) -> Response:
     done = request.query_params.get("done")
     silenced_by = silenced_now(request).get(alert_id)
     return page(request, "alert.html", {**detail, "raw": raw, "custom": custom, "done": done,
-                                        "silenced_by": silenced_by, "read_only": _read_only(request)}, who=who)
-
-
-def _read_only(request: Request) -> str | None:
-    """Why the forms cannot act here: no engine runs beside this server."""
-    return ENGINE_NOT_RUNNING if request.app.state.engine is None else None
+                                        "silenced_by": silenced_by, "read_only": read_only(request)}, who=who)
 
 
 async def acknowledge(request: Request) -> Response:

@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 
 from opsconductor.engine.config.secrets import Secret
 from opsconductor.engine.pipeline.commands import CommandAnswer, OperatorCommand
+from opsconductor.engine.pipeline.silencing import SilenceAnswer, SilenceCommand
 
 Role = Literal["viewer", "operator", "admin"]
 ROLES: tuple[str, ...] = ("viewer", "operator", "admin")  # in increasing power
@@ -65,12 +66,14 @@ class EngineView(Protocol):
 
     def rollback(self, actor: str) -> dict: ...
 
-    # An operator's acknowledge or resolve, applied by the engine (the only writer of alerts):
-    # the Future's result is a CommandAnswer once committed (engine/pipeline/commands.py).
-    def command(self, command: OperatorCommand) -> Future[CommandAnswer]: ...
+    # An operator's acknowledge or resolve, or an ad-hoc silence created or ended, applied by
+    # the engine (the only writer of alerts and silences): the Future's result is a CommandAnswer
+    # (SilenceAnswer) once committed (engine/pipeline/commands.py, engine/pipeline/silencing.py).
+    def command(self, command: OperatorCommand | SilenceCommand) -> Future[CommandAnswer | SilenceAnswer]: ...
+
+    def silence_id(self) -> int: ...  # a new silence's number, reserved by the engine (blocks: one query)
 
     def check(self, what: str, name: str) -> dict: ...  # `opsc check connector|channel NAME` here: {"ok", "text"}
 
     def silenced(self) -> dict[str, str]: ...  # open alert id → the silence holding its notifications now
 
-    def silences_changed(self) -> None: ...  # an ad-hoc silence was created or ended: read them again

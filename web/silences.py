@@ -1,7 +1,9 @@
 """Silences: GET /api/v1/silences and the /silences page list the config's silences
 (rules/, with file:line) beside the ad-hoc ones (the database's), each with what it holds
 now; POST /api/v1/silences and DELETE /api/v1/silences/{id} (operator) create and end
-ad-hoc ones, which the engine then matches like its own (it is told to read them again)."""
+ad-hoc ones as commands to the engine (engine/pipeline/silencing.py), which applies them
+from its next event on and writes them: the web never writes a silence. Without an engine
+they are refused (503), and the page says so instead of showing its forms."""
 from __future__ import annotations
 
 import json
@@ -16,12 +18,15 @@ from starlette.routing import Route
 
 from opsconductor.engine.config.bundle import Silence
 from opsconductor.engine.config.durations import format_duration, parse_duration
-from opsconductor.engine.pipeline.silences import adhoc, describe_match, parse_match
+from opsconductor.engine.errors import StoreError
+from opsconductor.engine.pipeline.commands import Outcome
+from opsconductor.engine.pipeline.silences import adhoc, describe_match, parse_match, storable
+from opsconductor.engine.pipeline.silencing import CreateSilence, EndSilence, SilenceAnswer
 from opsconductor.engine.rules.predicates import window_holds
 from opsconductor.engine.store import silences as store
-from opsconductor.engine.store.alerts import NOTIFY_CHANNEL
 
 from .auth import Principal
+from .commands import applied, read_only, running_engine
 from .errors import ApiError
 from .queries import jsonable
 from .render import form, page, reader, signed_in_with, silenced_now
@@ -96,7 +101,7 @@ def check(body: Any) -> tuple[dict, datetime, datetime, str]:
     except ValueError as exc:
         raise ApiError(400, str(exc), {"field": "matchers"}) from None
     comment = body.get("comment")
-    if not isinstance(comment, str) or not comment.strip() or len(comment) > COMMENT_MAX or "\x00" in comment:
+    if not isinstance(comment, str) or not comment.strip() or len(comment) > COMMENT_MAX or not storable(comment):
         raise ApiError(400, f"comment is required: why (a ticket, a change), at most {COMMENT_MAX} characters",
                        {"field": "comment"})
     now = datetime.now(timezone.utc)
@@ -132,22 +137,25 @@ def _when(body: dict, key: str) -> datetime | None:
 
 
 async def create(request: Request, who: Principal, body: Any) -> store.StoredSilence:
+    """A command to the engine, answered once the silence is stored (open pages redraw then)."""
+    engine = running_engine(request, {"action": "create silence"})
     matchers, start, end, comment = check(body)
-    made = await request.app.state.db.run(store.create, matchers, start, end, who.name, comment)
-    await _tell_engine(request)
-    return made
+    try:
+        silence_id = await run_in_threadpool(engine.silence_id)
+    except StoreError as exc:
+        raise ApiError(503, f"the engine could not number the silence: {exc}") from None
+    answer = await _applied(engine.command(CreateSilence(silence_id, matchers, start, end, who.name, comment)),
+                            "silence", {"silence_id": silence_id})
+    if answer.outcome is not Outcome.APPLIED:  # what check() let through and the engine's clock did not
+        raise ApiError(400, answer.reason, {"field": answer.field})
+    assert answer.silence is not None  # applied
+    return answer.silence
 
 
-async def _tell_engine(request: Request) -> None:
-    """The engine reads the ad-hoc silences again; open pages redraw (badges, counts, this page)."""
-    engine = request.app.state.engine
-    if engine is not None:
-        await run_in_threadpool(engine.silences_changed)
-    await request.app.state.db.run(_notify_pages)
-
-
-def _notify_pages(conn: psycopg.Connection) -> None:
-    conn.execute("SELECT pg_notify(%s, 'silences')", (NOTIFY_CHANNEL,))
+async def _applied(future: Any, what: str, details: dict[str, Any]) -> SilenceAnswer:
+    answer = await applied(future, what, details)
+    assert isinstance(answer, SilenceAnswer)  # the answer to a silence command
+    return answer
 
 
 async def api_create(request: Request) -> JSONResponse:
@@ -166,14 +174,23 @@ def _stored(s: store.StoredSilence) -> dict:
 
 
 async def end(request: Request, who: Principal, raw_id: str) -> store.StoredSilence:
+    """A command to the engine: the silence stops holding from its next event on. 404 for no
+    such silence, 409 for one that ended already (expired, or ended by someone)."""
+    engine = running_engine(request, {"action": "end silence", "silence_id": raw_id})
     if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18):  # a bigint, or no such silence
         raise ApiError(404, f"no ad-hoc silence has id {raw_id!r} (silences in rules/ end by a commit)",
                        {"silence_id": raw_id})
-    ended = await request.app.state.db.run(store.end, int(raw_id), who.name)
-    if ended is None:
-        raise ApiError(404, f"no running ad-hoc silence has id {raw_id}", {"silence_id": raw_id})
-    await _tell_engine(request)
-    return ended
+    answer = await _applied(engine.command(EndSilence(int(raw_id), who.name)), "end of the silence",
+                            {"silence_id": int(raw_id)})
+    if answer.outcome is Outcome.APPLIED:
+        assert answer.silence is not None  # applied
+        return answer.silence
+    stored = await request.app.state.db.run(store.get, int(raw_id))
+    if stored is None:
+        raise ApiError(404, f"no ad-hoc silence has id {raw_id}", {"silence_id": int(raw_id)})
+    how = f"was ended by {stored.deleted_by}" if stored.deleted_at else "expired"
+    raise ApiError(409, f"silence {stored.name} has ended already: it {how} at {stored.ends_at.isoformat()}",
+                   {"silence_id": stored.id, "ends_at": stored.ends_at.isoformat(), "ended_by": stored.deleted_by})
 
 
 async def api_delete(request: Request) -> JSONResponse:
@@ -195,7 +212,8 @@ async def silences_page(request: Request) -> Response:
     field = next((k for k in FORM_FIELDS if prefill[k]), "device_ip")
     return page(request, "silences.html", {**await listing(request), "fields": FORM_FIELDS, "field": field,
                                            "value": prefill[field], "done": request.query_params.get("done"),
-                                           "format_duration": format_duration}, who=who)
+                                           "format_duration": format_duration, "read_only": read_only(request)},
+                who=who)
 
 
 async def page_create(request: Request) -> Response:

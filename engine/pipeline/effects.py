@@ -16,6 +16,7 @@ from ..model import HistoryAction, RawEvent, Status, StoredAlert
 
 if TYPE_CHECKING:
     from .commands import CommandAnswer, OperatorCommand
+    from .silencing import SilenceAnswer, SilenceChange
 
 
 # What a Change records: its history action (model.HistoryAction, the one list), or FLAPPING,
@@ -80,7 +81,8 @@ class Effects:
     external: tuple[StoredAlert, ...] = ()  # alerts the view forgets, nothing stored (the writer could not store them)
     clears_seen: tuple[tuple[str, datetime], ...] = ()  # (fingerprint cleared, the clear's occurred_at)
     flap_changes: tuple[tuple[str, datetime, FlapPolicy], ...] = ()  # (fingerprint, when its state changed, policy)
-    answer: "CommandAnswer | None" = None  # an operator command's, answered once the batch is committed
+    silences: "tuple[SilenceChange, ...]" = ()  # ad-hoc silences an operator created or ended (pipeline/silencing.py)
+    answer: "CommandAnswer | SilenceAnswer | None" = None  # an operator command's, answered once the batch is committed
 
     def with_(self, **changes: Any) -> "Effects":
         new = object.__new__(Effects)
@@ -89,7 +91,7 @@ class Effects:
 
 
 _LISTS = ("created", "occurrences", "changes", "decisions", "notifications", "window_entries", "parents",
-          "reevaluate", "held", "external", "clears_seen", "flap_changes")
+          "reevaluate", "held", "external", "clears_seen", "flap_changes", "silences")
 _DEFAULTS = {name: f.default for name, f in Effects.__dataclass_fields__.items()}
 
 
@@ -113,6 +115,7 @@ class EffectsBuilder:
         self.external: list[StoredAlert] = []
         self.clears_seen: list[tuple[str, datetime]] = []
         self.flap_changes: list[tuple[str, datetime, FlapPolicy]] = []
+        self.silences: list[SilenceChange] = []
         self.ticked_at: datetime | None = None
 
     def freeze(self, dropped: int = 0) -> Effects:

@@ -1,7 +1,8 @@
 """The pipeline: normalize → enrich → correlate → route, composed once per config version.
 
 `process(event, now)` runs one event through the stages and applies the effects to the
-open-alert view; `command(cmd, now)` does the same with an operator's acknowledge or resolve; `tick(now)` does the work that time alone triggers (children whose
+open-alert view; `command(cmd, now)` does the same with an operator's acknowledge, resolve
+or silence; `tick(now)` does the work that time alone triggers (children whose
 root cleared are looked at again). The caller persists and notifies from the Effects.
 """
 from __future__ import annotations
@@ -26,12 +27,13 @@ from .enrich import enrich
 from .holders import Holders
 from .normalize import normalize
 from .route import announced_by, release_times, route
+from .silencing import SilenceCommand, silence
 from .state import ActiveAlerts
 from .tick import tick
 from .work import Context, Stage, Work
 
 STAGES: tuple[Stage, ...] = (normalize, enrich, correlate, route)
-COMMAND_STAGES: tuple[Stage, ...] = (operate,)
+COMMAND_STAGES: tuple[Stage, ...] = (operate, silence)  # each passes on the commands that are not its own
 TICK_STAGES: tuple[Stage, ...] = (tick,)
 
 
@@ -91,10 +93,12 @@ class Pipeline:
         self.state.apply(work.effects)
         return work.effects
 
-    def command(self, command: OperatorCommand, now: datetime) -> Effects:
-        """An operator's acknowledge or resolve, through the command stage (pipeline/commands.py):
-        the view follows at once (a recurrence after a resolve is a new alert, an acknowledged
-        alert is not repeated); the Effects carry the change to store and the answer."""
+    def command(self, command: OperatorCommand | SilenceCommand, now: datetime) -> Effects:
+        """An operator's acknowledge or resolve, or an ad-hoc silence created or ended, through
+        the command stages (pipeline/commands.py, pipeline/silencing.py): the view follows at
+        once (a recurrence after a resolve is a new alert, an acknowledged alert is not
+        repeated, the next event sees a new silence and no longer an ended one); the Effects
+        carry the change to store and the answer."""
         work = Work(None, now, command=command)
         for stage in COMMAND_STAGES:
             work = stage(work, self.ctx)

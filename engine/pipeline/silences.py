@@ -6,6 +6,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
@@ -72,7 +73,22 @@ def parse_match(match: Any) -> tuple[Matcher, ...]:
     return tuple(out)
 
 
+def storable(value: Any) -> bool:
+    """Text PostgreSQL takes (JSONB refuses NUL; UTF-8 has no lone surrogates); other values are."""
+    if not isinstance(value, str):
+        return True
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_value(name: str, op: str, value: Any) -> None:
+    if not all(storable(v) for v in (value if isinstance(value, tuple) else (value,))) or not storable(str(name)):
+        raise ValueError(f"matchers.{name}.{op}: text must not hold NUL characters or lone surrogates")
     try:
         if op in ("regex", "not_regex"):
             re.compile(str(value))
@@ -100,6 +116,13 @@ class StoredSilence:
     @property
     def name(self) -> str:
         return f"adhoc-{self.id}"
+
+
+class SilenceAction(str, Enum):
+    """What an operator's command did to an ad-hoc silence (pipeline/silencing.py)."""
+
+    CREATED = "created"
+    ENDED = "ended"
 
 
 def adhoc(stored: StoredSilence) -> Silence:

@@ -16,6 +16,7 @@ from ..config.bundle import FlapPolicy, NotifyAction, Silence
 from ..model import EMPTY, Alert, Status, StoredAlert, evolve
 from ..rootcause import explains
 from .effects import TELLS, Actions, Effects, GroupKey
+from .silences import StoredSilence, adhoc
 
 # How long a clear is remembered after the time it happened (it holds back an older problem
 # that arrives after it).
@@ -69,8 +70,11 @@ class ActiveAlerts:
     recent_horizon: float = 300.0
     # alert id → (rule, notify action) pairs held back (silence, throttle, flapping) until they may go
     held: dict[str, Actions] = field(default_factory=dict)
-    # The database's ad-hoc silences, replaced whole (one assignment) when one is created or
-    # ended, so the stage thread reads a consistent tuple and never queries per alert.
+    # The ad-hoc silences not ended (running or upcoming), by id: loaded from the database at
+    # start, then changed by operators' commands (pipeline/silencing.py) and dropped once over.
+    silences: dict[int, StoredSilence] = field(default_factory=dict)
+    # The same as the engine matches them, replaced whole (one assignment) on each change, so a
+    # reader in another thread (the web's "silenced by") sees a consistent tuple.
     adhoc_silences: tuple[Silence, ...] = ()
     # repeat_interval wake-ups, a heap of (due, alert id, rule, channel): the tick looks at
     # what is due instead of every notified alert (100,000 of them took ~100 ms a tick).
@@ -189,8 +193,25 @@ class ActiveAlerts:
                 self.reevaluate.pop(child_id, None)
             elif child_id in self.by_id:
                 self.reevaluate[child_id] = due
+        if effects.silences:
+            for silence in effects.silences:
+                self.silences[silence.silence.id] = silence.silence
+            self._silences_changed(None)
         if effects.ticked_at is not None:
             self._expire(effects.ticked_at)
+            if any(s.ends_at <= effects.ticked_at for s in self.silences.values()):
+                self._silences_changed(effects.ticked_at)
+
+    def set_silences(self, stored: Iterable[StoredSilence]) -> None:
+        """The ad-hoc silences as the database holds them (at start: store.silences.live)."""
+        self.silences = {s.id: s for s in stored}
+        self._silences_changed(None)
+
+    def _silences_changed(self, now: datetime | None) -> None:
+        """Drop the ended ones (deleted, or over by `now`), and make the matching tuple again."""
+        self.silences = {i: s for i, s in self.silences.items()
+                         if s.deleted_at is None and (now is None or s.ends_at > now)}
+        self.adhoc_silences = tuple(adhoc(s) for s in sorted(self.silences.values(), key=lambda s: (s.starts_at, s.id)))
 
     # ---- start-up: what `opsc serve` rebuilds from the database (and a rule test's restart) ----
 

@@ -14,6 +14,7 @@ from .state import ActiveAlerts
 
 if TYPE_CHECKING:
     from .commands import OperatorCommand
+    from .silencing import SilenceCommand
 
 
 @quick_init
@@ -31,7 +32,8 @@ class Work:
     now: datetime
     candidates: tuple[Candidate, ...] = ()
     effects: Effects = field(default_factory=lambda: Effects(None))
-    command: "OperatorCommand | None" = None  # an operator's, instead of an event (pipeline/commands.py)
+    # an operator's, instead of an event (pipeline/commands.py, pipeline/silencing.py)
+    command: "OperatorCommand | SilenceCommand | None" = None
 
     def with_(self, **changes: Any) -> "Work":
         """dataclasses.replace without re-running __init__ (every stage makes one per event)."""

@@ -160,18 +160,19 @@ class Simulation:
         self.record.add(self.pipeline.command(command, self.now), self.now)
 
     def start_silence(self, spec: Mapping[str, Any]) -> None:
+        """An operator's silence: a command the pipeline applies (Pipeline.command), as the API's."""
         try:
-            stored = self.silences.create(spec, self.now)
+            stored, fx = self.silences.create(self.pipeline, spec, self.now)
         except ValueError as exc:  # what the API answers with 400
             raise StepError(f"silence {spec['name']}: {exc}") from None
-        self.silences.publish(self.pipeline.state, self.now)
+        self.record.add(fx, self.now)
         self.record.note(self.now, f"silence {spec['name']} ({stored.name}) created until {offset(stored.ends_at)}")
 
     def end_silence(self, name: str) -> None:
-        if name not in self.silences.by_name:
+        if name not in self.silences.ids:
             raise StepError(f"end_silence: no silence {name!r} was created by this test")
-        ended = self.silences.end(name, self.now)
-        self.silences.publish(self.pipeline.state, self.now)
+        ended, fx = self.silences.end(self.pipeline, name, self.now)
+        self.record.add(fx, self.now)
         self.record.note(self.now, f"silence {name} ended" if ended else f"silence {name} had already ended")
         self._tick(self.now)  # the serving worker's next tick (within a second) releases what it held
 
@@ -186,7 +187,7 @@ class Simulation:
                 last[(n.rule, n.alert.fingerprint)] = n.at
         state.restore_throttles([(rule, fp, at) for (rule, fp), at in last.items()], self.pipeline.rules.notify_action)
         self.pipeline.with_state(state)
-        self.silences.publish(state, self.now)  # serve reads the database's silences at start
+        self.silences.restore(state, self.now)  # serve reads the database's silences at start
         self.pipeline.restore_correlation(self.now)
         self.pipeline.restore_held(self.now)
         if self.pollers is not None:

@@ -42,6 +42,8 @@ from .alerts import ALERT_COLUMNS, ENGINE, NOTIFY_CHANNEL, alert_row
 from .copytext import Row, copy_block, first_fields, lines, only, text_array, without
 from .jsonb import dumps
 from .outbox import COPY_OUTBOX, NOTIFY_OUTBOX, OUTBOX_CHANNEL, outbox_rows
+from . import silences
+from .silences import SilenceAction, SilenceWrite
 from .transitions import HISTORY_COPY, ROW_ONLY, EngineChange, history_row, store_engine_changes
 
 if TYPE_CHECKING:
@@ -72,11 +74,13 @@ class BatchRecord:
     decisions: str = ""
     touched: tuple[str, ...] = ()  # alerts created, repeated or changed: the NOTIFY payload
     outbox: str = ""  # the decisions to notify, one row per notification per channel (store/outbox.py)
+    silences: tuple[SilenceWrite, ...] = ()  # ad-hoc silences operators created or ended (pipeline/silencing.py)
     token: str = dataclasses.field(default_factory=new_id)  # written once, however often sent
 
     def raw_only(self) -> "BatchRecord":
-        """What is kept of a batch whose effects cannot be written: its raw events (replayable)."""
-        return BatchRecord(raw_events=self.raw_events, token=self.token)
+        """What is kept of a batch whose effects cannot be written: its raw events (replayable),
+        and its silences (written apart from the alerts, each in a savepoint)."""
+        return BatchRecord(raw_events=self.raw_events, silences=self.silences, token=self.token)
 
     def only(self, ids: set[str]) -> "BatchRecord":
         """The effects on these alerts alone (no raw events): one unit of an isolated write."""
@@ -96,6 +100,7 @@ class BatchResult:
     already_written: bool = False  # the batch's token was in: an earlier writer committed it
     failed: tuple[str, ...] = ()  # alerts whose rows a data error kept out (isolated write)
     failure: str = ""  # the first such error
+    failed_silences: tuple[int, ...] = ()  # silences a data error kept out (isolated write)
 
 
 def write_batch(conn: psycopg.Connection, raw_events: Sequence[RawEvent], effects: Sequence[Effects],
@@ -165,6 +170,7 @@ def prepare_batch(raw_events: Sequence[RawEvent], effects: Sequence[Effects], co
                         for d in _one_dedup_per_alert([d for fx in effects for d in fx.decisions])),
         touched=tuple(touched),
         outbox=outbox_rows(n for fx in effects for n in fx.notifications)[0],
+        silences=tuple(SilenceWrite(c.action is SilenceAction.CREATED, c.silence) for fx in effects for c in fx.silences),
     )
 
 
@@ -208,6 +214,9 @@ def store_batch(conn: psycopg.Connection, record: BatchRecord, *, isolate: bool 
                        (record.token,)).rowcount == 0:
             return BatchResult(record.touched, already_written=True)
         copy_block(cur, _RAW_EVENTS, record.raw_events)
+        failed_silences = silences.write(cur, record.silences, isolate=isolate)
+        if len(failed_silences) < len(record.silences):
+            cur.execute("SELECT pg_notify(%s, 'silences')", (NOTIFY_CHANNEL,))  # open pages redraw
         if isolate:
             skip, failed, failure = _write_alert_by_alert(cur, record)
         else:
@@ -229,7 +238,8 @@ def store_batch(conn: psycopg.Connection, record: BatchRecord, *, isolate: bool 
     if conflicts:
         log.warning("%d new alert(s) were already open in the database (another writer?): %s",
                     len(conflicts), ", ".join(conflicts[:5]))
-    return BatchResult(touched, tuple(conflicts), failed=tuple(failed), failure=failure)
+    return BatchResult(touched, tuple(conflicts), failed=tuple(failed), failure=failure,
+                       failed_silences=tuple(failed_silences))
 
 
 def _write_effects(cur: psycopg.Cursor, record: BatchRecord) -> set[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any, cast
+from typing import Any, Mapping, cast
 
 import psycopg
 
@@ -22,10 +22,13 @@ from ..pipeline.commands import CommandAnswer, OperatorCommand, Outcome
 from ..events import Decision
 from ..pipeline.effects import FLAPPING, Change, ChangeAction, Effects
 from ..pipeline.pipeline import Pipeline
+from ..pipeline.silences import StoredSilence
+from ..pipeline.silencing import CreateSilence, SilenceAnswer, SilenceCommand
 from ..pipeline.state import ActiveAlerts
 from ..rules.host import RulesHost
 from .alerts import get_alert, load_active_alerts
 from .batch import BatchResult, write_batch
+from .silences import live, reserve_id
 
 
 def store_effects(conn: psycopg.Connection, effects: Sequence[Effects], raw_events: Sequence[RawEvent] = (),
@@ -68,11 +71,11 @@ def change_stored(conn: psycopg.Connection, alert_id: str, action: str, status: 
     store_changes(conn, [Change(evolve(alert, status=status, **fields), typed, alert.status)])
 
 
-def run_command(conn: psycopg.Connection, command: OperatorCommand, pipeline: Pipeline | None = None,
-                now: datetime | None = None) -> CommandAnswer:
+def run_command(conn: psycopg.Connection, command: OperatorCommand | SilenceCommand, pipeline: Pipeline | None = None,
+                now: datetime | None = None) -> CommandAnswer | SilenceAnswer:
     """An operator's command as the engine applies it: the pipeline's view (default: one of an
-    empty config) rebuilt from the database's open alerts, as at a start; the command stage
-    run; the change written."""
+    empty config) rebuilt from the database's open alerts and silences, as at a start; the
+    command stages run; the change written."""
     if pipeline is None:
         bare = Pipeline(Bundle("", "", None, ()), RulesHost(), normalizers={})  # commands normalize nothing
         try:
@@ -81,8 +84,18 @@ def run_command(conn: psycopg.Connection, command: OperatorCommand, pipeline: Pi
             bare.close()
     state = ActiveAlerts()
     state.rebuild(load_active_alerts(conn))
+    state.set_silences(live(conn))
     fx = pipeline.with_state(state).command(command, now or datetime.now(timezone.utc))
     assert fx.answer is not None
     if fx.answer.outcome is Outcome.APPLIED:
         store_effects(conn, [fx], config_version_id=pipeline.view.version_id)
     return fx.answer
+
+
+def create_silence(conn: psycopg.Connection, matchers: Mapping[str, Any], starts_at: datetime, ends_at: datetime,
+                   by: str, comment: str, now: datetime | None = None) -> StoredSilence:
+    """An operator's ad-hoc silence as the engine makes it (numbered from the sequence, the
+    command stage, the write path), at `now` (default: the clock)."""
+    answer = run_command(conn, CreateSilence(reserve_id(conn), matchers, starts_at, ends_at, by, comment), now=now)
+    assert isinstance(answer, SilenceAnswer) and answer.silence is not None, answer
+    return answer.silence

@@ -57,6 +57,7 @@ class WriteReport:
     raw_only: bool = False  # the effects could not be written; the raw events were
     already_written: bool = False  # sent again after a writer died, and found committed
     failed: tuple[str, ...] = ()  # alerts a data error kept out (the batch was written alert by alert)
+    failed_silences: tuple[int, ...] = ()  # silences a data error kept out (each written in a savepoint)
 
 
 class RecordWriter:
@@ -96,8 +97,11 @@ class RecordWriter:
                     self._log(logging.CRITICAL, f"{len(result.failed)} alert(s) of a batch could not be stored"
                                                 f" ({result.failure}); the batch's raw events and other alerts were:"
                                                 f" {', '.join(result.failed[:5])}")
+                if result.failed_silences:
+                    self._log(logging.CRITICAL, f"silence(s) {', '.join(map(str, result.failed_silences))} could"
+                                                " not be stored; the engine no longer holds them as changed")
                 return WriteReport(result.conflicts, time.perf_counter() - started, retries, raw_only,
-                                   result.already_written, result.failed)
+                                   result.already_written, result.failed, result.failed_silences)
             except psycopg.Error as exc:
                 retries += 1
                 self.close()

@@ -347,3 +347,32 @@ def test_with_a_journal_events_spool_beyond_memory_and_all_are_stored_once(db_ur
     assert journal.pending()[0] == 0 and len(list((tmp_path / "journal").glob("*.journal"))) <= 1
     journal.close()
     assert list((tmp_path / "journal").glob("*.journal")) == []
+
+
+def test_silence_commands_are_written_and_one_the_database_refuses_is_undone(engine) -> None:
+    """A silence is written in the batch's transaction and answered then; one whose row the
+    database refuses (its number taken behind the engine's back) is answered with an error,
+    the view forgets it, and the events around it are stored as ever."""
+    from datetime import datetime, timedelta, timezone
+
+    from opsconductor.engine.pipeline.commands import Outcome
+    from opsconductor.engine.pipeline.silencing import CreateSilence, EndSilence
+    from opsconductor.engine.worker import CommandNotStored
+
+    worker, _, db_url, _ = engine
+    now = datetime.now(timezone.utc)
+    made = worker.command(CreateSilence(41, {"device_ip": "10.20.0.9"}, now, now + timedelta(hours=1), "otto",
+                                        "cable swap")).result(timeout=60)
+    assert made.outcome is Outcome.APPLIED
+    assert rows(db_url, "SELECT id, created_by, deleted_at FROM silences") == [(41, "otto", None)]
+    assert worker.command(EndSilence(41, "vera")).result(timeout=60).outcome is Outcome.APPLIED
+    assert rows(db_url, "SELECT deleted_by FROM silences") == [("vera",)]
+
+    worker.submit([trap(COLD_START, "10.20.0.1")])
+    taken = worker.command(CreateSilence(41, {"device_ip": "10.20.0.9"}, now, now + timedelta(hours=1), "otto",
+                                         "the same number again"))
+    with pytest.raises(CommandNotStored):
+        taken.result(timeout=60)
+    assert worker.drain()
+    assert rows(db_url, "SELECT count(*) FROM alerts") == [(1,)] and rows(db_url, "SELECT count(*) FROM silences") == [(1,)]
+    assert worker.command(EndSilence(41, "vera")).result(timeout=60).outcome is Outcome.NOT_OPEN  # forgotten

@@ -112,12 +112,12 @@ DOC_IMAGES = {"overview": "dashboard.png", "alert": "alert.png", "alerts": "aler
 
 def test_every_page_and_the_readme_images(site, page, engine, db_url):
     base, ids = site
-    from opsconductor.engine.store.silences import create
+    from opsconductor.engine.store.direct import create_silence
 
     with psycopg.connect(db_url, autocommit=True) as conn:  # one ad-hoc silence holding the UPS alert
         now = datetime.now(timezone.utc)
-        made = create(conn, {"device_ip": "10.20.9.10"}, now, now + timedelta(hours=2), "otto",
-                      "UPS battery swap, CHG-2231")
+        made = create_silence(conn, {"device_ip": "10.20.9.10"}, now, now + timedelta(hours=2), "otto",
+                              "UPS battery swap, CHG-2231")
     engine.held = {ids["ups"]: made.name}
     for name, path in [("overview", "/"), ("alerts", "/alerts"), ("alert", f"/alerts/{ids['switch']}"),
                        ("alert-suppressed-child", f"/alerts/{ids['camera']}"), ("dependencies", "/dependencies"),

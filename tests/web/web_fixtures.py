@@ -11,7 +11,8 @@ from pathlib import Path
 import psycopg
 
 from opsconductor.engine.config.secrets import Secret
-from opsconductor.engine.pipeline.commands import OperatorCommand, Outcome
+from opsconductor.engine.pipeline.commands import CommandAnswer, OperatorCommand, Outcome
+from opsconductor.engine.store.silences import reserve_id
 from opsconductor.engine.store.direct import run_command
 from opsconductor.engine.model import Alert, Severity, fingerprint
 from opsconductor.web.app import TokenSpec, WebSettings
@@ -128,16 +129,20 @@ class FakeEngine:
         assert self.db_url is not None, "this FakeEngine has no database for commands"
         with psycopg.connect(self.db_url) as conn:
             answer = run_command(conn, command)
-        if answer.outcome is Outcome.APPLIED:
+        if answer.outcome is Outcome.APPLIED and isinstance(answer, CommandAnswer):
             self.changed = [*self.changed, (command.alert_id, answer.new_status.value)]
         future: Future = Future()
         future.set_result(answer)
         return future
 
-    # Silences: the config's (one nightly window), which alerts one holds (set by a test),
-    # and how often the web layer said the ad-hoc ones changed.
+    # Silences: the config's (one nightly window), which alerts one holds (set by a test);
+    # ad-hoc ones are commands (above), numbered from the database's sequence.
     held: dict = {}
-    silence_reads: int = 0
+
+    def silence_id(self) -> int:
+        assert self.db_url is not None, "this FakeEngine has no database for commands"
+        with psycopg.connect(self.db_url) as conn:
+            return reserve_id(conn)
 
     def silences(self) -> list:
         from opsconductor.engine.config.bundle import Matcher, Silence, Source, TimeWindow
@@ -148,9 +153,6 @@ class FakeEngine:
 
     def silenced(self) -> dict[str, str]:
         return dict(self.held)
-
-    def silences_changed(self) -> None:
-        self.silence_reads += 1
 
 
 
