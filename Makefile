@@ -17,7 +17,7 @@ $(BIN)/python:
 
 # requirements.lock pins every package of the development install (`make lock` rewrites it);
 # pip takes it as constraints, so a fresh clone installs exactly what was tested.
-$(STAMP): pyproject.toml requirements.lock | $(BIN)/python
+$(STAMP): pyproject.toml setup.py requirements.lock | $(BIN)/python
 	$(BIN)/pip install -q -c requirements.lock -e '.[embedded,test]'
 	@touch $(STAMP)
 
@@ -61,7 +61,7 @@ test: $(STAMP) sysdeps lint
 # Lint and types gate the suite (pyproject.toml [tool.ruff] and [tool.mypy] say what is
 # checked, and why); mypy keeps its cache in .mypy_cache.
 lint: $(STAMP)
-	$(BIN)/ruff check engine web tests bench
+	$(BIN)/ruff check engine web tests bench setup.py
 	$(BIN)/mypy
 
 # Plays a site power-loss scenario into the engine `make run` started (run it in another terminal).
