@@ -11,7 +11,7 @@ from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import psycopg
 
@@ -46,6 +46,9 @@ from .store.database import Database
 from .store.migrate import apply_migrations
 from .store.writer import wait_for_orphan_writers
 from .watch import watch_config
+
+if TYPE_CHECKING:  # the web stack loads when serve starts it
+    from ..web.settings import WebSettings
 
 log = logging.getLogger("opsconductor")
 _STATUSES = frozenset(s.value for s in StoredStatus)
@@ -412,9 +415,8 @@ def dashboard_url(settings: ServeSettings) -> str:
             or f"http://{settings.host}:{settings.port}")
 
 
-def web_settings(settings: ServeSettings) -> Any:
-    # opsconductor.web: mypy checks the engine as a top-level package and cannot follow it
-    from ..web.settings import TokenSpec, WebSettings  # type: ignore[import-not-found]
+def web_settings(settings: ServeSettings) -> WebSettings:
+    from ..web.settings import TokenSpec, WebSettings
 
     admin = os.environ.get("OPSC_ADMIN_TOKEN")
     secret = os.environ.get("OPSC_SESSION_SECRET")
@@ -428,7 +430,7 @@ def web_settings(settings: ServeSettings) -> Any:
 async def serve(settings: ServeSettings) -> int:
     import uvicorn
 
-    from ..web.app import create_app  # type: ignore[import-not-found]  # as above
+    from ..web.app import create_app
 
     with Database(settings.database_url, settings.data_dir) as location:
         applied = apply_migrations(location.url)

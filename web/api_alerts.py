@@ -67,17 +67,18 @@ async def change_alert(request: Request, alert_id: str, action: str, who: Princi
     future = engine.command(OperatorCommand(alert_id, Verb(action), actor.user_id, actor.user_name, note))
     answer = await applied(future, action, {"alert_id": alert_id})
     assert isinstance(answer, CommandAnswer)  # the answer to an OperatorCommand
-    if answer.outcome is Outcome.NOT_OPEN:  # unknown, or resolved already: the database says which
+    old, new = answer.old_status, answer.new_status  # both set unless NOT_OPEN
+    if old is None:  # NOT_OPEN: unknown, or resolved already: the database says which
         status = await request.app.state.db.run(stored_status, alert_id)
         if status is None:
             raise ApiError(404, f"no alert has id {alert_id!r}", {"alert_id": alert_id})
     else:
-        status = answer.old_status.value
-    if answer.outcome is not Outcome.APPLIED:
+        status = old.value
+    if answer.outcome is not Outcome.APPLIED or new is None:
         raise ApiError(409, f"cannot {action} an alert that is {status}",
                        {"alert_id": alert_id, "status": status, "action": action})
-    return {"alert_id": alert_id, "action": answer.action, "old_status": answer.old_status.value,
-            "new_status": answer.new_status.value, "by": who.name}
+    return {"alert_id": alert_id, "action": answer.action, "old_status": status, "new_status": new.value,
+            "by": who.name}
 
 
 def _is_uuid(text: str) -> bool:

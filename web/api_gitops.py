@@ -7,6 +7,7 @@ parsed. The body size is limited by the app's BodyLimit middleware.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -16,13 +17,14 @@ from starlette.routing import Route
 from .api_system import _engine
 from .errors import ApiError
 from .queries import jsonable
+from .settings import EngineView
 
 log = logging.getLogger("opsconductor.web")
 STATUS = {"applied": 200, "unchanged": 200, "ignored": 202, "refused": 422}
 NOT_CONFIGURED = "git sync is not configured on this engine: set OPSC_GIT_URL (and OPSC_SYNC_SECRET for webhooks)"
 
 
-def _git_engine(request: Request):
+def _git_engine(request: Request) -> EngineView:
     engine = _engine(request)
     if not engine.git_enabled():
         raise ApiError(404, NOT_CONFIGURED)
@@ -46,14 +48,18 @@ async def sync(request: Request) -> JSONResponse:
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
     log.info("sync by %s: %s (%s)", actor, result.get("status"), result.get("reason"))
-    return JSONResponse(jsonable(result), status_code=STATUS.get(result.get("status"), 200))
+    return _answer(result)
 
 
 async def rollback(request: Request) -> JSONResponse:
     engine = _git_engine(request)
     who = request.app.state.auth.require(request, "admin", cookies=False)
     result = await run_in_threadpool(engine.rollback, who.name)
-    return JSONResponse(jsonable(result), status_code=STATUS.get(result.get("status"), 200))
+    return _answer(result)
+
+
+def _answer(result: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(jsonable(result), status_code=STATUS.get(str(result.get("status")), 200))
 
 
 ROUTES = [

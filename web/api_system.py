@@ -99,7 +99,7 @@ async def do_reload(request: Request, actor: str) -> dict[str, Any]:
 BUSY_RETRY_AFTER = 5  # seconds a refused webhook sender is asked to wait
 
 
-async def ingest_event(request: Request) -> JSONResponse:
+async def ingest_event(request: Request) -> Response:
     engine = _engine(request)
     connector = request.path_params["connector"]
     body = await request.body()

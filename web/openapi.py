@@ -55,8 +55,8 @@ FILTERS = [
     _query("device_ip", "Exact device IP"),
     _query("q", "Text contained in title, message or device name (case-insensitive)"),
 ]
-READ = [{}, {"bearerAuth": []}]  # public or viewer, by configuration
-WRITE = [{"bearerAuth": []}]
+READ: list[dict[str, list[str]]] = [{}, {"bearerAuth": []}]  # public or viewer, by configuration
+WRITE: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 NOTE_BODY = {"required": False, "content": {"application/json": {"schema": _ref("Note")}}}
 
 SCHEMAS: dict[str, Any] = {

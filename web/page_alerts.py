@@ -92,7 +92,9 @@ async def bulk(request: Request) -> Response:
     way of a single one (change_alert: a command the engine applies); alerts another
     operator changed meanwhile are skipped, not an error."""
     data = await form(request, lists=("id",), max_fields=BULK_MAX + 8)
-    back = data.get("back") if str(data.get("back", "")).startswith("/alerts") else "/alerts"
+    back = str(data.get("back", ""))
+    if not back.startswith("/alerts"):
+        back = "/alerts"
     who = signed_in_with(request, "operator", "acknowledge or resolve alerts", back)
     if isinstance(who, Response):
         return who

@@ -14,7 +14,7 @@ import enum
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import psycopg
 from psycopg import sql
@@ -207,7 +207,7 @@ def children(conn: psycopg.Connection, alert_id: str, limit: int = 100) -> tuple
                                    "ORDER BY received_at DESC, id DESC LIMIT %s").format(_SUMMARY),
                            (alert_id, limit)).fetchall()
         total = cur.execute("SELECT count(*) AS n FROM alerts WHERE correlated_to_id = %s", (alert_id,)).fetchone()
-    return rows, total["n"]
+    return rows, total["n"] if total is not None else 0  # (count(*) always answers one row)
 
 
 def summary(conn: psycopg.Connection, alert_id: str) -> dict[str, Any] | None:
@@ -223,7 +223,7 @@ def dependencies(conn: psycopg.Connection) -> list[dict[str, Any]]:
                            "ORDER BY depends_on_ip, device_ip, dependency_type").fetchall()
 
 
-def device_states(conn: psycopg.Connection, known: list[str] = ()) -> dict[str, dict[str, Any]]:
+def device_states(conn: psycopg.Connection, known: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
     """Per device IP with open alerts: counts by status, worst severity, a name, and for
     suppressed alerts the root device each was suppressed under (the path the engine used).
     `known` (the IPs of the dependency graph) get a name from their latest alert even when

@@ -105,7 +105,7 @@ def check(body: Any) -> tuple[dict, datetime, datetime, str]:
         raise ApiError(400, f"comment is required: why (a ticket, a change), at most {COMMENT_MAX} characters",
                        {"field": "comment"})
     now = datetime.now(timezone.utc)
-    start = _when(body, "starts_at") or now
+    start = _when(body, "starts_at") if "starts_at" in body else now
     if "ends_at" in body and "duration" in body:
         raise ApiError(400, "give duration or ends_at, not both", {"field": "duration"})
     if "ends_at" in body:
@@ -123,9 +123,7 @@ def check(body: Any) -> tuple[dict, datetime, datetime, str]:
     return dict(body["matchers"]), start, end, comment.strip()
 
 
-def _when(body: dict, key: str) -> datetime | None:
-    if key not in body:
-        return None
+def _when(body: dict, key: str) -> datetime:
     try:
         when = datetime.fromisoformat(str(body[key]))
     except ValueError:

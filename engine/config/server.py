@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 from ..errors import ConfigError, Problem
 from .durations import parse_duration
@@ -15,16 +15,21 @@ from .secrets import Secret, resolve
 from .yamlfile import load_yaml
 
 
+# What schemas/server.json allows; the web layer's access checks take these types.
+Role = Literal["viewer", "operator", "admin"]  # in increasing power
+ReadAccess = Literal["public", "viewer"]
+
+
 @dataclass(frozen=True)
 class TokenConfig:
     name: str
-    role: str
+    role: Role
     token: Secret
 
 
 @dataclass(frozen=True)
 class ServerConfig:
-    read_access: str = "public"
+    read_access: ReadAccess = "public"
     dashboard_url: str | None = None
     tokens: tuple[TokenConfig, ...] = ()
     git: Mapping[str, Any] | None = None  # url, ref, sync_secret (Secret), poll_interval (seconds)

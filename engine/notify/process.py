@@ -226,7 +226,6 @@ def child_main() -> None:
 
 if __name__ == "__main__":
     # Run the copy of this module imported under its package name (as store/writer.py does).
-    # mypy checks this module as engine.notify.process: it has no opsconductor package to follow.
-    from opsconductor.engine.notify.process import child_main as main  # type: ignore[import-not-found]
+    from opsconductor.engine.notify.process import child_main as main
 
     main()

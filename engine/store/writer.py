@@ -292,7 +292,6 @@ def child_main() -> None:
 if __name__ == "__main__":
     # Run the copy of this module imported under its own name, so the reports pickle as
     # opsconductor.engine.store.writer.WriteReport, not __main__.WriteReport.
-    # mypy checks this module as engine.store.writer: it has no opsconductor package to follow.
-    from opsconductor.engine.store.writer import child_main as main  # type: ignore[import-not-found]
+    from opsconductor.engine.store.writer import child_main as main
 
     main()
