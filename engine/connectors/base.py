@@ -292,10 +292,12 @@ class PollingConnector(Connector):
 
 class TokenPollingConnector(PollingConnector):
     """A polling connector that logs in for a token and logs in again once on 401
-    (MCP, Milestone, Network-M2). Subclasses implement `login` (and may `logout`)."""
+    (MCP, Milestone, Network-M2). Subclasses implement `login` (and may `logout`).
+    `monotonic`: the clock a token's lifetime runs on, in seconds (tests pass a simulated one)."""
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, monotonic: Callable[[], float] = http.monotonic, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        self.monotonic = monotonic
         self._token: str | None = None
         self._token_expires: float | None = None
 
@@ -340,13 +342,13 @@ class TokenPollingConnector(PollingConnector):
             self.http.secrets.difference_update(http.variants(self._token))
             http.unregister_secret(self._token)
         self._token = token
-        self._token_expires = http.monotonic() + lifetime * 0.9 if token and lifetime else None
+        self._token_expires = self.monotonic() + lifetime * 0.9 if token and lifetime else None
         if token:
             self.http.secrets.update(http.variants(token))
             http.register_secret(token)
 
     async def token(self, client: httpx.AsyncClient, fresh: bool = False) -> str:
-        expired = self._token_expires is not None and http.monotonic() >= self._token_expires
+        expired = self._token_expires is not None and self.monotonic() >= self._token_expires
         if fresh or expired or not self._token:
             self._set_token(None, None)
             self._set_token(*await self.login(client))

@@ -85,11 +85,11 @@ class Harness:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
 
-    def new_connector(self, previous_state=None, sink=None):
+    def new_connector(self, previous_state=None, sink=None, **options: Any):
         transport = httpx.ASGITransport(app=self.fake.app) if self.in_process else None
         return connector_class(self.kit.type)(self.config, sink or self.sink, previous_state=previous_state,
                                               transport=transport, sleep=self.sleep, rng=lambda: 0.5,
-                                              max_body_bytes=MAX_BODY)
+                                              max_body_bytes=MAX_BODY, **options)
 
     async def poll(self) -> list[tuple[str, str]]:
         events = await self.connector.poll_once()

@@ -1,7 +1,6 @@
 """Milestone XProtect connector: the shared contract, the token grant and the normalizer."""
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timezone
 
 import pytest
@@ -70,12 +69,20 @@ def test_password_grant_token_reuse_and_401(h: Harness) -> None:
 
 
 def test_token_renewed_before_expiry(h: Harness) -> None:
+    now = [1000.0]  # the connector's monotonic clock, simulated: seconds pass when the test says
+    h.connector = h.new_connector(monotonic=lambda: now[0])
+
     async def body():
-        h.scenario.set(expires_in=0.001)
+        h.scenario.set(expires_in=100)
         await h.poll()
-        await asyncio.sleep(0.01)
+        now[0] += 89  # within 90 % of its lifetime: the token is used again
         await h.poll()
-        assert h.fake.logins == 2  # expired between polls: a fresh login, no 401 needed
+        assert h.fake.logins == 1
+        now[0] += 1  # 90 %: renewed before it runs out
+        await h.poll()
+        assert h.fake.logins == 2  # a fresh login between polls, no 401 needed
+        first, again, renewed = (r.headers["authorization"] for r in h.scenario.requests(ALARMS))
+        assert first == again != renewed
         await h.connector.stop()
     run(body())
 
