@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from ..pipeline.effects import RESOLVED, SUPPRESSED, NotificationKind
+
 
 def title(ctx: Mapping[str, Any]) -> str:
-    head = "[RESOLVED]" if ctx["kind"] == "resolved" else f"[{_s(ctx['severity']).upper()}]"
+    kind: NotificationKind = ctx["kind"]
+    head = "[RESOLVED]" if kind == RESOLVED else "[SUPPRESSED]" if kind == SUPPRESSED else \
+        f"[{_s(ctx['severity']).upper()}]"
     alerts = ctx["alerts"]
     if len(alerts) > 1:
         tail = f"{len(alerts)} alerts" + (f" - {_s(ctx['group'])}" if ctx["group"] else "")
@@ -23,8 +27,11 @@ def title(ctx: Mapping[str, Any]) -> str:
 
 def body_text(ctx: Mapping[str, Any]) -> str:
     alerts = ctx["alerts"]
+    kind: NotificationKind = ctx["kind"]
     if len(alerts) == 1:
-        lines = [_s(ctx["title"]) + (" (resolved)" if ctx["kind"] == "resolved" else ""), ""]
+        note = " (resolved)" if kind == RESOLVED else \
+            f" (now suppressed under its root cause: {_s(ctx['correlation_rule'])})" if kind == SUPPRESSED else ""
+        lines = [_s(ctx["title"]) + note, ""]
         ip, device = ctx["device_ip"], ctx["device"]
         lines.append(f"Device:   {_s(device)}" + (f" ({_s(ip)})" if ip and ip != device else ""))
         if ctx["site"]:
@@ -36,7 +43,7 @@ def body_text(ctx: Mapping[str, Any]) -> str:
         if ctx["url"]:
             lines.append(f"Link:     {_s(ctx['url'])}")
         return "\n".join(lines) + "\n"
-    out = [f"{len(alerts)} {'resolved ' if ctx['kind'] == 'resolved' else ''}alerts"
+    out = [f"{len(alerts)} {'resolved ' if kind == RESOLVED else ''}alerts"
            + (f" for {_s(ctx['group'])}" if ctx["group"] else "") + f" (rule {_s(ctx['rule'])}):", ""]
     for a in alerts:
         out.append(f"- [{_s(a['severity']).upper()}] {_s(a['title'])}{_device_suffix(a)}, {_s(a['status'])} since "

@@ -16,7 +16,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..pipeline.effects import KINDS, Notification
+from ..pipeline.effects import KINDS, Notification, NotificationKind
 from .message import Message
 
 GroupKey = tuple[str, str, tuple]
@@ -28,7 +28,7 @@ class _Group:
     labels: dict[str, Any]
     wait: float
     interval: float
-    pending: dict[tuple[str, str], tuple[Notification, dict]] = field(default_factory=dict)  # (kind, fp) → latest
+    pending: dict[tuple[NotificationKind, str], tuple[Notification, dict]] = field(default_factory=dict)  # (kind, fp) → latest
     due: float | None = None
     last_sent: float | None = None
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..config.bundle import NotifyAction
 from ..model import Alert, StoredAlert
-from ..pipeline.effects import Notification
+from ..pipeline.effects import Notification, NotificationKind
 
 
 def alert_view(alert: Alert, site: str | None, dashboard_url: str | None) -> dict[str, Any]:
@@ -35,7 +35,7 @@ def alert_view(alert: Alert, site: str | None, dashboard_url: str | None) -> dic
 class Message:
     rule: str
     channel: str
-    kind: str  # one of pipeline.effects.KINDS
+    kind: NotificationKind
     notifications: tuple[Notification, ...]
     views: tuple[dict, ...]  # alert_view of each notification's alert, same order
     group_key: str = ""  # "" when the rule does not group

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..config.templates import render
+from ..pipeline.effects import RESOLVED
 from . import defaults
 from .message import Message
 
@@ -162,7 +163,7 @@ def render_html(msg: Message, title: str) -> tuple[str, list[str]]:
     override = None
     if action and action.body_template:
         override = _one(action.body_template, "", ctx, errors, "body")
-    color = COLORS["resolved"] if msg.kind == "resolved" else COLORS.get(ctx["severity"], "#333")
+    color = COLORS["resolved"] if msg.kind == RESOLVED else COLORS.get(ctx["severity"], "#333")
     full = {**ctx, "heading": title, "color": color, "body_override": override}
     source = OVERRIDE_HTML if override else BODY_HTML
     return render(source, full, autoescape=True), errors

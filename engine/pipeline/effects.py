@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
 from ..config.bundle import FlapPolicy, NotifyAction, Rule
 from ..events import Decision
@@ -43,12 +43,20 @@ class Change:
 # (silence, throttle, flapping) going out now; the all-clear; "now suppressed under X" (an
 # alert already notified was linked under a root cause that arrived after it, the lookback);
 # an operator acknowledged it (sent to PagerDuty channels only, which stop escalating the
-# incident). TELLS: the kinds that tell of a problem (they page, start throttles and
-# repeat_interval, and make a channel one that was told); the others page nobody.
-FIRING, REPEAT, ESCALATED, RELEASED, RESOLVED = "firing", "repeat", "escalated", "released", "resolved"
-SUPPRESSED, ACKNOWLEDGED = "suppressed", "acknowledged"
-KINDS = (FIRING, REPEAT, ESCALATED, RELEASED, RESOLVED, SUPPRESSED, ACKNOWLEDGED)
-TELLS = frozenset({FIRING, REPEAT, ESCALATED, RELEASED})
+# incident). A Literal, not an Enum: the stored and sent strings stay plain str (no cost per
+# notification) while mypy refuses a misspelt kind wherever one is typed NotificationKind.
+# TELLS: the kinds that tell of a problem (they page, start throttles and repeat_interval,
+# and make a channel one that was told); the others page nobody.
+NotificationKind = Literal["firing", "repeat", "escalated", "released", "resolved", "suppressed", "acknowledged"]
+KINDS: Final[tuple[NotificationKind, ...]] = get_args(NotificationKind)
+FIRING: Final[NotificationKind] = "firing"
+REPEAT: Final[NotificationKind] = "repeat"
+ESCALATED: Final[NotificationKind] = "escalated"
+RELEASED: Final[NotificationKind] = "released"
+RESOLVED: Final[NotificationKind] = "resolved"
+SUPPRESSED: Final[NotificationKind] = "suppressed"
+ACKNOWLEDGED: Final[NotificationKind] = "acknowledged"
+TELLS: Final[frozenset[NotificationKind]] = frozenset({FIRING, REPEAT, ESCALATED, RELEASED})
 
 
 @quick_init
@@ -57,7 +65,7 @@ class Notification:
     alert: StoredAlert
     rule: str
     channel: str
-    kind: str  # one of KINDS
+    kind: NotificationKind
     at: datetime
     action: NotifyAction | None = None
 

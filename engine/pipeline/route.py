@@ -13,7 +13,8 @@ from typing import Iterable, cast
 from ..config.bundle import NotifyAction, Rule
 from ..events import Decision, FlapHeld, Notified, Silenced, Throttled
 from ..model import Alert, HistoryAction, Status, StoredAlert
-from .effects import ACKNOWLEDGED, ESCALATED, FIRING, RELEASED, REPEAT, RESOLVED, Actions, Notification
+from .effects import (ACKNOWLEDGED, ESCALATED, FIRING, RELEASED, REPEAT, RESOLVED, Actions, Notification,
+                      NotificationKind)
 from .silences import active_silence
 from .work import Context, Work
 
@@ -56,7 +57,8 @@ def announced_by(alert: StoredAlert, ctx: Context) -> Actions:
 
 
 def firing(alert: StoredAlert, actions: Iterable[tuple[Rule, NotifyAction]], now: datetime, ctx: Context,
-           out: list[Notification], decisions: list[Decision], held: list[tuple[str, Actions]], kind: str = FIRING) -> None:
+           out: list[Notification], decisions: list[Decision], held: list[tuple[str, Actions]],
+           kind: NotificationKind = FIRING) -> None:
     actions = tuple(actions)
     if not actions:
         return

@@ -27,7 +27,7 @@ from .copytext import Row, copy_block, lines
 from .notification_log import NotificationAttempt, payload_json
 
 if TYPE_CHECKING:
-    from ..pipeline.effects import Notification
+    from ..pipeline.effects import Notification, NotificationKind
 
 COPY_OUTBOX = "COPY notification_outbox (alert_id, id, rule_name, channel, kind, decided_at) FROM STDIN"
 # Sent in every transaction that adds outbox rows: the notifier LISTENs and reads at the
@@ -43,7 +43,7 @@ class PendingRow:
     seq: int
     rule_name: str
     channel: str
-    kind: str
+    kind: NotificationKind  # as the engine wrote it (migration 012 has no CHECK: tests/store/test_outbox_kinds.py)
     decided_at: datetime
     attempts: int
     alert: StoredAlert

@@ -9,6 +9,7 @@ from opsconductor.engine.config.templates import NOTIFICATION_FIELDS, check_temp
 from opsconductor.engine.errors import OpscError
 from opsconductor.engine.model import Status, evolve
 from opsconductor.engine.notify.message import Message, alert_view
+from opsconductor.engine.pipeline.effects import KINDS
 from opsconductor.engine.notify.templates import (BODY_HTML, BODY_SLACK, BODY_TEXT, EXTRA_FIELDS, TITLE, render_html,
                                                   render_message)
 
@@ -90,7 +91,7 @@ def test_run_time_failure_falls_back_to_the_default(tmp_path) -> None:
     assert r.text == "\n"  # the sandbox hides internals: renders nothing, raises nothing
 
 
-@pytest.mark.parametrize("kind", ["firing", "resolved"])
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("count", [1, 3])
 @pytest.mark.parametrize("dashboard", ["https://opsc.example.net", None])
 def test_python_defaults_say_what_the_jinja_defaults_say(tmp_path, kind, count, dashboard) -> None:

@@ -5,7 +5,10 @@ for firing, `acknowledge` when an operator acknowledged the alert in OpsConducto
 routing key is the secret."""
 from __future__ import annotations
 
-from ...pipeline.effects import ACKNOWLEDGED, RESOLVED, SUPPRESSED
+from typing import Final, Literal, Mapping
+
+from ...pipeline.effects import (ACKNOWLEDGED, ESCALATED, FIRING, RELEASED, REPEAT, RESOLVED, SUPPRESSED,
+                                 NotificationKind)
 from ..message import Message
 from ..templates import render_message
 from .base import Driver, Outbound, host_of, http_send, json_bytes
@@ -14,14 +17,19 @@ DEFAULT_URL = "https://events.pagerduty.com/v2/enqueue"
 SEVERITY = {"critical": "critical", "major": "error", "minor": "warning", "warning": "warning",
             "info": "info", "clear": "info"}
 SUMMARY_MAX = 1024
-# suppressed: the root cause's incident carries it now. Every other kind triggers.
-ACTIONS = {RESOLVED: "resolve", SUPPRESSED: "resolve", ACKNOWLEDGED: "acknowledge"}
+# The Events API's event_action of each notification kind, every kind named (a test holds
+# it to effects.KINDS): suppressed resolves, the root cause's incident carries it now; a
+# repeat or a release triggers again, PagerDuty folds it into the open incident by dedup_key.
+EventAction = Literal["trigger", "acknowledge", "resolve"]
+ACTIONS: Final[Mapping[NotificationKind, EventAction]] = {
+    FIRING: "trigger", REPEAT: "trigger", ESCALATED: "trigger", RELEASED: "trigger",
+    RESOLVED: "resolve", SUPPRESSED: "resolve", ACKNOWLEDGED: "acknowledge"}
 
 
 def pagerduty_event(msg: Message, routing_key: str) -> dict:
     """The event for a single-alert message."""
     view = msg.views[0]
-    action = ACTIONS.get(msg.kind, "trigger")
+    action = ACTIONS[msg.kind]
     event = {"routing_key": routing_key, "dedup_key": view["fingerprint"], "event_action": action}
     if action != "trigger":  # acknowledge and resolve carry no payload (Events API v2)
         return event

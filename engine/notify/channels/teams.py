@@ -3,6 +3,7 @@ a `message` whose attachment is an Adaptive Card (1.4): a coloured title, the al
 the group's list, and a button to the dashboard when its URL is known. The URL is the secret."""
 from __future__ import annotations
 
+from ...pipeline.effects import RESOLVED
 from ..message import Message
 from ..templates import render_message
 from .base import Driver, Outbound, host_of, http_send, json_bytes
@@ -15,7 +16,7 @@ COLOR = {"critical": "Attention", "major": "Attention", "minor": "Warning", "war
 def teams_body(msg: Message) -> dict:
     rendered = render_message(msg)
     rep = msg.views[msg.representative()]
-    color = "Good" if msg.kind == "resolved" else COLOR.get(rep["severity"], "Default")
+    color = "Good" if msg.kind == RESOLVED else COLOR.get(rep["severity"], "Default")
     body: list[dict] = [{"type": "TextBlock", "text": rendered.title, "weight": "Bolder", "size": "Medium",
                          "color": color, "wrap": True}]
     actions: list[dict] = []
@@ -32,7 +33,7 @@ def teams_body(msg: Message) -> dict:
                  + f" ({v['time']})" for v in msg.views[:MAX_LISTED]]
         if len(msg.views) > MAX_LISTED:
             lines.append(f"- … and {len(msg.views) - MAX_LISTED} more")
-        body.append({"type": "TextBlock", "text": f"{len(msg.views)} {'resolved ' if msg.kind == 'resolved' else ''}alerts{label} (rule {msg.rule})",
+        body.append({"type": "TextBlock", "text": f"{len(msg.views)} {'resolved ' if msg.kind == RESOLVED else ''}alerts{label} (rule {msg.rule})",
                      "wrap": True})
         body.append({"type": "TextBlock", "text": "\n".join(lines), "wrap": True})
     if len(msg.views) == 1 and rep["url"]:
