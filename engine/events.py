@@ -14,16 +14,19 @@ from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, field, fields
 from types import MappingProxyType
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Final, Literal, Mapping, get_args
 
 from .config.durations import format_duration
 from .frozen import quick_init
 from .model import EMPTY, HistoryAction, Status
 
-STAGES = ("normalize", "enrich", "correlate", "route")
+# The pipeline stages that decide (alert_decisions.stage): a Literal, so a kind's STAGE and a
+# comparison with a misspelt stage fail mypy; the rows keep the plain strings.
+StageName = Literal["normalize", "enrich", "correlate", "route"]
+STAGES: Final[tuple[StageName, ...]] = get_args(StageName)
 # How a trail line names what decided, per stage (explain's column, the page's label).
-VERBS = MappingProxyType({"normalize": "normalized by", "enrich": "matched rule", "correlate": "correlated by",
-                          "route": "routed by"})
+VERBS: Final[Mapping[str, str]] = MappingProxyType({
+    "normalize": "normalized by", "enrich": "matched rule", "correlate": "correlated by", "route": "routed by"})
 
 
 class DecisionEvent:
@@ -33,7 +36,7 @@ class DecisionEvent:
     used too)."""
 
     KIND: ClassVar[str]
-    STAGE: ClassVar[str]
+    STAGE: ClassVar[StageName]
     _FIELDS: ClassVar[tuple[tuple[str, Any], ...]] = ()  # (name, default or _REQUIRED), set below
     __dataclass_fields__: ClassVar[dict[str, Any]]  # each kind is a dataclass
 
@@ -455,7 +458,7 @@ class Decision:
     config_version_id: int | None = None
 
     @property
-    def stage(self) -> str:  # normalize | enrich | correlate | route
+    def stage(self) -> StageName:
         return self.detail.STAGE
 
 

@@ -19,7 +19,8 @@ from ..rootcause import explains
 from ..rules.fields import alert_fields
 from ..config.topology import Edge
 from . import flapping
-from .effects import SUPPRESSED, Change, EffectsBuilder, GroupKey, Notification
+from .effects import (SUPPRESSED, Change, ClearSeen, EffectsBuilder, GroupKey, GroupParent, HeldActions,
+                      Notification, Reevaluation, WindowEntry)
 from .route import parent_rule
 from .work import Candidate, Context, Work
 
@@ -108,7 +109,7 @@ def _clear(clear: Alert, work: Work, ctx: Context, fx: EffectsBuilder) -> list[S
     closed = []
     for fp in clear.clear_targets:  # decided with the device identity at normalize
         if clear.occurred_at is not None:
-            fx.clears_seen.append((fp, clear.occurred_at))
+            fx.clears_seen.append(ClearSeen(fp, clear.occurred_at))
         target = ctx.state.open_alert(fp)
         if target is None:
             continue
@@ -141,10 +142,10 @@ def close_parents(closed: Sequence[StoredAlert], ctx: Context, fx: EffectsBuilde
         fx.decisions.append(_decision(resolved, ctx, parent_rule(parent, ctx) or "correlation", ParentClosed()))
 
 
-def children_to_reevaluate(root_id: str, now: datetime, ctx: Context) -> list[tuple[str, datetime]]:
+def children_to_reevaluate(root_id: str, now: datetime, ctx: Context) -> list[Reevaluation]:
     """The children still suppressed under a root that closed, each with when to look again
     (a recovering site should not page for every camera)."""
-    return [(child_id, settle_due(child, now, ctx)) for child_id in sorted(ctx.state.children.get(root_id, ()))
+    return [Reevaluation(child_id, settle_due(child, now, ctx)) for child_id in sorted(ctx.state.children.get(root_id, ()))
             if (child := ctx.state.by_id.get(child_id)) is not None and child.status is Status.SUPPRESSED]
 
 
@@ -210,7 +211,7 @@ def _link_earlier_children(root: StoredAlert, work: Work, ctx: Context, fx: Effe
         fx.decisions.append(_decision(linked, ctx, rule, UnderRoot(
             top.id, top.title, str(edge.dependency.source), lookback=format_duration(ctx.view.lookback(edge.type)))))
         if child.id in state.held:
-            fx.held.append((child.id, ()))  # withdrawn: it never goes out
+            fx.held.append(HeldActions(child.id, ()))  # withdrawn: it never goes out
         for (rule_name, channel), action in sorted(state.notified.get(child.id, {}).items()):
             fx.notifications.append(Notification(linked, rule_name, channel, SUPPRESSED, work.now, action))
 
@@ -240,7 +241,7 @@ def _link_parents_under(root: StoredAlert, work: Work, ctx: Context, fx: Effects
         fx.changes.append(Change(linked, HistoryAction.SUPPRESSED, parent.status))
         fx.decisions.append(_decision(linked, ctx, rule, UnderRoot(top.id, top.title, children=len(kids))))
         if parent_id in state.held:
-            fx.held.append((parent_id, ()))  # withdrawn: it never goes out
+            fx.held.append(HeldActions(parent_id, ()))  # withdrawn: it never goes out
         for (rule_name, channel), action in sorted(state.notified.get(parent_id, {}).items()):
             fx.notifications.append(Notification(linked, rule_name, channel, SUPPRESSED, work.now, action))
 
@@ -257,22 +258,23 @@ def _window(alert: StoredAlert, rule: Rule, action: CorrelateAction, work: Work,
     group = (rule.name, key)
     # This event's own earlier alerts count too (a webhook body can carry a whole storm).
     pending = {a.id: a for a in fx.created} if fx.window_entries else {}
-    parent_id, joined = next(((p, t) for r, k, p, t in reversed(fx.parents) if (r, k) == group),
-                             state.parents.get(group, (None, None)))
-    parent = (state.by_id.get(parent_id) or pending.get(parent_id)) if parent_id else None
-    if parent is not None and joined is not None and joined >= horizon:
-        fx.window_entries.append((rule.name, key, work.now, alert.id, action.window))
-        fx.parents.append((rule.name, key, parent.id, work.now))
+    lead = next((p for p in reversed(fx.parents) if (p.rule, p.key) == group), None) or state.parents.get(group)
+    parent = (state.by_id.get(lead.parent_id) or pending.get(lead.parent_id)) if lead is not None else None
+    entry = WindowEntry(rule.name, key, work.now, alert.id, action.window)
+    if parent is not None and lead is not None and lead.joined >= horizon:
+        fx.window_entries.append(entry)
+        fx.parents.append(GroupParent(rule.name, key, parent.id, work.now))
         return _link(alert, parent, rule, ctx, fx)
-    entries = [*state.windows.get(group, ()), *((t, i) for r, k, t, i, _ in fx.window_entries if (r, k) == group)]
-    fx.window_entries.append((rule.name, key, work.now, alert.id, action.window))
+    entries = [*state.windows.get(group, ()),
+               *((e.at, e.alert_id) for e in fx.window_entries if (e.rule, e.key) == group)]
+    fx.window_entries.append(entry)
     recent = [m for t, i in entries if t >= horizon and (m := state.by_id.get(i) or pending.get(i)) is not None]
     members = [m for m in recent if m.correlated_to_id is None and m.status is not Status.RESOLVED] + [alert]
     if len(members) < action.count:
         return alert
     parent = _parent(alert, members, rule, action, key, work.now, ctx)
     fx.created.append(parent)
-    fx.parents.append((rule.name, key, parent.id, work.now))
+    fx.parents.append(GroupParent(rule.name, key, parent.id, work.now))
     fx.decisions.append(_decision(parent, ctx, rule.name, Correlated(len(members), format_duration(action.window), key)))
     for member in members[:-1]:
         linked = evolve(member, status=Status.SUPPRESSED, correlated_to_id=parent.id, correlation_rule=rule.name[:100])
@@ -308,9 +310,8 @@ def restore_windows(now: datetime, ctx: Context, fx: EffectsBuilder) -> None:
         key = group_key(children[0], rule.correlate, ctx)
         joined = max(c.received_at for c in children)
         current = state.parents.get((rule.name, key))
-
-        if current is None or current[1] <= joined:
-            fx.parents.append((rule.name, key, parent.id, joined))
+        if current is None or current.joined <= joined:
+            fx.parents.append(GroupParent(rule.name, key, parent.id, joined))
     longest = max((r.correlate.window for r in ctx.view.bundle.rules if r.correlate), default=0.0)
     since = now - timedelta(seconds=longest)
     entered = [a for a in state.by_id.values() if a.received_at >= since and a.source_system != "correlation"
@@ -318,8 +319,8 @@ def restore_windows(now: datetime, ctx: Context, fx: EffectsBuilder) -> None:
     for alert in sorted(entered, key=lambda a: (a.received_at, a.id)):
         for rule, action in ctx.rules.evaluate(alert, ctx.view.site(alert.device_ip), now).correlate:
             if alert.received_at >= now - timedelta(seconds=action.window):
-                fx.window_entries.append((rule.name, group_key(alert, action, ctx), alert.received_at, alert.id,
-                                          action.window))
+                fx.window_entries.append(WindowEntry(rule.name, group_key(alert, action, ctx), alert.received_at,
+                                                     alert.id, action.window))
 
 
 def _in_storm(alert: StoredAlert, state: Any) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Literal, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, get_args
 
 from ..config.bundle import FlapPolicy, NotifyAction, Rule
 from ..events import Decision
@@ -70,6 +70,58 @@ class Notification:
     action: NotifyAction | None = None
 
 
+# What an event leaves for the view to remember (ActiveAlerts.apply reads them). NamedTuples:
+# built on the hot path, a tuple's cost with names to read them by.
+
+class WindowEntry(NamedTuple):
+    """An alert entered a correlation rule's window for its group, until `at` + `window` s."""
+
+    rule: str
+    key: GroupKey
+    at: datetime
+    alert_id: str
+    window: float
+
+
+class GroupParent(NamedTuple):
+    """The parent that leads a correlation rule's group, and when a member last joined it
+    (the group's window is open while members keep joining within the rule's window)."""
+
+    rule: str
+    key: GroupKey
+    parent_id: str
+    joined: datetime
+
+
+class Reevaluation(NamedTuple):
+    """A child whose root closed is looked at again at `due`; None: done, forget it."""
+
+    child_id: str
+    due: datetime | None
+
+
+class HeldActions(NamedTuple):
+    """Every notify action now held back for an alert (silence, throttle, flapping); () = none."""
+
+    alert_id: str
+    actions: Actions
+
+
+class ClearSeen(NamedTuple):
+    """A clear of the fingerprint happened at `occurred_at` (an older problem arriving after it is over)."""
+
+    fingerprint: str
+    occurred_at: datetime
+
+
+class FlapChange(NamedTuple):
+    """The fingerprint's state changed at `at` (raised or cleared), counted under `policy`."""
+
+    fingerprint: str
+    at: datetime
+    policy: FlapPolicy
+
+
 @quick_init
 @dataclass(frozen=True)
 class Effects:
@@ -79,16 +131,16 @@ class Effects:
     changes: tuple[Change, ...] = ()
     decisions: tuple[Decision, ...] = ()
     notifications: tuple[Notification, ...] = ()
-    window_entries: tuple[tuple[str, GroupKey, datetime, str, float], ...] = ()  # (rule, key, at, alert id, window s)
-    parents: tuple[tuple[str, GroupKey, str, datetime], ...] = ()  # (rule, group key, parent id, a member joined at)
-    reevaluate: tuple[tuple[str, datetime | None], ...] = ()  # (child id, due; None = done)
-    held: tuple[tuple[str, Actions], ...] = ()  # (alert id, every notify action now held for it; () = none)
+    window_entries: tuple[WindowEntry, ...] = ()
+    parents: tuple[GroupParent, ...] = ()
+    reevaluate: tuple[Reevaluation, ...] = ()
+    held: tuple[HeldActions, ...] = ()
     dropped: int = 0  # 1 when the connector discards this event entirely (not even stored raw)
     ticked_at: datetime | None = None  # a tick's time: the repeat wake-ups due by then were looked at,
     # and window entries and throttles that expired before it go
     external: tuple[StoredAlert, ...] = ()  # alerts the view forgets, nothing stored (the writer could not store them)
-    clears_seen: tuple[tuple[str, datetime], ...] = ()  # (fingerprint cleared, the clear's occurred_at)
-    flap_changes: tuple[tuple[str, datetime, FlapPolicy], ...] = ()  # (fingerprint, when its state changed, policy)
+    clears_seen: tuple[ClearSeen, ...] = ()
+    flap_changes: tuple[FlapChange, ...] = ()
     silences: "tuple[SilenceChange, ...]" = ()  # ad-hoc silences an operator created or ended (pipeline/silencing.py)
     answer: "CommandAnswer | SilenceAnswer | None" = None  # an operator command's, answered once the batch is committed
 
@@ -116,13 +168,13 @@ class EffectsBuilder:
         self.changes: list[Change] = []
         self.decisions: list[Decision] = []
         self.notifications: list[Notification] = []
-        self.window_entries: list[tuple[str, GroupKey, datetime, str, float]] = []
-        self.parents: list[tuple[str, GroupKey, str, datetime]] = []
-        self.reevaluate: list[tuple[str, datetime | None]] = []
-        self.held: list[tuple[str, Actions]] = []
+        self.window_entries: list[WindowEntry] = []
+        self.parents: list[GroupParent] = []
+        self.reevaluate: list[Reevaluation] = []
+        self.held: list[HeldActions] = []
         self.external: list[StoredAlert] = []
-        self.clears_seen: list[tuple[str, datetime]] = []
-        self.flap_changes: list[tuple[str, datetime, FlapPolicy]] = []
+        self.clears_seen: list[ClearSeen] = []
+        self.flap_changes: list[FlapChange] = []
         self.silences: list[SilenceChange] = []
         self.ticked_at: datetime | None = None
 

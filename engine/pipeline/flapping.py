@@ -18,7 +18,7 @@ from ..config.bundle import FlapPolicy
 from ..events import Decision, DecisionEvent, FlapEnded, FlapStarted
 from ..model import Alert, HistoryAction, Status, StoredAlert, evolve
 from ..rules.engine import RuleOutcome
-from .effects import FLAPPING, RELEASED, Change, EffectsBuilder, Notification
+from .effects import FLAPPING, RELEASED, Change, EffectsBuilder, FlapChange, HeldActions, Notification
 from .route import firing, resolved
 from .work import Context
 
@@ -61,7 +61,7 @@ def opened(alert: StoredAlert, outcome: RuleOutcome | None, now: datetime, ctx: 
     if track is None:
         return alert
     policy = policy_for(alert, outcome, ctx) or track.policy
-    fx.flap_changes.append((alert.fingerprint, now, policy))
+    fx.flap_changes.append(FlapChange(alert.fingerprint, now, policy))
     count = track.within(now) + 1
     if count < policy.changes:
         return alert
@@ -80,9 +80,9 @@ def cleared(target: StoredAlert, now: datetime, ctx: Context, fx: EffectsBuilder
         policy = _policy_of_open(target, now, ctx)
         if policy is None:
             return None
-        fx.flap_changes.append((target.fingerprint, target.received_at, policy))
+        fx.flap_changes.append(FlapChange(target.fingerprint, target.received_at, policy))
         before = 1 if target.received_at >= now - timedelta(seconds=policy.window) else 0
-    fx.flap_changes.append((target.fingerprint, now, policy))
+    fx.flap_changes.append(FlapChange(target.fingerprint, now, policy))
     if target.custom_fields.get("flapping"):
         count = int(target.custom_fields.get("flap_count") or 0) + 1
     else:
@@ -101,7 +101,7 @@ def repeated(alert: StoredAlert, now: datetime, ctx: Context, fx: EffectsBuilder
         return alert
     track = ctx.state.flaps.get(alert.fingerprint)
     if track is not None:
-        fx.flap_changes.append((alert.fingerprint, now, track.policy))
+        fx.flap_changes.append(FlapChange(alert.fingerprint, now, track.policy))
     again = _marked(alert, True, int(alert.custom_fields.get("flap_count") or 0) + 1, PROBLEM, now)
     fx.changes.append(Change(again, FLAPPING, alert.status))
     return again
@@ -132,7 +132,7 @@ def settled(now: datetime, ctx: Context, fx: EffectsBuilder, notifications: list
         fx.changes.append(Change(quiet, FLAPPING, alert.status))
         held = ctx.state.held.get(alert_id, ())
         if held:
-            fx.held.append((alert_id, ()))
+            fx.held.append(HeldActions(alert_id, ()))
             firing(quiet, held, now, ctx, notifications, decisions, fx.held, RELEASED)
     return closed
 

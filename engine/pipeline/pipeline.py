@@ -22,7 +22,7 @@ from .commands import OperatorCommand, operate
 from .context import ConfigView, Normalizer
 from . import flapping
 from .correlate import correlate, restore_windows
-from .effects import Actions, Effects, EffectsBuilder
+from .effects import Effects, EffectsBuilder, HeldActions
 from .enrich import enrich
 from .holders import Holders
 from .normalize import normalize
@@ -124,7 +124,7 @@ class Pipeline:
         throttle); what held them lived in memory only. They are held again, and the next tick
         releases them once nothing holds them (a silence that ended while the engine was down
         releases them at once). Returns how many alerts were held again."""
-        held: list[tuple[str, Actions]] = []
+        held: list[HeldActions] = []
         for alert in list(self.state.by_id.values()):
             if alert.status is not Status.ACTIVE or alert.id in self.state.notified or alert.id in self.state.held \
                     or alert.custom_fields.get("flapping"):
@@ -134,7 +134,7 @@ class Pipeline:
             else:
                 actions = tuple(self.rules.evaluate(alert, self.view.site(alert.device_ip), now).notify)
             if actions:
-                held.append((alert.id, tuple(actions)))
+                held.append(HeldActions(alert.id, tuple(actions)))
         fx = EffectsBuilder(None)
         fx.held.extend(held)
         self.state.apply(fx.freeze())

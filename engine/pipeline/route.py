@@ -13,7 +13,7 @@ from typing import Iterable, cast
 from ..config.bundle import NotifyAction, Rule
 from ..events import Decision, FlapHeld, Notified, Silenced, Throttled
 from ..model import Alert, HistoryAction, Status, StoredAlert
-from .effects import (ACKNOWLEDGED, ESCALATED, FIRING, RELEASED, REPEAT, RESOLVED, Actions, Notification,
+from .effects import (ACKNOWLEDGED, ESCALATED, FIRING, RELEASED, REPEAT, RESOLVED, Actions, HeldActions, Notification,
                       NotificationKind)
 from .silences import active_silence
 from .work import Context, Work
@@ -22,7 +22,7 @@ from .work import Context, Work
 def route(work: Work, ctx: Context) -> Work:
     notifications: list[Notification] = []
     decisions: list[Decision] = []
-    held: list[tuple[str, Actions]] = []
+    held: list[HeldActions] = []
     outcomes = {c.alert.id: c.outcome for c in work.candidates}
     for alert in work.effects.created:
         if alert.status is not Status.ACTIVE:
@@ -46,8 +46,11 @@ def route(work: Work, ctx: Context) -> Work:
 def parent_rule(alert: StoredAlert, ctx: Context) -> str | None:
     """The correlation rule that made a parent (its correlation_rule, or the group it leads
     once it was linked under a root)."""
-    key = ctx.state.parent_keys.get(alert.id)
-    return key[0] if key is not None else alert.correlation_rule
+    group = ctx.state.parent_keys.get(alert.id)
+    if group is None:
+        return alert.correlation_rule
+    rule, _ = group
+    return rule
 
 
 def announced_by(alert: StoredAlert, ctx: Context) -> Actions:
@@ -57,7 +60,7 @@ def announced_by(alert: StoredAlert, ctx: Context) -> Actions:
 
 
 def firing(alert: StoredAlert, actions: Iterable[tuple[Rule, NotifyAction]], now: datetime, ctx: Context,
-           out: list[Notification], decisions: list[Decision], held: list[tuple[str, Actions]],
+           out: list[Notification], decisions: list[Decision], held: list[HeldActions],
            kind: NotificationKind = FIRING) -> None:
     actions = tuple(actions)
     if not actions:
@@ -98,17 +101,17 @@ def throttled_until(rule: str, alert: Alert, action: NotifyAction, now: datetime
     return until if now < until else None
 
 
-def hold(alert_id: str, actions: Actions, ctx: Context, held: list[tuple[str, Actions]]) -> None:
+def hold(alert_id: str, actions: Actions, ctx: Context, held: list[HeldActions]) -> None:
     """Adds to what is held for the alert (an entry of `held` is the alert's whole held set)."""
-    current = next((a for i, a in reversed(held) if i == alert_id), None)
+    current = next((h.actions for h in reversed(held) if h.alert_id == alert_id), None)
     if current is None:
         current = ctx.state.held.get(alert_id, ())
     names = {r.name for r, _ in current}
-    held.append((alert_id, current + tuple(a for a in actions if a[0].name not in names)))
+    held.append(HeldActions(alert_id, current + tuple((r, a) for r, a in actions if r.name not in names)))
 
 
 def escalated(alert: StoredAlert, actions: Iterable[tuple[Rule, NotifyAction]], now: datetime, ctx: Context,
-              out: list[Notification], decisions: list[Decision], held: list[tuple[str, Actions]]) -> None:
+              out: list[Notification], decisions: list[Decision], held: list[HeldActions]) -> None:
     """The alert's severity rose: the rules it now matches that were neither told nor holding
     a notification for it are told (`escalated`). A suppressed alert tells no one."""
     if alert.status not in (Status.ACTIVE, Status.ACKNOWLEDGED):
@@ -145,7 +148,8 @@ def acknowledged(alert: StoredAlert, now: datetime, ctx: Context, out: list[Noti
                                   ctx.view.version_id))
 
 
-def repeats(now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision], held: list[tuple[str, Actions]]) -> None:
+def repeats(now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision],
+            held: list[HeldActions]) -> None:
     """repeat_interval: tell again whoever was told of an alert that is still active. Only
     the wake-ups that are due are looked at. Every notification schedules its own next
     wake-up (ActiveAlerts.told), so one whose alert was told again meanwhile is simply
@@ -182,7 +186,8 @@ def repeats(now: datetime, ctx: Context, out: list[Notification], decisions: lis
         decisions.append(Decision(alert.id, rule, Notified((channel,), repeat=True), ctx.view.version_id))
 
 
-def released(now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision], held: list[tuple[str, Actions]]) -> None:
+def released(now: datetime, ctx: Context, out: list[Notification], decisions: list[Decision],
+             held: list[HeldActions]) -> None:
     """Held notifications of alerts still active go out once nothing holds them any more
     (the silence ended, the throttle passed, the alert stopped flapping)."""
     for alert_id, actions in list(ctx.state.held.items()):
@@ -191,10 +196,10 @@ def released(now: datetime, ctx: Context, out: list[Notification], decisions: li
             continue
         if active_silence(alert, ctx.view, now, ctx.state.adhoc_silences) is not None:
             continue
-        due = tuple(a for a in actions if throttled_until(a[0].name, alert, a[1], now, ctx) is None)
+        due = tuple((r, a) for r, a in actions if throttled_until(r.name, alert, a, now, ctx) is None)
         if not due:
             continue
-        held.append((alert_id, tuple(a for a in actions if a not in due)))
+        held.append(HeldActions(alert_id, tuple(ra for ra in actions if ra not in due)))
         firing(alert, due, now, ctx, out, decisions, held, RELEASED)
 
 

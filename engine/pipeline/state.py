@@ -9,19 +9,21 @@ import itertools
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Literal
 
 from ..connectors import catalog
 from ..config.bundle import FlapPolicy, NotifyAction, Silence
 from ..model import EMPTY, Alert, Status, StoredAlert, evolve
 from ..rootcause import explains
-from .effects import TELLS, Actions, Effects, GroupKey
+from .effects import TELLS, Actions, Effects, GroupKey, GroupParent
 from .silences import StoredSilence, adhoc
 
 # How long a clear is remembered after the time it happened (it holds back an older problem
 # that arrives after it).
 CLEAR_MEMORY_SECONDS = 900.0
 
+# What an entry of the expiry heap is about (ActiveAlerts.expiry).
+Expiring = Literal["window", "throttle", "clear", "flap"]
 
 
 def slim(source_system: str) -> bool:
@@ -59,9 +61,9 @@ class ActiveAlerts:
     notified: dict[str, dict[tuple[str, str], NotifyAction | None]] = field(default_factory=dict)
     last_notified: dict[tuple[str, str], datetime] = field(default_factory=dict)  # (rule, fingerprint)
     windows: dict[tuple[str, GroupKey], deque[tuple[datetime, str]]] = field(default_factory=dict)  # (rule, group key) → (time, id)
-    # (rule, group key) → (the group's latest parent id, when a member last joined it): its
+    # (rule, group key) → the group's latest parent and when a member last joined it: its
     # window is open while members keep joining within the rule's window.
-    parents: dict[tuple[str, GroupKey], tuple[str, datetime]] = field(default_factory=dict)
+    parents: dict[tuple[str, GroupKey], GroupParent] = field(default_factory=dict)
     reevaluate: dict[str, datetime] = field(default_factory=dict)  # child id → when to look again
     orphans: set[str] = field(default_factory=set)  # children whose root closed before a restart
     # New active alerts of the last `recent_horizon` seconds, (received_at, id): a root cause
@@ -84,7 +86,7 @@ class ActiveAlerts:
     # so nothing here grows with the alerts the engine has ever seen. The key and detail
     # depend on the kind: (rule, group key) and (at, id) of a window; (rule, fingerprint) and
     # the time told of a throttle; (fingerprint,) and a time of a clear or a flap.
-    expiry: list[tuple[datetime, int, str, tuple[Any, ...], Any]] = field(default_factory=list)
+    expiry: list[tuple[datetime, int, Expiring, tuple[Any, ...], Any]] = field(default_factory=list)
     parent_keys: dict[str, tuple[str, GroupKey]] = field(default_factory=dict)  # parent id → (rule, group key)
     # fingerprint → the latest occurred_at of a clear for it, for CLEAR_MEMORY_SECONDS: a problem
     # older than that clear arriving after it (UDP, a retried webhook) is over already.
@@ -163,17 +165,20 @@ class ActiveAlerts:
         for n in effects.notifications:
             if n.kind in TELLS:
                 self.told(n.alert.id, n.alert.fingerprint, n.rule, n.channel, n.action, n.at)
-        for rule, key, at, alert_id, window in effects.window_entries:
-            self.windows.setdefault((rule, key), deque()).append((at, alert_id))
-            self._expires(at + timedelta(seconds=window), "window", (rule, key), (at, alert_id))
-        for rule, key, parent_id, joined in effects.parents:
-            self.parents[(rule, key)] = (parent_id, joined)
-            self.parent_keys[parent_id] = (rule, key)
-        for fp, occurred in effects.clears_seen:
+        for entry in effects.window_entries:
+            group, seen = (entry.rule, entry.key), (entry.at, entry.alert_id)
+            self.windows.setdefault(group, deque()).append(seen)
+            self._expires(entry.at + timedelta(seconds=entry.window), "window", group, seen)
+        for lead in effects.parents:
+            self.parents[(lead.rule, lead.key)] = lead
+            self.parent_keys[lead.parent_id] = (lead.rule, lead.key)
+        for clear in effects.clears_seen:
+            fp, occurred = clear.fingerprint, clear.occurred_at
             if fp not in self.last_clear or self.last_clear[fp] < occurred:
                 self.last_clear[fp] = occurred
                 self._expires(occurred + timedelta(seconds=CLEAR_MEMORY_SECONDS), "clear", (fp,), occurred)
-        for fp, at, policy in effects.flap_changes:
+        for flap in effects.flap_changes:
+            fp, at, policy = flap.fingerprint, flap.at, flap.policy
             track = self.flaps.get(fp)
             if track is None:
                 track = self.flaps[fp] = FlapTrack(policy)
@@ -182,17 +187,17 @@ class ActiveAlerts:
             while track.times and track.times[0] < at - timedelta(seconds=policy.window):
                 track.times.popleft()
             self._expires(at + timedelta(seconds=policy.window), "flap", (fp,), at)
-        for alert_id, actions in effects.held:
-            if actions:
-                self.held[alert_id] = actions
+        for held in effects.held:
+            if held.actions:
+                self.held[held.alert_id] = held.actions
             else:
-                self.held.pop(alert_id, None)
-        for child_id, due in effects.reevaluate:
-            self.orphans.discard(child_id)
-            if due is None:
-                self.reevaluate.pop(child_id, None)
-            elif child_id in self.by_id:
-                self.reevaluate[child_id] = due
+                self.held.pop(held.alert_id, None)
+        for again in effects.reevaluate:
+            self.orphans.discard(again.child_id)
+            if again.due is None:
+                self.reevaluate.pop(again.child_id, None)
+            elif again.child_id in self.by_id:
+                self.reevaluate[again.child_id] = again.due
         if effects.silences:
             for silence in effects.silences:
                 self.silences[silence.silence.id] = silence.silence
@@ -269,8 +274,9 @@ class ActiveAlerts:
                     throttle = action.throttle if action is not None else 0.0
                     self._expires(last + timedelta(seconds=throttle), "throttle", (rule, alert.fingerprint), last)
             key = self.parent_keys.pop(alert.id, None)
-            if key is not None and self.parents.get(key, ("",))[0] == alert.id:
-                del self.parents[key]
+            lead = self.parents.get(key) if key is not None else None
+            if lead is not None and lead.parent_id == alert.id:
+                del self.parents[(lead.rule, lead.key)]
             self.reevaluate.pop(alert.id, None)
             self.held.pop(alert.id, None)
             self.flapping.discard(alert.id)
@@ -288,7 +294,7 @@ class ActiveAlerts:
         else:
             self.flapping.discard(alert.id)
 
-    def _expires(self, at: datetime, kind: str, key: tuple[Any, ...], detail: Any) -> None:
+    def _expires(self, at: datetime, kind: Expiring, key: tuple[Any, ...], detail: Any) -> None:
         heapq.heappush(self.expiry, (at, next(self._sequence), kind, key, detail))
 
     def _expire(self, now: datetime) -> None:

@@ -12,7 +12,7 @@ from ..events import Decision, RuleSuppressed, UnderRoot, Unsuppressed
 from ..model import HistoryAction, Status, evolve
 from . import flapping
 from .correlate import children_to_reevaluate, close_parents, dependency_rule, find_root, settle_due
-from .effects import Change, EffectsBuilder, Notification
+from .effects import Change, EffectsBuilder, Notification, Reevaluation
 from .route import announced_by, firing, parent_rule, released, repeats, resolved
 from .work import Context, Work
 
@@ -24,12 +24,11 @@ def tick(work: Work, ctx: Context) -> Work:
     decisions: list[Decision] = []
     for child_id in sorted(ctx.state.orphans):  # their root closed before a restart
         if (child := ctx.state.by_id.get(child_id)) is not None:
-            fx.reevaluate.append((child_id, settle_due(child, now, ctx)))
+            fx.reevaluate.append(Reevaluation(child_id, settle_due(child, now, ctx)))
     # Only what is due is sorted: a tick runs every second, the waiting children can be many.
-    due_children = sorted([item for item in ctx.state.reevaluate.items() if item[1] <= now],
-                          key=lambda item: item[1])
-    for child_id, _ in due_children:
-        fx.reevaluate.append((child_id, None))
+    due_children = sorted([(due, child_id) for child_id, due in ctx.state.reevaluate.items() if due <= now])
+    for _, child_id in due_children:
+        fx.reevaluate.append(Reevaluation(child_id, None))
         child = ctx.state.by_id.get(child_id)
         if child is None or child.status is not Status.SUPPRESSED:
             continue

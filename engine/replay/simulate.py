@@ -21,7 +21,7 @@ from pathlib import Path
 from ..config.bundle import Bundle
 from ..connectors.registry import NORMALIZERS
 from ..events import Decision, Enriched, Silenced, Throttled, describe_history
-from ..model import Alert, RawEvent, Status, StoredAlert
+from ..model import Alert, HistoryAction, RawEvent, Status, StoredAlert
 from ..pipeline.commands import OperatorCommand, Verb
 from ..pipeline.effects import Effects
 from ..pipeline.pipeline import Pipeline
@@ -146,11 +146,11 @@ class Recorder:
                     s.counts["resolved"] += 1
                     t.close(alert.id)
                 continue
-            action = str(getattr(change.action, "value", change.action))
+            action = change.action.value if isinstance(change.action, HistoryAction) else change.action
             s.counts[action] += 1
             where = f" under {t.name(alert.correlated_to_id)}" if alert.correlated_to_id else ""
             t.add(alert.id, at, describe_history(action, change.old_status, alert.status) + where)
-            if action in ("suppressed", "relinked"):
+            if change.action in (HistoryAction.SUPPRESSED, HistoryAction.RELINKED):
                 self._suppressed(alert)
         for n in fx.notifications:
             s.notifications[f"{n.channel} {n.kind}"] += 1
@@ -207,7 +207,7 @@ def simulate(bundle: Bundle, history: Iterable[HistoryItem], trails_path: Path, 
                 rec.summary.operator_actions += 1
                 alert = pipeline.state.open_alert(item.fingerprint)
                 if alert is not None:
-                    verb = Verb.RESOLVE if item.action.value == "resolved" else Verb.ACKNOWLEDGE
+                    verb = Verb.RESOLVE if item.action is HistoryAction.RESOLVED else Verb.ACKNOWLEDGE
                     rec.record(pipeline.command(OperatorCommand(alert.id, verb, None, item.actor, item.note), now), now)
         clock = _tick_until(pipeline, rec, clock, max(until or clock, clock + SETTLE_AFTER))
         return rec.summary
