@@ -7,7 +7,8 @@ Trees of N rules + N OID maps + N dependency edges (N = 10, 1,000, 10,000). For 
     pipeline is in place (includes the file watcher: it batches saves for up to 300 ms).
 Then RSS over 200 reloads of the 1,000 tree (memory must stay flat), each reload a new
 variant of the rules file with every rule renamed, and the reload's time for that edit and
-for the usual one: one rule of the 1,000 changed. Each reload's time is printed as CPU time
+for the usual one: one rule of the 1,000 changed (a different rule each time, the earlier
+edits kept: each reload differs from the running version in one rule). Each reload's time is printed as CPU time
 of this process (time.process_time: the database's share is not in it) and wall clock; on
 a machine shared with other work, compare CPU times.
 
@@ -38,8 +39,9 @@ from benchdb import scratch_database, server_url  # noqa: E402
 CATEGORIES = ("network", "power", "video", "wireless")
 
 
-def write_tree(root: Path, n: int, variant: int = 0, edited: int | None = None) -> None:
-    """The tree; `variant` renames every rule, `edited` changes one rule (its name and severity)."""
+def write_tree(root: Path, n: int, variant: int = 0, edited: int = 0) -> None:
+    """The tree; `variant` renames every rule; rules 1..`edited` each carry an edit (name and
+    severity), so the tree with edited=k differs from the one with k-1 in one rule."""
     (root / "connectors.d").mkdir(parents=True, exist_ok=True)
     (root / "connectors.d" / "traps.yaml").write_text(
         "name: traps\ntype: snmp_trap\nenabled: false\nlisten: ['127.0.0.1:1162']\ncommunities: ['${env:C:-public}']\n")
@@ -60,8 +62,8 @@ def write_tree(root: Path, n: int, variant: int = 0, edited: int | None = None) 
     rules = ["channels:", "  - {name: noc, type: log}", "rules:"]
     for i in range(n):
         name, severity = f"rule-{i}-v{variant}", "minor"
-        if edited is not None and i == edited % n:
-            name, severity = f"{name}-e{edited}", ("major", "minor")[edited % 2]
+        if 1 <= i <= edited:
+            name, severity = f"{name}-e", "major"
         rules += [f"  - name: {name}", f"    match: {{alert_type: type_{i}, severity: {{gte: {severity}}}}}",
                   "    notify: {channels: [noc]}"]
     (root / "rules").mkdir(exist_ok=True)

@@ -25,6 +25,7 @@ from .schema import CHANNEL_TYPES
 from .schema import problems_from as _problems_from
 from .semantic import check_bundle, resolve_dependencies
 from .yamlfile import MAX_FILE_BYTES, YamlDocument, json_path, load_yaml
+from .yamlsplice import Parsed, reparse, text_of
 
 log = logging.getLogger("opsconductor.config")
 
@@ -211,22 +212,28 @@ def load_bundle(root: str | Path, environ: Any = None, check_secrets: bool = Fal
 
 
 # Reloads re-read the whole tree; files whose bytes did not change skip YAML parsing and
-# schema validation (both pure functions of the bytes). One entry per file path, the version
-# last read: an edited file replaces its entry, so memory does not grow with every edit.
-_yaml_cache: dict[str, tuple] = {}  # path → (sha256 of the bytes, document, problems, sha256)
+# schema validation (both pure functions of the bytes), and a file edited inside one list
+# item (one rule) has only that item parsed again (yamlsplice.py). One entry per file path,
+# the version last read: an edited file replaces its entry, so memory does not grow with
+# every edit.
+_yaml_cache: dict[str, tuple[bytes, YamlDocument | None, list[Problem], Parsed | None]] = {}
 # (path, id(document), kind, prefix) → problems; (path, id(document), "built:<kind>") → what _built built
 _schema_cache: dict[tuple, Any] = {}
 
 
-def _cached_yaml(rel: str, raw: bytes):
+def _cached_yaml(rel: str, raw: bytes) -> tuple[YamlDocument | None, list[Problem], Parsed | None]:
     digest = hashlib.sha256(raw).digest()
     hit = _yaml_cache.get(rel)
     if hit is None or hit[0] != digest:
         if hit is not None:  # the file changed: its schema results go with its old document
             for key in [k for k in _schema_cache if k[0] == rel]:
                 del _schema_cache[key]
-        hit = _yaml_cache[rel] = (digest, *load_yaml(rel, raw), digest)
-    return hit[1:]
+        spliced = reparse(hit[3], raw) if hit is not None and hit[3] is not None else None
+        doc, problems = spliced if spliced is not None else load_yaml(rel, raw)
+        text = text_of(raw) if doc is not None else None
+        parsed = Parsed(text, doc, tuple(problems)) if doc is not None and text is not None else None
+        hit = _yaml_cache[rel] = (digest, doc, problems, parsed)
+    return hit[1], hit[2], hit[3]
 
 
 def _clear_caches() -> None:

@@ -50,6 +50,7 @@ class YamlDocument:
     file: str
     data: Any
     marks: dict  # Path_ -> Mark (value position); (*path, "<key>") -> Mark of the key itself
+    anchored: bool = False  # it defines an anchor: no part of it can be read again alone (yamlsplice.py)
 
     def mark(self, path: Path_) -> Mark:
         """The mark of the deepest known node on `path` (a missing key points at its parent)."""
@@ -129,8 +130,8 @@ def _load_yaml(file: str, raw: bytes, loader_class) -> tuple[YamlDocument | None
     except yaml.reader.ReaderError as exc:
         return None, [_reader_problem(file, text, exc)], False
     try:
-        data, marks, warnings = _compose(file, loader)
-        return YamlDocument(file, data, marks), warnings, False
+        data, marks, warnings, anchored = _compose(file, loader)
+        return YamlDocument(file, data, marks, anchored), warnings, False
     except _Refusal as exc:
         line, col = (exc.mark.line + 1, exc.mark.column + 1) if exc.mark else (1, 1)
         return None, [Problem(file, line, col, json_path(exc.path), exc.message, hint=exc.hint)], False
@@ -218,7 +219,7 @@ _SEQ_START, _MAP_START, _SEQ_END, _MAP_END = (yaml.SequenceStartEvent, yaml.Mapp
 _SCALAR_EVENT, _ALIAS_EVENT = yaml.ScalarEvent, yaml.AliasEvent
 
 
-def _compose(file: str, loader) -> tuple[Any, dict, list[Problem]]:
+def _compose(file: str, loader) -> tuple[Any, dict, list[Problem], bool]:
     """The document's value and marks, built from the parser's events in one flat pass.
 
     No recursion and no node tree: nesting depth, node count and alias expansion are
@@ -252,7 +253,7 @@ def _check_the_rest(loader, anchors: set[str]) -> None:
 
 
 def _compose_events(file: str, loader: Any, marks: dict, anchors: dict[str, _Anchor], stack: list[_Open],
-                    current: list) -> tuple[Any, dict, list[Problem]]:
+                    current: list) -> tuple[Any, dict, list[Problem], bool]:
     budget = _Budget()
     log: list = []  # (path, Mark, is a key's mark) while an anchored collection is open
     anchored = 0
@@ -377,7 +378,7 @@ def _compose_events(file: str, loader: Any, marks: dict, anchors: dict[str, _Anc
     event = get_event()
     if not isinstance(event, yaml.StreamEndEvent):
         raise _Refusal(event.start_mark, _MANY_DOCUMENTS, hint=_MANY_DOCUMENTS_HINT, before_syntax=True)
-    return root[0], marks, budget.warnings
+    return root[0], marks, budget.warnings, bool(anchors)
 
 
 def _resolve(resolved: dict, resolve: Any, text: str, implicit: tuple) -> str:
