@@ -382,3 +382,83 @@ def test_a_reload_that_crashes_is_recorded_as_refused(tree, db_url) -> None:
         assert live.bundle.rules[0].name == "during-a-blip"
     finally:
         live.pipeline.close()
+
+
+RULES = """\
+channels:
+  - {name: noc, type: log}
+  - {name: page, type: log}
+rules:
+  - name: site1-cold
+    match: {alert_type: cold_start, site: site1}
+    notify: {channels: [page]}
+    continue: true
+  - name: one-device
+    match: {alert_type: cold_start, device_ip: 10.9.0.1}
+    notify: {channels: [noc]}
+  - name: links
+    match: {alert_type: link_down}
+    notify: {channels: [noc]}
+"""
+
+
+def _told(worker, notifications, *sources: str) -> set[tuple[str, str, str]]:
+    """(rule, channel, device) of each notification the cold starts from `sources` gave."""
+    notifications.clear()
+    worker.submit([trap(COLD_START, ip) for ip in sources])
+    assert worker.drain()
+    return {(n.rule, n.channel, n.alert.device_ip) for n in notifications}
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, new))
+
+
+def test_a_rule_edit_takes_effect_and_the_rules_it_did_not_touch_are_kept(running, tree) -> None:
+    live, worker, notifications, _ = running
+    rules = tree / "rules" / "r.yaml"
+    rules.write_text(RULES)
+    assert live.request("rules").outcome == "applied"
+    before = live.bundle
+    assert before is not None
+    _edit(rules, "device_ip: 10.9.0.1}", "device_ip: 10.9.0.7}")
+    assert live.request("edit").outcome == "applied"
+    after = live.bundle
+    assert after is not None
+    # the other rules are the running version's own objects: built, compiled and checked once
+    assert after.rules[0] is before.rules[0] and after.rules[2] is before.rules[2]
+    assert after.rules[1] is not before.rules[1]
+    assert _told(worker, notifications, "10.9.0.1", "10.9.0.7", "10.20.0.2") == {
+        ("one-device", "noc", "10.9.0.7"), ("site1-cold", "page", "10.20.0.2")}
+
+
+def test_a_kept_rule_sees_what_changed_around_it(running, tree) -> None:
+    """A device's site, an OID map and a channel are not part of a rule: a rule kept as it was
+    still sees their new version, and a reference to a channel gone refuses the tree, located."""
+    live, worker, notifications, _ = running
+    rules, site = tree / "rules" / "r.yaml", tree / "dependencies.d" / "site1.yaml"
+    rules.write_text(RULES)
+    assert live.request("rules").outcome == "applied"
+    kept = live.bundle.rules[0] if live.bundle else None
+    _edit(site, "ip: 10.20.0.5, site: site1,", "ip: 10.20.0.5, site: site9,")
+    assert live.request("site").outcome == "applied"
+    assert live.bundle is not None and live.bundle.rules[0] is kept
+    assert _told(worker, notifications, "10.20.0.5", "10.20.0.2") == {("site1-cold", "page", "10.20.0.2")}
+    _edit(tree / "oidmaps" / "standard.yaml", "alert_type: cold_start\n", "alert_type: warm_start\n")
+    assert live.request("oidmap").outcome == "applied"
+    assert _told(worker, notifications, "10.20.0.6", "10.9.0.1") == set()  # the rules match cold_start
+    # a line added to the first rule moves the two after it; then the channel they notify goes
+    _edit(rules, "  - name: site1-cold\n", "  - name: site1-cold\n    description: the cameras' site\n")
+    assert live.request("moved").outcome == "applied"
+    names = [i for i, text in enumerate(rules.read_text().splitlines(), 1) if text.startswith("  - name: ")]
+    assert live.bundle is not None and [r.source.line for r in live.bundle.rules] == names  # where decisions point
+    _edit(rules, "{name: noc, type: log}", "{name: ops, type: log}")
+    outcome = live.request("channel")
+    assert outcome.outcome == "refused"
+    lines = [i for i, text in enumerate(rules.read_text().splitlines(), 1) if "channels: [noc]" in text]
+    assert [(p.file, p.line, p.path) for p in outcome.errors] == [
+        ("rules/r.yaml", lines[0], "$.rules[1].notify.channels[0]"),
+        ("rules/r.yaml", lines[1], "$.rules[2].notify.channels[0]")]
+    assert live.bundle is not None and live.bundle.rules[0].description == "the cameras' site"  # still running

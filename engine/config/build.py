@@ -158,37 +158,38 @@ class Builder:
                           start=data.get("start"), end=data.get("end"), timezone=data.get("timezone", "UTC"))
 
     def rules(self, data: dict, first_order: int) -> list[Rule]:
-        out = []
-        for i, r in enumerate(data.get("rules", ())):
-            s, n, c = r.get("set"), r.get("notify"), r.get("correlate")
-            suppress = r.get("suppress")
-            out.append(Rule(
-                name=r["name"], description=r.get("description"), enabled=r.get("enabled", True),
-                order=first_order + i, match=self.matchers(r.get("match", {}), ("rules", i, "match")), time=self.time_window(r.get("time")),
-                set=SetAction(tags=tuple(s.get("tags", ())), impact=s.get("impact"), urgency=s.get("urgency"),
-                              priority=s.get("priority"), severity=Severity(s["severity"]) if "severity" in s else None,
-                              category=s.get("category"), custom_fields=MappingProxyType(dict(s.get("custom_fields", {}))))
-                if s else None,
-                notify=NotifyAction(channels=tuple(n["channels"]),
-                                    title_template=n.get("template", {}).get("title"),
-                                    body_template=n.get("template", {}).get("body"),
-                                    throttle=parse_duration(n.get("throttle", "0s")),
-                                    repeat_interval=parse_duration(n.get("repeat_interval", "0s")),
-                                    group_by=tuple(n.get("group_by", ())),
-                                    group_wait=parse_duration(n.get("group_wait", "0s")),
-                                    group_interval=parse_duration(n.get("group_interval", "5m")),
-                                    send_resolved=n.get("send_resolved", True)) if n else None,
-                suppress=(suppress.get("reason", f"suppressed by rule {r['name']}") if isinstance(suppress, dict)
-                          else f"suppressed by rule {r['name']}") if suppress else None,
-                correlate=CorrelateAction(count=c["count"], window=parse_duration(c["window"]),
-                                          group_by=tuple(c.get("group_by", ())),
-                                          parent_alert_type=c.get("parent", {}).get("alert_type", r["name"].replace("-", "_")),
-                                          parent_title=c.get("parent", {}).get("title"),
-                                          parent_severity=Severity(c["parent"]["severity"]) if "severity" in c.get("parent", {}) else None,
-                                          parent_category=c.get("parent", {}).get("category")) if c else None,
-                continue_=r.get("continue", False), source=self.source(("rules", i)),
-                flapping=self.flapping(r.get("flapping"))))
-        return out
+        return [self.rule(r, i, first_order + i) for i, r in enumerate(data.get("rules", ()))]
+
+    def rule(self, r: dict, i: int, order: int) -> Rule:
+        """Rule `i` of the document (`r`, its data), at `order` in the tree."""
+        s, n, c = r.get("set"), r.get("notify"), r.get("correlate")
+        suppress = r.get("suppress")
+        return Rule(
+            name=r["name"], description=r.get("description"), enabled=r.get("enabled", True),
+            order=order, match=self.matchers(r.get("match", {}), ("rules", i, "match")), time=self.time_window(r.get("time")),
+            set=SetAction(tags=tuple(s.get("tags", ())), impact=s.get("impact"), urgency=s.get("urgency"),
+                          priority=s.get("priority"), severity=Severity(s["severity"]) if "severity" in s else None,
+                          category=s.get("category"), custom_fields=MappingProxyType(dict(s.get("custom_fields", {}))))
+            if s else None,
+            notify=NotifyAction(channels=tuple(n["channels"]),
+                                title_template=n.get("template", {}).get("title"),
+                                body_template=n.get("template", {}).get("body"),
+                                throttle=parse_duration(n.get("throttle", "0s")),
+                                repeat_interval=parse_duration(n.get("repeat_interval", "0s")),
+                                group_by=tuple(n.get("group_by", ())),
+                                group_wait=parse_duration(n.get("group_wait", "0s")),
+                                group_interval=parse_duration(n.get("group_interval", "5m")),
+                                send_resolved=n.get("send_resolved", True)) if n else None,
+            suppress=(suppress.get("reason", f"suppressed by rule {r['name']}") if isinstance(suppress, dict)
+                      else f"suppressed by rule {r['name']}") if suppress else None,
+            correlate=CorrelateAction(count=c["count"], window=parse_duration(c["window"]),
+                                      group_by=tuple(c.get("group_by", ())),
+                                      parent_alert_type=c.get("parent", {}).get("alert_type", r["name"].replace("-", "_")),
+                                      parent_title=c.get("parent", {}).get("title"),
+                                      parent_severity=Severity(c["parent"]["severity"]) if "severity" in c.get("parent", {}) else None,
+                                      parent_category=c.get("parent", {}).get("category")) if c else None,
+            continue_=r.get("continue", False), source=self.source(("rules", i)),
+            flapping=self.flapping(r.get("flapping")))
 
     def channels(self, data: dict) -> list[Channel]:
         out = []

@@ -76,41 +76,64 @@ def compile_rules(bundle: Bundle) -> CompiledRules:
     return compiled
 
 
+# The last compile's rules, by identity: a reload that changed one rule gets the others back as
+# the same Rule objects (config/loader.py), whose translation (the same condition objects, which
+# the host's checks and shards recognise) is reused when their predicates start at the same number.
+_by_rule: dict[int, tuple[Rule, int, tuple[dict[str, Any], tuple[Predicate, ...], frozenset[str]]]] = {}
+
+
 def _compile(bundle: Bundle) -> CompiledRules:
+    global _by_rule
     rules = tuple(r for r in bundle.rules if r.enabled)
     predicates: list[Predicate] = []
     properties: set[str] = {"all"}
     ruleset: dict[str, Any] = {}
+    before, now = _by_rule, {}
     for rule in rules:
-        terms: list[Condition] = []
-        any_of_in_durable = False
-        for m in rule.match:
-            direct = _direct(m)
-            if direct is not None and "$or" in direct:
-                # Alternatives multiply in durable's network ($and of two 16-way $or = 256 paths):
-                # one any-of list per rule goes to durable, the others become predicates.
-                if any_of_in_durable:
-                    direct = None
-                any_of_in_durable = True
-            if direct is not None:
-                terms.append(direct)
-                properties.add("severity_rank" if m.field == "severity" else field_property(m.field))
-            else:
-                terms.append(_flag(len(predicates)))
-                predicates.append(Predicate(len(predicates), m))
-        if rule.time is not None:
-            terms.append(_flag(len(predicates)))
-            predicates.append(Predicate(len(predicates), None, rule.time))
-        if not terms:
-            terms.append({"all": 1})
-        condition = terms[0] if len(terms) == 1 else {"$and": terms}
-        ruleset[rule.name] = {"all": [{"m": condition}]}
+        base = len(predicates)
+        hit = before.get(id(rule))
+        translated = hit[2] if hit is not None and hit[0] is rule and hit[1] == base else _translate(rule, base)
+        now[id(rule)] = (rule, base, translated)
+        entry, own, read = translated
+        predicates += own
+        properties |= read
+        ruleset[rule.name] = entry
+    _by_rule = now
     if predicates:
         properties.add(FLAGS)
     names = list(ruleset)
     rulesets = {f"rules{i // RULES_PER_RULESET}": {n: ruleset[n] for n in names[i:i + RULES_PER_RULESET]}
                 for i in range(0, len(names), RULES_PER_RULESET)}
     return CompiledRules(rules, rulesets, tuple(predicates), tuple(sorted(properties)))
+
+
+def _translate(rule: Rule, base: int) -> tuple[dict[str, Any], tuple[Predicate, ...], frozenset[str]]:
+    """One rule's ruleset entry, its predicates (numbered from `base`) and the properties it reads."""
+    predicates: list[Predicate] = []
+    properties: set[str] = set()
+    terms: list[Condition] = []
+    any_of_in_durable = False
+    for m in rule.match:
+        direct = _direct(m)
+        if direct is not None and "$or" in direct:
+            # Alternatives multiply in durable's network ($and of two 16-way $or = 256 paths):
+            # one any-of list per rule goes to durable, the others become predicates.
+            if any_of_in_durable:
+                direct = None
+            any_of_in_durable = True
+        if direct is not None:
+            terms.append(direct)
+            properties.add("severity_rank" if m.field == "severity" else field_property(m.field))
+        else:
+            terms.append(_flag(base + len(predicates)))
+            predicates.append(Predicate(base + len(predicates), m))
+    if rule.time is not None:
+        terms.append(_flag(base + len(predicates)))
+        predicates.append(Predicate(base + len(predicates), None, rule.time))
+    if not terms:
+        terms.append({"all": 1})
+    condition = terms[0] if len(terms) == 1 else {"$and": terms}
+    return {"all": [{"m": condition}]}, tuple(predicates), frozenset(properties)
 
 
 FLAGS = "pf"

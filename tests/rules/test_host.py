@@ -82,6 +82,26 @@ def test_two_generations_side_by_side_give_their_own_answers(host):
     assert host.generations() == ("g1", "g2")
 
 
+def test_generations_with_shards_in_common_each_answer_and_outlive_the_other(host):
+    """A reload that changed one rule shares the other shards with the running generation;
+    deleting either generation leaves the other whole, the regexes each its own."""
+    many = {f"r{i}": rule({"$and": [{"kind": f"k{i}"}, {"$mt": {"host": "sw.*"}}]}) for i in range(600)}
+    edited = dict(many) | {"r7": rule({"$and": [{"kind": "k7"}, {"$mt": {"host": "rtr.*"}}]})}
+    host.load("g1", {"route": many})
+    host.load("g2", {"route": edited})
+    host.load("g3", {"route": many})
+    for gone in ("g1", "g3"):
+        host.delete(gone)
+        assert host.match("g2", "route", {"kind": "k7", "host": "rtr1"}) == ("r7",)
+        assert host.match("g2", "route", {"kind": "k500", "host": "sw1"}) == ("r500",)
+        assert host.match("g2", "route", {"kind": "k7", "host": "sw1"}) == ()
+        if gone == "g1":
+            assert host.match("g3", "route", {"kind": "k7", "host": "sw1"}) == ("r7",)
+    host.delete("g2")
+    host.load("g4", {"route": many})  # nothing of the others is left to share, or to miss
+    assert host.match("g4", "route", {"kind": "k599", "host": "sw9"}) == ("r599",)
+
+
 def test_delete_removes_the_generation_and_its_name_is_usable_again(host):
     host.load("g1", {"route": ROUTE})
     host.delete("g1")
