@@ -10,7 +10,8 @@ variant of the rules file with every rule renamed, and the reload's time for tha
 for the usual one: one rule of the 1,000 changed (a different rule each time, the earlier
 edits kept: each reload differs from the running version in one rule). Each reload's time is printed as CPU time
 of this process (time.process_time: the database's share is not in it) and wall clock; on
-a machine shared with other work, compare CPU times.
+a machine shared with other work, compare CPU times. The garbage collector is set as
+`opsc serve` sets it (gc_tuning.tune_gc).
 
     .venv/bin/python bench/reload.py [--sizes 10,1000,10000] [--reloads 200]
 """
@@ -27,6 +28,7 @@ from pathlib import Path
 import psutil
 import psycopg
 
+from opsconductor.engine.gc_tuning import tune_gc
 from opsconductor.engine.pipeline.state import ActiveAlerts
 from opsconductor.engine.reload import LiveConfig
 from opsconductor.engine.rules.host import RulesHost
@@ -108,6 +110,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,1000,10000")
     parser.add_argument("--reloads", type=int, default=200)
     args = parser.parse_args()
+    tune_gc()  # as `opsc serve` runs (at Python's default, a full collection every ~6 reloads adds ~25-40 ms)
     proc = psutil.Process(os.getpid())
     with server_url() as base:
         for n in (int(x) for x in args.sizes.split(",")):

@@ -31,6 +31,7 @@ from .config.loader import tree_texts
 from .connectors.registry import NORMALIZERS
 from .store.config_rows import projection_of
 from .errors import Level, OpscError, Problem
+from .heap import trim
 from .pipeline.pipeline import Pipeline
 from .rules.engine import RuleEngine
 from .pipeline.state import ActiveAlerts
@@ -122,6 +123,8 @@ class LiveConfig:
                 assert self.last is not None
                 return self.last
             outcome = self._reload_or_refuse(triggers, config_dir or self.config_dir)
+            if outcome.outcome != "unchanged":
+                trim()  # what the old version (or the refused one) held goes back to the system
             self.last = outcome
             if outcome.outcome == "applied":
                 self.last_success = outcome
