@@ -91,6 +91,7 @@ class Notifier:
         self._tasks: set[asyncio.Task] = set()
         self._attempts: list[NotificationAttempt] = []
         self._done: list[str] = []
+        self._settling = asyncio.Lock()
         self._retried: list[tuple[str, str]] = []
         self._known: set[str] = set()  # outbox ids read and not yet settled
         self._after = 0  # highest outbox seq read
@@ -224,13 +225,17 @@ class Notifier:
         while True:
             taken = self._taken
             self._more = True
-            while self._more and len(self._known) < self._max:
+            full = False  # the in-flight bound stopped the reading: rows may wait, another round
+            while self._more:
+                if len(self._known) >= self._max:
+                    full = True
+                    break
                 await self._read()
             self._process(self._clock() if now is None else now)
             while self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
             await self._settle()
-            if self._taken == taken:
+            if self._taken == taken and not full:
                 return
 
     async def _finish(self, timeout: float) -> None:
@@ -465,7 +470,13 @@ class Notifier:
     async def _settle(self, final: bool = False) -> None:
         """Attempts into the log and done rows out of the outbox, in one transaction. On a
         database error everything is kept and tried again (the log loses nothing to a blip;
-        the rows stay in flight, so no more are read meanwhile)."""
+        the rows stay in flight, so no more are read meanwhile). One settle at a time: a
+        caller that comes while the settle loop's transaction runs waits for it, so what
+        was delivered before the call is settled when it returns (flush counts on that)."""
+        async with self._settling:
+            await self._settle_now(final)
+
+    async def _settle_now(self, final: bool) -> None:
         for _ in range(20 if final else 1):
             if not (self._attempts or self._done or self._retried):
                 return
