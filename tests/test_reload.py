@@ -417,7 +417,7 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 
 def test_a_rule_edit_takes_effect_and_the_rules_it_did_not_touch_are_kept(running, tree) -> None:
-    live, worker, notifications, _ = running
+    live, worker, notifications, connect = running
     rules = tree / "rules" / "r.yaml"
     rules.write_text(RULES)
     assert live.request("rules").outcome == "applied"
@@ -432,6 +432,10 @@ def test_a_rule_edit_takes_effect_and_the_rules_it_did_not_touch_are_kept(runnin
     assert after.rules[1] is not before.rules[1]
     assert _told(worker, notifications, "10.9.0.1", "10.9.0.7", "10.20.0.2") == {
         ("one-device", "noc", "10.9.0.7"), ("site1-cold", "page", "10.20.0.2")}
+    with connect() as conn:  # the config tables: the edited rule's row changed, the others are as they were
+        assert conn.execute("SELECT name, conditions->'device_ip', config_version_id FROM notification_rules"
+                            " ORDER BY priority").fetchall() == [
+            ("site1-cold", None, 2), ("one-device", {"eq": "10.9.0.7"}, 3), ("links", None, 2)]
 
 
 def test_a_kept_rule_sees_what_changed_around_it(running, tree) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config.bundle import Bundle, Matcher, OidMapping
+from ..config.bundle import Bundle, Matcher, OidMapping, Rule
 from ..config.secrets import Secret
 from .projection import ConfigProjection, ConnectorRow, DependencyRow, NotificationRuleRow, OidMappingRow
 
@@ -51,14 +51,33 @@ def _mapping_rows(mappings: tuple[OidMapping, ...]) -> tuple[OidMappingRow, ...]
     return rows
 
 
+def _rule_row(r: Rule) -> NotificationRuleRow:
+    return NotificationRuleRow(
+        name=r.name, description=r.description, enabled=r.enabled, priority=r.order,
+        conditions=_conditions(r.match), channels=list(r.notify.channels) if r.notify else [],
+        throttle_minutes=int((r.notify.throttle if r.notify else 0) // 60))
+
+
+# The last projection's rule rows by Rule, by identity: a reload keeps the Rules an edit did not
+# touch (config/loader.py), and their rows stay the same objects (projection.py compares those first).
+_last_rules: dict[int, tuple[Rule, NotificationRuleRow]] = {}
+
+
+def _rule_rows(rules: tuple[Rule, ...]) -> tuple[NotificationRuleRow, ...]:
+    global _last_rules
+    before, now = _last_rules, {}
+    for r in rules:
+        hit = before.get(id(r))
+        now[id(r)] = hit if hit is not None and hit[0] is r else (r, _rule_row(r))
+    _last_rules = now
+    return tuple(now[id(r)][1] for r in rules)
+
+
 def projection_of(bundle: Bundle) -> ConfigProjection:
     connectors = tuple(ConnectorRow(c.name, c.type, c.enabled, {
         **plain(c.settings), "display_name": c.display_name, "poll_interval": c.poll_interval,
         "source": str(c.source)}) for c in bundle.connectors)
     mappings = _mapping_rows(bundle.oid_mappings)
     deps = tuple(DependencyRow(d.device, d.depends_on, d.type, d.description) for d in bundle.dependencies)
-    rules = tuple(NotificationRuleRow(
-        name=r.name, description=r.description, enabled=r.enabled, priority=r.order,
-        conditions=_conditions(r.match), channels=list(r.notify.channels) if r.notify else [],
-        throttle_minutes=int((r.notify.throttle if r.notify else 0) // 60)) for r in bundle.rules)
+    rules = _rule_rows(bundle.rules)
     return ConfigProjection(connectors=connectors, oid_mappings=mappings, dependencies=deps, notification_rules=rules)
