@@ -157,9 +157,6 @@ class Builder:
         return TimeWindow(days=tuple(data.get("days", ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))),
                           start=data.get("start"), end=data.get("end"), timezone=data.get("timezone", "UTC"))
 
-    def rules(self, data: dict, first_order: int) -> list[Rule]:
-        return [self.rule(r, i, first_order + i) for i, r in enumerate(data.get("rules", ()))]
-
     def rule(self, r: dict, i: int, order: int) -> Rule:
         """Rule `i` of the document (`r`, its data), at `order` in the tree."""
         s, n, c = r.get("set"), r.get("notify"), r.get("correlate")

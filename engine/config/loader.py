@@ -252,7 +252,7 @@ _rules_cache: dict[str, tuple[list, int, tuple[Rule, ...]]] = {}
 def _rules(doc: YamlDocument, builder: Builder, first_order: int) -> tuple[Rule, ...]:
     items = doc.data.get("rules") or ()
     before = _rules_cache.get(doc.file)
-    old_items, old_first, old_rules = before if before is not None and before[1] == first_order else ([], 0, ())
+    old_items, _, old_rules = before if before is not None and before[1] == first_order else ([], 0, ())
     rules = []
     for i, item in enumerate(items):
         if i < len(old_items) and old_items[i] is item:
