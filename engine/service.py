@@ -29,6 +29,7 @@ from .intake.journal import MAX_BYTES as JOURNAL_MAX_BYTES, Journal, Written
 from .intake.replay import journal_directory, replay_journal
 from .connectors.base import CONNECTOR_STATES
 from .metrics import Exposition
+from .notify import report as notify_report
 from .notify.process import NotifierProcess
 from .pipeline.commands import OperatorCommand
 from .pipeline.silencing import SilenceCommand
@@ -224,13 +225,14 @@ class Engine:
     def health(self) -> dict:
         alive = self.worker.alive()
         pending, waited = self.journal.pending()
+        notifications = self.notifier.status()
         body = {"engine": "ok" if alive else "failing", "queue_depth": self.worker.depth(),
                 "open_alerts": len(self.state.by_id), "connectors_failing": sorted(self.supervisor.errors),
                 "intake": {"journal_events": pending, "spooled_events": self.worker.intake.spooled,
                            "journal_bytes": self.journal.size, "waiting_seconds": round(waited, 1)},
-                "notifications": self.notifier.status()}
+                "notifications": notifications}
         # Why the engine is degraded: every part adds its own (web/health.py puts them on /healthz).
-        reasons = self.supervisor.reasons()
+        reasons = self.supervisor.reasons() + notify_report.reasons(notifications)
         if pending and waited >= SPOOLING_AFTER:  # accepted and durable, but PostgreSQL is not taking them
             reasons.append(f"spooling {pending} events for {waited:.0f} seconds")
         if reasons:
@@ -338,23 +340,7 @@ class Engine:
                    " commits)", [({}, self.journal.syncs)])
         stats.latency.expose(out, "opsc_pipeline_latency_seconds", "Receipt to commit of each event")
         out.metric("opsc_open_alerts", "gauge", "Open alerts in memory", [({}, len(self.state.by_id))])
-        out.metric("opsc_notifications_total", "counter", "Notification attempts by outcome",
-                   [({"status": "sent"}, self.notifier.sent), ({"status": "failed"}, self.notifier.failed),
-                    ({"status": "skipped"}, self.notifier.skipped), ({"status": "dropped"}, self.notifier.dropped),
-                    ({"status": "retried"}, self.notifier.retried)])
-        notify = self.notifier.status()
-        out.metric("opsc_notification_outbox_depth", "gauge", "Notifications decided and not yet delivered",
-                   [({}, notify["outbox_depth"])])
-        out.metric("opsc_notification_outbox_oldest_seconds", "gauge", "Age of the oldest notification in the outbox",
-                   [({}, notify["outbox_oldest_seconds"])])
-        out.metric("opsc_notification_in_flight", "gauge", "Notifications read from the outbox, not yet settled",
-                   [({}, notify["in_flight"])])
-        out.metric("opsc_notification_storm", "gauge", "1 while a channel's storm guard sends digests",
-                   [({"channel": c}, 1 if s["storm"] else 0) for c, s in sorted(notify["storm_guard"].items())])
-        out.metric("opsc_notification_storms_total", "counter", "Storms the guard switched a channel to digests for",
-                   [({}, notify["storms_started"])])
-        out.metric("opsc_notification_rate_limited", "gauge", "1 while a channel waits out a receiver's Retry-After",
-                   [({"channel": c}, 1) for c in sorted(notify["rate_limited"])])
+        notify_report.expose(out, {**self.notifier.status(), "dropped": self.notifier.dropped})
         last, ok = self.live.last, self.live.last_success
         out.metric("opsc_config_last_reload_successful", "gauge", "Whether the last reload attempt applied",
                    [({}, 1 if last is not None and last.outcome in ("applied", "unchanged") else 0)])

@@ -14,14 +14,17 @@ WINDOW = "24 hours"
 def troubled(conn: psycopg.Connection, limit: int = 12) -> dict[str, Any]:
     """The newest failed or retrying deliveries of the last 24 h, each with its alert, and
     how many there were. Retrying: still in the outbox after a failed attempt (migration
-    012). Failed: the latest logged attempt per alert, channel and recipient failed (one
+    012), or parked there until its next attempt (migration 018: the receiver failed, or its
+    channel is down). Failed: the latest logged attempt per alert, channel and recipient failed (one
     retried and then sent is not trouble any more)."""
     with conn.cursor(row_factory=dict_row) as cur:
         retrying = cur.execute(
             "SELECT o.alert_id::text, o.channel, NULL AS recipient, 'retrying' AS status,"
-            " o.last_error || ' (attempt ' || o.attempts || ')' AS error_message, o.rule_name,"
-            " o.created_at AS sent_at, a.title, a.severity, a.device_name"
-            " FROM notification_outbox o LEFT JOIN alerts a ON a.id = o.alert_id WHERE o.attempts > 0"
+            " concat_ws(' ', o.last_error, '(' || concat_ws('; ', 'attempt ' || NULLIF(o.attempts, 0),"
+            "   'next attempt ' || to_char(o.next_attempt_at AT TIME ZONE 'UTC', 'HH24:MI:SS') || ' UTC') || ')')"
+            "   AS error_message, o.rule_name, o.created_at AS sent_at, a.title, a.severity, a.device_name"
+            " FROM notification_outbox o LEFT JOIN alerts a ON a.id = o.alert_id"
+            " WHERE o.attempts > 0 OR o.next_attempt_at IS NOT NULL"
             " ORDER BY o.seq DESC LIMIT 500").fetchall()
         rows = cur.execute(
             "SELECT * FROM (SELECT DISTINCT ON (n.alert_id, n.channel, n.recipient) n.alert_id::text, n.channel,"

@@ -1,9 +1,11 @@
-"""Sending one request with bounded retries, recording every attempt.
+"""Sending one request with bounded quick retries, recording every attempt.
 
 Retried: timeouts, connection errors, 5xx and 429 (DeliveryError.retry). Not retried: other
 4xx, bad configuration (an unavailable secret) and bugs. The wait between attempts doubles
 from `backoff_base` up to `backoff_max`; a Retry-After is honoured up to `retry_after_max`,
 and with `gates` it holds the whole channel (every message to it), not just this request.
+When the quick retries are spent on a transient error, `park` (the notifier's) may park the
+request's rows for a later attempt (parking.py): the last attempt is then `retrying` too.
 Every attempt is one notification_log row per alert the request covers: `retrying` when
 another attempt follows, else `sent` or `failed`. Errors and payloads are masked with the
 channel's secrets before they leave this module.
@@ -25,6 +27,20 @@ from .message import Message
 
 log = logging.getLogger("opsconductor.notify")
 PAYLOAD_MAX = 64 * 1024  # characters of a request body kept in the log
+SENT, FAILED, PARKED = "sent", "failed", "parked"
+# The quick retries are spent on a transient error: (the error, the attempt's masked log
+# text) → (parked, what the log row adds), or None: failed, "retries exhausted".
+Park = Callable[[DeliveryError, str], "tuple[bool, str] | None"]
+
+
+@dataclass(frozen=True)
+class Result:
+    status: str  # SENT, FAILED or PARKED
+    error: DeliveryError | None = None  # the last attempt's, when not sent
+
+    @property
+    def sent(self) -> bool:
+        return self.status == SENT
 
 
 @dataclass(frozen=True)
@@ -66,10 +82,12 @@ class ChannelGates:
 async def deliver(driver: Driver, msg: Message, out: Outbound, policy: RetryPolicy,
                   record: Callable[[list[NotificationAttempt]], None],
                   sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-                  extra: dict | None = None, gates: ChannelGates | None = None) -> bool:
-    """Send `out` until it is accepted or retries are spent; True when sent."""
+                  extra: dict | None = None, gates: ChannelGates | None = None, park: Park | None = None,
+                  tries: int | None = None) -> Result:
+    """Send `out` until it is accepted or the quick retries (`tries` attempts in all, else
+    the channel's retries + 1) are spent."""
     payload = _payload(driver, msg, out, extra)
-    total = driver.retries + 1
+    total = tries or driver.retries + 1
     for attempt in range(total):
         if gates is not None:
             await gates.wait(driver.name, sleep)
@@ -86,10 +104,16 @@ async def deliver(driver: Driver, msg: Message, out: Outbound, policy: RetryPoli
         else:
             elapsed = _ms(started)
             record(_rows(driver, msg, out, "sent", None, {**payload, "attempt": attempt + 1, "result": detail}, elapsed))
-            return True
+            return Result(SENT)
         elapsed = _ms(started)
         last = not error.retry or attempt + 1 >= total
         message = driver.mask(f"attempt {attempt + 1}/{total}: {error.message}")
+        parked = park(error, message) if last and error.retry and park is not None else None
+        if parked is not None and parked[0]:
+            message += f"; {parked[1]}"
+            record(_rows(driver, msg, out, "retrying", message, {**payload, "attempt": attempt + 1}, elapsed))
+            log.warning("notification to channel %s (%s) for rule %s: %s", driver.name, driver.type, msg.rule, message)
+            return Result(PARKED, error)
         if not last:
             wait = policy.delay(attempt, error)
             message += f"; retrying in {wait:g}s"
@@ -97,6 +121,8 @@ async def deliver(driver: Driver, msg: Message, out: Outbound, policy: RetryPoli
                 gates.hold(driver.name, wait)  # the receiver's rate limit is the channel's, not this message's
                 message += " (the channel waits)"
                 wait = 0.0  # the gate does the waiting
+        elif parked is not None:
+            message += f"; {parked[1]}"
         elif error.retry:
             message += "; retries exhausted"
         record(_rows(driver, msg, out, "failed" if last else "retrying", message,
@@ -104,9 +130,9 @@ async def deliver(driver: Driver, msg: Message, out: Outbound, policy: RetryPoli
         log.log(logging.ERROR if last else logging.WARNING, "notification to channel %s (%s) for rule %s: %s",
                 driver.name, driver.type, msg.rule, message)
         if last:
-            return False
+            return Result(FAILED, error)
         await sleep(wait)
-    return False  # unreachable: the loop returns on its last attempt
+    raise AssertionError("unreachable: the loop returns on its last attempt")
 
 
 def _payload(driver: Driver, msg: Message, out: Outbound, extra: dict | None) -> dict:

@@ -71,7 +71,8 @@ class OutboxNotification(Notification):
     it is delivered (or finally failed) and sent as the webhook's idempotency key."""
 
     outbox_id: str = ""
-    attempts: int = 0  # attempts made before a restart
+    attempts: int = 0  # attempts made before it was read (before a restart, or before it was parked)
+    created_at: datetime | None = None  # when its outbox row was written: the retry window counts from it
 
 
 def human_time(at: datetime | None) -> str:

@@ -3,25 +3,35 @@ event loop of its own.
 
 The pipeline writes every decision to notify into the outbox (store/outbox.py) in the
 transaction that stores its alert, then calls `wake()`; it never waits on delivery. The
-notifier reads the outbox in batches, oldest first, while fewer than `max_in_flight`
-notifications are in its hands (the outbox, not memory, is the buffer: nothing is ever
-dropped), files them into groups (grouping.py), passes each message through the channel's
-storm guard (storm.py), and sends every message that is due as its own task, so a slow,
-failing or rate-limited channel delays only its own messages (a 429 holds only its
-channel: delivery.ChannelGates). Messages of one group (or, ungrouped, of one alert) on
-one channel go out in order, so a PagerDuty resolve never overtakes its trigger.
+notifier reads the outbox in batches, oldest first (reader.py), while fewer than
+`max_in_flight` notifications are in its hands, at most `channel_quota` of them per channel
+(lanes.py; the outbox, not memory, is the buffer: nothing is ever dropped), files them into
+groups (grouping.py), passes each message through the channel's storm guard (storm.py),
+and sends every message that is due as its own task, so a slow, failing or rate-limited
+channel delays only its own messages (a 429 holds only its channel: delivery.ChannelGates).
+Messages of one group (or, ungrouped, of one alert) on one channel go out in order, so a
+PagerDuty resolve never overtakes its trigger.
+
+A message whose quick retries are spent on a transient error is parked (parking.py): its
+rows wait in the outbox for their next attempt, out of the notifier's hands, and the channel
+is down (breaker.py) until one message gets through: meanwhile its messages are parked at
+once, and one probes when the back-off ends. A row is failed for good only when its
+channel's retry window (`retry_for`) is over.
 
 Every attempt becomes notification_log rows; a notification that is done (sent, finally
-failed or skipped) leaves the outbox in the same transaction that logs it (`settle`,
-batched, retried until the database takes it). A crash between the commit of the alert
-and that transaction leaves the row in the outbox, and the next start sends it again:
-at-least-once. A notification that tells of a problem (effects.TELLS) that finally failed is reported to `on_failed` as
-(alert id, fingerprint, rule, channel, decided at), so the engine's throttle does not
-count it (it told nobody). In `opsc serve` this class runs in a process of its own
-(process.py); tests and tools run it in theirs.
+failed or skipped) leaves the outbox in the same transaction that logs it, and a parked one
+gets its next-attempt time there (`settle`, batched, retried until the database takes it).
+A crash between the commit of the alert and that transaction leaves the row in the outbox,
+and the next start sends it again: at-least-once. A notification that tells of a problem
+(effects.TELLS) that finally failed is reported to `on_failed` as (alert id, fingerprint,
+rule, channel, decided at), so the engine's throttle does not count it (it told nobody). In
+`opsc serve` this class runs in a process of its own (process.py); tests and tools run it in
+theirs.
 
-Time: grouping and the storm guard read the injected `clock` (seconds, monotonic). Tests
-drive a fake clock and call `flush()`, which reads everything pending, processes what is
+Time: grouping, the storm guard, parking and the probes read the injected `clock` (seconds,
+monotonic); the next-attempt times written to the outbox are that clock made wall time (the
+wall time of its zero is taken at construction). Tests drive a fake clock and call
+`flush()`, which reads everything pending (parked rows that are due too), processes what is
 due at that moment and waits until it is sent and logged. `stop()` sends what groups still
 hold, waits up to its timeout for deliveries in flight, and logs them; what it could not
 send stays in the outbox for the next start.
@@ -34,7 +44,7 @@ import asyncio
 import logging
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Sequence
 
 import psycopg
@@ -44,21 +54,22 @@ from ..config.bundle import Bundle, Channel, Rule
 from ..pipeline.effects import TELLS, Notification
 from ..rules.fields import alert_fields
 from ..store.notification_log import NotificationAttempt
-from ..store.outbox import (OUTBOX_CHANNEL, OutboxState, PendingRow, add_pending, outbox_state, read_pending,
-                            settle)
+from ..store.outbox import OUTBOX_CHANNEL, OutboxState, PendingRow, add_pending, settle
+from .breaker import Breakers
 from .channels import DRIVERS, DeliveryError, Driver
 from .dbthread import DbThread
-from .delivery import ChannelGates, RetryPolicy, deliver
+from .delivery import FAILED, PARKED, ChannelGates, RetryPolicy, deliver
 from .grouping import Grouper
 from .http import HttpClient
+from .lanes import Lanes
 from .message import Message, OutboxNotification, alert_view
+from .parking import CHANNEL_QUOTA, ParkPolicy, retry_window
+from .reader import RESCAN_EVERY, OutboxReader
+from .retrying import Retrying
 from .storm import StormGuard, storm_limit
 
 log = logging.getLogger("opsconductor.notify")
 MAX_CONCURRENCY_PER_CHANNEL = 32
-READ_BATCH = 1_000
-RESCAN_EVERY = 10.0  # seconds: look again from the start of the outbox for rows committed out of order
-STATE_EVERY = 2.0  # seconds between readings of the outbox's depth and age
 
 
 class Notifier:
@@ -66,14 +77,21 @@ class Notifier:
                  clock: Callable[[], float] = time.monotonic, dashboard_url: str | None = None,
                  policy: RetryPolicy | None = None, dry_run: bool = False, tick: float = 0.5,
                  on_failed: Callable[[list[tuple]], None] | None = None, listen_url: str | None = None,
-                 rescan_every: float = RESCAN_EVERY) -> None:
+                 rescan_every: float = RESCAN_EVERY, channel_quota: int = CHANNEL_QUOTA,
+                 parking: ParkPolicy | None = None) -> None:
         self._connect = connect  # () -> a psycopg connection (used as a context manager by tools)
         self._listen_url = listen_url  # LISTEN opsc_outbox there: woken at each commit, straight from PostgreSQL
         self._listening = False
-        self._rescan_every = rescan_every
         self._bundle = bundle_provider
         self._max = max_in_flight
         self._clock = clock
+        # The clock's zero as wall time: next attempts in the outbox are the clock made wall time
+        # (timedelta arithmetic, exact to the microsecond: a row parked for 30 s is due 30 s on).
+        self._epoch = datetime.now(timezone.utc) - timedelta(seconds=clock())
+        self._parking = parking or ParkPolicy()
+        self._breakers = Breakers(self._parking)
+        self._lanes = Lanes(channel_quota, self._breakers, self._window)
+        self._retrying = Retrying(self._parking, self._breakers, self._lanes, clock, self._wall)
         self._dashboard_url = dashboard_url
         self._policy = policy or RetryPolicy()
         self._dry_run = dry_run
@@ -84,6 +102,8 @@ class Notifier:
         self._gates = ChannelGates()
         self._thread = threading.Thread(target=self._run, name="opsc-notifier", daemon=True)
         self._db = DbThread(connect)
+        self._reader = OutboxReader(self._db, self._lanes, max_in_flight, rescan_every=rescan_every,
+                                    pause=min(tick, 0.5))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
         self._stopping = False
@@ -93,19 +113,12 @@ class Notifier:
         self._done: list[str] = []
         self._settling = asyncio.Lock()
         self._retried: list[tuple[str, str]] = []
-        self._known: set[str] = set()  # outbox ids read and not yet settled
-        self._after = 0  # highest outbox seq read
-        self._taken = 0  # rows taken since start
-        self._more = True  # the outbox may hold rows past _after
-        self._wakes = 0  # wake() calls: a read that began before the last one must not clear _more
-        self._rescan_at = 0.0
-        self._state_at = 0.0
+        self._unparked: list[str] = []  # parked rows taken back into flight
         self._drivers: dict[str, tuple[Channel, Driver]] = {}
         self._rules: tuple[Bundle | None, dict[str, Rule]] = (None, {})  # per config version, by name
         self._channels: dict[str, Channel] = {}
         self._locks: dict[tuple, tuple[asyncio.Lock, int]] = {}  # order key → (lock, users)
         self._slots: dict[str, asyncio.Semaphore] = {}
-        self.outbox = OutboxState(0, 0.0)
         self.sent = 0
         self.failed = 0
         self.skipped = 0
@@ -137,8 +150,7 @@ class Notifier:
 
     def wake(self, *_: object) -> None:
         """New rows are in the outbox (the pipeline committed a batch); any thread."""
-        self._more = True
-        self._wakes += 1
+        self._reader.woken()
         loop = self._loop
         if loop is not None and not loop.is_closed():
             try:
@@ -156,17 +168,30 @@ class Notifier:
 
     def pending(self) -> int:
         """Notifications in the notifier's hands: read from the outbox and not yet settled."""
-        return len(self._known)
+        return len(self._lanes)
+
+    @property
+    def parked(self) -> int:
+        """Rows parked since start (parked now: status()["parked"])."""
+        return self._retrying.parked
+
+    @property
+    def outbox(self) -> OutboxState:
+        """The outbox's depth, age and parked rows, as last read (every 2 s)."""
+        return self._reader.state
 
     def status(self) -> dict:
-        """For /api/v1/system and /metrics: the outbox, what is in flight, storms, held channels."""
+        """For /healthz and /metrics: the outbox, what is in flight, storms, held and down channels."""
         now = self._clock()
-        return {"outbox_depth": self.outbox.depth, "outbox_oldest_seconds": round(self.outbox.oldest_seconds, 3),
-                "in_flight": len(self._known), "grouped": self._grouper.pending(),
+        state = self._reader.state
+        return {"outbox_depth": state.depth, "outbox_oldest_seconds": round(state.oldest_seconds, 3),
+                "parked": state.parked, "in_flight": len(self._lanes), "grouped": self._grouper.pending(),
                 "storm_guard": self._storm.state(now), "storms_started": self._storm.storms,
-                "rate_limited": self._gates.held(), "sent": self.sent, "failed": self.failed,
-                "skipped": self.skipped, "retried": self.retried, "database_errors": self._db.errors,
-                "listening": self.listening}
+                "rate_limited": self._gates.held(), "channels_down": self._breakers.state(now),
+                "channel_outages": self._breakers.outages, "channels_at_quota": self._lanes.full(),
+                "channel_quota": self._lanes.quota, "sent": self.sent, "failed": self.failed,
+                "skipped": self.skipped, "retried": self.retried, "parks": self.parked,
+                "database_errors": self._db.errors, "listening": self.listening}
 
     def flush(self, now: float | None = None, timeout: float = 30.0) -> None:
         """Read everything pending, send every group due at `now` (default: the clock), and
@@ -196,7 +221,7 @@ class Notifier:
             while not self._stopping:
                 dues = [d for d in (self._grouper.next_due(), self._storm.next_due()) if d is not None]
                 wait = self._tick if not dues else min(self._tick, max(0.0, min(dues) - self._clock()))
-                if not self._more or len(self._known) >= self._max:
+                if not self._reader.more or len(self._lanes) >= self._max:
                     try:
                         await asyncio.wait_for(self._event.wait(), wait)
                     except (asyncio.TimeoutError, TimeoutError):
@@ -204,7 +229,7 @@ class Notifier:
                 self._event.clear()
                 await self._read()
                 self._process(self._clock())
-            self._more = True  # what was committed before stop() is sent now, not at the next start
+            self._reader.more = True  # what was committed before stop() is sent now, not at the next start
             await self._read()
             self._process(self._clock())
             await self._finish(self._stop_timeout)
@@ -223,11 +248,12 @@ class Notifier:
         """Rounds of read → process → deliver → settle until a round reads nothing new (the
         in-flight bound may take several rounds to empty the outbox)."""
         while True:
-            taken = self._taken
-            self._more = True
+            taken = self._reader.taken
+            self._reader.more = True
+            await self._read(due=True)
             full = False  # the in-flight bound stopped the reading: rows may wait, another round
-            while self._more:
-                if len(self._known) >= self._max:
+            while self._reader.more:
+                if len(self._lanes) >= self._max:
                     full = True
                     break
                 await self._read()
@@ -235,7 +261,7 @@ class Notifier:
             while self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
             await self._settle()
-            if self._taken == taken and not full:
+            if self._reader.taken == taken and not full:
                 return
 
     async def _finish(self, timeout: float) -> None:
@@ -270,62 +296,54 @@ class Notifier:
                 await asyncio.sleep(1.0)
 
     def _woken(self) -> None:
-        self._more = True
-        self._wakes += 1
+        self._reader.woken()
         self._event.set()
 
     # ---- reading the outbox ------------------------------------------------------------------
 
-    async def _read(self) -> None:
-        now = time.monotonic()
-        if now >= self._state_at:
-            self._state_at = now + STATE_EVERY
-            try:
-                self.outbox = await self._db.run(outbox_state)
-            except Exception:
-                pass  # counted and logged by the db thread
-        if now >= self._rescan_at:  # a batch committed after a later one (another process): look again
-            self._rescan_at = now + self._rescan_every
-            self._after, self._more = 0, True
-        room = self._max - len(self._known)
-        if not self._more or room <= 0:
-            return
-        limit = min(room, READ_BATCH)
-        wakes = self._wakes
-        try:
-            rows = await self._db.run(read_pending, self._after, limit)
-        except Exception:
-            await asyncio.sleep(min(self._tick, 0.5))  # PostgreSQL away: try again on the next pass
-            return
-        self._more = len(rows) == limit or self._wakes != wakes
-        if rows:
-            self._after = rows[-1].seq
-            self._take(rows)
+    async def _read(self, due: bool = False) -> None:
+        now = self._clock()
+        await self._reader.read(now, self._wall(now), self._take, due)
 
     def _take(self, rows: list[PendingRow]) -> None:
+        """Rows the reader took (their channel had room) → groups and deliveries; parked rows
+        tried again go out at once, grouped as their rule groups."""
         bundle = self._bundle()
         rules = self._rules_of(bundle)
         now = self._clock()
+        again: list[tuple[Notification, dict, dict]] = []
         for row in rows:
-            if row.id in self._known:
-                continue
-            self._known.add(row.id)
-            self._taken += 1
             rule = rules.get(row.rule_name)
             n = OutboxNotification(row.alert, row.rule_name, row.channel, row.kind, row.decided_at,
                                    rule.notify if rule is not None else None, outbox_id=row.id,
-                                   attempts=row.attempts)
+                                   attempts=row.attempts, created_at=row.created_at)
             site = _site(bundle, n.alert.device_ip)
             view = alert_view(n.alert, site, self._dashboard_url)
             labels = alert_fields(n.alert, site) if n.action and n.action.group_by else {}
+            if row.parked:
+                self._unparked.append(row.id)
+                again.append((n, view, labels))
+                continue
             message = self._grouper.add(n, view, labels, now)
             if message is not None:
                 self._admit(message, ("alert", n.alert.fingerprint), bundle, now)
+        for message in self._grouper.regroup(again):
+            key = ("group", message.group_key) if message.group_key else ("alert", message.alerts[0].fingerprint)
+            self._admit(message, key, bundle, now)
+
+    def _window(self, channel: str) -> float:
+        """The channel's retry window in seconds (the running config's)."""
+        config = self._channel(self._bundle(), channel)
+        return retry_window(config.settings) if config is not None else 0.0
+
+    def _wall(self, now: float) -> datetime:
+        return self._epoch + timedelta(seconds=now)
 
     def _rules_of(self, bundle: Bundle) -> dict[str, Rule]:
         if self._rules[0] is not bundle:
             self._rules = (bundle, {r.name: r for r in bundle.rules})
             self._channels = {c.name: c for c in bundle.channels}
+            self._breakers.keep(self._channels)  # a channel gone from the config is not down any more
         return self._rules[1]
 
     def _channel(self, bundle: Bundle, name: str) -> Channel | None:
@@ -392,18 +410,43 @@ class Notifier:
             self._record_all(msg, "failed", driver.mask(exc.message), driver.recipient)
             return self._finished(msg, failed=everyone)
         failed: set[str] = set()
+        parked: set[str] = set()
         record = self._recorder(msg)
+        window = retry_window(channel.settings)
         for out in requests:
-            if not await deliver(driver, msg, out, self._policy, record, gates=self._gates):
-                failed.update(a.id for a in out.alerts)
-        self._finished(msg, failed)
+            ids = {a.id for a in out.alerts}
+            now = self._clock()
+            wait = self._retrying.must_wait(channel.name, ids, now)
+            if wait is not None:  # not attempted: parked until then, or failed if its window is over
+                lost, error = self._retrying.hold(msg, ids, window, *wait)
+                if lost:
+                    self._record_all(msg, "failed", error, driver.recipient, only=lost)
+                failed |= lost
+                parked |= ids - lost
+                continue
+            probe = self._breakers.outage(channel.name) is not None  # must_wait gave this request the probe
+            try:
+                result = await deliver(driver, msg, out, self._policy, record, gates=self._gates,
+                                       park=self._retrying.parker(msg, channel.name, ids, window, probe),
+                                       tries=1 if probe else None)
+            finally:
+                if probe:
+                    self._breakers.probe_ended(channel.name, self._clock())
+            if result.status == PARKED:
+                parked |= ids
+            elif result.status == FAILED:
+                failed |= ids
+            if result.sent or (result.error is not None and not result.error.retry):  # the receiver answered
+                if self._breakers.answered(channel.name, self._clock()):
+                    self._event.set()  # its rows are read again
+        self._finished(msg, failed, parked)
 
-    def _finished(self, msg: Message, failed: set[str]) -> None:
-        """The message's notifications are done: out of the outbox at the next settle; the
-        firing ones that reached nobody are reported (they must not throttle)."""
+    def _finished(self, msg: Message, failed: set[str], parked: set[str] | None = None) -> None:
+        """The message's notifications are done (out of the outbox at the next settle) or
+        parked; the firing ones that reached nobody are reported (they must not throttle)."""
         for n in msg.notifications:
             oid = getattr(n, "outbox_id", "")
-            if oid:
+            if oid and not (parked and n.alert.id in parked):
                 self._done.append(oid)
         lost = [(n.alert.id, n.alert.fingerprint, n.rule, n.channel, n.at)
                 for n in msg.notifications if n.alert.id in failed and n.kind in TELLS]
@@ -456,11 +499,11 @@ class Notifier:
                 self.retried += 1
         self._attempts.extend(attempts)
 
-    def _record_all(self, msg: Message, status: str, error: str, recipient: str) -> None:
+    def _record_all(self, msg: Message, status: str, error: str, recipient: str, only: set[str] | None = None) -> None:
         now = datetime.now(timezone.utc)
         self._record([NotificationAttempt(n.alert.id, msg.channel, recipient[:255], status, msg.rule, error_message=error,
                                           payload={"kind": msg.kind, "title": n.alert.title}, sent_at=now)
-                      for n in msg.notifications])
+                      for n in msg.notifications if only is None or n.alert.id in only])
 
     async def _settle_loop(self) -> None:
         while True:
@@ -468,31 +511,41 @@ class Notifier:
             await self._settle()
 
     async def _settle(self, final: bool = False) -> None:
-        """Attempts into the log and done rows out of the outbox, in one transaction. On a
-        database error everything is kept and tried again (the log loses nothing to a blip;
-        the rows stay in flight, so no more are read meanwhile). One settle at a time: a
-        caller that comes while the settle loop's transaction runs waits for it, so what
-        was delivered before the call is settled when it returns (flush counts on that)."""
+        """Attempts into the log, parked rows given their next attempt and done rows out of
+        the outbox, in one transaction. On a database error everything is kept and tried
+        again (the log loses nothing to a blip; the rows stay in flight, so no more are read
+        meanwhile). One settle at a time: a caller that comes while the settle loop's
+        transaction runs waits for it, so what was delivered before the call is settled when
+        it returns (flush counts on that)."""
         async with self._settling:
             await self._settle_now(final)
 
     async def _settle_now(self, final: bool) -> None:
         for _ in range(20 if final else 1):
-            if not (self._attempts or self._done or self._retried):
+            if not (self._attempts or self._done or self._retried or self._retrying.parks or self._unparked):
                 return
-            attempts, done, retried = self._attempts, self._done, self._retried
-            self._attempts, self._done, self._retried = [], [], []
+            batch = self._attempts, self._done, self._retried, self._retrying.take(), self._unparked
+            self._attempts, self._done, self._retried, self._unparked = [], [], [], []
             try:
-                await self._db.run(settle, attempts, done, retried)
+                behind = await self._db.run(settle, *batch)
             except Exception:
-                self._attempts[:0], self._done[:0], self._retried[:0] = attempts, done, retried
+                for kept, failed in zip((self._attempts, self._done, self._retried, self._retrying.parks,
+                                         self._unparked), batch):
+                    kept[:0] = failed  # type: ignore[index]  # each list gets its own kind back
                 if final:
                     await asyncio.sleep(0.5)
                 continue
-            self._known.difference_update(done)
-            if done and len(self._known) < self._max:
+            attempts, done, retried, parks, unparked = batch
+            self._lanes.remove(done)
+            self._lanes.remove(p.id for p in parks)
+            if parks:
+                self._reader.parked()
+            if behind is not None:  # rows that waited behind a row taken back into flight
+                self._reader.back_to(behind - 1)
+                self._event.set()
+            if (done or parks) and len(self._lanes) < self._max:
                 self._event.set()  # room again: read on
-        if final and (self._attempts or self._done):
+        if final and (self._attempts or self._done or self._retrying.parks):
             log.critical("could not record %d notification attempts at shutdown; their notifications stay in the"
                          " outbox and are sent again at the next start", len(self._attempts))
 

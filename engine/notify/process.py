@@ -76,8 +76,9 @@ class NotifierProcess:
                 self._send(("wake",))
 
     def status(self) -> dict:
-        return {"outbox_depth": 0, "outbox_oldest_seconds": 0.0, "in_flight": 0, "grouped": 0, "storm_guard": {},
-                "storms_started": 0, "rate_limited": {}, "sent": 0, "failed": 0, "skipped": 0, "retried": 0,
+        return {"outbox_depth": 0, "outbox_oldest_seconds": 0.0, "parked": 0, "in_flight": 0, "grouped": 0,
+                "storm_guard": {}, "storms_started": 0, "rate_limited": {}, "channels_down": {}, "channel_outages": 0,
+                "channels_at_quota": [], "sent": 0, "failed": 0, "skipped": 0, "retried": 0, "parks": 0,
                 "database_errors": 0, **self._status, "process_restarts": self.restarts,
                 "pid": self._child.pid if self._child else None}
 

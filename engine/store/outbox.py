@@ -4,18 +4,27 @@ delivered from here.
 Write side: `outbox_rows` formats a batch's notifications as COPY text (store/batch.py
 copies it in the batch's transaction, like the rest); `add_pending` inserts directly
 (tools, tests); both NOTIFY opsc_outbox. Read side, the notifier's: `read_pending` takes the rows after a sequence
-number, oldest first, with their alerts; `settle` writes the attempts to notification_log
-and removes the rows that are done, in one transaction, so "who was told" never says less
-than what was delivered and a row is either pending or logged. What a restart
-rebuilds throttles and resolve targets from (notification_log.load_told) counts rows
-still pending here as told.
+number, oldest first, with their alerts (`read_window`: the same within a window of seqs,
+so the reader goes past rows it leaves out; `read_channel`: one channel's, to catch up on rows
+a read left out while the channel had no room); `read_due` takes parked rows whose next
+attempt is due (migration 018); `settle` writes the attempts to notification_log, parks the
+rows to be tried again later and removes the rows that are done, in one transaction, so
+"who was told" never says less than what was delivered and a row is either pending or
+logged. What a restart rebuilds throttles and resolve targets from
+(notification_log.load_told) counts rows still pending here, parked ones too, as told.
+
+Every read leaves out a row while an earlier row of its alert on its channel is parked, so
+a resolve never overtakes its trigger, not even across a restart; and leaves out the rows of
+the `closed` channels the caller names (at their in-flight quota, or down), except rows
+created at or before a channel's cutoff (their retry window is over: they are read to be
+failed).
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import psycopg
 from psycopg.rows import dict_row
@@ -47,12 +56,27 @@ class PendingRow:
     decided_at: datetime
     attempts: int
     alert: StoredAlert
+    created_at: datetime | None = None  # when the row was written (the retry window counts from it)
+    parked: bool = False  # read back after a failed delivery (next_attempt_at was set)
 
 
 @dataclass(frozen=True)
 class OutboxState:
     depth: int  # rows waiting
     oldest_seconds: float  # age of the oldest row (0 when empty)
+    parked: int = 0  # rows waiting for a next attempt (migration 018)
+
+
+@dataclass(frozen=True)
+class Park:
+    """A row to try again at `at` (settle sets next_attempt_at, and last_error when given)."""
+
+    id: str
+    at: datetime
+    error: str | None = None  # None: the attempt's own error stays (the row's retrying attempt set it)
+
+
+Closed = Mapping[str, datetime | None]  # channel → cutoff: rows created at or before it are read all the same
 
 
 def outbox_rows(notifications: Iterable[Notification]) -> tuple[str, tuple[str, ...]]:
@@ -78,30 +102,104 @@ def add_pending(conn: psycopg.Connection, notifications: Sequence[Notification])
     return ids
 
 
-def read_pending(conn: psycopg.Connection, after_seq: int, limit: int) -> list[PendingRow]:
-    """Rows after `after_seq`, oldest first, each with its alert as it is now."""
+_COLUMNS = ("o.id AS outbox_id, o.seq, o.rule_name, o.channel, o.kind, o.decided_at, o.attempts, o.created_at,"
+            " o.next_attempt_at")
+# A row waits while an earlier row of its alert on its channel is parked (index of migration 018).
+_NOT_BEHIND_PARKED = (" AND NOT EXISTS (SELECT 1 FROM notification_outbox p WHERE p.alert_id = o.alert_id"
+                      " AND p.channel = o.channel AND p.seq < o.seq AND p.next_attempt_at IS NOT NULL)")
+_NOT_CLOSED = (" AND NOT EXISTS (SELECT 1 FROM unnest(%(closed)s::text[], %(cutoffs)s::timestamptz[]) c(channel, cutoff)"
+               " WHERE c.channel = o.channel AND (c.cutoff IS NULL OR o.created_at > c.cutoff))")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A main read: the rows taken from the next `window` rows by seq, and where that window
+    ended (`upto`, None when the outbox had nothing past `after`). The caller goes on from
+    `upto` even when the rows it left out were most of the window."""
+
+    rows: list[PendingRow]
+    upto: int | None
+    full: bool  # the window had `window` rows: there may be more past it
+
+
+def read_pending(conn: psycopg.Connection, after_seq: int, limit: int, closed: Closed | None = None) -> list[PendingRow]:
+    """New rows (never parked) after `after_seq`, oldest first, each with its alert as it is now."""
+    return _read(conn, "o.seq > %(after)s AND o.next_attempt_at IS NULL", {"after": after_seq}, limit, closed)
+
+
+def read_window(conn: psycopg.Connection, after_seq: int, limit: int, closed: Closed | None = None,
+                window: int | None = None) -> Window:
+    """The notifier's main read: new rows among the next `window` rows after `after_seq`
+    (default: `limit`), oldest first, at most `limit`."""
+    window = window or limit
+    with conn.transaction():
+        row = conn.execute("SELECT max(seq), count(*) FROM (SELECT seq FROM notification_outbox WHERE seq > %s"
+                           " ORDER BY seq LIMIT %s) w", (after_seq, window)).fetchone()
+    upto, seen = (row[0], row[1]) if row else (None, 0)
+    if upto is None:
+        return Window([], None, False)
+    rows = _read(conn, "o.seq > %(after)s AND o.seq <= %(upto)s AND o.next_attempt_at IS NULL",
+                 {"after": after_seq, "upto": upto}, limit, closed)
+    return Window(rows, upto, seen >= window)
+
+
+def read_channel(conn: psycopg.Connection, channel: str, after_seq: int, upto_seq: int, limit: int) -> list[PendingRow]:
+    """One channel's new rows in (after_seq, upto_seq], oldest first."""
+    return _read(conn, "o.seq > %(after)s AND o.seq <= %(upto)s AND o.channel = %(channel)s"
+                 " AND o.next_attempt_at IS NULL", {"after": after_seq, "upto": upto_seq, "channel": channel}, limit,
+                 None)
+
+
+def read_due(conn: psycopg.Connection, now: datetime, limit: int, closed: Closed | None = None) -> list[PendingRow]:
+    """Parked rows whose next attempt is due at `now`, oldest first."""
+    return _read(conn, "o.next_attempt_at <= %(now)s", {"now": now}, limit, closed)
+
+
+def _read(conn: psycopg.Connection, where: str, params: dict[str, Any], limit: int, closed: Closed | None) -> list[PendingRow]:
+    params = {**params, "limit": limit}
+    where += _NOT_BEHIND_PARKED
+    if closed:
+        where += _NOT_CLOSED
+        params.update(closed=list(closed), cutoffs=list(closed.values()))
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         # The outbox's rows first (an index range scan on seq), then their alerts: joined
         # before the LIMIT, a planner working from stale statistics (tables that grew by
         # thousands of rows a second) sorted the whole join, on disk, taking seconds a read.
         rows = cur.execute(
-            f"SELECT o.id AS outbox_id, o.seq, o.rule_name, o.channel, o.kind, o.decided_at, o.attempts, {_ALERT_SELECT}"
-            " FROM (SELECT * FROM notification_outbox WHERE seq > %s ORDER BY seq LIMIT %s) o"
-            " JOIN alerts a ON a.id = o.alert_id ORDER BY o.seq", (after_seq, limit)).fetchall()
+            f"SELECT {_COLUMNS}, {_ALERT_SELECT}"
+            f" FROM (SELECT * FROM notification_outbox o WHERE {where} ORDER BY o.seq LIMIT %(limit)s) o"
+            " JOIN alerts a ON a.id = o.alert_id ORDER BY o.seq", params).fetchall()
     return [PendingRow(str(r["outbox_id"]), r["seq"], r["rule_name"], r["channel"], r["kind"], r["decided_at"],
-                       r["attempts"], _alert_from_row(r)) for r in rows]
+                       r["attempts"], _alert_from_row(r), r["created_at"], r["next_attempt_at"] is not None)
+            for r in rows]
 
 
 def settle(conn: psycopg.Connection, attempts: Sequence[NotificationAttempt], done: Sequence[str],
-           retried: Sequence[tuple[str, str]] = ()) -> None:
-    """One transaction: the attempts into notification_log, the `done` rows out of the
-    outbox, and for rows being retried (id, error) their attempt count and last error."""
+           retried: Sequence[tuple[str, str]] = (), parked: Sequence[Park] = (),
+           unparked: Sequence[str] = ()) -> int | None:
+    """One transaction: the attempts into notification_log; for rows being retried (id,
+    error) their attempt count and last error; the `unparked` rows (taken back into flight)
+    due now; the `parked` ones waiting until their time; the `done` rows out of the outbox.
+    Returns the lowest seq of a row that waited behind an unparked one (the reader goes
+    back for it), or None."""
+    behind = None
     with conn.transaction(), conn.cursor() as cur:
         append_attempts(cur, attempts)
         if retried:
             cur.execute("UPDATE notification_outbox o SET attempts = o.attempts + 1, last_error = v.error"
                         " FROM unnest(%s::uuid[], %s::text[]) AS v(id, error) WHERE o.id = v.id",
                         ([i for i, _ in retried], [e for _, e in retried]))
+        if unparked:
+            row = cur.execute(
+                "WITH u AS (UPDATE notification_outbox SET next_attempt_at = NULL WHERE id = ANY(%s::uuid[])"
+                "           RETURNING alert_id, channel, seq)"
+                " SELECT min(o.seq) FROM u JOIN notification_outbox o"
+                "   ON o.alert_id = u.alert_id AND o.channel = u.channel AND o.seq > u.seq", (list(unparked),)).fetchone()
+            behind = row[0] if row else None
+        if parked:
+            cur.execute("UPDATE notification_outbox o SET next_attempt_at = v.at, last_error = COALESCE(v.error, o.last_error)"
+                        " FROM unnest(%s::uuid[], %s::timestamptz[], %s::text[]) AS v(id, at, error) WHERE o.id = v.id",
+                        ([p.id for p in parked], [p.at for p in parked], [p.error for p in parked]))
         if done:
             cur.execute("DELETE FROM notification_outbox WHERE id = ANY(%s::uuid[])", (list(done),))
         # Open dashboards redraw (a failed page shows on the overview within a second).
@@ -110,6 +208,7 @@ def settle(conn: psycopg.Connection, attempts: Sequence[NotificationAttempt], do
             touched = touched[:7900].rsplit(",", 1)[0]
         if touched:
             cur.execute("SELECT pg_notify('opsc_alerts', %s)", (touched,))
+    return behind
 
 
 _STAGE_LOG = ("CREATE TEMP TABLE IF NOT EXISTS opsc_stage_log (alert_id uuid, rule_id uuid, rule_name text,"
@@ -140,9 +239,9 @@ def append_attempts(cur: psycopg.Cursor, attempts: Sequence[NotificationAttempt]
 def outbox_state(conn: psycopg.Connection) -> OutboxState:
     with conn.transaction():
         row = conn.execute(
-            "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM NOW() - min(created_at)), 0) FROM notification_outbox"
-        ).fetchone()
+            "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM NOW() - min(created_at)), 0),"
+            " count(*) FILTER (WHERE next_attempt_at IS NOT NULL) FROM notification_outbox").fetchone()
     assert row is not None  # an aggregate: always one row
-    depth, age = row
-    return OutboxState(int(depth), float(age))
+    depth, age, parked = row
+    return OutboxState(int(depth), float(age), int(parked))
 

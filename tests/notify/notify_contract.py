@@ -1,6 +1,7 @@
 """The contract every channel passes (cf. Alertmanager's notify/test): delivered once and
 logged `sent`; timeouts, connection errors, 5xx and 429 retried with backoff (Retry-After
-honoured); other 4xx not retried; the error recorded; every attempt a notification_log row;
+honoured), then parked for a later attempt (failed at once with `retry_for: 0s`); other 4xx
+not retried; the error recorded; every attempt a notification_log row;
 secrets never in the log rows, the recipient, or the log output — even when the receiver
 echoes the request back in its error page.
 
@@ -110,10 +111,13 @@ KITS = [WEBHOOK, EMAIL, SLACK, TEAMS, PAGERDUTY, LOG]
 
 
 def run(kit: Kit, sinks: Sinks, tmp_path, db_url: str, *, faults: tuple[str, ...] = (), retries: int = 2,
-        timeout: str = "500ms", refuse: bool = False, env: dict | None = None, policy=FAST):
+        timeout: str = "500ms", refuse: bool = False, env: dict | None = None, policy=FAST,
+        retry_for: str | None = None):
     """One firing notification through a fresh notifier; returns (log rows, notifier)."""
     env = kit.env(sinks) if env is None else env
     cfg = {"name": "ch", "type": kit.type, "timeout": timeout, "retries": retries, **kit.config(sinks)}
+    if retry_for is not None:
+        cfg["retry_for"] = retry_for
     if refuse:
         cfg = kit.refuse(cfg)
         if kit.type in ("slack", "teams"):

@@ -35,6 +35,7 @@ class Seen:
     body: bytes
     at: float
     fault: str | None = None
+    status: int = 0  # what the sink answered (0: not yet)
 
     def json(self):
         import json
@@ -85,6 +86,10 @@ class HttpSink:
         """Requests that got the normal answer (not a scripted fault)."""
         return [r for r in self.seen(path) if r.fault is None]
 
+    def accepted(self, path: str) -> list[Seen]:
+        """Requests answered 2xx (a scripted fault or a failing normal answer is not)."""
+        return [r for r in self.seen(path) if 200 <= r.status < 300]
+
     def failures(self, path: str) -> int:
         return len([r for r in self.seen(path) if r.fault is not None])
 
@@ -93,7 +98,13 @@ class HttpSink:
         body = await request.body()
         script = self.scripts.get(path)
         fault = script.pop(0) if script else None
-        self.requests.append(Seen(path, request.method, dict(request.headers), body, time.monotonic(), fault))
+        seen = Seen(path, request.method, dict(request.headers), body, time.monotonic(), fault)
+        self.requests.append(seen)
+        response = await self._answer(request, path, body, fault)
+        seen.status = response.status_code
+        return response
+
+    async def _answer(self, request: Request, path: str, body: bytes, fault: str | None) -> Response:
         if fault:
             kind, _, arg = fault.partition(":")
             if kind == "echo":  # a careless receiver quoting the request in its error page

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 from notify_contract import KITS, Kit, leaks, run
+from notify_helpers import outbox_count
 
 from opsconductor.engine.notify.delivery import RetryPolicy
 
@@ -73,19 +74,28 @@ def test_permanent_failure_is_not_retried(kit, sinks, tmp_path, db_url) -> None:
     assert "retrying" not in rows[0]["error_message"] and notifier.failed == 1
 
 
-def test_retries_are_bounded(kit, sinks, tmp_path, db_url) -> None:
+def test_quick_retries_are_bounded_then_the_message_is_parked(kit, sinks, tmp_path, db_url) -> None:
     needs(kit, "transient")
     rows, notifier = run(kit, sinks, tmp_path, db_url, faults=("transient",) * 5, retries=2)
+    assert statuses(rows) == ["retrying", "retrying", "retrying"]
+    assert "attempt 3/3" in rows[-1]["error_message"] and "parked: next attempt in 30s" in rows[-1]["error_message"]
+    assert kit.deliveries(sinks) == 0 and (notifier.sent, notifier.failed, notifier.parked) == (0, 0, 1)
+    assert outbox_count(db_url) == 1  # waits there for its next attempt
+
+
+def test_without_a_retry_window_the_quick_retries_decide(kit, sinks, tmp_path, db_url) -> None:
+    needs(kit, "transient")
+    rows, notifier = run(kit, sinks, tmp_path, db_url, faults=("transient",) * 5, retries=2, retry_for="0s")
     assert statuses(rows) == ["retrying", "retrying", "failed"]
     assert "attempt 3/3" in rows[-1]["error_message"] and "retries exhausted" in rows[-1]["error_message"]
-    assert kit.deliveries(sinks) == 0 and (notifier.sent, notifier.failed) == (0, 1)
+    assert kit.deliveries(sinks) == 0 and (notifier.sent, notifier.failed) == (0, 1) and outbox_count(db_url) == 0
 
 
 def test_connection_refused_is_retried_and_recorded(kit, sinks, tmp_path, db_url, caplog) -> None:
     needs(kit, "refused")
     rows, _ = run(kit, sinks, tmp_path, db_url, refuse=True, retries=1)
-    assert statuses(rows) == ["retrying", "failed"]
-    assert "connection failed" in rows[-1]["error_message"]
+    assert statuses(rows) == ["retrying", "retrying"]
+    assert "connection failed" in rows[-1]["error_message"] and "parked" in rows[-1]["error_message"]
     assert leaks(kit, rows, caplog) == []
 
 

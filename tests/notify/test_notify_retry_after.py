@@ -37,9 +37,9 @@ def test_retry_after_holds_the_channel_for_the_time_asked() -> None:
     message = Message(rule="page", channel="ch", kind="firing", notifications=(), views=())
     rows: list = []
     policy = RetryPolicy(backoff_base=0.05, backoff_max=0.2, retry_after_max=60.0)
-    sent = asyncio.run(deliver(driver, message, Outbound(alerts=(), body={"text": "x"}), policy, rows.extend,
-                               sleep=clock.sleep, gates=gates))
-    assert sent and driver.requests == [0.0, 30.0]  # not the 0.05 s backoff
+    result = asyncio.run(deliver(driver, message, Outbound(alerts=(), body={"text": "x"}), policy, rows.extend,
+                                 sleep=clock.sleep, gates=gates))
+    assert result.sent and driver.requests == [0.0, 30.0]  # not the 0.05 s backoff
     assert gates.held() == {}  # released once it was waited out
 
 
@@ -49,5 +49,5 @@ def test_retry_after_is_bounded_by_the_policy() -> None:
     policy = RetryPolicy(backoff_base=0.05, backoff_max=0.2, retry_after_max=5.0)
     message = Message(rule="page", channel="ch", kind="firing", notifications=(), views=())
     assert asyncio.run(deliver(driver, message, Outbound(alerts=(), body={"text": "x"}), policy, lambda rows: None,
-                               sleep=clock.sleep, gates=ChannelGates(clock=clock)))
+                               sleep=clock.sleep, gates=ChannelGates(clock=clock))).sent
     assert driver.requests == [0.0, 5.0]
