@@ -52,6 +52,7 @@ class Grouper:
     def __init__(self, dashboard_url: str | None = None) -> None:
         self._groups: dict[GroupKey, _Group] = {}
         self._dashboard_url = dashboard_url
+        self._superseded: list[Notification] = []
 
     def add(self, n: Notification, view: dict, labels: Mapping[str, Any], now: float) -> Message | None:
         """File one notification; returns a message at once when its rule does not group."""
@@ -66,8 +67,17 @@ class Grouper:
             if g.last_sent is not None:
                 due = max(due, g.last_sent + g.interval)
             g.due = due
+        older = g.pending.get((n.kind, n.alert.fingerprint, 0))
+        if older is not None:  # the same news of the same alert twice in one wait: the newer one goes
+            self._superseded.append(older[0])
         g.pending[(n.kind, n.alert.fingerprint, 0)] = (n, view)
         return None
+
+    def superseded(self) -> list[Notification]:
+        """Notifications a newer one replaced since the last call: they will not be sent, and
+        whoever took them settles them (an outbox row must not wait in flight for ever)."""
+        out, self._superseded = self._superseded, []
+        return out
 
     def due(self, now: float, everything: bool = False) -> list[Message]:
         """Messages of every group whose time has come (all pending ones when `everything`)."""

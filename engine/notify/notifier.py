@@ -330,6 +330,19 @@ class Notifier:
         for message in self._grouper.regroup(again):
             key = ("group", message.group_key) if message.group_key else ("alert", message.alerts[0].fingerprint)
             self._admit(message, key, bundle, now)
+        self._skip_superseded(self._grouper.superseded())
+
+    def _skip_superseded(self, notifications: list[Notification]) -> None:
+        """Logged `skipped` and out of the outbox at the next settle: the newer notification of
+        the same kind for the same alert, in the same group's wait, tells it instead."""
+        if not notifications:
+            return
+        at = datetime.now(timezone.utc)
+        self._record([NotificationAttempt(n.alert.id, n.channel, n.channel, "skipped", n.rule, sent_at=at,
+                                          error_message=f"superseded: a newer {n.kind} notification of this alert"
+                                                        " in the same group replaced it",
+                                          payload={"kind": n.kind, "title": n.alert.title}) for n in notifications])
+        self._done.extend(oid for n in notifications if (oid := getattr(n, "outbox_id", "")))
 
     def _window(self, channel: str) -> float:
         """The channel's retry window in seconds (the running config's)."""

@@ -2,6 +2,7 @@
 group_interval, resolved notifications grouped the same way, ungrouped rules immediate."""
 from __future__ import annotations
 
+import psycopg
 import pytest
 from notify_helpers import FAST, FakeClock, connector, load_tree, log_rows, make_alert, notification, store_alerts
 
@@ -132,3 +133,31 @@ def test_group_wait_zero_sends_first_batch_at_once_then_waits_interval(tmp_path)
     assert (firing.kind, len(firing.notifications), res.kind, len(res.notifications)) == ("firing", 1, "resolved", 1)
     g.due(200.0)
     assert g.pending() == 0 and g._groups == {}  # idle for an interval: forgotten
+
+
+def test_a_notification_replaced_in_its_group_is_settled_not_left_in_flight(grouped, sinks, db_url) -> None:
+    """A link that went down, up and down again inside group_wait: two firing notifications of
+    one fingerprint in one group. The newer is sent; the older is logged `skipped` (superseded)
+    and leaves the outbox, instead of holding a place in flight until the next restart (and
+    being sent, stale, after it)."""
+    bundle, clock, notifier = grouped
+    first = make_alert(0, device_ip="10.20.0.1", device_name="s1-dev0", status=Status.RESOLVED)
+    again = evolve(make_alert(0, device_ip="10.20.0.1", device_name="s1-dev0"), source_alert_id="again")
+    other = make_alert(1, device_ip="10.20.0.2", device_name="s1-dev1")
+    assert first.fingerprint == again.fingerprint and first.id != again.id
+    store_alerts(db_url, [first, again, other])
+    notifier.submit([notification(first, bundle, "site-outage"), notification(other, bundle, "site-outage")])
+    notifier.flush()
+    notifier.submit([notification(again, bundle, "site-outage")])
+    notifier.flush()
+    assert notifier.pending() == 2  # the group holds two; the replaced one is no longer in flight
+    clock.t += 30
+    notifier.flush()
+    (msg,) = messages(sinks)
+    assert sorted(a["id"] for a in msg["alerts"]) == sorted([again.id, other.id])
+    assert notifier.pending() == 0
+    rows = {r["alert_id"]: r for r in log_rows(db_url)}
+    assert rows[first.id]["status"] == "skipped" and "superseded" in rows[first.id]["error_message"]
+    assert {rows[again.id]["status"], rows[other.id]["status"]} == {"sent"}
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM notification_outbox").fetchone()[0] == 0
