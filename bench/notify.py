@@ -206,6 +206,29 @@ def pct(values: list[float], q: float) -> float:
     return data[min(len(data) - 1, int(q * len(data)))] if data else float("nan")
 
 
+BATCH_COUNTERS = ("opsc_pipeline_batches_total", "opsc_events_written_total", "opsc_pipeline_stage_seconds_total",
+                  "opsc_store_write_seconds_total")
+
+
+def batch_counters(engine: Engine) -> dict[str, float]:
+    """The engine's batch counters now (read again after a scenario: the difference is its)."""
+    import urllib.request
+
+    text = urllib.request.urlopen(f"{engine.url}/metrics", timeout=10).read().decode()
+    return {name: float(value) for name, _, value in (line.partition(" ") for line in text.splitlines())
+            if name in BATCH_COUNTERS}
+
+
+def batch_figures(before: dict[str, float], after: dict[str, float]) -> str:
+    """How the scenario's events were batched: one transaction (and ~14 round trips to
+    PostgreSQL) per batch, so at moderate rates the batch count sets the cost."""
+    n = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in BATCH_COUNTERS}
+    batches = max(n["opsc_pipeline_batches_total"], 1.0)
+    return (f"{n['opsc_pipeline_batches_total']:,.0f} batches of {n['opsc_events_written_total'] / batches:,.1f} events;"
+            f" per batch: stages {n['opsc_pipeline_stage_seconds_total'] / batches * 1000:.2f} ms, writer (first try"
+            f" → commit) {n['opsc_store_write_seconds_total'] / batches * 1000:.2f} ms")
+
+
 def engine_figures(engine: Engine) -> str:
     """The engine's own view from /metrics: receipt → commit latency, the outbox."""
     import urllib.request
@@ -236,7 +259,7 @@ def engine_figures(engine: Engine) -> str:
 
 
 def report(name: str, sent: int, delivered: int, latencies: list[float], first: float, last: float,
-           cpu: dict[str, float], engine: Engine, intake: str) -> None:
+           cpu: dict[str, float], engine: Engine, intake: str, batches: str) -> None:
     span = max(last - first, 1e-9)
     print(f"\n{name}")
     print(f"  intake       {intake}")
@@ -250,6 +273,7 @@ def report(name: str, sent: int, delivered: int, latencies: list[float], first: 
           f" postgres {per['postgres']:.3f}, load generator {per['load']:.3f}; total {sum(per.values()):.3f}")
     print(f"  RSS          {engine.peak_rss / 2**20:,.0f} MiB peak (engine, writer and notifier processes)")
     print(f"  engine       {engine_figures(engine)}")
+    print(f"  batches      {batches}")
 
 
 def postgres_cpu(database: str) -> float:
@@ -272,7 +296,7 @@ def cpu_of(engine: Engine, sink: SinkProcess) -> dict[str, float]:
 
 
 async def webhook_scenario(args, engine: Engine, sink: SinkProcess) -> None:
-    since, cpu0 = sink.count(), cpu_of(engine, sink)
+    since, cpu0, counters0 = sink.count(), cpu_of(engine, sink), batch_counters(engine)
     t0 = time.time()
     sent, post_lat, failed = await post_alerts(engine.url, args.alerts, args.per_post, args.rate, engine)
     t1 = time.time()
@@ -285,11 +309,11 @@ async def webhook_scenario(args, engine: Engine, sink: SinkProcess) -> None:
               f"{args.per_post}/POST), POST p50 {pct(post_lat, .5) * 1000:.1f} ms p99 {pct(post_lat, .99) * 1000:.1f} ms,"
               f" {failed} refused")
     report(f"webhook in → webhook out ({args.alerts:,} alerts, rate {args.rate or 'unpaced'}/s)", len(sent),
-           len(arrivals), latencies, t0, last, cpu, engine, intake)
+           len(arrivals), latencies, t0, last, cpu, engine, intake, batch_figures(counters0, batch_counters(engine)))
 
 
 def trap_scenario(args, engine: Engine, sink: SinkProcess, port: int) -> None:
-    since, cpu0 = sink.count(), cpu_of(engine, sink)
+    since, cpu0, counters0 = sink.count(), cpu_of(engine, sink), batch_counters(engine)
     t0 = time.time()
     times = send_traps(port, args.traps, args.rate)
     t1 = time.time()
@@ -299,7 +323,7 @@ def trap_scenario(args, engine: Engine, sink: SinkProcess, port: int) -> None:
     latencies = [g - s for g, s in zip(got, times)]  # k-th sent → k-th delivered (traps carry no id we can read)
     intake = f"{len(times):,} traps sent in {t1 - t0:.1f} s ({len(times) / max(t1 - t0, 1e-9):,.0f}/s) over UDP"
     report(f"trap in → webhook out ({args.traps:,} traps)", len(times), len(got), latencies, t0,
-           max(got, default=t1), cpu, engine, intake)
+           max(got, default=t1), cpu, engine, intake, batch_figures(counters0, batch_counters(engine)))
 
 
 def drain_scenario(args, database: str, config: Path, sink: SinkProcess) -> None:

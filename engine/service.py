@@ -324,6 +324,12 @@ class Engine:
         out.metric("opsc_events_rejected_total", "counter", "Raw events refused by back-pressure", [({}, stats.rejected)])
         out.metric("opsc_events_written_total", "counter", "Raw events committed with their effects",
                    [({}, stats.written)])
+        out.metric("opsc_pipeline_batches_total", "counter", "Batches committed, one transaction each",
+                   [({}, stats.batches)])
+        out.metric("opsc_pipeline_stage_seconds_total", "counter", "Time the stage thread spent on batches (the"
+                   " stages and formatting COPY text)", [({}, round(stats.process_seconds, 6))])
+        out.metric("opsc_store_write_seconds_total", "counter", "Time the committed batches took in the writer, first"
+                   " try to commit", [({}, round(stats.write_seconds, 6))])
         out.metric("opsc_store_write_retries_total", "counter", "Batch writes retried (PostgreSQL unreachable or"
                    " refusing)", [({}, stats.write_retries)])
         out.metric("opsc_store_writer_restarts_total", "counter", "Batch writer processes replaced after dying",

@@ -109,6 +109,10 @@ def test_demo_scenario_and_sighup_reload(server) -> None:
     latency = families["opsc_pipeline_latency_seconds"]
     assert latency.type == "histogram" and {s.name for s in latency.samples} == {
         "opsc_pipeline_latency_seconds_bucket", "opsc_pipeline_latency_seconds_count", "opsc_pipeline_latency_seconds_sum"}
+    batches = families["opsc_pipeline_batches"]  # the demo's events were written, in transactions that took time
+    assert batches.type == "counter" and batches.samples[0].value >= 1
+    assert families["opsc_store_write_seconds"].samples[0].value > 0
+    assert families["opsc_pipeline_stage_seconds"].samples[0].value > 0
     states = {s.labels["state"]: s.value for s in families["opsc_connector_state"].samples
               if s.labels["connector"] == "snmp-traps"}
     assert states == {"ok": 1, "degraded": 0, "failing": 0, "disabled": 0, "unknown": 0}
