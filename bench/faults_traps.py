@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "connectors" / "snmp" / "fixtures"
 sys.path.insert(0, str(FIXTURES.parent))
+sys.path.insert(0, str(ROOT / "tests"))  # trapfuzz waits with tests/waiting.py
 
 import trapfuzz  # noqa: E402  (tests/connectors/snmp/trapfuzz.py: one generator for the test and the bench)
 

@@ -3,12 +3,12 @@ receiver fed by net-snmp's snmptrap, and a webhook whose secret is missing. Noth
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -81,12 +81,17 @@ def test_a_trap_receiver_listens_and_shows_the_traps_it_got(tmp_path: Path) -> N
     traps = tree / "connectors.d" / "snmp-traps.yaml"
     traps.write_text(traps.read_text().replace("0.0.0.0:1162", f"127.0.0.1:{port}"))
     proc = subprocess.Popen([sys.executable, "-m", "opsconductor.engine.cli", "check", "connector", "snmp-traps",
-                             "--config", str(tree), "--listen-seconds", "3"], stdout=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and time.monotonic() < deadline:  # the socket binds a moment after start
-        subprocess.run(["snmptrap", "-v", "2c", "-c", "public", f"127.0.0.1:{port}", "", "1.3.6.1.6.3.1.1.5.1"],
-                       check=True, timeout=10)
-        time.sleep(0.2)
+                             "--config", str(tree), "--listen-seconds", "3"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "OPSC_LOG_LEVEL": "INFO"})
+    logged: list[str] = []
+    for line in proc.stderr:  # the receiver logs this line once its socket is bound
+        logged.append(line)
+        if f"listening on 127.0.0.1:{port}" in line:
+            break
+    else:
+        pytest.fail("the check ended before its receiver listened:\n" + "".join(logged) + proc.stdout.read())
+    subprocess.run(["snmptrap", "-v", "2c", "-c", "public", f"127.0.0.1:{port}", "", "1.3.6.1.6.3.1.1.5.1"],
+                   check=True, timeout=10)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     assert f"listening on 127.0.0.1:{port}" in out

@@ -10,12 +10,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+
+from waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_TOKEN = "demo-webhook-token-for-tests"
@@ -32,15 +33,21 @@ def start_serve(args: list[str], env: dict, port: int) -> tuple[subprocess.Popen
     proc = subprocess.Popen([sys.executable, "-m", "opsconductor.engine.cli", "serve", "--port", str(port), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            pytest.fail("opsc serve exited before it came up:\n" + proc.stdout.read())
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    pytest.fail("opsc serve did not come up:\n" + proc.stdout.read())
+            return httpx.get(f"{base}/healthz", timeout=10).status_code == 200
+        except httpx.HTTPError:  # not listening yet
+            return False
+
+    try:
+        eventually(up, "opsc serve answers /healthz")
+    except AssertionError:
+        proc.kill()
+        pytest.fail("opsc serve did not come up:\n" + proc.stdout.read())
+    return proc, base
 
 
 @pytest.fixture
@@ -70,12 +77,11 @@ def test_demo_scenario_and_sighup_reload(server) -> None:
                            "--trap-port", str(trap_port), "--pace", "0.3"], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "MONITORING_WEBHOOK_TOKEN": DEMO_TOKEN})
     assert demo.returncode == 0, demo.stdout + demo.stderr
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def all_resolved() -> list[dict] | None:
         items = alerts(base)
-        if len(items) >= 6 and all(a["status"] == "resolved" for a in items):
-            break
-        time.sleep(0.3)
+        return items if len(items) >= 6 and all(a["status"] == "resolved" for a in items) else None
+
+    items = eventually(all_resolved, "the demo's six alerts, all resolved")
     by = {(a["alert_type"], a["device_name"]): a for a in items}
     switch = by[("device_unreachable", "site1-switch")]
     for cam in ("site1-cam1", "site1-cam2"):
@@ -95,13 +101,8 @@ def test_demo_scenario_and_sighup_reload(server) -> None:
     (tree / "rules" / "notifications.yaml").write_text(
         (tree / "rules" / "notifications.yaml").read_text() + "\n# edited: a new version (rule names stay: rules/tests name them)\n")
     proc.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        current = httpx.get(f"{base}/api/v1/config", timeout=10).json()["current"]
-        if current["id"] != version:
-            break
-        time.sleep(0.2)
-    assert current["id"] != version
+    eventually(lambda: httpx.get(f"{base}/api/v1/config", timeout=10).json()["current"]["id"] != version,
+               "SIGHUP loaded a new config version")
     metrics = httpx.get(f"{base}/metrics", timeout=10).text
     families = {f.name: f for f in text_string_to_metric_families(metrics)}  # the reference parser
     assert families["opsc_config_last_reload_successful"].samples[0].value == 1
@@ -132,9 +133,7 @@ def test_demo_scenario_and_sighup_reload(server) -> None:
         return next((s.value for f in families if f.name == "opsc_trap_dropped" for s in f.samples
                      if s.labels == {"connector": "snmp-traps", "reason": reason}), None)
 
-    deadline = time.monotonic() + 20
-    while dropped("malformed") != 1 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    eventually(lambda: dropped("malformed") == 1, "the crashing datagram counted as malformed on /metrics")
     assert dropped("malformed") == 1 and dropped("bad_community") == 0
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
@@ -203,10 +202,11 @@ def test_a_trap_port_taken_at_start_is_retried_and_healthz_says_why(tmp_path: Pa
         assert any(r.startswith("connector snmp-traps is failing: snmp-traps: listen: cannot bind") and
                    "Address already in use" in r for r in health["reasons"]), health
         taken.close()  # the port comes free: a retry binds it
-        deadline = time.monotonic() + 30
-        while health["status"] != "ok" and time.monotonic() < deadline:
-            time.sleep(0.2)
+        def healthy() -> dict | None:
             health = httpx.get(f"{base}/healthz", timeout=10).json()
+            return health if health["status"] == "ok" else None
+
+        health = eventually(healthy, "/healthz is ok once the trap port is free: a retry bound it")
         assert health["status"] == "ok" and health["reasons"] == [], health
     finally:
         taken.close()

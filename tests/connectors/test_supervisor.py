@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from types import MappingProxyType
 
 from opsconductor.engine.config.bundle import Bundle, ConnectorConfig, Source
 from opsconductor.engine.config.secrets import Secret
 from opsconductor.engine.connectors.supervisor import ConnectorSupervisor
+from waiting import aeventually
 
 
 def trap_config(port: int) -> ConnectorConfig:
@@ -27,13 +27,6 @@ def bundle(*connectors: ConnectorConfig) -> Bundle:
     return Bundle(root=".", content_hash="x" * 64, git_commit=None, files=(), connectors=connectors)
 
 
-async def eventually(predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting"
-        await asyncio.sleep(0.01)
-
-
 def test_a_connector_that_cannot_bind_is_retried_until_it_can():
     async def scenario():
         taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -43,14 +36,14 @@ def test_a_connector_that_cannot_bind_is_retried_until_it_can():
         try:
             report = await supervisor.reconcile(bundle(trap_config(port)))
             assert report["started"] == [] and "traps" not in supervisor.running
-            await eventually(lambda: supervisor.attempts.get("traps", 0) >= 3)  # it keeps trying
+            await aeventually(lambda: supervisor.attempts.get("traps", 0) >= 3, "it keeps trying: three attempts")
             (reason,) = supervisor.reasons()
             assert reason.startswith("connector traps is failing: traps: listen: cannot bind 127.0.0.1:")
             assert "Address already in use" in reason and "retrying in" in reason
             (status,) = supervisor.statuses(bundle(trap_config(port)))
             assert status.status == "failing" and "cannot bind" in status.error_message
             taken.close()  # the port is free: the next retry binds it
-            await eventually(lambda: "traps" in supervisor.running)
+            await aeventually(lambda: "traps" in supervisor.running, "a retry binds the freed port")
             assert supervisor.reasons() == [] and supervisor.errors == {} and supervisor.attempts == {}
             assert supervisor.running["traps"].bound_addresses == [("127.0.0.1", port)]
         finally:
@@ -68,11 +61,11 @@ def test_a_removed_or_changed_connector_stops_being_retried():
         supervisor = ConnectorSupervisor(lambda events: None, retry_first=0.02, retry_max=0.05)
         try:
             await supervisor.reconcile(bundle(trap_config(port)))
-            await eventually(lambda: supervisor.attempts.get("traps", 0) >= 2)
+            await aeventually(lambda: supervisor.attempts.get("traps", 0) >= 2, "two attempts")
             await supervisor.reconcile(bundle())  # removed: no more retries, no more reason
             assert supervisor.reasons() == [] and supervisor._retries == {}
             await supervisor.reconcile(bundle(trap_config(port)))
-            await eventually(lambda: supervisor.attempts.get("traps", 0) >= 2)
+            await aeventually(lambda: supervisor.attempts.get("traps", 0) >= 2, "two attempts")
             moved = trap_config(0)  # changed: started at once with the new config
             report = await supervisor.reconcile(bundle(moved))
             assert report["started"] == ["traps"] and supervisor.reasons() == []

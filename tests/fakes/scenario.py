@@ -24,6 +24,8 @@ import uvicorn
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from waiting import aeventually
+
 
 @dataclass
 class Fault:
@@ -143,7 +145,7 @@ async def _answer(fault: Fault, request: Request) -> Response:
             return JSONResponse(fault.body, status_code=fault.status, headers=fault.headers)
         return Response(str(fault.body or ""), status_code=fault.status, headers=fault.headers, media_type="text/xml")
     if fault.kind == "slow":
-        await asyncio.sleep(fault.delay)
+        await asyncio.sleep(fault.delay)  # the fault under test: a vendor that answers late, not a wait
         return JSONResponse({"late": True})
     if fault.kind == "huge":
         if fault.chunked:
@@ -177,10 +179,10 @@ async def serve(app: Any) -> AsyncIterator[str]:
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
+        await aeventually(lambda: server.started or task.done(), "the fake's uvicorn starts")
+        if not server.started:  # it ended before it started: its error, raised here
+            task.result()
+            raise AssertionError("the fake's uvicorn ended before it started")
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True

@@ -9,6 +9,7 @@ SmtpSink: an aiosmtpd server that records every message, with scripted replies t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import ipaddress
 import socket
@@ -25,6 +26,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from waiting import aeventually, eventually
 
 
 @dataclass
@@ -59,9 +62,8 @@ class HttpSink:
 
     def start(self) -> "HttpSink":
         self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
+        eventually(lambda: self._server.started or not self._thread.is_alive(), "the HTTP sink's server starts")
+        assert self._server.started, "the HTTP sink's server ended before it started"
         return self
 
     def stop(self) -> None:
@@ -71,7 +73,7 @@ class HttpSink:
     def reset(self) -> None:
         self.requests.clear()
         self.scripts.clear()
-        self.released.clear()
+        self.released = threading.Event()  # a new one: a hold released before the reset still ends
 
     def script(self, path: str, *faults: str) -> None:
         self.scripts.setdefault(path, []).extend(faults)
@@ -111,12 +113,11 @@ class HttpSink:
                 text = f"bad request to {request.url.path}?{request.url.query} headers={dict(request.headers)} body={body!r}"
                 return Response(text, 500)
             if kind == "slow":
-                await asyncio.sleep(float(arg))
+                await asyncio.sleep(float(arg))  # the fault under test: a receiver that stalls, not a wait
             elif kind == "hold":  # answer only once the test calls release() (at most 30 s)
-                for _ in range(3000):
-                    if self.released.is_set():
-                        break
-                    await asyncio.sleep(0.01)
+                released = self.released
+                with contextlib.suppress(AssertionError):  # never released: the test failed; answer anyway
+                    await aeventually(released.is_set, "the test releases the held answer", timeout=30)
             elif kind == "429":
                 return Response('{"status":"throttle"}', 429, {"Retry-After": arg or "1"}, media_type="application/json")
             else:
@@ -132,7 +133,7 @@ class _Handler:
     async def handle_DATA(self, server, session, envelope):
         fault = self.sink.script.pop(0) if self.sink.script else None
         if fault and fault.startswith("slow"):
-            await asyncio.sleep(float(fault.partition(":")[2]))
+            await asyncio.sleep(float(fault.partition(":")[2]))  # the fault under test: a stalling server
             return "451 4.3.0 too slow"  # the client has given up by now
         elif fault == "echo":  # a careless server quoting the session, credentials included
             return f"451 4.3.0 cannot deliver for {session.auth_data!r}"

@@ -48,7 +48,7 @@ class RawServer:
                 self.requests.append((head, await reader.readexactly(length)))
                 answer = self.answers.pop(0)
                 if answer == "hang":
-                    await asyncio.sleep(3600)
+                    await asyncio.sleep(3600)  # the fault under test: a server that never answers
                 if answer is None:
                     return
                 writer.write(answer)

@@ -10,6 +10,7 @@ from opsconductor.engine.model import Alert, RawEvent, Severity, fingerprint
 from opsconductor.engine.events import Cleared, Deduplicated, FlapStarted, Normalized
 from opsconductor.engine.pipeline.effects import Decision, Effects
 from opsconductor.engine.store.batch import write_batch
+from waiting import DEADLINE
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 NASTY = 'tab\there, newline\nthere, back\\slash, "quotes", \\N, carriage\r, ünïcødé ✓'
@@ -127,12 +128,21 @@ def test_a_batch_tells_dashboards_and_the_notifier_at_its_commit(db_url: str) ->
                      fingerprint=mark * 64)
 
     def heard(listener: psycopg.Connection) -> list[tuple[str, str]]:
-        return [(n.channel, n.payload) for n in listener.notifies(timeout=0.5, stop_after=None)]
+        """What the last batch sent: PostgreSQL delivers notifications in commit order, so all
+        of them come before this NOTIFY, committed after the batch's."""
+        listener.execute("NOTIFY opsc_test_barrier")
+        got = []
+        for n in listener.notifies(timeout=DEADLINE):
+            if n.channel == "opsc_test_barrier":
+                return got
+            got.append((n.channel, n.payload))
+        raise AssertionError(f"the barrier notification never came; heard {got}")
 
     paged, quiet = alert("a"), alert("b")
     with psycopg.connect(db_url, autocommit=True) as listener, psycopg.connect(db_url) as conn:
         listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
         listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
+        listener.execute("LISTEN opsc_test_barrier")
         write_batch(conn, [], [Effects(None, created=(paged,), notifications=(
             Notification(paged, "r", "hook", FIRING, NOW),))], None)
         assert sorted(heard(listener)) == sorted([(NOTIFY_CHANNEL, paged.id), (OUTBOX_CHANNEL, "")])

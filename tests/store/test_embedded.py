@@ -17,6 +17,7 @@ import pytest
 from opsconductor.engine.errors import StoreError
 from opsconductor.engine.store.database import Database, DatabaseLocation
 from opsconductor.engine.store.embedded import EmbeddedPostgres
+from waiting import eventually
 
 pytestmark = pytest.mark.embedded
 
@@ -42,7 +43,7 @@ for s in signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}:
     except (OSError, ValueError):
         pass
 log.write("ready\\n")
-while True:
+while True:  # idles until killed: it only has to be a live, unrelated pid
     time.sleep(60)
 """
 
@@ -85,16 +86,9 @@ def alive(pid: int) -> bool:
         return False
 
 
-def gone(pid: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.05)
-    return False
+def gone(pid: int, what: str = "the server exits") -> bool:
+    """Wait until `pid` has exited (or is a zombie); fails naming `what` if it never does."""
+    return bool(eventually(lambda: not alive(pid), f"{what} (pid {pid})"))
 
 
 def select_one(url: str) -> int:
@@ -170,9 +164,7 @@ def test_killed_owner_leaves_a_server_the_next_owner_reuses_and_stops(data_dir):
         pid = postmaster_pid(data_dir)
         owner.kill()
         # Not reaped yet: the dead owner is a zombie with its pid and create time intact.
-        deadline = time.monotonic() + 5
-        while psutil.Process(owner.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
-            time.sleep(0.05)
+        eventually(lambda: psutil.Process(owner.pid).status() == psutil.STATUS_ZOMBIE, "the killed owner is a zombie")
         assert alive(pid), "the server must outlive a killed owner"
         pg = EmbeddedPostgres(data_dir)
         try:
@@ -181,7 +173,7 @@ def test_killed_owner_leaves_a_server_the_next_owner_reuses_and_stops(data_dir):
             assert select_one(url) == 1
         finally:
             pg.stop()
-        assert gone(pid), "the dead owner's claim must not keep the server up"
+        assert gone(pid, "the dead owner's claim must not keep the server up")
     finally:
         end(owner)
 
@@ -209,11 +201,9 @@ def test_stale_pid_file_of_an_unrelated_process_is_never_signalled(data_dir, tmp
     pg.stop()  # an initialised, stopped data dir
     signals = tmp_path / "signals.txt"
     recorder = subprocess.Popen([sys.executable, "-c", RECORDER, str(signals)])
-    sleeper = subprocess.Popen(["sleep", "60"])
+    sleeper = subprocess.Popen(["sleep", "60"])  # another live, unrelated pid; killed at the end
     try:
-        deadline = time.monotonic() + 10
-        while not (signals.exists() and signals.read_text()) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        eventually(lambda: signals.exists() and signals.read_text(), "the recorder has its handlers")
         for victim in (recorder, sleeper):
             pid_file = data_dir / "pgdata" / "postmaster.pid"
             pid_file.write_text(f"{victim.pid}\n{data_dir / 'pgdata'}\n{int(time.time())}\n5432\n"

@@ -94,7 +94,7 @@ def test_the_child_ends_when_its_parent_is_killed(db_url: str) -> None:
         "w = BatchWriter(sys.argv[1], lambda tag, report: None)\n"
         "w.start()\n"
         "print(w.pid, flush=True)\n"
-        "time.sleep(60)\n"), db_url], stdout=subprocess.PIPE, text=True)
+        "time.sleep(60)  # idles until the test kills it\n"), db_url], stdout=subprocess.PIPE, text=True)
     try:
         child = psutil.Process(int(parent.stdout.readline()))
         parent.kill()  # SIGKILL: no chance to close the pipe politely

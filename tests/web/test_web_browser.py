@@ -12,7 +12,6 @@ import os
 import shutil
 import socket
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from opsconductor.engine.model import Severity, Status  # noqa: E402
 from opsconductor.engine.store.direct import change_stored, store_alerts  # noqa: E402
 from opsconductor.web.app import create_app  # noqa: E402
 from web_demo_data import seed  # noqa: E402
+from waiting import eventually  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-output" / "screenshots"
@@ -64,9 +64,7 @@ def site(db_url, engine):
                                            timeout_graceful_shutdown=2))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: server.started or not thread.is_alive(), "uvicorn starts or ends")
     assert server.started, "uvicorn did not start"
     SHOTS.mkdir(parents=True, exist_ok=True)
     yield f"http://127.0.0.1:{port}", ids
@@ -97,6 +95,12 @@ def shot(pg, name: str) -> Path:
     path = SHOTS / f"{name}.png"
     pg.screenshot(path=str(path), full_page=True)
     return path
+
+
+def listeners(conn: psycopg.Connection) -> int:
+    """Sessions of this test's database whose last statement was a LISTEN: the app's hub."""
+    return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND query LIKE 'LISTEN%%'").fetchone()[0]
 
 
 def login(pg, base: str, token: str, next_path: str = "/") -> None:
@@ -221,13 +225,7 @@ def test_open_pages_follow_every_change_without_a_reload(site, browser, page, db
     top = page.locator("#alert-rows > tr[data-id]")
     assert top.count() == 8 and _tile(wall, "critical") == 2 and _stat(wall, "suppressed") == 6
     with psycopg.connect(db_url, autocommit=True) as conn:  # two open pages, one LISTEN: the app's hub
-        deadline = time.monotonic() + 10  # bounded "eventually": the hub connects as the first page subscribes
-        while True:
-            listening = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
-                                     " AND query LIKE 'LISTEN%%'", (conn.info.dbname,)).fetchone()[0]
-            if listening or time.monotonic() > deadline:
-                break
-            conn.execute("SELECT pg_sleep(0.05)")
+        listening = eventually(lambda: listeners(conn), "the hub LISTENs (it connects as the first page subscribes)")
     assert listening == 1
 
     # Created: a new critical router alert appears on both pages, counts follow.
@@ -316,10 +314,7 @@ def test_a_page_resynchronises_when_the_listen_connection_comes_back(site, page,
     page.goto(base + "/alerts")
     page.wait_for_selector("#live:not(.down)", state="visible")
     with psycopg.connect(db_url, autocommit=True) as conn:
-        deadline = time.monotonic() + 10  # the hub connects as the page subscribes
-        while not conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                               " AND query LIKE 'LISTEN%%'").fetchone()[0] and time.monotonic() < deadline:
-            conn.execute("SELECT pg_sleep(0.05)")
+        eventually(lambda: listeners(conn), "the hub LISTENs (it connects as the page subscribes)")
         with conn.transaction():  # the batch's NOTIFY goes out at this commit, after the LISTEN is cut
             (quiet,) = store_alerts(conn, [make_alert(title="Stored, never NOTIFYed",
                                                       received_at=datetime.now(timezone.utc))])

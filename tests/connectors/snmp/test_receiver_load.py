@@ -10,7 +10,6 @@ import logging
 import random
 import socket
 import threading
-import time
 from types import MappingProxyType
 
 import pytest
@@ -20,6 +19,7 @@ from pysnmp.proto.api import v1, v2c
 from opsconductor.engine.config.bundle import ConnectorConfig, Source
 from opsconductor.engine.config.secrets import Secret
 from opsconductor.engine.connectors.snmp.receiver import TrapReceiver
+from waiting import aeventually
 
 COMMUNITY = "public-test"
 MARK = 0x7EADBEEF  # a 4-octet INTEGER patched per packet
@@ -114,11 +114,12 @@ def test_fuzzed_datagrams_never_stop_the_receiver(caplog):
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
                 for i, data in enumerate(corpus):
                     s.sendto(data, rx.bound_addresses[0])
-                    if i % 200 == 199:
-                        await asyncio.sleep(0.005)
-                await wait(lambda: rx.stats.received == len(corpus), 20)
+                    if i % 200 == 199:  # flow control: the kernel's buffer must not drop (the burst test's matter)
+                        await aeventually(lambda sent=i + 1: rx.stats.received >= sent, "the receiver read what was sent")
+                await aeventually(lambda: rx.stats.received == len(corpus), "the receiver read every datagram")
                 s.sendto(v2c_packet("1.3.6.1.4.1.99999.0.42", mark=42), rx.bound_addresses[0])
-                await wait(lambda: any(e.payload["trap_oid"] == "1.3.6.1.4.1.99999.0.42" for e in events), 5)
+                await aeventually(lambda: any(e.payload["trap_oid"] == "1.3.6.1.4.1.99999.0.42" for e in events),
+                                  "a valid trap after the fuzz is handed off")
         finally:
             await rx.stop()
         return rx.stats.snapshot()
@@ -159,7 +160,7 @@ def test_unpaced_burst_of_5000_traps_loses_nothing():
             sender = threading.Thread(target=blast)
             sender.start()
             await asyncio.to_thread(sender.join, 30)
-            await wait(lambda: rx.stats.handed_off >= count, 30)
+            await aeventually(lambda: rx.stats.handed_off >= count, "the burst handed off")
         finally:
             await rx.stop()  # joins the readers and hands off what they queued: a duplicate would be counted
         return rx.stats.snapshot(), rx.receive_buffers
@@ -187,18 +188,10 @@ def test_a_refusing_sink_keeps_the_events_and_retries():
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                 for i in range(20):
                     s.sendto(v2c_packet("1.3.6.1.6.3.1.1.5.3", mark=i), rx.bound_addresses[0])
-            await wait(lambda: len(received) == 20, 10)
+            await aeventually(lambda: len(received) == 20, "the refused events handed off at last")
         finally:
             await rx.stop()
         return rx.stats.snapshot()
     stats = asyncio.run(scenario())
     assert sorted(e.payload["varbinds"][0]["value"] for e in received) == list(range(20))
     assert stats.sink_errors == 3 and stats.handed_off == 20 and stats.pending == 0
-
-
-async def wait(predicate, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.01)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from opsconductor.engine.connectors.snmp.receiver import TrapReceiver
 from opsconductor.engine.connectors.snmp.trapstats import MAX_MESSAGE, drop_samples
 
 import trapfuzz
+from waiting import aeventually
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures").glob("*.hex"))
 
@@ -60,7 +60,8 @@ def test_crashing_datagrams_between_valid_traps_lose_none_of_them(caplog):
                         s.sendto(trapfuzz.valid(mark), rx.bound_addresses[0])
                         s.sendto(fixture_bytes(path), rx.bound_addresses[0])
                         mark += 1
-            await wait(lambda: rx.stats.received == 2 * mark and not rx.stats.pending)
+            await aeventually(lambda: rx.stats.received == 2 * mark and not rx.stats.pending,
+                              "the receiver read and handed off every datagram")
         finally:
             await rx.stop()
         return rx.stats.snapshot(), mark
@@ -91,14 +92,6 @@ def test_20000_fuzzed_datagrams_with_valid_traps_interleaved():
     # unsigned values without their leading 00 are traps too (structured kind 4): some decoded beyond the valid ones
     assert stats.decoded > run.valid_sent
     assert run.warnings <= 16, run.warning_samples  # one line per reason per 10 s at most
-
-
-async def wait(predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.01)
 
 
 @pytest.mark.skipif(not Path("/proc/net/udp").exists(), reason="Linux only: reads /proc/net/udp")
@@ -133,7 +126,8 @@ def test_kernel_drops_are_counted_as_socket_buffer():
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                 for mark in range(2000):
                     s.sendto(trapfuzz.valid(mark), rx.bound_addresses[0])
-            await wait(lambda: rx.stats.received + rx.stats.dropped_socket_buffer == 2000 and not rx.stats.pending)
+            await aeventually(lambda: rx.stats.received + rx.stats.dropped_socket_buffer == 2000
+                              and not rx.stats.pending, "every datagram read or counted as dropped by the kernel")
             return rx.stats.snapshot()
         finally:
             await rx.stop()
