@@ -31,6 +31,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("opsconductor.store")
 
+OPEN_FINGERPRINT = "alerts_one_open_per_fingerprint"  # migration 003: one open alert per fingerprint
 _NOTIFY_MAX = 7900  # PostgreSQL's payload limit is 8000 bytes
 _COLS = ", ".join(ALERT_COLUMNS)
 _RAW_EVENTS = ("COPY raw_events (event_id, connector, source_system, source_address, received_at, payload,"
@@ -207,6 +209,29 @@ def _one_dedup_per_alert(decisions: list[Decision]) -> list[Decision]:
 def store_batch(conn: psycopg.Connection, record: BatchRecord, *, isolate: bool = False) -> BatchResult:
     """Write a record in one transaction; `isolate`: each alert's rows in a savepoint of
     their own, so a data error keeps out that alert only."""
+    try:
+        return _store_batch(conn, record, isolate, Conflicts.SAVEPOINT if isolate else Conflicts.RAISE)
+    except psycopg.errors.UniqueViolation as exc:
+        if isolate or exc.diag.constraint_name != OPEN_FINGERPRINT:
+            raise
+        # An open alert in the database has a new alert's fingerprint (another writer): the
+        # batch again, its new alerts through the staging table that leaves those out.
+        return _store_batch(conn, record, isolate, Conflicts.SKIP)
+
+
+class Conflicts(Enum):
+    """What inserting new alerts does about an open alert of the same fingerprint already
+    stored. RAISE: nothing (the common case, no savepoint: two round trips fewer a batch);
+    the transaction fails and store_batch writes it again with SKIP. SKIP: through a
+    staging table, ON CONFLICT DO NOTHING. SAVEPOINT: COPY in a savepoint, SKIP if it fails
+    (alert by alert, where a savepoint is there anyway)."""
+
+    RAISE = "raise"
+    SKIP = "skip"
+    SAVEPOINT = "savepoint"
+
+
+def _store_batch(conn: psycopg.Connection, record: BatchRecord, isolate: bool, conflicts: Conflicts) -> BatchResult:
     failed: list[str] = []
     failure = ""
     with conn.transaction(), conn.cursor() as cur:
@@ -220,7 +245,7 @@ def store_batch(conn: psycopg.Connection, record: BatchRecord, *, isolate: bool 
         if isolate:
             skip, failed, failure = _write_alert_by_alert(cur, record)
         else:
-            skip = _write_effects(cur, record)
+            skip = _write_effects(cur, record, conflicts)
         left_out = skip | set(failed)
         touched = tuple(t for t in record.touched if t not in left_out)
         payload = ",".join(touched)
@@ -234,21 +259,21 @@ def store_batch(conn: psycopg.Connection, record: BatchRecord, *, isolate: bool 
             cur.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, payload))
         elif record.outbox:
             cur.execute(NOTIFY_OUTBOX)
-    conflicts = [i for i in record.created if i in skip]
-    if conflicts:
+    clashed = [i for i in record.created if i in skip]
+    if clashed:
         log.warning("%d new alert(s) were already open in the database (another writer?): %s",
-                    len(conflicts), ", ".join(conflicts[:5]))
-    return BatchResult(touched, tuple(conflicts), failed=tuple(failed), failure=failure,
+                    len(clashed), ", ".join(clashed[:5]))
+    return BatchResult(touched, tuple(clashed), failed=tuple(failed), failure=failure,
                        failed_silences=tuple(failed_silences))
 
 
-def _write_effects(cur: psycopg.Cursor, record: BatchRecord) -> set[str]:
+def _write_effects(cur: psycopg.Cursor, record: BatchRecord, conflicts: Conflicts = Conflicts.SAVEPOINT) -> set[str]:
     """Occurrences, the changes that resolve stored alerts, the new alerts, the other
     changes, the trail. Returns the new alerts skipped (conflicts)."""
     _record_occurrences(cur, record.occurrences)
     first, later = _split_changes(record.changes, set(record.created))
     store_engine_changes(cur, first)
-    skip = _insert_alerts(cur, record)
+    skip = _insert_alerts(cur, record, conflicts)
     store_engine_changes(cur, later)
     copy_block(cur, _DECISIONS, without(record.decisions, skip))
     copy_block(cur, COPY_OUTBOX, without(record.outbox, skip))  # the notifier delivers from here
@@ -289,18 +314,22 @@ def _write_alert_by_alert(cur: psycopg.Cursor, record: BatchRecord) -> tuple[set
     return skip, units, errors[units[0]] if units else ""
 
 
-def _insert_alerts(cur: psycopg.Cursor, record: BatchRecord) -> set[str]:
-    """COPY straight into alerts; if an open alert with one of the fingerprints exists
-    (another writer), redo through a staging table that skips those rows. Returns the
-    ids of the alerts not inserted."""
+def _insert_alerts(cur: psycopg.Cursor, record: BatchRecord, conflicts: Conflicts) -> set[str]:
+    """COPY straight into alerts; with an open alert of one of the fingerprints stored
+    (another writer), as `conflicts` says. Returns the ids of the alerts not inserted."""
     if not record.alerts:
         return set()
-    try:
-        with cur.connection.transaction():  # a savepoint: a conflict undoes only this COPY
-            copy_block(cur, f"COPY alerts ({_COLS}) FROM STDIN", record.alerts)
-        skip: set[str] = set()
-    except psycopg.errors.UniqueViolation:
+    skip: set[str] = set()
+    if conflicts is Conflicts.SKIP:
         skip = set(record.created) - _insert_skipping_conflicts(cur, record.alerts)
+    elif conflicts is Conflicts.RAISE:
+        copy_block(cur, f"COPY alerts ({_COLS}) FROM STDIN", record.alerts)
+    else:
+        try:
+            with cur.connection.transaction():  # a savepoint: a conflict undoes only this COPY
+                copy_block(cur, f"COPY alerts ({_COLS}) FROM STDIN", record.alerts)
+        except psycopg.errors.UniqueViolation:
+            skip = set(record.created) - _insert_skipping_conflicts(cur, record.alerts)
     resolved = [i for i in record.resolved_new if i not in skip]
     if resolved:  # resolved within the batch: alert_row has no resolved_at / resolved_by
         cur.execute("UPDATE alerts SET resolved_at = NOW(), resolved_by = %s WHERE id = ANY(%s::uuid[])",

@@ -148,3 +148,26 @@ def test_a_batch_tells_dashboards_and_the_notifier_at_its_commit(db_url: str) ->
         assert sorted(heard(listener)) == sorted([(NOTIFY_CHANNEL, paged.id), (OUTBOX_CHANNEL, "")])
         write_batch(conn, [], [Effects(None, created=(quiet,))], None)
         assert heard(listener) == [(NOTIFY_CHANNEL, quiet.id)]
+
+
+def test_a_conflicting_batch_is_written_once_with_its_other_rows(db_url: str) -> None:
+    """The first try inserts new alerts without a savepoint; a fingerprint already open in the
+    database fails it, and the batch is written again through the staging table: the raw
+    event, the other new alert and its trail are stored once, the conflict is reported."""
+    def alert(fp: str) -> Alert:
+        return Alert(id=str(uuid.uuid4()), source_system="s", source_alert_id=fp, severity=Severity.MINOR,
+                     category="network", alert_type="t", title="t", occurred_at=NOW, received_at=NOW, fingerprint=fp * 64)
+    stored, clash, fresh = alert("a"), alert("a"), alert("b")
+    event = RawEvent("e-conflict", "traps", "snmp_trap", NOW, "10.0.0.1", {"k": "v"})
+    with psycopg.connect(db_url) as conn:
+        write_batch(conn, [], [Effects(None, created=(stored,))], None)
+        result = write_batch(conn, [event], [Effects(event, created=(clash, fresh), decisions=(
+            Decision(fresh.id, "r", Normalized("s", "t")), Decision(clash.id, "r", Normalized("s", "t"))))], None)
+        assert result.conflicts == (clash.id,) and fresh.id in result.touched
+        counts = conn.execute(
+            "SELECT (SELECT count(*) FROM raw_events WHERE event_id = 'e-conflict'),"
+            " (SELECT count(*) FROM alerts WHERE id = %s), (SELECT count(*) FROM alerts WHERE id = %s),"
+            " (SELECT count(*) FROM alert_decisions WHERE alert_id = %s),"
+            " (SELECT count(*) FROM alert_history WHERE alert_id = %s)", (fresh.id, clash.id, fresh.id, fresh.id)
+        ).fetchone()
+    assert counts == (1, 1, 0, 1, 1)
