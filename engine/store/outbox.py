@@ -22,6 +22,7 @@ failed).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable
@@ -132,14 +133,14 @@ def read_window(conn: psycopg.Connection, after_seq: int, limit: int, closed: Cl
     """The notifier's main read: new rows among the next `window` rows after `after_seq`
     (default: `limit`), oldest first, at most `limit`."""
     window = window or limit
-    with conn.transaction():
+    with conn.transaction():  # one transaction for both reads: this runs at every commit that adds rows
         row = conn.execute("SELECT max(seq), count(*) FROM (SELECT seq FROM notification_outbox WHERE seq > %s"
                            " ORDER BY seq LIMIT %s) w", (after_seq, window)).fetchone()
-    upto, seen = (row[0], row[1]) if row else (None, 0)
-    if upto is None:
-        return Window([], None, False)
-    rows = _read(conn, "o.seq > %(after)s AND o.seq <= %(upto)s AND o.next_attempt_at IS NULL",
-                 {"after": after_seq, "upto": upto}, limit, closed)
+        upto, seen = (row[0], row[1]) if row else (None, 0)
+        if upto is None:
+            return Window([], None, False)
+        rows = _read(conn, "o.seq > %(after)s AND o.seq <= %(upto)s AND o.next_attempt_at IS NULL",
+                     {"after": after_seq, "upto": upto}, limit, closed, in_transaction=True)
     return Window(rows, upto, seen >= window)
 
 
@@ -155,13 +156,15 @@ def read_due(conn: psycopg.Connection, now: datetime, limit: int, closed: Closed
     return _read(conn, "o.next_attempt_at <= %(now)s", {"now": now}, limit, closed)
 
 
-def _read(conn: psycopg.Connection, where: str, params: dict[str, Any], limit: int, closed: Closed | None) -> list[PendingRow]:
+def _read(conn: psycopg.Connection, where: str, params: dict[str, Any], limit: int, closed: Closed | None,
+          in_transaction: bool = False) -> list[PendingRow]:
     params = {**params, "limit": limit}
     where += _NOT_BEHIND_PARKED
     if closed:
         where += _NOT_CLOSED
         params.update(closed=list(closed), cutoffs=list(closed.values()))
-    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+    # Not a transaction of its own inside the caller's (that would be a savepoint: two round trips more).
+    with nullcontext() if in_transaction else conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         # The outbox's rows first (an index range scan on seq), then their alerts: joined
         # before the LIMIT, a planner working from stale statistics (tables that grew by
         # thousands of rows a second) sorted the whole join, on disk, taking seconds a read.
