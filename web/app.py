@@ -36,6 +36,7 @@ def create_app(*, database_url: str, engine: EngineView | None = None, settings:
     health = HealthProbe(database_url)
     http_metrics = HttpMetrics()
     routes = [
+        *api_system.INTAKE_ROUTES,
         *pages.ROUTES, *page_alerts.ROUTES, *login.ROUTES,
         *api_alerts.ROUTES, *silences.ROUTES, *api_system.ROUTES, *api_gitops.ROUTES, *sse.ROUTES, *openapi.ROUTES,
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
