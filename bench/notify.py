@@ -384,7 +384,7 @@ def drain_scenario(args, database: str, config: Path, sink: SinkProcess) -> None
     with psycopg.connect(database) as conn:
         add_pending(conn, full)
     since = sink.count()
-    notifier = Notifier(lambda: psycopg.connect(database), lambda: bundle, listen_url=database)
+    notifier = Notifier(lambda: psycopg.connect(database, autocommit=True), lambda: bundle, listen_url=database)
     tune_gc()  # as the notifier process does
     freeze_startup()
     cpu0, sink0, t0 = time.process_time(), sink.cpu(), time.time()

@@ -79,7 +79,7 @@ class Notifier:
                  on_failed: Callable[[list[tuple]], None] | None = None, listen_url: str | None = None,
                  rescan_every: float = RESCAN_EVERY, channel_quota: int = CHANNEL_QUOTA,
                  parking: ParkPolicy | None = None) -> None:
-        self._connect = connect  # () -> a psycopg connection (used as a context manager by tools)
+        self._connect = connect  # () -> a psycopg connection; autocommit saves reads a BEGIN and a COMMIT (serve)
         self._listen_url = listen_url  # LISTEN opsc_outbox there: woken at each commit, straight from PostgreSQL
         self._listening = False
         self._bundle = bundle_provider

@@ -188,7 +188,7 @@ def child_main() -> None:
                      " will say so", root)
         bundle[0] = loaded
 
-    notifier = Notifier(lambda: psycopg.connect(url), lambda: bundle[0], dashboard_url=dashboard_url,
+    notifier = Notifier(lambda: psycopg.connect(url, autocommit=True), lambda: bundle[0], dashboard_url=dashboard_url,
                         dry_run=dry_run, on_failed=lambda failed: emit(("failed", failed)), listen_url=url)
     stopped = threading.Event()
 

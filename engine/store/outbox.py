@@ -22,7 +22,7 @@ failed).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable
@@ -123,6 +123,13 @@ class Window:
     full: bool  # the window had `window` rows: there may be more past it
 
 
+def reading(conn: psycopg.Connection) -> AbstractContextManager[Any]:
+    """Around reads: nothing on an autocommit connection (each SELECT is its own transaction;
+    the notifier's is one, which saves a BEGIN and a COMMIT round trip a read), else a
+    transaction, so a read never leaves one open behind it."""
+    return nullcontext() if conn.autocommit else conn.transaction()
+
+
 def read_pending(conn: psycopg.Connection, after_seq: int, limit: int, closed: Closed | None = None) -> list[PendingRow]:
     """New rows (never parked) after `after_seq`, oldest first, each with its alert as it is now."""
     return _read(conn, "o.seq > %(after)s AND o.next_attempt_at IS NULL", {"after": after_seq}, limit, closed)
@@ -133,7 +140,7 @@ def read_window(conn: psycopg.Connection, after_seq: int, limit: int, closed: Cl
     """The notifier's main read: new rows among the next `window` rows after `after_seq`
     (default: `limit`), oldest first, at most `limit`."""
     window = window or limit
-    with conn.transaction():  # one transaction for both reads: this runs at every commit that adds rows
+    with reading(conn):  # runs at every commit that adds rows: no round trip it can do without
         row = conn.execute("SELECT max(seq), count(*) FROM (SELECT seq FROM notification_outbox WHERE seq > %s"
                            " ORDER BY seq LIMIT %s) w", (after_seq, window)).fetchone()
         upto, seen = (row[0], row[1]) if row else (None, 0)
@@ -164,7 +171,7 @@ def _read(conn: psycopg.Connection, where: str, params: dict[str, Any], limit: i
         where += _NOT_CLOSED
         params.update(closed=list(closed), cutoffs=list(closed.values()))
     # Not a transaction of its own inside the caller's (that would be a savepoint: two round trips more).
-    with nullcontext() if in_transaction else conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+    with nullcontext() if in_transaction else reading(conn), conn.cursor(row_factory=dict_row) as cur:
         # The outbox's rows first (an index range scan on seq), then their alerts: joined
         # before the LIMIT, a planner working from stale statistics (tables that grew by
         # thousands of rows a second) sorted the whole join, on disk, taking seconds a read.
@@ -240,7 +247,7 @@ def append_attempts(cur: psycopg.Cursor, attempts: Sequence[NotificationAttempt]
 
 
 def outbox_state(conn: psycopg.Connection) -> OutboxState:
-    with conn.transaction():
+    with reading(conn):
         row = conn.execute(
             "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM NOW() - min(created_at)), 0),"
             " count(*) FILTER (WHERE next_attempt_at IS NOT NULL) FROM notification_outbox").fetchone()

@@ -91,4 +91,6 @@ def outbox_count(db_url: str) -> int:
 
 
 def connector(db_url: str):
-    return lambda: psycopg.connect(db_url)
+    """The notifier's connections as `opsc serve` makes them: autocommit (reads need no
+    transaction; settle opens its own)."""
+    return lambda: psycopg.connect(db_url, autocommit=True)
