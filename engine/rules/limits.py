@@ -12,7 +12,7 @@ from ..config.bundle import Bundle
 from ..config.loader import LoadResult, load_tree, located
 from ..errors import Level, Problem
 from .compile import compile_rules
-from .host import DEFAULT_LIMITS, check_limits
+from .durable_limits import DEFAULT_LIMITS, check_limits
 
 
 def rules_engine_limits(bundle: Bundle) -> list[Problem]:

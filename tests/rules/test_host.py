@@ -14,7 +14,8 @@ import psutil
 import pytest
 
 from opsconductor.engine.errors import RulesError
-from opsconductor.engine.rules.host import Limits, RulesHost, check_limits
+from opsconductor.engine.rules.durable_limits import Limits, check_limits
+from opsconductor.engine.rules.host import RulesHost
 
 
 def rule(condition: dict) -> dict:
