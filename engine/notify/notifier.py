@@ -18,7 +18,8 @@ is down (breaker.py) until one message gets through: meanwhile its messages are 
 once, and one probes when the back-off ends. A row is failed for good only when its
 channel's retry window (`retry_for`) is over.
 
-Every attempt becomes notification_log rows; a notification that is done (sent, finally
+Every attempt becomes notification_log rows (kept in ledger.py until the next settle); a
+notification that is done (sent, finally
 failed or skipped) leaves the outbox in the same transaction that logs it, and a parked one
 gets its next-attempt time there (`settle`, batched, retried until the database takes it).
 A crash between the commit of the alert and that transaction leaves the row in the outbox,
@@ -36,7 +37,8 @@ due at that moment and waits until it is sent and logged. `stop()` sends what gr
 hold, waits up to its timeout for deliveries in flight, and logs them; what it could not
 send stays in the outbox for the next start.
 
-`dry_run=True` records every non-`log` channel as `skipped` without contacting it.
+`dry_run=True` records every non-`log` channel as `skipped` without contacting it. What it
+reads of the running config (rules, channels, drivers, sites) is running.py's.
 """
 from __future__ import annotations
 
@@ -50,18 +52,19 @@ from typing import Callable, Sequence
 import psycopg
 import uvloop
 
-from ..config.bundle import Bundle, Channel, Rule
+from ..config.bundle import Bundle
 from ..pipeline.effects import TELLS, Notification
 from ..rules.fields import alert_fields
-from ..store.notification_log import NotificationAttempt
 from ..store.outbox import OUTBOX_CHANNEL, OutboxState, PendingRow, add_pending, settle
 from .breaker import Breakers
-from .channels import DRIVERS, DeliveryError, Driver
+from .channels import DeliveryError
 from .dbthread import DbThread
 from .delivery import FAILED, PARKED, ChannelGates, RetryPolicy, deliver
 from .grouping import Grouper
 from .http import HttpClient
 from .lanes import Lanes
+from .running import RunningConfig
+from .ledger import Ledger
 from .message import Message, OutboxNotification, alert_view
 from .parking import CHANNEL_QUOTA, ParkPolicy, retry_window
 from .reader import RESCAN_EVERY, OutboxReader
@@ -82,7 +85,6 @@ class Notifier:
         self._connect = connect  # () -> a psycopg connection; autocommit saves reads a BEGIN and a COMMIT (serve)
         self._listen_url = listen_url  # LISTEN opsc_outbox there: woken at each commit, straight from PostgreSQL
         self._listening = False
-        self._bundle = bundle_provider
         self._max = max_in_flight
         self._clock = clock
         # The clock's zero as wall time: next attempts in the outbox are the clock made wall time
@@ -90,7 +92,8 @@ class Notifier:
         self._epoch = datetime.now(timezone.utc) - timedelta(seconds=clock())
         self._parking = parking or ParkPolicy()
         self._breakers = Breakers(self._parking)
-        self._lanes = Lanes(channel_quota, self._breakers, self._window)
+        self._config = RunningConfig(bundle_provider, self._breakers.keep)
+        self._lanes = Lanes(channel_quota, self._breakers, self._config.retry_window)
         self._retrying = Retrying(self._parking, self._breakers, self._lanes, clock, self._wall)
         self._dashboard_url = dashboard_url
         self._policy = policy or RetryPolicy()
@@ -109,20 +112,10 @@ class Notifier:
         self._stopping = False
         self._stop_timeout = 5.0
         self._tasks: set[asyncio.Task] = set()
-        self._attempts: list[NotificationAttempt] = []
-        self._done: list[str] = []
+        self._ledger = Ledger()  # what became of each notification, until the next settle
         self._settling = asyncio.Lock()
-        self._retried: list[tuple[str, str]] = []
-        self._unparked: list[str] = []  # parked rows taken back into flight
-        self._drivers: dict[str, tuple[Channel, Driver]] = {}
-        self._rules: tuple[Bundle | None, dict[str, Rule]] = (None, {})  # per config version, by name
-        self._channels: dict[str, Channel] = {}
         self._locks: dict[tuple, tuple[asyncio.Lock, int]] = {}  # order key → (lock, users)
         self._slots: dict[str, asyncio.Semaphore] = {}
-        self.sent = 0
-        self.failed = 0
-        self.skipped = 0
-        self.retried = 0
         self.dropped = 0  # always 0: kept for the metric that shows it
 
     # ---- the caller's side (any thread) ------------------------------------------------------
@@ -165,6 +158,22 @@ class Notifier:
             ids = add_pending(conn, notifications)
         self.wake()
         return ids
+
+    @property
+    def sent(self) -> int:
+        return self._ledger.sent
+
+    @property
+    def failed(self) -> int:
+        return self._ledger.failed
+
+    @property
+    def skipped(self) -> int:
+        return self._ledger.skipped
+
+    @property
+    def retried(self) -> int:
+        return self._ledger.retried
 
     def pending(self) -> int:
         """Notifications in the notifier's hands: read from the outbox and not yet settled."""
@@ -240,8 +249,7 @@ class Notifier:
                 await asyncio.gather(listener, return_exceptions=True)
             await self._settle(final=True)
             await self._client.close()
-            for _, driver in self._drivers.values():
-                driver.close()
+            self._config.close()
             self._loop = None
 
     async def _flush(self, now: float | None) -> None:
@@ -308,73 +316,41 @@ class Notifier:
     def _take(self, rows: list[PendingRow]) -> None:
         """Rows the reader took (their channel had room) → groups and deliveries; parked rows
         tried again go out at once, grouped as their rule groups."""
-        bundle = self._bundle()
-        rules = self._rules_of(bundle)
         now = self._clock()
         again: list[tuple[Notification, dict, dict]] = []
         for row in rows:
-            rule = rules.get(row.rule_name)
+            rule = self._config.rule(row.rule_name)
             n = OutboxNotification(row.alert, row.rule_name, row.channel, row.kind, row.decided_at,
                                    rule.notify if rule is not None else None, outbox_id=row.id,
                                    attempts=row.attempts, created_at=row.created_at)
-            site = _site(bundle, n.alert.device_ip)
+            site = self._config.site(n.alert.device_ip)
             view = alert_view(n.alert, site, self._dashboard_url)
             labels = alert_fields(n.alert, site) if n.action and n.action.group_by else {}
             if row.parked:
-                self._unparked.append(row.id)
+                self._ledger.unparked(row.id)
                 again.append((n, view, labels))
                 continue
             message = self._grouper.add(n, view, labels, now)
             if message is not None:
-                self._admit(message, ("alert", n.alert.fingerprint), bundle, now)
+                self._admit(message, ("alert", n.alert.fingerprint), now)
         for message in self._grouper.regroup(again):
             key = ("group", message.group_key) if message.group_key else ("alert", message.alerts[0].fingerprint)
-            self._admit(message, key, bundle, now)
-        self._skip_superseded(self._grouper.superseded())
-
-    def _skip_superseded(self, notifications: list[Notification]) -> None:
-        """Logged `skipped` and out of the outbox at the next settle: the newer notification of
-        the same kind for the same alert, in the same group's wait, tells it instead."""
-        if not notifications:
-            return
-        at = datetime.now(timezone.utc)
-        self._record([NotificationAttempt(n.alert.id, n.channel, n.channel, "skipped", n.rule, sent_at=at,
-                                          error_message=f"superseded: a newer {n.kind} notification of this alert"
-                                                        " in the same group replaced it",
-                                          payload={"kind": n.kind, "title": n.alert.title}) for n in notifications])
-        self._done.extend(oid for n in notifications if (oid := getattr(n, "outbox_id", "")))
-
-    def _window(self, channel: str) -> float:
-        """The channel's retry window in seconds (the running config's)."""
-        config = self._channel(self._bundle(), channel)
-        return retry_window(config.settings) if config is not None else 0.0
+            self._admit(message, key, now)
+        self._ledger.superseded(self._grouper.superseded())
 
     def _wall(self, now: float) -> datetime:
         return self._epoch + timedelta(seconds=now)
 
-    def _rules_of(self, bundle: Bundle) -> dict[str, Rule]:
-        if self._rules[0] is not bundle:
-            self._rules = (bundle, {r.name: r for r in bundle.rules})
-            self._channels = {c.name: c for c in bundle.channels}
-            self._breakers.keep(self._channels)  # a channel gone from the config is not down any more
-        return self._rules[1]
-
-    def _channel(self, bundle: Bundle, name: str) -> Channel | None:
-        self._rules_of(bundle)
-        return self._channels.get(name)
-
     # ---- from groups to deliveries -----------------------------------------------------------
 
     def _process(self, now: float) -> None:
-        bundle = None
         for message in self._grouper.due(now, everything=self._stopping):
-            bundle = bundle or self._bundle()
-            self._admit(message, ("group", message.group_key), bundle, now)
+            self._admit(message, ("group", message.group_key), now)
         for message in self._storm.due(now, everything=self._stopping):
             self._dispatch(message, ("group", message.group_key or message.notifications[0].alert.fingerprint))
 
-    def _admit(self, message: Message, order_key: tuple, bundle: Bundle, now: float) -> None:
-        channel = self._channel(bundle, message.channel)
+    def _admit(self, message: Message, order_key: tuple, now: float) -> None:
+        channel = self._config.channel(message.channel)
         limit = storm_limit(channel.type, channel.settings) if channel is not None else None
         if self._storm.admit(message, limit, now) is not None:
             self._dispatch(message, order_key)
@@ -394,7 +370,7 @@ class Notifier:
             raise  # stopping: the rows stay in the outbox and are sent at the next start
         except Exception as exc:  # never lose the record of a notification to a bug
             log.exception("delivery of a %s notification for rule %s to channel %s failed", msg.kind, msg.rule, msg.channel)
-            self._record_all(msg, "failed", f"internal error: {type(exc).__name__}", msg.channel)
+            self._ledger.record_all(msg, "failed", f"internal error: {type(exc).__name__}", msg.channel)
             self._finished(msg, failed={n.alert.id for n in msg.notifications})
         finally:
             lock, users = self._locks[order_key]
@@ -404,27 +380,27 @@ class Notifier:
                 self._locks[order_key] = (lock, users - 1)
 
     async def _deliver_now(self, msg: Message) -> None:
-        channel = self._channel(self._bundle(), msg.channel)
+        channel = self._config.channel(msg.channel)
         everyone = {n.alert.id for n in msg.notifications}
         if channel is None:
-            self._record_all(msg, "failed", f"channel {msg.channel!r} is not in the running config", msg.channel)
+            self._ledger.record_all(msg, "failed", f"channel {msg.channel!r} is not in the running config", msg.channel)
             return self._finished(msg, failed=everyone)
-        driver = self._driver(channel)
+        driver = self._config.driver(channel, self._client)
         if driver is None:
-            self._record_all(msg, "skipped", f"channel type {channel.type!r} has no delivery", channel.type)
+            self._ledger.record_all(msg, "skipped", f"channel type {channel.type!r} has no delivery", channel.type)
             return self._finished(msg, failed=everyone)
         if self._dry_run and channel.type != "log":
-            self._record_all(msg, "skipped", f"dry run: would send to {channel.type} channel {channel.name}",
+            self._ledger.record_all(msg, "skipped", f"dry run: would send to {channel.type} channel {channel.name}",
                              driver.recipient)
             return self._finished(msg, failed=everyone)
         try:
             requests = driver.requests(msg)
         except DeliveryError as exc:
-            self._record_all(msg, "failed", driver.mask(exc.message), driver.recipient)
+            self._ledger.record_all(msg, "failed", driver.mask(exc.message), driver.recipient)
             return self._finished(msg, failed=everyone)
         failed: set[str] = set()
         parked: set[str] = set()
-        record = self._recorder(msg)
+        record = self._ledger.recorder(msg)
         window = retry_window(channel.settings)
         for out in requests:
             ids = {a.id for a in out.alerts}
@@ -433,7 +409,7 @@ class Notifier:
             if wait is not None:  # not attempted: parked until then, or failed if its window is over
                 lost, error = self._retrying.hold(msg, ids, window, *wait)
                 if lost:
-                    self._record_all(msg, "failed", error, driver.recipient, only=lost)
+                    self._ledger.record_all(msg, "failed", error, driver.recipient, only=lost)
                 failed |= lost
                 parked |= ids - lost
                 continue
@@ -457,10 +433,8 @@ class Notifier:
     def _finished(self, msg: Message, failed: set[str], parked: set[str] | None = None) -> None:
         """The message's notifications are done (out of the outbox at the next settle) or
         parked; the firing ones that reached nobody are reported (they must not throttle)."""
-        for n in msg.notifications:
-            oid = getattr(n, "outbox_id", "")
-            if oid and not (parked and n.alert.id in parked):
-                self._done.append(oid)
+        self._ledger.done(getattr(n, "outbox_id", "") for n in msg.notifications
+                          if not (parked and n.alert.id in parked))
         lost = [(n.alert.id, n.alert.fingerprint, n.rule, n.channel, n.at)
                 for n in msg.notifications if n.alert.id in failed and n.kind in TELLS]
         if lost and self._on_failed is not None:
@@ -469,54 +443,10 @@ class Notifier:
             except Exception:
                 log.exception("could not report %d failed notifications to the engine", len(lost))
 
-    def _driver(self, channel: Channel) -> Driver | None:
-        known = self._drivers.get(channel.name)
-        if known is not None and known[0] is channel:
-            return known[1]
-        cls = DRIVERS.get(channel.type)
-        if cls is None:
-            return None
-        driver = cls(channel, self._client)
-        if known is not None:
-            known[1].close()
-        self._drivers[channel.name] = (channel, driver)
-        return driver
-
     def _slot(self, channel: str) -> asyncio.Semaphore:
         return self._slots.setdefault(channel, asyncio.Semaphore(MAX_CONCURRENCY_PER_CHANNEL))
 
     # ---- the notification log and the outbox acknowledgements --------------------------------
-
-    def _recorder(self, msg: Message) -> Callable[[list[NotificationAttempt]], None]:
-        ids: dict[str | None, str] = {n.alert.id: getattr(n, "outbox_id", "") for n in msg.notifications}
-
-        def record(attempts: list[NotificationAttempt]) -> None:
-            self._record(attempts)
-            for a in attempts:
-                if a.status == "retrying" and ids.get(a.alert_id):
-                    self._retried.append((ids[a.alert_id], a.error_message or ""))
-        return record
-
-    def _record(self, attempts: list[NotificationAttempt]) -> None:
-        for a in attempts:
-            if a.status == "sent":
-                self.sent += 1
-            elif a.status == "failed":
-                self.failed += 1
-                # A page that did not reach anyone is an incident of its own: ERROR, with what to look at.
-                log.error("notification failed: channel %s, rule %s, alert %s, to %s: %s", a.channel,
-                          a.rule_name or "-", a.alert_id or "-", a.recipient, a.error_message or "no reason given")
-            elif a.status == "skipped":
-                self.skipped += 1
-            elif a.status == "retrying":
-                self.retried += 1
-        self._attempts.extend(attempts)
-
-    def _record_all(self, msg: Message, status: str, error: str, recipient: str, only: set[str] | None = None) -> None:
-        now = datetime.now(timezone.utc)
-        self._record([NotificationAttempt(n.alert.id, msg.channel, recipient[:255], status, msg.rule, error_message=error,
-                                          payload={"kind": msg.kind, "title": n.alert.title}, sent_at=now)
-                      for n in msg.notifications if only is None or n.alert.id in only])
 
     async def _settle_loop(self) -> None:
         while True:
@@ -535,42 +465,26 @@ class Notifier:
 
     async def _settle_now(self, final: bool) -> None:
         for _ in range(20 if final else 1):
-            if not (self._attempts or self._done or self._retried or self._retrying.parks or self._unparked):
+            if not (self._ledger.pending() or self._retrying.parks):
                 return
-            batch = self._attempts, self._done, self._retried, self._retrying.take(), self._unparked
-            self._attempts, self._done, self._retried, self._unparked = [], [], [], []
+            taken, parks = self._ledger.take(), self._retrying.take()
             try:
-                behind = await self._db.run(settle, *batch)
+                behind = await self._db.run(settle, taken.attempts, taken.done, taken.retried, parks, taken.unparked)
             except Exception:
-                for kept, failed in zip((self._attempts, self._done, self._retried, self._retrying.parks,
-                                         self._unparked), batch):
-                    kept[:0] = failed  # type: ignore[index]  # each list gets its own kind back
+                self._ledger.give_back(taken)
+                self._retrying.parks[:0] = parks
                 if final:
                     await asyncio.sleep(0.5)
                 continue
-            attempts, done, retried, parks, unparked = batch
-            self._lanes.remove(done)
+            self._lanes.remove(taken.done)
             self._lanes.remove(p.id for p in parks)
             if parks:
                 self._reader.parked()
             if behind is not None:  # rows that waited behind a row taken back into flight
                 self._reader.back_to(behind - 1)
                 self._event.set()
-            if (done or parks) and len(self._lanes) < self._max:
+            if (taken.done or parks) and len(self._lanes) < self._max:
                 self._event.set()  # room again: read on
-        if final and (self._attempts or self._done or self._retrying.parks):
+        if final and (self._ledger.pending() or self._retrying.parks):
             log.critical("could not record %d notification attempts at shutdown; their notifications stay in the"
-                         " outbox and are sent again at the next start", len(self._attempts))
-
-
-_SITES: dict[int, tuple[Bundle, dict[str, str | None]]] = {}
-
-
-def _site(bundle: Bundle, ip: str | None) -> str | None:
-    if not ip:
-        return None
-    known = _SITES.get(id(bundle))
-    if known is None or known[0] is not bundle:
-        _SITES.clear()  # one config version at a time
-        known = _SITES[id(bundle)] = (bundle, {d.ip: d.site for d in bundle.devices})
-    return known[1].get(ip)
+                         " outbox and are sent again at the next start", self._ledger.attempts_pending())
