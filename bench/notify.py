@@ -1,10 +1,11 @@
 """Notifications end to end, through the real front door: a live `opsc serve`, alerts in,
 a webhook channel out to a local sink. What the operator gets, not what was committed.
 
-    .venv/bin/python bench/notify.py [--alerts 20000] [--rate 1000] [--per-post 1] [--traps 5000]
+    .venv/bin/python bench/notify.py [--alerts 20000] [--rate 1000] [--per-post 1] [--warmup 1000] [--traps 5000]
 
 1. webhook: --alerts Alertmanager-format alerts, --per-post per POST, paced at --rate
-   alerts/s (0 = as fast as 32 keep-alive connections go) to POST /api/v1/events/am;
+   alerts/s (0 = as fast as 32 keep-alive connections go) to POST /api/v1/events/am, after
+   --warmup alerts at the same rate that are delivered first and reported apart;
 2. traps: --traps SNMPv2c linkDown traps (each its own ifIndex, so its own alert) by UDP
    to the snmp_trap connector, at --rate;
 3. delivery alone: the engine stopped, --outbox notifications put in the outbox at once
