@@ -161,3 +161,19 @@ def test_a_notification_replaced_in_its_group_is_settled_not_left_in_flight(grou
     assert {rows[again.id]["status"], rows[other.id]["status"]} == {"sent"}
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM notification_outbox").fetchone()[0] == 0
+
+
+def test_news_of_another_kind_for_the_same_alert_in_one_wait_is_not_superseded(grouped, sinks, db_url) -> None:
+    """The neighbour of the superseded case: a firing and a resolved of one alert inside one
+    group wait are different news; both go out (one message per kind), none is skipped."""
+    bundle, clock, notifier = grouped
+    alert = make_alert(0, device_ip="10.20.0.1", device_name="s1-dev0", status=Status.RESOLVED)
+    store_alerts(db_url, [alert])
+    notifier.submit([notification(alert, bundle, "site-outage")])
+    notifier.flush()
+    notifier.submit([notification(alert, bundle, "site-outage", kind="resolved")])
+    notifier.flush()
+    clock.t += 30
+    notifier.flush()
+    assert sorted(m["kind"] for m in messages(sinks)) == ["firing", "resolved"]
+    assert {r["status"] for r in log_rows(db_url)} == {"sent"} and notifier.pending() == 0
